@@ -1,0 +1,103 @@
+"""The composition root: the one place that reads configuration and wires the core to its
+adapters, SMS gateways and stores. Tests pass their own parts (fakes that implement the ports)."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import registry
+from .blobs import BlobStore
+from .db import make_engine, make_session_factory
+from .errors import ConfigurationError, NotFound
+from .orgs import Organization, Problem, load_organizations
+from .ports import CorrespondenceSystem, SmsGateway, TextCatalog
+from .settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pishkhan:
+    settings: Settings
+    orgs: dict[str, Organization]
+    problems: list[Problem]
+    engine: Engine
+    sessions: sessionmaker[Session]
+    blobs: BlobStore
+    texts: TextCatalog
+    _adapters: dict[str, CorrespondenceSystem] = field(default_factory=dict)
+    _gateways: dict[str, SmsGateway] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def org(self, slug: str) -> Organization:
+        try:
+            return self.orgs[slug]
+        except KeyError:
+            raise NotFound(f"organization {slug!r}") from None
+
+    def adapter(self, slug: str) -> CorrespondenceSystem:
+        with self._lock:
+            if slug not in self._adapters:
+                org = self.org(slug)
+                self._adapters[slug] = registry.create(
+                    registry.ADAPTERS, org.adapter.type, org.adapter.options, self.settings.env)
+            return self._adapters[slug]
+
+    def gateway(self, slug: str | None) -> SmsGateway:
+        """The organization's SMS gateway; ``None`` (OTP before an organization is chosen) uses
+        the platform's own, from PISHKHAN_SMS_GATEWAY."""
+        key = slug or ""
+        with self._lock:
+            if key not in self._gateways:
+                if slug:
+                    conf = self.org(slug).sms
+                    kind, options = conf.type, dict(conf.options)
+                else:
+                    kind, options = self.settings.env.get("PISHKHAN_SMS_GATEWAY", "file"), {}
+                if kind == "file":
+                    options.setdefault("path", str(self.settings.sms_outbox))
+                self._gateways[key] = registry.create(
+                    registry.SMS_GATEWAYS, kind, options, self.settings.env)
+            return self._gateways[key]
+
+    def close(self) -> None:
+        for adapter in self._adapters.values():
+            adapter.close()
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None, *,
+              adapters: Mapping[str, CorrespondenceSystem] | None = None,
+              gateways: Mapping[str, SmsGateway] | None = None,
+              texts: TextCatalog | None = None) -> Pishkhan:
+    settings = settings or load_settings()
+    orgs, problems = load_organizations(settings.orgs_dir, settings.env)
+    for problem in problems:
+        log.error("organization config: %s", problem)
+    engine = make_engine(settings.database_url)
+    if texts is None:
+        texts = registry.load(registry.SMS_TEXTS, "default")()
+    px = Pishkhan(settings=settings, orgs=orgs, problems=problems, engine=engine,
+                  sessions=make_session_factory(engine), blobs=BlobStore(settings.blob_dir),
+                  texts=texts)
+    px._adapters.update(adapters or {})
+    px._gateways.update(gateways or {})
+    return px
+
+
+def check_plugins(px: Pishkhan) -> list[Problem]:
+    """Build every organization's adapter and gateway so their own option checks run."""
+    problems: list[Problem] = []
+    for slug, org in px.orgs.items():
+        for key, build in (("adapter", px.adapter), ("sms", px.gateway)):
+            try:
+                build(slug)
+            except ConfigurationError as exc:
+                problems.append(Problem(str(org.path), key, exc.detail,
+                                        f"fix the [{key}] table"))
+    return problems

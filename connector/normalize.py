@@ -1,0 +1,70 @@
+"""Forgiving input: Persian, Arabic and Latin digits; ی/ي and ک/ك; Iranian identifiers."""
+from __future__ import annotations
+
+import re
+
+_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
+_TO_FA = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+_LETTERS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک"})
+_SEPARATORS = re.compile(r"[\s\-_.()\u200c\u200f\u200e]+")
+_MOBILE = re.compile(r"^(?:\+98|0098|98|0)?(9\d{9})$")
+
+
+def to_latin_digits(text: str) -> str:
+    return text.translate(_DIGITS)
+
+
+def to_persian_digits(text: object) -> str:
+    return str(text).translate(_TO_FA)
+
+
+def text(value: str) -> str:
+    """Normalize free Persian text: Arabic yeh/kaf to Persian, trimmed. ZWNJ is kept."""
+    return value.translate(_LETTERS).strip()
+
+
+def digits_only(value: str) -> str:
+    return _SEPARATORS.sub("", to_latin_digits(value or ""))
+
+
+def mobile(value: str) -> str | None:
+    """09xxxxxxxxx, or None when the input is not an Iranian mobile number."""
+    m = _MOBILE.match(digits_only(value))
+    return "0" + m.group(1) if m else None
+
+
+def national_code(value: str) -> str | None:
+    """کد ملی: 10 digits (8 or 9 left-padded with zeros) with a mod-11 check digit."""
+    code = digits_only(value)
+    if not code.isdigit() or not 8 <= len(code) <= 10:
+        return None
+    code = code.zfill(10)
+    if len(set(code)) == 1:
+        return None
+    s = sum(int(code[i]) * (10 - i) for i in range(9)) % 11
+    check = int(code[9])
+    ok = check == s if s < 2 else check == 11 - s
+    return code if ok else None
+
+
+def legal_id(value: str) -> str | None:
+    """شناسه ملی اشخاص حقوقی: 11 digits with a weighted mod-11 check digit."""
+    code = digits_only(value)
+    if len(code) != 11 or not code.isdigit():
+        return None
+    if int(code[3:9]) == 0 or len(set(code)) == 1:
+        return None
+    d = int(code[9]) + 2
+    weights = (29, 27, 23, 19, 17)
+    total = sum((d + int(code[i])) * weights[i % 5] for i in range(10)) % 11
+    if total == 10:
+        total = 0
+    return code if total == int(code[10]) else None
+
+
+def mask_mobile(value: str) -> str:
+    return value[:4] + "***" + value[-4:] if len(value) >= 8 else "***"
+
+
+def mask_id(value: str) -> str:
+    return "******" + value[-4:] if len(value) > 4 else "***"

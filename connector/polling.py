@@ -1,0 +1,108 @@
+"""Following letters inside the correspondence system: read its routing changes, record each
+once, move the letter forward (never back) and queue the citizen's SMS in the same transaction."""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from . import notifications
+from .clock import now, to_naive_utc
+from .db import for_claim, transaction
+from .domain import CHANGE_TARGET, ChangeKind, RoutingChange, can_transition
+from .errors import ExternalError
+from .letters import _event
+from .models import Event, Letter, OrgState
+
+if TYPE_CHECKING:
+    from .bootstrap import Pishkhan
+
+log = logging.getLogger(__name__)
+
+
+def _find_letter(s: Session, org: str, change: RoutingChange) -> Letter | None:
+    conditions = []
+    if change.external_id:
+        conditions.append(Letter.external_id == change.external_id)
+    if change.reference:
+        conditions.append(Letter.tracking_code == change.reference)
+    if not conditions:
+        return None
+    return s.scalars(select(Letter).options(selectinload(Letter.events))
+                     .where(Letter.org == org, or_(*conditions))).first()
+
+
+def apply_change(px: Pishkhan, s: Session, org: str, change: RoutingChange) -> bool:
+    """Record one change; True if it was new. The state moves only along the transition table,
+    so a repeated or late change is kept in the timeline but never rolls the letter back."""
+    letter = _find_letter(s, org, change)
+    if letter is None:
+        return False
+    if s.scalar(select(Event.id).where(Event.letter_id == letter.id,
+                                       Event.source_id == change.source_id)):
+        return False
+    if (change.kind is ChangeKind.REGISTERED and letter.letter_number
+            and letter.letter_number == change.number):
+        return False  # already known from the delivery answer
+    at = to_naive_utc(change.at)
+    _event(letter, change.kind.value, source_id=change.source_id, at=at, number=change.number,
+           reason=change.reason, unit=change.unit, person=change.person,
+           instruction=change.instruction)
+    target = CHANGE_TARGET[change.kind]
+    if not can_transition(letter.state, target):
+        log.info("letter %s: %s after %s kept in the timeline only", letter.tracking_code,
+                 change.kind.value, letter.state)
+        return True
+    letter.state = target.value
+    if change.kind is ChangeKind.REGISTERED:
+        letter.letter_number = change.number
+        letter.letter_date = at
+    elif change.kind is ChangeKind.REJECTED:
+        letter.rejection_reason = change.reason or "دلیلی نوشته نشده است."
+    elif change.kind is ChangeKind.REFERRED:
+        letter.current_unit = change.unit
+        letter.current_handler = change.person
+    elif change.kind is ChangeKind.ANSWERED:
+        letter.reply_available = px.adapter(org).capabilities.reply_download
+    notifications.queue(s, px, change.kind.value, letter.mobile,
+                        notifications.letter_variables(px, letter), letter=letter)
+    return True
+
+
+def _ensure_state(px: Pishkhan, slug: str) -> None:
+    with transaction(px.sessions) as s:
+        if s.get(OrgState, slug) is None:
+            s.add(OrgState(org=slug, cursor=""))
+
+
+def poll_org(px: Pishkhan, slug: str) -> int:
+    """One routing poll for an organization; returns how many new changes were recorded.
+
+    The org's state row is locked for the poll (PostgreSQL), so only one worker polls an
+    organization at a time. Nothing is written before the remote call: on SQLite a write would
+    hold the database lock for as long as the remote system takes to answer."""
+    try:
+        _ensure_state(px, slug)
+    except IntegrityError:
+        pass  # another worker created it a moment ago
+    with transaction(px.sessions) as s:
+        state = s.scalars(for_claim(select(OrgState).where(OrgState.org == slug), s)).first()
+        if state is None or state.paused:
+            return 0
+        try:
+            result = px.adapter(slug).changes(state.cursor)
+        except ExternalError as exc:
+            state.last_poll_at = now()
+            state.last_poll_error = f"{exc.kind}: {exc.detail}"[:2000]
+            log.warning("poll %s failed: %s", slug, state.last_poll_error)
+            return 0
+        new = sum(apply_change(px, s, slug, change) for change in result.changes)
+        state.cursor = result.cursor
+        state.last_poll_at = state.last_poll_ok_at = now()
+        state.last_poll_error = None
+    if new:
+        log.info("poll %s: %s new changes", slug, new)
+    return new

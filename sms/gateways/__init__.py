@@ -1,0 +1,1 @@
+"""One module per SMS provider; each is registered under ``pishkhan.sms_gateways``."""

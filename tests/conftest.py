@@ -1,0 +1,88 @@
+"""Shared fixtures: settings in a temporary folder, a migrated store, the Flask app and client."""
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connector.bootstrap import Pishkhan, bootstrap
+from connector.db import upgrade
+from connector.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("PISHKHAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def make_settings(tmp_path: Path, **env: str) -> Settings:
+    orgs = tmp_path / "orgs"
+    if not orgs.exists():
+        shutil.copytree(ROOT / "config" / "organizations", orgs)
+    base = {
+        "PISHKHAN_VAR_DIR": str(tmp_path / "var"),
+        "PISHKHAN_ORGS_DIR": str(orgs),
+        "PISHKHAN_SECRET_KEY": "test-secret",
+        "PISHKHAN_SANDBOX_URL": "http://127.0.0.1:9",  # nothing listens: tests start their own
+        "PISHKHAN_DEMO_OA_USERNAME": "pishkhan",
+        "PISHKHAN_DEMO_OA_PASSWORD": "sandbox-secret",
+        "PISHKHAN_RETRY_BASE_SECONDS": "0",
+        "PISHKHAN_CALL_RETRY_WAIT": "0",
+        "PISHKHAN_ENV_FILE": str(tmp_path / "none.env"),
+    }
+    return load_settings({**base, **env})
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def px(settings: Settings) -> Iterator[Pishkhan]:
+    upgrade(settings.database_url)
+    pishkhan = bootstrap(settings)
+    yield pishkhan
+    pishkhan.close()
+
+
+@pytest.fixture
+def app(px: Pishkhan):
+    from portal import create_app
+    return create_app(px, {"TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def _pg_admin():
+    import psycopg
+    return psycopg.connect(PG_URL.replace("postgresql+psycopg", "postgresql"), autocommit=True)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import uuid
+    name = f"pishkhan_t_{uuid.uuid4().hex[:10]}"
+    with _pg_admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    with _pg_admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request, tmp_path: Path) -> str:
+    """The staging store on both supported databases."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("pg_url")

@@ -1,0 +1,209 @@
+"""The use cases against a real staging store (SQLite and PostgreSQL), with the fake system
+(tests/fakes.py implements the adapter port in memory)."""
+from __future__ import annotations
+
+import pytest
+
+from connector import delivery, letters, notifications, polling
+from connector.bootstrap import bootstrap
+from connector.db import upgrade
+from connector.domain import ChangeKind
+from connector.errors import AmbiguousError, PermanentError, TransientError
+from connector.files import Upload
+from tests.conftest import make_settings
+from tests.fakes import FakeSystem, RecordingGateway
+
+MOBILE = "09121234567"
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
+
+
+@pytest.fixture
+def system():
+    return FakeSystem()
+
+
+@pytest.fixture
+def gateway():
+    return RecordingGateway()
+
+
+@pytest.fixture
+def spx(tmp_path, store_url, system, gateway):
+    settings = make_settings(tmp_path, PISHKHAN_DATABASE_URL=store_url)
+    upgrade(store_url)
+    px = bootstrap(settings, adapters={"demo": system, "demo-portal": system},
+                   gateways={"": gateway, "demo": gateway, "demo-portal": gateway})
+    yield px
+    px.close()
+
+
+def form(**over):
+    data = dict(applicant_type="natural", national_code="۰۰۷۶۲۲۹۶۴۵", first_name="علي",
+                last_name="كريمی", subject="درخواست تعمیر آسفالت", body="کوچه ما خراب است.",
+                service="street-repair")
+    data.update(over)
+    return letters.LetterForm(**data)
+
+
+def submit(px, org="demo", **over):
+    return letters.submit(px, org, form(**over), [Upload("عکس.pdf", PDF)], MOBILE)
+
+
+def kinds(px, code):
+    return [n["kind"] for n in notifications.listing(px, to=MOBILE) if n["letter"] == code]
+
+
+def test_submit_stages_normalizes_and_queues_the_receipt_sms(spx):
+    letter = submit(spx)
+    got = letters.get(spx, letter.tracking_code, MOBILE)
+    assert got.state == "staged" and got.first_name == "علی" and got.last_name == "کریمی"
+    assert got.national_code == "0076229645" and got.unit_code == "civil"
+    assert got.attachments[0].content_type == "application/pdf"
+    assert spx.blobs.get(got.attachments[0].sha256) == PDF
+    assert kinds(spx, letter.tracking_code) == ["receipt"]
+    assert notifications.dispatch_due(spx) == 2 - 1  # the receipt
+    assert letter.tracking_code in gateway_text(spx)
+
+
+def gateway_text(px):
+    return "\n".join(t for _, t, _ in px._gateways[""].sent + px._gateways["demo"].sent)
+
+
+def test_the_whole_inbox_path(spx, system):
+    letter = submit(spx)
+    code = letter.tracking_code
+    assert delivery.run_once(spx) == 1
+    got = letters.get(spx, code)
+    assert got.state == "delivered" and got.external_id in system.letters
+    sent = system.letters[got.external_id]
+    assert sent.unit_code == "CIV" and sent.attachments[0].content == PDF
+    system.emit(code, ChangeKind.REGISTERED, number="1405/77")
+    system.emit(code, ChangeKind.REFERRED, unit="امور فنی", person="مهندس رضایی",
+                instruction="جهت اقدام")
+    system.emit(code, ChangeKind.ANSWERED, text="انجام شد")
+    system.emit(code, ChangeKind.CLOSED)
+    assert polling.poll_org(spx, "demo") == 4
+    got = letters.get(spx, code)
+    assert got.state == "closed" and got.letter_number == "1405/77"
+    assert got.current_unit == "امور فنی" and got.reply_available
+    assert kinds(spx, code) == ["closed", "answered", "referred", "registered", "receipt"]
+    assert polling.poll_org(spx, "demo") == 0  # the cursor moved on
+
+
+def test_repeated_and_late_changes_never_roll_back(spx, system):
+    code = submit(spx).tracking_code
+    delivery.run_once(spx)
+    reg = system.emit(code, ChangeKind.REGISTERED, number="1405/9")
+    system.emit(code, ChangeKind.ANSWERED)
+    polling.poll_org(spx, "demo")
+    # The same change again (a feed that repeats) and a referral that arrives late.
+    system.feed.append(reg)
+    system.emit(code, ChangeKind.REFERRED, unit="بایگانی")
+    polling.poll_org(spx, "demo")
+    got = letters.get(spx, code)
+    assert got.state == "answered" and got.current_unit is None
+    assert [e.kind for e in got.events].count("registered") == 1
+    assert "referred" in [e.kind for e in got.events]  # kept in the timeline
+    assert kinds(spx, code).count("referred") == 0     # but no SMS for a stale change
+
+
+def test_rejection_reaches_the_sms(spx, system):
+    code = submit(spx).tracking_code
+    delivery.run_once(spx)
+    system.emit(code, ChangeKind.REJECTED, reason="مدارک کامل نیست")
+    polling.poll_org(spx, "demo")
+    got = letters.get(spx, code)
+    assert got.state == "rejected" and got.rejection_reason == "مدارک کامل نیست"
+    notifications.dispatch_due(spx)
+    assert "مدارک کامل نیست" in gateway_text(spx)
+
+
+def test_transient_failure_retries_later_then_succeeds(spx, system):
+    system.fail_next = [TransientError("down")] * 3  # beats the in-call retries
+    code = submit(spx).tracking_code
+    delivery.run_once(spx)
+    got = letters.get(spx, code)
+    assert got.state == "delivery_failed" and got.attempts == 1
+    assert got.last_error == "transient: down" and not got.needs_reconcile
+    delivery.run_once(spx)  # backoff base is 0 in tests
+    assert letters.get(spx, code).state == "delivered"
+    assert len(system.letters) == 1
+
+
+def test_ambiguous_failure_is_reconciled_not_resent(spx, system):
+    system.fail_next = [AmbiguousError("read timeout")]
+    system.commit_before_failing = True  # the system kept the letter; the answer was lost
+    code = submit(spx).tracking_code
+    delivery.run_once(spx)
+    got = letters.get(spx, code)
+    assert got.state == "delivery_failed" and got.needs_reconcile
+    delivery.run_once(spx)
+    got = letters.get(spx, code)
+    assert got.state == "delivered" and len(system.letters) == 1
+    assert system.calls == ["deliver", "find"]
+
+
+def test_permanent_failure_is_dead_until_an_admin_retries(spx, system):
+    system.fail_next = [PermanentError("unit unknown")]
+    code = submit(spx).tracking_code
+    delivery.run_once(spx)
+    assert letters.get(spx, code).state == "dead"
+    assert delivery.run_once(spx) == 0  # dead letters wait for a person
+    letters.retry(spx, code)
+    delivery.run_once(spx)
+    got = letters.get(spx, code)
+    assert got.state == "delivered" and got.attempts == 1
+
+
+def test_attempts_are_capped(spx, system, tmp_path):
+    system.fail_next = [TransientError("down")] * 100
+    code = submit(spx).tracking_code
+    for _ in range(spx.settings.max_attempts):
+        delivery.run_once(spx)
+    got = letters.get(spx, code)
+    assert got.state == "dead" and got.attempts == spx.settings.max_attempts
+
+
+def test_portal_approval_and_rejection(spx, system):
+    a = submit(spx, org="demo-portal").tracking_code
+    b = submit(spx, org="demo-portal").tracking_code
+    assert letters.get(spx, a).state == "awaiting_approval"
+    assert delivery.run_once(spx) == 0  # nothing leaves before a decision
+    assert [x.tracking_code for x in letters.queue_for(spx, "demo-portal")] == [a, b]
+    letters.approve(spx, a, "operator")
+    letters.reject(spx, b, "operator", "به این اداره مربوط نیست")
+    delivery.run_once(spx)
+    assert letters.get(spx, a).state == "delivered"
+    assert letters.get(spx, b).rejection_reason == "به این اداره مربوط نیست"
+    assert "rejected" in kinds(spx, b)
+
+
+def test_withdraw_only_before_delivery(spx):
+    a, b = submit(spx).tracking_code, submit(spx).tracking_code
+    letters.withdraw(spx, a, MOBILE)
+    assert letters.get(spx, a).state == "withdrawn"
+    delivery.run_once(spx)
+    with pytest.raises(letters.Forbidden):
+        letters.withdraw(spx, b, MOBILE)
+
+
+def test_a_worker_that_died_mid_delivery_is_reconciled(spx, system):
+    from datetime import timedelta
+
+    from connector.clock import now
+    from connector.models import Letter
+
+    code = submit(spx).tracking_code
+    ids = delivery.claim(spx, 10)  # claimed, then the worker "dies" before recording
+    system.deliver(delivery.outgoing(spx, letters.get(spx, code)))
+    with spx.sessions.begin() as s:
+        s.get(Letter, ids[0]).claimed_until = now() - timedelta(seconds=1)
+    delivery.run_once(spx)
+    got = letters.get(spx, code)
+    assert got.state == "delivered" and len(system.letters) == 1
+
+
+def test_another_mobile_sees_nothing(spx):
+    code = submit(spx).tracking_code
+    with pytest.raises(letters.NotFound):
+        letters.get(spx, code, "09350000000")

@@ -1,0 +1,76 @@
+from pathlib import Path
+
+from connector.orgs import load_organizations
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {"PISHKHAN_SANDBOX_URL": "http://127.0.0.1:8001"}
+
+
+def test_shipped_demo_organizations_are_valid():
+    orgs, problems = load_organizations(ROOT / "config" / "organizations", ENV)
+    assert problems == []
+    assert {"demo", "demo-portal"} <= set(orgs)
+    demo = orgs["demo"]
+    assert demo.approval == "inbox" and orgs["demo-portal"].approval == "portal"
+    assert demo.adapter.options["wsdl"] == "http://127.0.0.1:8001/soap/reference?wsdl"
+    assert demo.system_unit_for(demo.service("street-repair")) == "CIV"
+
+
+def test_secretariat_routing_sends_everything_to_the_secretariat(tmp_path):
+    text = (ROOT / "config/organizations/demo.toml").read_text(encoding="utf-8")
+    (tmp_path / "x.toml").write_text(text.replace('routing = "unit"',
+                                                  'routing = "secretariat"'), encoding="utf-8")
+    orgs, problems = load_organizations(tmp_path, ENV)
+    assert problems == []
+    org = orgs["demo"]
+    assert org.system_unit_for(org.service("street-repair")) == "SEC"
+
+
+def write(tmp_path, body):
+    (tmp_path / "bad.toml").write_text(body, encoding="utf-8")
+    return load_organizations(tmp_path, ENV)
+
+
+def test_errors_name_file_key_and_fix(tmp_path):
+    orgs, problems = write(tmp_path, '''
+slug = "bad"
+name = "x"
+approval = "sometimes"
+poll_interval = "soon"
+[adapter]
+type = "soap"
+wsdl = "${NOT_SET}/x"
+[[units]]
+code = "a"
+name = "A"
+[[services]]
+code = "s"
+title = "S"
+unit = "nope"
+''')
+    assert orgs == {}
+    by_key = {p.key: p for p in problems}
+    assert str(tmp_path / "bad.toml") == by_key["approval"].file
+    assert "inbox, portal" in by_key["approval"].fix
+    assert "float" in by_key["poll_interval"].message
+    assert "services[0].unit" in by_key and "a" in by_key["services[0].unit"].fix
+    assert "NOT_SET" in by_key["adapter.wsdl"].fix
+
+
+def test_missing_required_keys(tmp_path):
+    _, problems = write(tmp_path, 'slug = "x1"\n')
+    keys = {p.key for p in problems}
+    assert {"name", "approval", "units", "services", "adapter.type"} <= keys
+
+
+def test_broken_toml_is_reported_not_raised(tmp_path):
+    _, problems = write(tmp_path, 'slug = "x1\n')
+    assert len(problems) == 1 and "TOML" in problems[0].message
+
+
+def test_duplicate_slugs(tmp_path):
+    text = (ROOT / "config/organizations/demo.toml").read_text(encoding="utf-8")
+    (tmp_path / "a.toml").write_text(text, encoding="utf-8")
+    (tmp_path / "b.toml").write_text(text, encoding="utf-8")
+    orgs, problems = load_organizations(tmp_path, ENV)
+    assert list(orgs) == ["demo"] and problems[0].key == "slug"
