@@ -1,0 +1,49 @@
+"""Time and the Jalali calendar.
+
+Times are stored as naive UTC everywhere, because SQLite and MariaDB drop time zones and the
+ODBC adapters must read the same values on every backend. Iranian local time only matters for
+the Jalali year of a letter number and for the cartable pages.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from persiantools.digits import en_to_fa
+from persiantools.jdatetime import JalaliDateTime
+
+
+@functools.cache
+def _iran() -> tzinfo:
+    try:
+        return ZoneInfo("Asia/Tehran")
+    except ZoneInfoNotFoundError:
+        # Iran has kept +03:30 all year since 2022: a fixed offset is right where tzdata is absent.
+        return timezone(timedelta(hours=3, minutes=30), "IRST")
+
+
+def utcnow() -> datetime:
+    """Now, as the naive UTC value the tables store."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A stored (naive UTC) or aware time as an aware UTC time."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def jalali_year(value: datetime) -> int:
+    """The Jalali year in Iran at the given time."""
+    return JalaliDateTime.to_jalali(as_utc(value).astimezone(_iran())).year
+
+
+def format_jalali(value: datetime | None, with_time: bool = True) -> str:
+    """A time as Iranians read it: Jalali date in Iran's time zone, Persian digits."""
+    if value is None:
+        return ""
+    local = JalaliDateTime.to_jalali(as_utc(value).astimezone(_iran()))
+    return en_to_fa(local.strftime("%Y/%m/%d %H:%M" if with_time else "%Y/%m/%d"))

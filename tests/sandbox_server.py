@@ -1,0 +1,83 @@
+"""Run the sandbox office-automation system on a real loopback port, for integration tests.
+
+    base_url, app, stop = start_sandbox(tmp_path, TIMEOUT_SLEEP=2)
+    client = soap_client(base_url)
+    ...
+    stop()
+
+Credentials are pinned to USERNAME/PASSWORD and faults start cleared, whatever SANDBOX_*
+variables the environment holds, so tests do not depend on the machine they run on.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import zeep
+from flask import Flask
+from werkzeug.serving import make_server
+from zeep.transports import Transport
+from zeep.wsse.username import UsernameToken
+
+from sandbox.app import create_app
+from sandbox.state import get_sandbox
+
+USERNAME = "pishkhan"
+PASSWORD = "sandbox-secret"
+
+
+def start_sandbox(tmp_path: Path, **config: Any) -> tuple[str, Flask, Callable[[], None]]:
+    """Serve a fresh sandbox (SQLite in `tmp_path`) on 127.0.0.1 and an ephemeral port.
+
+    `config` takes the keys of `sandbox.app.create_app` (DATABASE_URL, USERNAME, PASSWORD,
+    FAULTS, PUBLIC_URL, TIMEOUT_SLEEP). Returns the base URL (no trailing slash), the Flask app
+    and a function that stops the server; calling it twice is harmless.
+    """
+    settings: dict[str, Any] = {
+        "DATABASE_URL": f"sqlite:///{Path(tmp_path) / 'sandbox.db'}",
+        "USERNAME": USERNAME,
+        "PASSWORD": PASSWORD,
+        "FAULTS": {},
+        "PUBLIC_URL": "",
+    }
+    settings.update(config)
+    app = create_app(settings)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    # A short poll interval keeps shutdown quick; the default half second adds up over many tests.
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.02,), name="sandbox-server", daemon=True
+    )
+    thread.start()
+    stopped = threading.Event()
+
+    def stop() -> None:
+        if stopped.is_set():
+            return
+        stopped.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        get_sandbox(app).engine.dispose()
+
+    return f"http://127.0.0.1:{server.server_port}", app, stop
+
+
+def soap_client(
+    base_url: str,
+    username: str | None = USERNAME,
+    password: str = PASSWORD,
+    use_digest: bool = False,
+    operation_timeout: float | None = 10,
+) -> zeep.Client:
+    """A zeep client for the `reference` dialect; `username=None` sends no WS-Security header."""
+    wsse = None
+    if username is not None:
+        wsse = UsernameToken(username, password, use_digest=use_digest)
+    return zeep.Client(
+        f"{base_url}/soap/reference?wsdl",
+        wsse=wsse,
+        settings=zeep.Settings(forbid_dtd=True, forbid_entities=True),
+        transport=Transport(timeout=10, operation_timeout=operation_timeout),
+    )
