@@ -1,0 +1,449 @@
+"""The SOAP adapter: the core's CorrespondenceSystem port over zeep, shaped by a profile."""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Mapping
+from copy import deepcopy
+from datetime import date, datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import zeep
+import zeep.plugins
+from zeep.wsse.username import UsernameToken
+from lxml import etree
+
+from connector.domain import (Capabilities, ChangeKind, DeliveryReceipt, Document, OutgoingLetter,
+                              PollResult, RoutingChange)
+from connector.errors import AmbiguousError, ConfigurationError, ExternalError, TransientError
+from connector.ports import CorrespondenceSystem
+
+from .errors import scrub, classify
+from .profile import IGNORE, Profile, load_profile, resolve, run
+
+log = logging.getLogger(__name__)
+
+WSSE_MODES = ("text", "digest", "none")
+OPTIONS = ("wsdl", "profile", "username_env", "password_env", "wsse", "timeout",
+           "register_on_delivery", "page_size", "verify", "client_cert", "client_key",
+           "endpoint")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SoapAdapter(CorrespondenceSystem):
+    """One organization's SOAP correspondence system. Safe to share between threads."""
+
+    def __init__(self, wsdl: str, profile: Profile | str = "reference", *,
+                 username: str | None = None, password: str | None = None,
+                 wsse: str = "text", timeout: float = 10.0, register_on_delivery: bool = False,
+                 page_size: int = 200, verify: bool | str = True,
+                 client_cert: str | None = None, client_key: str | None = None,
+                 endpoint: str | None = None) -> None:
+        self.wsdl = wsdl
+        self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
+        self.wsse = wsse
+        self.timeout = timeout
+        self.register_on_delivery = register_on_delivery
+        self.page_size = page_size
+        self.endpoint = endpoint
+        self._username = username
+        self._password = password
+        self._verify = verify
+        self._cert: str | tuple[str, str] | None = (
+            (client_cert, client_key) if client_cert and client_key else client_cert)
+        ops = self.profile.operations
+        self.capabilities = Capabilities(changes_feed="changes" in ops,
+                                         reply_download="fetch_reply" in ops)
+        self._lock = threading.Lock()
+        self._built: tuple[Any, _RecordingTransport] | None = None
+        self._exchange = _ExchangePlugin()
+
+    # -- building --------------------------------------------------------------------------
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> SoapAdapter:
+        """Build from an organization's ``[adapter]`` table; every mistake is a
+        ConfigurationError naming the key and the fix. Touches no network."""
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise ConfigurationError(
+                f"adapter.{unknown[0]} is not an option of the soap adapter — remove it or use "
+                f"one of: {', '.join(OPTIONS)}")
+        wsdl = options.get("wsdl")
+        if wsdl is None or wsdl == "":
+            raise ConfigurationError('adapter.wsdl is missing — add wsdl = "https://…?wsdl"')
+        _check_url("wsdl", wsdl, 'wsdl = "https://oa.example.ir/Service.svc?wsdl"')
+        endpoint = options.get("endpoint")
+        if endpoint is not None:
+            _check_url("endpoint", endpoint, 'endpoint = "https://oa.example.ir/Service.svc"')
+        profile = options.get("profile", "reference")
+        if not isinstance(profile, str) or not profile:
+            raise ConfigurationError('adapter.profile must be a profile name — write '
+                                     'profile = "reference"')
+        wsse = options.get("wsse", "text")
+        if wsse not in WSSE_MODES:
+            raise ConfigurationError(f"adapter.wsse is {wsse!r} — use one of: "
+                                     f"{', '.join(WSSE_MODES)}")
+        username = _secret(options, secrets, "username_env", required=wsse != "none")
+        password = _secret(options, secrets, "password_env", required=wsse != "none")
+        timeout = options.get("timeout", 10)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
+                0 < timeout <= 600):
+            raise ConfigurationError("adapter.timeout must be a number of seconds between 0 "
+                                     "and 600 — write timeout = 10")
+        register = options.get("register_on_delivery", False)
+        if not isinstance(register, bool):
+            raise ConfigurationError("adapter.register_on_delivery must be true or false — "
+                                     "write register_on_delivery = true")
+        page_size = options.get("page_size", 200)
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or not (
+                1 <= page_size <= 10000):
+            raise ConfigurationError("adapter.page_size must be a whole number from 1 to "
+                                     "10000 — write page_size = 200")
+        verify = options.get("verify", True)
+        if not isinstance(verify, (bool, str)) or verify == "":
+            raise ConfigurationError("adapter.verify must be true, false or the path of a CA "
+                                     'bundle — write verify = "/etc/pishkhan/oa-ca.pem"')
+        if isinstance(verify, str):
+            _check_path("verify", verify)
+        cert, key = options.get("client_cert"), options.get("client_key")
+        for name, value in (("client_cert", cert), ("client_key", key)):
+            if value is not None:
+                _check_path(name, value)
+        if key is not None and cert is None:
+            raise ConfigurationError("adapter.client_key is set without adapter.client_cert — "
+                                     'add client_cert = "/path/to/client.pem"')
+        return cls(wsdl, profile, username=username, password=password, wsse=wsse,
+                   timeout=float(timeout), register_on_delivery=register, page_size=page_size,
+                   verify=verify, client_cert=cert, client_key=key, endpoint=endpoint)
+
+    def _client_service(self) -> tuple[Any, _RecordingTransport]:
+        """The zeep service proxy and its transport, built on first use; a failed build is
+        retried on the next call."""
+        built = self._built
+        if built is not None:
+            return built
+        with self._lock:
+            if self._built is not None:
+                return self._built
+            session = requests.Session()
+            session.verify = self._verify
+            if self._cert:
+                session.cert = self._cert
+            transport = _RecordingTransport(session=session, timeout=self.timeout,
+                                            operation_timeout=self.timeout)
+            settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True,
+                                     forbid_external=True)
+            token = None
+            if self.wsse != "none":
+                token = UsernameToken(
+                    self._username, self._password, use_digest=self.wsse == "digest")
+            try:
+                client = zeep.Client(self.wsdl, transport=transport, settings=settings,
+                                     wsse=token, plugins=[self._exchange])
+                service = client.service
+                if self.endpoint:
+                    # Vendors' WSDLs often advertise an internal host name as the address.
+                    service = client.create_service(service._binding.name.text, self.endpoint)
+            except Exception as exc:
+                session.close()
+                raise classify(exc, action=f"loading the WSDL from {self.wsdl}",
+                               loading_wsdl=True, secrets=self._secrets()) from exc
+            missing = []
+            for call in sorted(self.profile.calls()):
+                try:
+                    service[call]
+                except AttributeError:
+                    missing.append(call)
+            if missing:
+                session.close()
+                raise ConfigurationError(scrub(
+                    f"the WSDL at {self.wsdl} has no operation {', '.join(missing)}, which the "
+                    f"{self.profile.name!r} profile uses — check adapter.wsdl and "
+                    "adapter.profile", self._secrets()))
+            self._built = (service, transport)
+            return self._built
+
+    # -- the port --------------------------------------------------------------------------
+
+    def deliver(self, letter: OutgoingLetter) -> DeliveryReceipt:
+        context = {
+            "tracking_code": letter.tracking_code, "subject": letter.subject,
+            "body": letter.body, "sender_name": letter.sender_name,
+            "sender_national_code": letter.sender_national_code,
+            "sender_mobile": letter.sender_mobile,
+            "applicant_type": getattr(letter.applicant_type, "value", letter.applicant_type),
+            "unit_code": letter.unit_code, "service_title": letter.service_title,
+            "submitted_at": letter.submitted_at,
+            "attachments": [{"name": a.name, "content_type": a.content_type,
+                             "content": a.content, "size": len(a.content)}
+                            for a in letter.attachments],
+            # None rather than False: the argument is then left out, so WSDLs that have no
+            # register element still accept the call.
+            "register": True if self.register_on_delivery else None,
+        }
+        out = self._run("deliver", context)
+        if out.get("letter_id") is None:
+            raise AmbiguousError("deliver: the answer carried no letter id; the letter may "
+                                 "exist — look it up before sending it again")
+        return DeliveryReceipt(external_id=str(out["letter_id"]),
+                               status=_text(out.get("status")) or "",
+                               letter_number=_text(out.get("number")),
+                               letter_date=_naive_utc(out.get("number_date")))
+
+    def find(self, tracking_code: str) -> DeliveryReceipt | None:
+        out = self._run("find", {"tracking_code": tracking_code})
+        if not out.get("found"):
+            return None
+        if out.get("letter_id") is None:
+            raise ConfigurationError("find: the system says found but the profile's outputs "
+                                     "give no letter_id — check the profile")
+        return DeliveryReceipt(external_id=str(out["letter_id"]),
+                               status=_text(out.get("status")) or "",
+                               letter_number=_text(out.get("number")),
+                               letter_date=_naive_utc(out.get("number_date")))
+
+    def changes(self, cursor: str) -> PollResult:
+        cursor = cursor.strip() or "0"
+        out = self._run("changes", {"cursor": cursor, "page_size": self.page_size})
+        items = out.get("changes")
+        if items is None:
+            items = []
+        elif not isinstance(items, (list, tuple)):
+            items = [items]
+        found: dict[str, tuple[Any, RoutingChange]] = {}
+        for item in items:
+            entry = self._change(item)
+            if entry is not None:
+                # Some systems repeat a change within a page; one is enough.
+                found.setdefault(entry[1].source_id, entry)
+        ordered = list(found.values())
+        # Apply in the system's order even if it sent the page shuffled, so a letter is not
+        # "answered" before it is "registered".
+        if all(isinstance(change_id, int) for change_id, _ in ordered):
+            ordered.sort(key=lambda entry: entry[0])
+        next_cursor = out.get("next_cursor")
+        return PollResult(changes=[c for _, c in ordered],
+                          cursor=str(next_cursor) if next_cursor is not None else cursor)
+
+    def _change(self, item: Any) -> tuple[Any, RoutingChange] | None:
+        """The system's change id and our RoutingChange, or None for a change we skip."""
+        paths = self.profile.change_item
+
+        def get(name: str) -> Any:
+            return resolve(item, paths[name]) if name in paths else None
+
+        system_kind = _text(get("kind")) or ""
+        kind = self.profile.kind(system_kind)
+        change_id = get("change_id")
+        if kind == IGNORE:
+            return None
+        if kind is None:
+            log.warning("soap %s: change %s has kind %r, which the profile does not map; "
+                        "dropped", self.profile.name, change_id, system_kind)
+            return None
+        assert isinstance(kind, ChangeKind)
+        at = _naive_utc(get("at")) or datetime.now(timezone.utc).replace(tzinfo=None)
+        letter_id = get("letter_id")
+        return change_id, RoutingChange(
+            source_id=f"{self.profile.name}:{change_id}", kind=kind, at=at,
+            external_id="" if letter_id is None else str(letter_id),
+            reference=_text(get("reference")) or "", number=_text(get("number")),
+            reason=_text(get("reason")), unit=_text(get("unit")), person=_text(get("person")),
+            instruction=_text(get("instruction")), text=_text(get("text")))
+
+    def fetch_reply(self, external_id: str) -> Document | None:
+        if "fetch_reply" not in self.profile.operations:
+            return None
+        out = self._run("fetch_reply", {"external_id": external_id})
+        if not out.get("found"):
+            return None
+        text = _text(out.get("text")) or ""
+        content = out.get("content")
+        if content:
+            return Document(file_name=_text(out.get("file_name")) or f"reply-{external_id}",
+                            content_type=_text(out.get("content_type"))
+                            or "application/octet-stream",
+                            content=bytes(content), text=text)
+        return Document(file_name=f"reply-{external_id}.txt",
+                        content_type="text/plain; charset=utf-8", content=text.encode(),
+                        text=text)
+
+    def ping(self) -> str:
+        out = self._run("ping", {})
+        if "ok" in out and not out["ok"]:
+            raise TransientError("ping: the system answered but says it is not ok")
+        when = out.get("server_time")
+        stamp = when.isoformat() if isinstance(when, (datetime, date)) else _text(when)
+        where = urlsplit(self.endpoint or self.wsdl).netloc.rsplit("@", 1)[-1]
+        return f"ok: server time {stamp or 'unknown'} ({self.profile.name} profile at {where})"
+
+    def close(self) -> None:
+        with self._lock:
+            if self._built is not None:
+                self._built[1].session.close()
+            self._built = None
+
+    # -- diagnostics -----------------------------------------------------------------------
+
+    def last_exchange(self) -> tuple[str, str]:
+        """The last request and response envelopes (response '' if none arrived), with
+        passwords masked."""
+        return self._exchange.last(self._secrets())
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _secrets(self) -> list[str]:
+        return [s for s in (self._password,) if s]
+
+    def _run(self, operation: str, context: dict[str, Any]) -> dict[str, Any]:
+        effectful = operation == "deliver"
+        service, transport = self._client_service()
+        done = 0
+
+        def call(name: str, kwargs: dict[str, Any]) -> Any:
+            nonlocal done
+            transport.begin()
+            try:
+                answer = service[name](**kwargs)
+            except Exception as exc:
+                raise classify(exc, action=name, effectful=effectful,
+                               posted=transport.posted, http_status=transport.status,
+                               secrets=self._secrets()) from exc
+            done += 1
+            return answer
+
+        # Credentials are in the context for dialects that want them in the body.
+        context = {**context, "username": self._username, "password": self._password}
+        try:
+            return run(self.profile.operations[operation], context, call)
+        except ExternalError as err:
+            if effectful and done and not isinstance(err, AmbiguousError):
+                # An earlier step (e.g. inserting the letter) already took effect.
+                raise AmbiguousError(f"{err.detail}; an earlier step of the delivery succeeded, "
+                                     "so the letter may exist — look it up before sending it "
+                                     "again") from err
+            raise
+        except Exception as exc:  # a template that cannot be rendered (e.g. |int of a word)
+            raise classify(exc, action=operation, secrets=self._secrets()) from exc
+
+
+class _RecordingTransport(zeep.Transport):
+    """zeep's transport, noting per thread whether the request went out and what status came
+    back — the classifier needs both and zeep's exceptions do not always carry them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._local = threading.local()
+
+    def begin(self) -> None:
+        self._local.posted = False
+        self._local.status = None
+
+    @property
+    def posted(self) -> bool:
+        return getattr(self._local, "posted", False)
+
+    @property
+    def status(self) -> int | None:
+        return getattr(self._local, "status", None)
+
+    def post(self, address: str, message: Any, headers: Any) -> requests.Response:
+        self._local.posted = True
+        response = super().post(address, message, headers)
+        self._local.status = response.status_code
+        return response
+
+
+class _ExchangePlugin(zeep.plugins.Plugin):
+    """Keeps the last request/response pair. Like zeep's HistoryPlugin(maxlen=1), but pairs a
+    response with its own thread's request, since delivery threads share the adapter."""
+
+    _MASK = "***"
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._last: tuple[Any, Any] = (None, None)
+
+    def egress(self, envelope: Any, http_headers: Any, operation: Any,
+               binding_options: Any) -> tuple[Any, Any]:
+        # The WS-Security header is added to this same element after the plugins run, and
+        # the masking happens on read, so the stored element is not serialized here.
+        self._local.sent = envelope
+        with self._lock:
+            self._last = (envelope, None)
+        return envelope, http_headers
+
+    def ingress(self, envelope: Any, http_headers: Any, operation: Any) -> tuple[Any, Any]:
+        with self._lock:
+            self._last = (getattr(self._local, "sent", None), envelope)
+        return envelope, http_headers
+
+    def last(self, secrets: list[str]) -> tuple[str, str]:
+        with self._lock:
+            sent, received = self._last
+        return self._show(sent, secrets), self._show(received, secrets)
+
+    def _show(self, envelope: Any, secrets: list[str]) -> str:
+        if envelope is None:
+            return ""
+        copy = deepcopy(envelope)
+        for el in copy.iter():
+            if isinstance(el.tag, str) and etree.QName(el).localname == "Password":
+                el.text = self._MASK
+        text = etree.tostring(copy, pretty_print=True, encoding="unicode")
+        for secret in secrets:
+            text = text.replace(secret, self._MASK)
+        return text
+
+
+def _check_url(key: str, value: Any, example: str) -> None:
+    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https", "file") \
+            or not (urlsplit(value).netloc or value.startswith("file:")):
+        raise ConfigurationError(f"adapter.{key} is {value!r}, not an http(s) URL — "
+                                 f"write {example}")
+
+
+def _check_path(key: str, value: Any) -> None:
+    if not isinstance(value, str) or not os.path.exists(value):
+        raise ConfigurationError(f"adapter.{key} is {value!r}, which does not exist — give the "
+                                 "path of an existing file")
+
+
+def _secret(options: Mapping[str, Any], secrets: Mapping[str, str], key: str,
+            required: bool) -> str | None:
+    name = options.get(key)
+    if name is None:
+        if required:
+            example = "OA_USERNAME" if key == "username_env" else "OA_PASSWORD"
+            raise ConfigurationError(
+                f'adapter.{key} is missing — add {key} = "{example}" and set {example} in the '
+                'environment (or write wsse = "none" if the service needs no credentials)')
+        return None
+    if not isinstance(name, str) or not _ENV_NAME.match(name):
+        raise ConfigurationError(f"adapter.{key} must name an environment variable — write "
+                                 f'{key} = "OA_PASSWORD"')
+    value = secrets.get(name)
+    if not value:
+        raise ConfigurationError(f"adapter.{key} names {name}, which is not set — set {name} "
+                                 "in the environment or .env")
+    return value
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _naive_utc(value: Any) -> datetime | None:
+    """The core keeps times as naive UTC; zeep gives aware times when the system sends a zone
+    (a time without one is taken as UTC)."""
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,169 @@
+"""Profiles of the SOAP adapter (loading, paths, templates, steps) and failure classification,
+without any server."""
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import requests
+import urllib3.exceptions
+import zeep.exceptions
+
+from adapters.soap.errors import classify
+from adapters.soap.profile import (IGNORE, PROFILE_DIR, Operation, Step, load_profile,
+                                   parse_profile, render, resolve, run)
+from connector.domain import ChangeKind
+from connector.errors import (AmbiguousError, ConfigurationError, PermanentError,
+                              TransientError)
+
+
+def reference_data() -> dict[str, Any]:
+    return tomllib.loads((PROFILE_DIR / "reference.toml").read_text(encoding="utf-8"))
+
+
+# -- loading --------------------------------------------------------------------------------
+
+def test_reference_profile_and_its_alias() -> None:
+    profile = load_profile("reference")
+    assert load_profile("sandbox") == profile
+    assert profile.calls() == {"DeliverLetter", "FindLetter", "GetChanges", "GetReply", "Ping"}
+    assert profile.kind("registered") is ChangeKind.REGISTERED
+    assert profile.kind("archived") is None
+
+
+def test_profile_by_path_and_ignored_kinds(tmp_path: Path) -> None:
+    text = (PROFILE_DIR / "reference.toml").read_text(encoding="utf-8")
+    path = tmp_path / "custom.toml"
+    path.write_text(text.replace('name = "reference"', 'name = "custom"')
+                    .replace('closed = "closed"', 'closed = "closed"\nviewed = "ignore"'),
+                    encoding="utf-8")
+    profile = load_profile(str(path))
+    assert profile.name == "custom" and profile.kind("viewed") == IGNORE
+
+
+@pytest.mark.parametrize("name", ["legacy", "../reference", "Reference"])
+def test_unknown_profile_names_the_option(name: str) -> None:
+    with pytest.raises(ConfigurationError, match="adapter.profile"):
+        load_profile(name)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda d: d.pop("ping"), r"\[ping\] is missing"),
+    (lambda d: d["changes"]["kinds"].update(archived="archive"), "changes.kinds.archived"),
+    (lambda d: d["deliver"]["steps"][0].update(retries=3), "unknown keys"),
+    (lambda d: d["deliver"]["steps"][0]["outputs"].update(leter_id="letterId"), "leter_id"),
+    (lambda d: d["find"]["steps"][0]["outputs"].pop("found"), "no step outputs"),
+    (lambda d: d["changes"]["item"].pop("change_id"), "change_id"),
+    (lambda d: d["deliver"]["steps"][0].pop("call"), "call"),
+    (lambda d: d.update(extra=1), "not profile keys"),
+    (lambda d: d["find"]["steps"][0]["args"].update(reference="{tracking_code"), "template"),
+])
+def test_profile_mistakes_are_named(change: Any, expected: str) -> None:
+    data = copy.deepcopy(reference_data())
+    change(data)
+    with pytest.raises(ConfigurationError, match=expected):
+        parse_profile(data, "reference")
+
+
+# -- paths and templates --------------------------------------------------------------------
+
+def test_resolve_dotted_paths() -> None:
+    answer = {"found": True, "letter": SimpleNamespace(letterId=7, number=None),
+              "changes": [{"changeId": 1}, {"changeId": 2}]}
+    assert resolve(answer, "letter.letterId") == 7
+    assert resolve(answer, "changes.1.changeId") == 2
+    assert resolve(answer, "letter.number") is None
+    assert resolve(answer, "letter.missing.deeper", "x") == "x"
+    assert resolve(answer, "changes.5") is None
+    assert resolve(answer, "") is answer
+
+
+def test_render_keeps_types_and_leaves_out_none() -> None:
+    ctx = {"code": "PK-1", "blob": b"%PDF-", "flag": None, "n": "42", "who": {"name": "مریم"},
+           "files": [{"name": "a.pdf"}, {"name": "b.png"}]}
+    assert render("{blob}", ctx) == b"%PDF-"
+    assert render("{n|int}", ctx) == 42
+    assert render("{code} / {who.name} / {flag}", ctx) == "PK-1 / مریم / "
+    assert render({"a": "{code}", "b": "{flag}", "c": 5, "d": True}, ctx) == {
+        "a": "PK-1", "c": 5, "d": True}
+    files = {"for_each": "files", "template": {"fileName": "{item.name}", "of": "{code}"}}
+    assert render(files, ctx) == [{"fileName": "a.pdf", "of": "PK-1"},
+                                  {"fileName": "b.png", "of": "PK-1"}]
+    assert render({**files, "wrap": "File"}, ctx) == {"File": render(files, ctx)}
+    assert render({"for_each": "nothing", "template": {}}, ctx) is None
+
+
+def test_multi_step_operation_chains_outputs() -> None:
+    """The shape a legacy WCF dialect needs: insert, then one call per file, then an optional
+    assignment, with credentials in the body."""
+    operation = Operation(steps=(
+        Step(call="InsertLetter", args={"user": "{username}", "title": "{subject}"},
+             outputs={"letter_id": "Result.Id"}),
+        Step(call="InsertLetterAttachment", for_each="attachments",
+             args={"letterId": "{letter_id}", "fileName": "{item.name}"}),
+        Step(call="InsertAssignment", when="unit_code",
+             args={"letterId": "{letter_id}", "unit": "{unit_code}"}),
+    ))
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def call(name: str, args: dict[str, Any]) -> Any:
+        calls.append((name, args))
+        return {"Result": {"Id": 99}} if name == "InsertLetter" else None
+
+    ctx = {"username": "u", "subject": "s", "unit_code": "", "attachments": [
+        {"name": "a.pdf"}, {"name": "b.png"}]}
+    out = run(operation, ctx, call)
+    assert out["letter_id"] == 99
+    assert calls == [("InsertLetter", {"user": "u", "title": "s"}),
+                     ("InsertLetterAttachment", {"letterId": 99, "fileName": "a.pdf"}),
+                     ("InsertLetterAttachment", {"letterId": 99, "fileName": "b.png"})]
+
+
+# -- classification -------------------------------------------------------------------------
+
+def _refused() -> requests.exceptions.ConnectionError:
+    reason = urllib3.exceptions.NewConnectionError(
+        None, "HTTPConnection(host='h', port=1): Failed to establish a new connection: refused")
+    return requests.exceptions.ConnectionError(
+        urllib3.exceptions.MaxRetryError(None, "/x", reason))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("exc, effectful, posted, status, expected", [
+    (_refused(), True, True, None, TransientError),
+    (requests.exceptions.ConnectTimeout(), True, True, None, TransientError),
+    (requests.exceptions.ReadTimeout(), True, True, None, AmbiguousError),
+    (requests.exceptions.ReadTimeout(), False, True, None, TransientError),
+    (requests.exceptions.ConnectionError(
+        urllib3.exceptions.ProtocolError("Connection aborted.")), True, True, None,
+     AmbiguousError),
+    (zeep.exceptions.TransportError("x", status_code=503), True, True, 503, TransientError),
+    (zeep.exceptions.TransportError("x", status_code=401), True, True, 401, ConfigurationError),
+    (zeep.exceptions.TransportError("x", status_code=200), True, True, 200, AmbiguousError),
+    (zeep.exceptions.Fault("Unavailable", code="soap:Server"), True, True, 500, TransientError),
+    (zeep.exceptions.Fault("AuthenticationFailed", code="soap:Client"), False, True, 500,
+     ConfigurationError),
+    (zeep.exceptions.Fault("Denied", code="soap:Client"), False, True, 401, ConfigurationError),
+    (zeep.exceptions.Fault("LetterNotFound", code="soap:Client"), False, True, 500,
+     PermanentError),
+    (TypeError("unexpected keyword argument 'register'"), True, False, None,
+     ConfigurationError),
+    (zeep.exceptions.XMLParseError("bad answer"), True, True, 200, AmbiguousError),
+    (zeep.exceptions.XMLParseError("bad answer"), False, True, 200, PermanentError),
+])
+def test_classify(exc: BaseException, effectful: bool, posted: bool, status: int | None,
+                  expected: type) -> None:
+    err = classify(exc, action="Op", effectful=effectful, posted=posted, http_status=status)
+    assert type(err) is expected, err
+
+
+def test_classify_wsdl_loading_and_secrets() -> None:
+    assert type(classify(_refused(), action="wsdl", loading_wsdl=True)) is TransientError
+    assert type(classify(zeep.exceptions.XMLSyntaxError("no"), action="wsdl",
+                         loading_wsdl=True)) is ConfigurationError
+    err = classify(zeep.exceptions.Fault("bad token s3cret!", code="soap:Client"),
+                   action="http://u:pw@oa/x", secrets=["s3cret!"])
+    assert "s3cret!" not in err.detail and "pw@" not in err.detail
