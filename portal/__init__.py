@@ -1,0 +1,51 @@
+"""The Flask app: citizen pages, the operator console and the JSON API.
+
+A thin layer: each view turns an HTTP request into one call of the core (``connector``) and the
+result, or the core's error, back into HTTP. Business rules live in the core, never here.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, current_app
+
+from connector.bootstrap import Pishkhan, bootstrap
+from connector.staff import ensure_demo_operator
+
+EXTENSION = "pishkhan"
+
+
+def pishkhan() -> Pishkhan:
+    """The core container of the running app (set by :func:`create_app`)."""
+    return current_app.extensions[EXTENSION]
+
+
+def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None) -> Flask:
+    # The composition root (bootstrap) reads the environment; the portal reads none itself.
+    px = px or bootstrap()
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SECRET_KEY=px.settings.secret_key,
+        # Five attachments of 10 MB each plus the form, with room for multipart overhead.
+        MAX_CONTENT_LENGTH=60 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=px.settings.public_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=px.settings.token_ttl),
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Persian stays readable
+    if config:
+        app.config.update(config)
+    app.extensions[EXTENSION] = px
+    app.config["DEMO_OPERATOR"] = ensure_demo_operator(px)
+
+    from . import api, citizen, console, errors, filters, security
+
+    filters.register(app)
+    security.register(app)
+    errors.register(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(citizen.bp)
+    app.register_blueprint(console.bp)
+    return app

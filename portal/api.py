@@ -1,0 +1,107 @@
+"""The JSON API under /api/v1 (contract in the design's "Public interfaces")."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from connector import citizens, letters
+from connector.errors import ValidationError
+from connector.normalize import digits_only
+
+from . import attachments, pishkhan
+from .openapi import document
+from .security import bearer_mobile
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MSG_SCORE = "یک امتیاز از ۱ تا ۵ انتخاب کنید."
+
+
+def _body() -> Any:
+    # JSON is the contract; a plain form post is accepted too, for the simplest clients.
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else request.form
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """Absolute links use the configured public address, like the SMS texts do, so they are
+    right behind a reverse proxy."""
+    return pishkhan().settings.public_url + url_for(endpoint, **values)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(document(pishkhan().settings.public_url))
+
+
+@bp.post("/otp")
+def otp_request() -> tuple[Response, int]:
+    mobile = citizens.request_otp(pishkhan(), str(_body().get("mobile", "") or ""))
+    return jsonify(mobile=mobile), 202
+
+
+@bp.post("/otp/verify")
+def otp_verify() -> Response:
+    body = _body()
+    token = citizens.verify_otp(pishkhan(), str(body.get("mobile", "") or ""),
+                                str(body.get("code", "") or ""))
+    return jsonify(token=token)
+
+
+@bp.get("/orgs")
+def orgs() -> Response:
+    return jsonify(orgs=[{"slug": o.slug, "name": o.name} for o in pishkhan().orgs.values()])
+
+
+@bp.get("/orgs/<org>")
+def org_detail(org: str) -> Response:
+    o = pishkhan().org(org)
+    return jsonify(slug=o.slug, name=o.name, approval=o.approval,
+                   units=[{"code": u.code, "name": u.name} for u in o.units],
+                   services=[s.catalog() for s in o.services])
+
+
+@bp.post("/orgs/<org>/letters")
+def submit(org: str) -> tuple[Response, int]:
+    mobile = bearer_mobile()
+    pishkhan().org(org)  # an unknown organization is a 404, not a form error
+    letter = letters.submit(pishkhan(), org, letters.LetterForm.from_mapping(request.form),
+                            attachments.from_files(request.files.getlist("attachments")), mobile)
+    code = letter.tracking_code
+    return jsonify(tracking_code=code, status=letter.state,
+                   receipt_url=public_url("citizen.receipt", code=code),
+                   track_url=public_url("citizen.track_letter", code=code)), 201
+
+
+@bp.get("/letters/<tracking_code>")
+def letter(tracking_code: str) -> Response:
+    px = pishkhan()
+    return jsonify(letters.view(px, letters.get(px, tracking_code, bearer_mobile())))
+
+
+@bp.post("/letters/<tracking_code>/withdraw")
+def withdraw(tracking_code: str) -> Response:
+    px = pishkhan()
+    mobile = bearer_mobile()
+    letters.withdraw(px, tracking_code, mobile)
+    return jsonify(letters.view(px, letters.get(px, tracking_code, mobile)))
+
+
+@bp.post("/letters/<tracking_code>/survey")
+def survey(tracking_code: str) -> tuple[Response, int]:
+    mobile = bearer_mobile()
+    body = _body()
+    raw = digits_only(str(body.get("score", "")))
+    if not raw.isdigit():
+        raise ValidationError({"score": MSG_SCORE})
+    comment = str(body.get("comment", "") or "")
+    letters.save_survey(pishkhan(), tracking_code, mobile, int(raw), comment)
+    return jsonify(tracking_code=tracking_code, score=int(raw)), 201
+
+
+@bp.get("/letters/<tracking_code>/attachments/<int:index>")
+def attachment(tracking_code: str, index: int) -> Response:
+    px = pishkhan()
+    return attachments.send(letters.get(px, tracking_code, bearer_mobile()), index)
+

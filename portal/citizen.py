@@ -1,0 +1,189 @@
+"""Citizen pages: choose an organization, read its services, sign in with an SMS code, write a
+letter, get a receipt, follow the letter, take it back, rate the service.
+
+Every page works without JavaScript. Bad input re-renders the same form with everything typed
+kept and the core's Persian message next to its field.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from connector import citizens, letters, tracking
+from connector.domain import WITHDRAWABLE, State
+from connector.errors import (Forbidden, InvalidTransition, NotFound, RateLimited,
+                              ValidationError)
+from connector.normalize import digits_only
+
+from . import attachments, labels, pishkhan
+from .errors import rate_limit_message
+from .security import (citizen_required, current_mobile, login_citizen, logout_citizen,
+                       safe_next)
+
+bp = Blueprint("citizen", __name__)
+
+MSG_TRACKING = "کد رهگیری درست نیست. ۱۲ رقم آن را از پیامک یا رسید دوباره بنویسید."
+MSG_NOT_YOURS = "نامه‌ای با این کد رهگیری برای شماره همراه شما پیدا نشد."
+MSG_WITHDRAW_LATE = "نامه به دبیرخانه رفته است و دیگر پس گرفته نمی‌شود."
+MSG_SURVEY_CLOSED = "نظر شما پیش‌تر ثبت شده یا کار نامه هنوز تمام نشده است."
+MSG_SCORE = "یک امتیاز از ۱ تا ۵ انتخاب کنید."
+
+Page = str | Response | tuple[str, int]
+
+
+@bp.get("/")
+def index() -> Page:
+    return render_template("citizen/index.html", orgs=list(pishkhan().orgs.values()))
+
+
+@bp.get("/o/<org>")
+def catalog(org: str) -> Page:
+    return render_template("citizen/catalog.html", org=pishkhan().org(org))
+
+
+# --- signing in with an SMS code --------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Page:
+    px = pishkhan()
+    next_url = safe_next(request.values.get("next"))
+    values = {"mobile": request.values.get("mobile", ""), "code": request.form.get("code", "")}
+    step = request.form.get("step", "mobile") if request.method == "POST" else "mobile"
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST" and step == "mobile":
+        try:
+            values["mobile"] = citizens.request_otp(px, values["mobile"])
+            step = "code"
+        except ValidationError as exc:
+            errors, status = exc.errors, 400
+        except RateLimited as exc:
+            errors, status = {"mobile": rate_limit_message(exc.retry_after)}, 429
+    elif request.method == "POST" and step == "code":
+        try:
+            citizens.verify_otp(px, values["mobile"], values["code"])
+        except ValidationError as exc:
+            errors, status = exc.errors, 400
+        else:
+            login_citizen(citizens.clean_mobile(values["mobile"]))
+            return redirect(next_url)
+    return render_template("citizen/login.html", step=step, values=values, errors=errors,
+                           next=next_url), status
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    logout_citizen()
+    return redirect(url_for("citizen.index"))
+
+
+# --- writing a letter -------------------------------------------------------------------------
+
+@bp.route("/o/<org>/letter", methods=["GET", "POST"])
+@citizen_required
+def write(org: str) -> Page:
+    px = pishkhan()
+    organization = px.org(org)
+    if request.method == "GET":
+        form = letters.LetterForm(service=request.args.get("service", ""))
+        return render_template("citizen/letter_form.html", org=organization, form=form,
+                               errors={}, files_lost=False)
+    form = letters.LetterForm.from_mapping(request.form)
+    uploads = attachments.from_files(request.files.getlist("attachments"))
+    try:
+        letter = letters.submit(px, org, form, uploads, str(current_mobile()))
+    except ValidationError as exc:
+        return render_template("citizen/letter_form.html", org=organization, form=form,
+                               errors=exc.errors, files_lost=bool(uploads)), 400
+    return redirect(url_for("citizen.receipt", code=letter.tracking_code))
+
+
+@bp.get("/r/<code>")
+@citizen_required
+def receipt(code: str) -> Page:
+    px = pishkhan()
+    letter = letters.get(px, code, current_mobile())
+    return render_template("citizen/receipt.html", letter=letter, org=px.orgs.get(letter.org),
+                           next_step=labels.NEXT_STEP.get(letter.state, ""))
+
+
+# --- following a letter -----------------------------------------------------------------------
+
+@bp.get("/track")
+def track() -> Page:
+    code = request.args.get("code")
+    if code is None:
+        return render_template("citizen/track.html", code="", error=None)
+    if not tracking.is_valid(code):
+        return render_template("citizen/track.html", code=code, error=MSG_TRACKING), 400
+    return redirect(url_for("citizen.track_letter", code=tracking.clean(code)))
+
+
+def _letter_page(code: str, status: int = 200, **extra: Any) -> Page:
+    px = pishkhan()
+    try:
+        letter = letters.get(px, code, current_mobile())
+    except NotFound:
+        # Same answer for "no such code" and "not your letter", so codes can't be probed.
+        return render_template("error.html", status=404, message=MSG_NOT_YOURS), 404
+    view = letters.view(px, letter)
+    return render_template(
+        "citizen/letter.html", letter=view,
+        can_withdraw=State(letter.state) in WITHDRAWABLE,
+        can_rate=letter.state == State.CLOSED.value,
+        next_step=labels.NEXT_STEP.get(letter.state, ""), **extra), status
+
+
+@bp.get("/t/<code>")
+def track_letter(code: str) -> Page:
+    if not current_mobile():
+        # The code alone reveals nothing: the owner's mobile must be proved first.
+        return render_template("citizen/track_login.html", code=tracking.clean(code))
+    return _letter_page(code, rated=request.args.get("rated") == "1")
+
+
+@bp.route("/t/<code>/withdraw", methods=["GET", "POST"])
+@citizen_required
+def withdraw(code: str) -> Page:
+    px = pishkhan()
+    if request.method == "GET":
+        letter = letters.get(px, code, current_mobile())
+        return render_template("citizen/withdraw.html", letter=letter)
+    try:
+        letters.withdraw(px, code, str(current_mobile()))
+    except (Forbidden, InvalidTransition):
+        return _letter_page(code, 409, action_error=MSG_WITHDRAW_LATE)
+    flash("نامه شما پس گرفته شد و به سازمان فرستاده نمی‌شود.")
+    return redirect(url_for("citizen.track_letter", code=tracking.clean(code)))
+
+
+@bp.post("/t/<code>/survey")
+@citizen_required
+def survey(code: str) -> Page:
+    raw = digits_only(request.form.get("score", ""))
+    comment = request.form.get("comment", "")
+    try:
+        if not raw.isdigit():
+            raise ValidationError({"score": MSG_SCORE})
+        letters.save_survey(pishkhan(), code, str(current_mobile()), int(raw), comment)
+    except ValidationError as exc:
+        return _letter_page(code, 400, survey_errors=exc.errors,
+                            survey_values={"score": raw, "comment": comment})
+    except Forbidden:
+        return _letter_page(code, 409, action_error=MSG_SURVEY_CLOSED)
+    return redirect(url_for("citizen.track_letter", code=tracking.clean(code), rated=1))
+
+
+@bp.get("/t/<code>/attachments/<int:index>")
+@citizen_required
+def attachment(code: str, index: int) -> Response:
+    return attachments.send(letters.get(pishkhan(), code, current_mobile()), index)
+
+
+@bp.get("/my")
+@citizen_required
+def my_letters() -> Page:
+    items = letters.for_mobile(pishkhan(), str(current_mobile()))
+    return render_template("citizen/my.html", letters=items, orgs=pishkhan().orgs)

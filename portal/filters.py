@@ -1,0 +1,48 @@
+"""Jinja filters for Persian display: Persian digits and Jalali dates in Asia/Tehran."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from persiantools.jdatetime import JalaliDateTime
+
+from connector.normalize import to_persian_digits
+
+from . import labels
+
+TEHRAN = ZoneInfo("Asia/Tehran")
+
+
+def fa_digits(value: object) -> str:
+    return "" if value is None else to_persian_digits(value)
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    # The core stores naive UTC and the API's view renders it as ISO text with a "Z".
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
+
+
+def jalali(value: datetime | str | None, with_time: bool = True) -> str:
+    """``۱۴ فروردین ۱۴۰۳، ساعت ۱۰:۳۰`` in Tehran time."""
+    if not value:
+        return ""
+    local = JalaliDateTime(_as_utc(value).astimezone(TEHRAN))
+    # The day without a leading zero, as people write it: "۱ آذر", not "۰۱ آذر".
+    fmt = f"{local.day} %B %Y" + ("، ساعت %H:%M" if with_time else "")
+    return fa_digits(local.strftime(fmt, locale="fa"))
+
+
+def filesize(size: int) -> str:
+    if size >= 1024 * 1024:
+        return fa_digits(f"{size / 1024 / 1024:.1f}".replace(".", "٫")) + " مگابایت"
+    return fa_digits(max(1, round(size / 1024))) + " کیلوبایت"
+
+
+def register(app: Flask) -> None:
+    app.add_template_filter(fa_digits, "fa_digits")
+    app.add_template_filter(jalali, "jalali")
+    app.add_template_filter(filesize, "filesize")
+    app.add_template_filter(labels.status, "status_label")
+    app.jinja_env.globals["APPLICANT"] = labels.APPLICANT

@@ -1,0 +1,168 @@
+"""Who is asking: the citizen's session, the staff session, the API's bearer token — and the
+CSRF check that every HTML form passes.
+
+Citizen and staff logins live under separate keys of the signed session, so signing in or out of
+one never touches the other. The CSRF token is per session; the JSON API is exempt because it
+authenticates with a bearer header that a browser never adds on its own.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, g, redirect, request, session, url_for
+from markupsafe import Markup
+from werkzeug.exceptions import Unauthorized
+
+from connector import citizens, staff
+from connector.models import StaffUser
+
+from . import pishkhan
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CSRF_KEY = "_csrf"
+CSRF_FIELD = "csrf_token"
+CITIZEN_KEY = "citizen_mobile"
+STAFF_KEY = "staff_id"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_EXEMPT_BLUEPRINTS = frozenset({"api"})
+
+
+class CsrfError(Exception):
+    """The form did not carry this session's token (forged, or the session has expired)."""
+
+
+# --- CSRF -------------------------------------------------------------------------------------
+
+def csrf_token() -> str:
+    if CSRF_KEY not in session:
+        session[CSRF_KEY] = secrets.token_urlsafe(32)
+    return str(session[CSRF_KEY])
+
+
+def csrf_field() -> Markup:
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_token())
+
+
+def _check_csrf() -> None:
+    if request.method in SAFE_METHODS or request.blueprint in CSRF_EXEMPT_BLUEPRINTS:
+        return
+    if request.path.startswith("/static/"):
+        return
+    expected = session.get(CSRF_KEY)
+    given = request.form.get(CSRF_FIELD, "")
+    if not expected or not hmac.compare_digest(str(expected), given):
+        raise CsrfError()
+
+
+def _rotate_csrf() -> None:
+    # A new login gets a new token, so a token seen before login is worth nothing after it.
+    session[CSRF_KEY] = secrets.token_urlsafe(32)
+
+
+# --- citizens ---------------------------------------------------------------------------------
+
+def current_mobile() -> str | None:
+    return session.get(CITIZEN_KEY)
+
+
+def login_citizen(mobile: str) -> None:
+    session.permanent = True
+    session[CITIZEN_KEY] = mobile
+    _rotate_csrf()
+
+
+def logout_citizen() -> None:
+    session.pop(CITIZEN_KEY, None)
+
+
+def citizen_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_mobile():
+            return redirect(url_for("citizen.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+    return wrapped  # type: ignore[return-value]
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a path on this site: an open redirect would help phishing for OTP codes."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return default
+    return target
+
+
+# --- staff ------------------------------------------------------------------------------------
+
+def current_staff() -> StaffUser | None:
+    if "staff_user" not in g:
+        user_id = session.get(STAFF_KEY)
+        g.staff_user = staff.get_user(pishkhan(), int(user_id)) if user_id else None
+    return g.staff_user
+
+
+def login_staff(user: StaffUser) -> None:
+    session[STAFF_KEY] = user.id
+    g.pop("staff_user", None)
+    _rotate_csrf()
+
+
+def logout_staff() -> None:
+    session.pop(STAFF_KEY, None)
+    g.pop("staff_user", None)
+
+
+def staff_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_staff() is None:
+            return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+    return wrapped  # type: ignore[return-value]
+
+
+def require_org(user: StaffUser, org_slug: str) -> None:
+    """A 404 rather than a 403, so the console does not confirm what exists elsewhere."""
+    if not staff.may_act_for(user, org_slug):
+        abort(404)
+
+
+# --- the API's bearer token -------------------------------------------------------------------
+
+def bearer_mobile() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    mobile = citizens.mobile_for_token(pishkhan(), token.strip()) \
+        if scheme.lower() == "bearer" else None
+    if not mobile:
+        raise Unauthorized()
+    return mobile
+
+
+def register(app: Flask) -> None:
+    app.before_request(_check_csrf)
+    app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field,
+                                 current_mobile=current_mobile)
+
+    @app.after_request
+    def _headers(response: Any) -> Any:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        # Tracking codes travel in our URLs: don't hand them to other sites as a Referer.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'self'; frame-ancestors 'none'")
+        if not request.path.startswith("/static/"):
+            # Pages and API answers carry personal data: shared phones must not cache them.
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
