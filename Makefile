@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/pip install -qq --upgrade pip setuptools wheel
 
 $(STAMP): $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev,odbc]'
+	$(BIN)/pip install -qq -e '.[dev,odbc]'
 	touch $(STAMP)
 
 install: $(STAMP)

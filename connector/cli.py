@@ -20,7 +20,8 @@ from .settings import Settings, load_settings
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for noisy in ("alembic", "apscheduler"):  # they log every migration step and every tick
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _px(ctx: click.Context) -> Pishkhan:
@@ -52,18 +53,24 @@ def _child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _gunicorn(app: str, host: str, port: int, workers: int) -> list[str]:
+def _gunicorn(settings: Settings, name: str, app: str, host: str, port: int,
+              workers: int) -> list[str]:
+    # Each server gets its own control socket; gunicorn's default path is shared by all.
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
     return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers",
-            str(workers), "--threads", "4", "--timeout", "120", "--access-logfile", "-", app]
+            str(workers), "--threads", "4", "--timeout", "120", "--access-logfile", "-",
+            "--control-socket", str(settings.var_dir / f"gunicorn-{name}.ctl"), app]
 
 
 def _web_cmd(settings: Settings) -> list[str]:
     workers = int(settings.env.get("PISHKHAN_WEB_WORKERS", "2") or 2)
-    return _gunicorn("portal.wsgi:app", settings.web_host, settings.web_port, workers)
+    return _gunicorn(settings, "web", "portal.wsgi:app", settings.web_host, settings.web_port,
+                     workers)
 
 
 def _sandbox_cmd(settings: Settings) -> list[str]:
-    return _gunicorn("sandbox.wsgi:app", settings.sandbox_host, settings.sandbox_port, 1)
+    return _gunicorn(settings, "sandbox", "sandbox.wsgi:app", settings.sandbox_host,
+                     settings.sandbox_port, 1)
 
 
 @main.command()

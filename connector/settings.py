@@ -78,7 +78,8 @@ def load_settings(environ: Mapping[str, str] | None = None,
     web_host = get("PISHKHAN_WEB_HOST", "127.0.0.1")
     web_port = int(get("PISHKHAN_WEB_PORT", "8000"))
     sandbox_url = get("PISHKHAN_SANDBOX_URL", f"http://{sandbox_host}:{sandbox_port}")
-    env.setdefault("PISHKHAN_SANDBOX_URL", sandbox_url)
+    # Organization files refer to ${PISHKHAN_SANDBOX_URL}; give them the resolved address.
+    env["PISHKHAN_SANDBOX_URL"] = sandbox_url
     return Settings(
         var_dir=var_dir,
         database_url=get("PISHKHAN_DATABASE_URL", f"sqlite:///{var_dir / 'pishkhan.db'}"),

@@ -33,12 +33,14 @@ def _guarded(name: str, fn: Callable[[], Any]) -> Callable[[], None]:
 def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
     opts = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
     scheduler.add_job(_guarded("delivery", lambda: delivery.run_once(px)), "interval",
-                      seconds=px.settings.delivery_interval, id="delivery", **opts)
+                      seconds=px.settings.delivery_interval, id="delivery", name="delivery",
+                      **opts)
     scheduler.add_job(_guarded("sms", lambda: notifications.dispatch_due(px)), "interval",
-                      seconds=px.settings.sms_interval, id="sms", **opts)
+                      seconds=px.settings.sms_interval, id="sms", name="sms", **opts)
     for slug, org in px.orgs.items():
         scheduler.add_job(_guarded(f"poll {slug}", lambda s=slug: polling.poll_org(px, s)),
-                          "interval", seconds=org.poll_interval, id=f"poll:{slug}", **opts)
+                          "interval", seconds=org.poll_interval, id=f"poll:{slug}",
+                          name=f"poll {slug}", **opts)
 
 
 def run(px: Pishkhan) -> None:
