@@ -138,7 +138,8 @@ def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Up
 
 def _load(s: Session, code: str, lock: bool = False) -> Letter:
     stmt = select(Letter).where(Letter.tracking_code == tracking.clean(code)).options(
-        selectinload(Letter.attachments), selectinload(Letter.events))
+        selectinload(Letter.attachments), selectinload(Letter.events),
+        selectinload(Letter.survey))
     if lock and s.get_bind().dialect.name != "sqlite":
         stmt = stmt.with_for_update()
     letter = s.scalars(stmt).first()
@@ -243,6 +244,8 @@ def view(px: Pishkhan, letter: Letter) -> dict[str, Any]:
         "timeline": [{"at": e.at.isoformat() + "Z", "kind": e.kind,
                       "text": timeline.line(e.kind, e.data)} for e in letter.events],
         "final": State(letter.state) in FINAL,
+        "can_withdraw": State(letter.state) in WITHDRAWABLE,
+        "survey_open": letter.state == State.CLOSED.value and letter.survey is None,
     }
 
 
@@ -255,6 +258,6 @@ def save_survey(px: Pishkhan, code: str, mobile: str, score: int, comment: str) 
             raise NotFound(code)
         if letter.state != State.CLOSED.value:
             raise Forbidden("the survey opens when the letter is closed")
-        if s.scalars(select(Survey).where(Survey.letter_id == letter.id)).first():
+        if letter.survey is not None:
             raise Forbidden("already rated")
         s.add(Survey(letter_id=letter.id, score=score, comment=text(comment)[:2000]))

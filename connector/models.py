@@ -55,6 +55,7 @@ class Letter(Base):
         back_populates="letter", order_by="Attachment.position", cascade="all, delete-orphan")
     events: Mapped[list[Event]] = relationship(
         back_populates="letter", order_by="Event.id", cascade="all, delete-orphan")
+    survey: Mapped[Survey | None] = relationship(cascade="all, delete-orphan")
 
     __table_args__ = (
         Index("ix_letters_work", "state", "next_attempt_at"),

@@ -47,8 +47,16 @@ def get_user(px: Pishkhan, user_id: int) -> StaffUser | None:
         return user if user and user.active else None
 
 
+DECIDERS = ("controller", "org_admin", "platform_admin")
+
+
 def may_act_for(user: StaffUser, org: str) -> bool:
     return not user.orgs or org in user.orgs
+
+
+def may_decide(user: StaffUser, org: str) -> bool:
+    """Approving or rejecting is a controller's job; front-desk staff hand letters in only."""
+    return user.role in DECIDERS and may_act_for(user, org)
 
 
 def list_users(px: Pishkhan) -> list[StaffUser]:

@@ -12,7 +12,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from connector import citizens, letters, tracking
-from connector.domain import WITHDRAWABLE, State
 from connector.errors import (Forbidden, InvalidTransition, NotFound, RateLimited,
                               ValidationError)
 from connector.normalize import digits_only
@@ -131,8 +130,7 @@ def _letter_page(code: str, status: int = 200, **extra: Any) -> Page:
     view = letters.view(px, letter)
     return render_template(
         "citizen/letter.html", letter=view,
-        can_withdraw=State(letter.state) in WITHDRAWABLE,
-        can_rate=letter.state == State.CLOSED.value,
+        can_withdraw=view["can_withdraw"], can_rate=view["survey_open"],
         next_step=labels.NEXT_STEP.get(letter.state, ""), **extra), status
 
 

@@ -30,7 +30,7 @@ def _user() -> StaffUser:
 
 def _portal_orgs(user: StaffUser) -> list[Organization]:
     return [o for o in pishkhan().orgs.values()
-            if o.approval == "portal" and staff.may_act_for(user, o.slug)]
+            if o.approval == "portal" and staff.may_decide(user, o.slug)]
 
 
 def _console_org(slug: str) -> Organization:

@@ -132,7 +132,7 @@ def staff_required(view: F) -> F:
 
 def require_org(user: StaffUser, org_slug: str) -> None:
     """A 404 rather than a 403, so the console does not confirm what exists elsewhere."""
-    if not staff.may_act_for(user, org_slug):
+    if not staff.may_decide(user, org_slug):
         abort(404)
 
 

@@ -1,0 +1,39 @@
+import pytest
+
+from connector import staff
+from connector.errors import ValidationError
+
+
+def test_passwords_are_hashed_and_checked(px):
+    staff.add_user(px, "ali", "long-enough-1", orgs=["demo-portal"])
+    user = staff.authenticate(px, "ali", "long-enough-1")
+    assert user is not None and user.password_hash.startswith("scrypt$")
+    assert "long-enough-1" not in user.password_hash
+    assert staff.authenticate(px, "ali", "wrong-password") is None
+    assert staff.authenticate(px, "nobody", "long-enough-1") is None
+
+
+def test_short_passwords_and_duplicates_are_refused(px):
+    with pytest.raises(ValidationError):
+        staff.add_user(px, "a", "short")
+    staff.add_user(px, "b", "long-enough-1")
+    with pytest.raises(ValidationError):
+        staff.add_user(px, "b", "long-enough-2")
+
+
+def test_only_controllers_of_the_organization_decide(px):
+    controller = staff.add_user(px, "c", "long-enough-1", orgs=["demo-portal"])
+    desk = staff.add_user(px, "d", "long-enough-1", role="desk")
+    assert staff.may_decide(controller, "demo-portal")
+    assert not staff.may_decide(controller, "demo")
+    assert not staff.may_decide(desk, "demo-portal")
+
+
+def test_desk_staff_cannot_open_the_approval_queue(px, client):
+    import re
+    staff.add_user(px, "desk1", "long-enough-1", role="desk")
+    page = client.get("/console/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/console/login", data={"csrf_token": csrf, "username": "desk1",
+                                        "password": "long-enough-1"})
+    assert client.get("/console/demo-portal").status_code == 404
