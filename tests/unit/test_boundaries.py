@@ -12,7 +12,7 @@ FORBIDDEN = ["flask", "werkzeug", "zeep", "pyodbc", "portal", "adapters", "sms",
 
 def test_importing_every_core_module_pulls_in_nothing_forbidden():
     modules = [m.name for m in pkgutil.walk_packages(connector.__path__, "connector.")
-               if ".migrations" not in m.name]
+               if ".migrations" not in m.name and not m.name.endswith("__main__")]
     code = (f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
             f"bad = [m for m in {FORBIDDEN!r} if m in sys.modules]\nprint(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

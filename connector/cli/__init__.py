@@ -1,0 +1,37 @@
+"""The ``pishkhan`` command. Each group of subcommands lives in its own module, registered
+at the bottom of this one."""
+from __future__ import annotations
+
+import logging
+
+import click
+
+from ..bootstrap import Pishkhan, bootstrap
+from ..settings import load_settings
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "apscheduler"):  # they log every migration step and every tick
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _px(ctx: click.Context) -> Pishkhan:
+    if "px" not in ctx.obj:
+        ctx.obj["px"] = bootstrap(ctx.obj["settings"])
+        ctx.call_on_close(ctx.obj["px"].close)
+    return ctx.obj["px"]
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Pishkhan: the electronic service desk."""
+    settings = load_settings()
+    _setup_logging(settings.log_level)
+    ctx.obj = {"settings": settings}
+
+
+
+# Registered after ``main`` exists; each module adds its commands to it.
+from . import letters, processes, sms, store, users  # noqa: E402,F401

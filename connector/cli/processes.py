@@ -1,0 +1,144 @@
+"""Starting the servers and the worker."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+
+import click
+
+from ..settings import Settings
+from . import _px, main
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    """What the web, worker and sandbox processes see: .env merged under the real environment."""
+    env = {**settings.env}
+    env.setdefault("SANDBOX_DATABASE_URL", f"sqlite:///{settings.var_dir / 'sandbox.db'}")
+    if settings.env.get("PISHKHAN_DEMO_OA_USERNAME"):
+        env.setdefault("SANDBOX_USERNAME", settings.env["PISHKHAN_DEMO_OA_USERNAME"])
+    if settings.env.get("PISHKHAN_DEMO_OA_PASSWORD"):
+        env.setdefault("SANDBOX_PASSWORD", settings.env["PISHKHAN_DEMO_OA_PASSWORD"])
+    return env
+
+
+def _gunicorn(settings: Settings, name: str, app: str, host: str, port: int,
+              workers: int) -> list[str]:
+    # Each server gets its own control socket; gunicorn's default path is shared by all.
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers",
+            str(workers), "--threads", "4", "--timeout", "120", "--access-logfile", "-",
+            "--control-socket", str(settings.var_dir / f"gunicorn-{name}.ctl"), app]
+
+
+def _web_cmd(settings: Settings) -> list[str]:
+    workers = int(settings.env.get("PISHKHAN_WEB_WORKERS", "2") or 2)
+    return _gunicorn(settings, "web", "portal.wsgi:app", settings.web_host, settings.web_port,
+                     workers)
+
+
+def _sandbox_cmd(settings: Settings) -> list[str]:
+    return _gunicorn(settings, "sandbox", "sandbox.wsgi:app", settings.sandbox_host,
+                     settings.sandbox_port, 1)
+
+
+@main.command()
+@click.pass_context
+def web(ctx: click.Context) -> None:
+    """Serve the portal (citizen pages, console, JSON API) with gunicorn."""
+    settings = ctx.obj["settings"]
+    os.execvpe(sys.executable, _web_cmd(settings), _child_env(settings))
+
+
+@main.command()
+@click.pass_context
+def sandbox(ctx: click.Context) -> None:
+    """Serve the sandbox office-automation system."""
+    settings = ctx.obj["settings"]
+    os.execvpe(sys.executable, _sandbox_cmd(settings), _child_env(settings))
+
+
+@main.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run the scheduler: delivery, routing polls and SMS."""
+    from .. import worker as worker_mod
+    worker_mod.run(_px(ctx))
+
+
+def _wait_http(url: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status < 500:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+@main.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Everything on one machine: migrate, then sandbox + portal + worker until Ctrl-C."""
+    from .. import db
+    from ..staff import ensure_demo_operator
+
+    settings: Settings = ctx.obj["settings"]
+    db.upgrade(settings.database_url)
+    px = _px(ctx)
+    if px.problems:
+        for problem in px.problems:
+            click.echo(f"config: {problem}", err=True)
+    operator = ensure_demo_operator(px)
+    env = _child_env(settings)
+    cli = [sys.executable, "-m", "connector.cli"]
+    procs = {
+        "sandbox": subprocess.Popen(_sandbox_cmd(settings), env=env),
+        "web": subprocess.Popen(_web_cmd(settings), env=env),
+        "worker": subprocess.Popen([*cli, "worker"], env=env),
+    }
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    web_url = f"http://{settings.web_host}:{settings.web_port}"
+    sandbox_url = f"http://{settings.sandbox_host}:{settings.sandbox_port}"
+    ready = _wait_http(sandbox_url + "/api/health", 45) and _wait_http(web_url + "/", 45)
+    click.echo("")
+    click.echo("Pishkhan is running." if ready else "Pishkhan started, but a server is not "
+               "answering yet; see the log above.")
+    click.echo(f"  Citizen portal:        {web_url}/")
+    click.echo(f"  Operator console:      {web_url}/console/")
+    click.echo(f"  Sandbox (the organization's office-automation system): {sandbox_url}/")
+    if operator:
+        click.echo(f"  Demo operator login:   username {operator[0]}  password {operator[1]}")
+    click.echo(f"  SMS sent so far:       pishkhan sms list   (file: {settings.sms_outbox})")
+    click.echo("  Stop with Ctrl-C.")
+    code = 0
+    while not stopping:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                click.echo(f"{name} stopped (exit {proc.returncode}); stopping the rest.", err=True)
+                stopping, code = True, 1
+                break
+        time.sleep(0.5)
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    sys.exit(code)
+
+

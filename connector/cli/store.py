@@ -1,0 +1,68 @@
+"""The database, organization files and adapter checks."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..bootstrap import check_plugins
+from ..errors import ExternalError, PishkhanError
+from . import _px, main
+
+@main.group("db")
+def db_group() -> None:
+    """The staging store."""
+
+
+@db_group.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or migrate the database schema to the newest version."""
+    from .. import db
+    db.upgrade(ctx.obj["settings"].database_url)
+    click.echo("database is up to date")
+
+
+@main.group("config")
+def config_group() -> None:
+    """Organization files."""
+
+
+@config_group.command("check")
+@click.pass_context
+def config_check(ctx: click.Context) -> None:
+    """Validate every organization file; exit 1 if anything is wrong."""
+    px = _px(ctx)
+    problems = list(px.problems) + check_plugins(px)
+    failed = {p.file for p in problems}
+    for slug, org in sorted(px.orgs.items()):
+        if str(org.path) in failed:
+            continue
+        click.echo(f"ok   {slug}: {org.name} ({org.path.name}, adapter {org.adapter.type}, "
+                   f"approval {org.approval})")
+    for problem in problems:
+        click.echo(f"FAIL {problem}")
+    sys.exit(1 if problems else 0)
+
+
+@main.group("adapter")
+def adapter_group() -> None:
+    """Correspondence-system adapters."""
+
+
+@adapter_group.command("check")
+@click.argument("org")
+@click.pass_context
+def adapter_check(ctx: click.Context, org: str) -> None:
+    """Reach the organization's system, authenticate and look a letter up."""
+    px = _px(ctx)
+    try:
+        adapter = px.adapter(org)
+        click.echo(f"ok   reach and sign in: {adapter.ping()}")
+        adapter.find("000000000000")
+        click.echo("ok   look-up by tracking code works")
+    except (ExternalError, PishkhanError) as exc:
+        click.echo(f"FAIL {getattr(exc, 'kind', 'error')}: {getattr(exc, 'detail', exc)}")
+        sys.exit(1)
+
+
