@@ -11,6 +11,40 @@ from typing import Any
 from .domain import Capabilities, DeliveryReceipt, Document, OutgoingLetter, PollResult
 
 
+class DeliveryProgress(abc.ABC):
+    """The finished steps of one letter's delivery, kept by the core across attempts, so a
+    delivery that takes several calls (insert the letter, attach each file, number it) resumes
+    where it stopped instead of creating a second letter, attachment or number.
+
+    ``uncertain``: the previous attempt failed ambiguously, so the first unfinished step may
+    have taken effect and must be looked up before it is repeated. ``found``: what the core's
+    reconciliation (``find`` by tracking code) found for this attempt, or None."""
+
+    uncertain: bool = False
+    found: DeliveryReceipt | None = None
+
+    @abc.abstractmethod
+    def get(self, step: str) -> Any:
+        """The value stored for ``step``, or None if the step has not finished."""
+
+    @abc.abstractmethod
+    def put(self, step: str, value: Any) -> None:
+        """Record a finished step (a JSON value); it is durable when this returns."""
+
+
+class MemoryProgress(DeliveryProgress):
+    """Progress kept for one call only: for a plain ``deliver`` and for tests."""
+
+    def __init__(self, steps: Mapping[str, Any] | None = None) -> None:
+        self.steps: dict[str, Any] = dict(steps or {})
+
+    def get(self, step: str) -> Any:
+        return self.steps.get(step)
+
+    def put(self, step: str, value: Any) -> None:
+        self.steps[step] = value
+
+
 class CorrespondenceSystem(abc.ABC):
     """One organization's office-automation system."""
 
@@ -19,6 +53,13 @@ class CorrespondenceSystem(abc.ABC):
     @abc.abstractmethod
     def deliver(self, letter: OutgoingLetter) -> DeliveryReceipt:
         """Put the letter in the system as a pending incoming letter."""
+
+    def deliver_resuming(self, letter: OutgoingLetter, progress: DeliveryProgress
+                         ) -> DeliveryReceipt:
+        """Deliver in steps, skipping those ``progress`` holds and recording each one finished.
+        Adapters that deliver in one call need not override it (set
+        ``capabilities.resumable_delivery`` when they do)."""
+        return self.deliver(letter)
 
     @abc.abstractmethod
     def find(self, tracking_code: str) -> DeliveryReceipt | None:
