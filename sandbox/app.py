@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from sandbox import api, cartable, soap
+from sandbox import api, cartable, legacy, soap
 from sandbox.db import open_database
 from sandbox.faults import FaultInjector, FaultSettings
 from sandbox.state import Sandbox, install
@@ -48,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ),
     )
     app.register_blueprint(soap.bp)
+    app.register_blueprint(legacy.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(cartable.bp)
     api.register_error_handlers(app)
