@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .domain import Capabilities, DeliveryReceipt, Document, OutgoingLetter, PollResult
+from .errors import ExternalError
+
+# A tracking code no letter has (its check digit is wrong), for the dry-run look-up.
+DRY_RUN_CODE = "000000000001"
 
 
 class DeliveryProgress(abc.ABC):
@@ -45,6 +49,15 @@ class MemoryProgress(DeliveryProgress):
         self.steps[step] = value
 
 
+@dataclass(frozen=True)
+class Check:
+    """One line of ``pishkhan adapter check``."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
 class CorrespondenceSystem(abc.ABC):
     """One organization's office-automation system."""
 
@@ -78,6 +91,32 @@ class CorrespondenceSystem(abc.ABC):
 
     def close(self) -> None:
         """Release connections; called when the adapter is thrown away."""
+
+    def structure(self) -> str:
+        """Check that the system offers what the configuration uses (WSDL operations, tables);
+        return a one-line description or raise the error classes. Nothing is written."""
+        return "not checked by this adapter"
+
+    def check(self) -> list[Check]:
+        """The checks of ``pishkhan adapter check``, in order, stopping at the first failure
+        (the later ones would only fail the same way): what the system offers, reaching and
+        signing in, and a look-up of a tracking code that does not exist (a dry run)."""
+        steps = (("what the configuration uses is there", self.structure),
+                 ("reach and sign in", self.ping),
+                 ("look-up by tracking code (dry run)", self._dry_run))
+        results = []
+        for name, run in steps:
+            try:
+                results.append(Check(name, True, run()))
+            except ExternalError as exc:
+                results.append(Check(name, False, f"{exc.kind}: {exc.detail}"))
+                break
+        return results
+
+    def _dry_run(self) -> str:
+        found = self.find(DRY_RUN_CODE)
+        return "answered (nothing found, nothing written)" if found is None else \
+            f"answered (a letter {found.external_id} has the dry-run code)"
 
 
 @dataclass(frozen=True)

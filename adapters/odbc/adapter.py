@@ -176,6 +176,15 @@ class OdbcAdapter(CorrespondenceSystem):
             dbms = cur.connection.getinfo(pyodbc.SQL_DBMS_NAME)
         return f"ok: {dbms} through {driver} ({self.profile.name} profile)"
 
+    def structure(self) -> str:
+        missing = self.check_objects()
+        if missing:
+            raise ConfigurationError(f"the database has no {', '.join(missing)}, which the "
+                                     f"{self.profile.name!r} profile uses — check "
+                                     "adapter.connection (the database) and adapter.profile")
+        return f"the database has the tables the {self.profile.name!r} profile uses " \
+               f"({', '.join(self.profile.tables)})"
+
     def check_objects(self) -> list[str]:
         """The profile's tables that the database lacks (for ``pishkhan adapter check``)."""
         missing = []
@@ -196,7 +205,7 @@ class OdbcAdapter(CorrespondenceSystem):
             conn = pyodbc.connect(self._connection, autocommit=not transaction,
                                   timeout=max(1, int(self.timeout)))
         except pyodbc.Error as exc:
-            raise classify(exc, action=f"{action} (connecting)",
+            raise classify(exc, action=action, connecting=True,
                            secrets=[self._password or ""]) from exc
         try:
             try:

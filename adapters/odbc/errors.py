@@ -25,7 +25,7 @@ def sqlstate(exc: BaseException) -> str:
 
 
 def classify(exc: BaseException, *, action: str, committing: bool = False,
-             secrets: Iterable[str] = ()) -> ExternalError:
+             connecting: bool = False, secrets: Iterable[str] = ()) -> ExternalError:
     if isinstance(exc, ExternalError):
         return exc
     state = sqlstate(exc)
@@ -50,4 +50,7 @@ def classify(exc: BaseException, *, action: str, committing: bool = False,
         return ConfigurationError(f"{detail} — check adapter.connection and adapter.profile")
     if state[:2] in _PERMANENT:
         return PermanentError(detail)
+    if connecting:
+        return TransientError(f"{action}: cannot connect to the database ({state} {text}) — is "
+                              "it running and reachable, and is adapter.connection right?")
     return TransientError(detail)

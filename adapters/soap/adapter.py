@@ -320,6 +320,12 @@ class SoapAdapter(CorrespondenceSystem):
         where = urlsplit(self.endpoint or self.wsdl).netloc.rsplit("@", 1)[-1]
         return f"ok: server time {stamp or 'unknown'} ({self.profile.name} profile at {where})"
 
+    def structure(self) -> str:
+        self._client_service()  # loads the WSDL and checks every operation the profile uses
+        where = urlsplit(self.wsdl).netloc.rsplit("@", 1)[-1]
+        return (f"the WSDL at {where} has all {len(self.profile.calls())} operations the "
+                f"{self.profile.name!r} profile uses")
+
     def close(self) -> None:
         with self._lock:
             if self._built is not None:
