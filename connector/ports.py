@@ -92,6 +92,11 @@ class CorrespondenceSystem(abc.ABC):
     def close(self) -> None:
         """Release connections; called when the adapter is thrown away."""
 
+    def last_exchange(self) -> tuple[str, str]:
+        """The last request and response sent to and received from the system, secrets masked,
+        for an admin diagnosing a failure ("" where the adapter keeps none)."""
+        return "", ""
+
     def structure(self) -> str:
         """Check that the system offers what the configuration uses (WSDL operations, tables);
         return a one-line description or raise the error classes. Nothing is written."""

@@ -52,8 +52,10 @@ def adapter_group() -> None:
 
 @adapter_group.command("check")
 @click.argument("org")
+@click.option("--exchange", is_flag=True,
+              help="Also print the last request and response (secrets masked).")
 @click.pass_context
-def adapter_check(ctx: click.Context, org: str) -> None:
+def adapter_check(ctx: click.Context, org: str, exchange: bool) -> None:
     """Check an organization's system: configuration, what it offers (WSDL operations or
     database tables), reaching and signing in, and a dry-run look-up. One line per check; exit
     1 if any fails."""
@@ -67,4 +69,8 @@ def adapter_check(ctx: click.Context, org: str) -> None:
     checks = adapter.check()
     for check in checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    if exchange:
+        request, response = adapter.last_exchange()
+        click.echo(f"--- last request\n{request or '(none)'}\n--- last response\n"
+                   f"{response or '(none)'}")
     sys.exit(0 if all(c.ok for c in checks) else 1)

@@ -57,3 +57,15 @@ def test_unknown_organization(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["adapter", "check", "nope"],
                                 env=env(tmp_path, "http://127.0.0.1:9"))
     assert result.exit_code == 1 and result.output.startswith("FAIL configuration")
+
+
+def test_exchange_is_shown_with_the_password_masked(tmp_path: Path) -> None:
+    base, _app, stop = start_sandbox(tmp_path)
+    try:
+        result = CliRunner().invoke(main, ["adapter", "check", "demo-legacy", "--exchange"],
+                                    env=env(tmp_path, base))
+    finally:
+        stop()
+    assert result.exit_code == 0, result.output
+    assert "GetLetterWithFilter" in result.output and "<ns0:Password>***" in result.output
+    assert "sandbox-secret" not in result.output
