@@ -16,13 +16,13 @@ from connector.domain import (Capabilities, DeliveryReceipt, Document, OutgoingL
 from connector.errors import ConfigurationError, PermanentError
 from connector.ports import CorrespondenceSystem
 
+from ..options import naive_utc, secret, text as _text
 from .errors import classify
 from .profile import IGNORE, SqlProfile, Statement, load_sql_profile
 from .sql import bind
 
 OPTIONS = ("connection", "profile", "username_env", "password_env", "timeout",
            "register_on_delivery", "page_size", "overlap", "sweep_every", "sweep")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class OdbcAdapter(CorrespondenceSystem):
@@ -78,8 +78,8 @@ class OdbcAdapter(CorrespondenceSystem):
         if not isinstance(profile, str) or not profile:
             raise ConfigurationError('adapter.profile must be a profile name — write '
                                      'profile = "sandbox"')
-        return cls(connection, profile, username=_secret(options, secrets, "username_env"),
-                   password=_secret(options, secrets, "password_env"),
+        return cls(connection, profile, username=secret(options, secrets, "username_env"),
+                   password=secret(options, secrets, "password_env"),
                    timeout=float(numbers["timeout"]), register_on_delivery=register,
                    page_size=int(numbers["page_size"]), overlap=int(numbers["overlap"]),
                    sweep_every=int(numbers["sweep_every"]), sweep=int(numbers["sweep"]))
@@ -288,38 +288,14 @@ def _braced(value: str) -> str:
     return "{" + value.replace("}", "}}") + "}"
 
 
-def _secret(options: Mapping[str, Any], secrets: Mapping[str, str], key: str) -> str | None:
-    name = options.get(key)
-    if name is None:
-        return None
-    if not isinstance(name, str) or not _ENV_NAME.match(name):
-        raise ConfigurationError(f'adapter.{key} must name an environment variable — write '
-                                 f'{key} = "OA_DB_PASSWORD"')
-    value = secrets.get(name)
-    if not value:
-        raise ConfigurationError(f"adapter.{key} names {name}, which is not set — set {name} "
-                                 "in the environment or .env")
-    return value
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _naive(value: Any) -> datetime | None:
-    if isinstance(value, str):
+    if isinstance(value, str):  # drivers without a timestamp type (SQLite's) give text
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
             return None
-    if not isinstance(value, datetime):
-        return None
-    return value if value.tzinfo is None else \
-        value.astimezone(timezone.utc).replace(tzinfo=None)
-
-
-
+    return naive_utc(value)

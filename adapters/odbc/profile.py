@@ -33,7 +33,6 @@ case-insensitively.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +41,9 @@ from typing import Any
 from connector.domain import ChangeKind
 from connector.errors import ConfigurationError
 
+from ..options import IGNORE, check_kinds, map_kind, read_profile
+
 PROFILE_DIR = Path(__file__).with_name("profiles")
-IGNORE = "ignore"
 OPERATIONS = ("deliver", "find", "changes", "fetch_reply", "ping", "check")
 
 
@@ -68,29 +68,12 @@ class SqlProfile:
     tables: tuple[str, ...] = ()
 
     def kind(self, system_kind: str) -> ChangeKind | str | None:
-        mapped = self.kinds.get(system_kind)
-        if mapped is None or mapped == IGNORE:
-            return mapped
-        return ChangeKind(mapped)
+        """Our kind for the system's, IGNORE, or None when the profile does not know it."""
+        return map_kind(self.kinds, system_kind)
 
 
 def load_sql_profile(name_or_path: str) -> SqlProfile:
-    if name_or_path.endswith(".toml"):
-        path = Path(name_or_path)
-    else:
-        path = PROFILE_DIR / f"{name_or_path}.toml"
-        if not re.fullmatch(r"[a-z0-9_-]+", name_or_path) or not path.is_file():
-            known = sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
-            raise ConfigurationError(
-                f"adapter.profile {name_or_path!r} is not a known SQL profile — use one of: "
-                f"{', '.join(known)}, or the path of a profile .toml file")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"adapter.profile {str(path)!r} cannot be read "
-                                 f"({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"profile {str(path)!r} is not valid TOML: {exc}") from None
+    data, path = read_profile(name_or_path, PROFILE_DIR, "SQL profile")
     return parse_sql_profile(data, path.stem, str(path))
 
 
@@ -131,12 +114,7 @@ def parse_sql_profile(data: Mapping[str, Any], default_name: str = "",
         raise bad("[deliver]", "no statement outputs letter_id (the new letter's id)")
     changes = data.get("changes", {})
     kinds = changes.get("kinds") if isinstance(changes, dict) else None
-    ours = {k.value for k in ChangeKind} | {IGNORE}
-    if not isinstance(kinds, dict) or not kinds:
-        raise bad("[changes.kinds]", "must map the system's change kinds to ours")
-    for theirs, mapped in kinds.items():
-        if mapped not in ours:
-            raise bad(f"changes.kinds.{theirs}", f"is {mapped!r}; use one of {sorted(ours)}")
+    kinds = check_kinds(kinds, bad)
     tables = data.get("check", {}).get("tables", []) if isinstance(data.get("check"), dict) \
         else []
     if not isinstance(tables, list) or not all(isinstance(t, str) and

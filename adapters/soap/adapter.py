@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Mapping
 from copy import deepcopy
@@ -23,6 +22,7 @@ from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
                               TransientError)
 from connector.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
 
+from ..options import naive_utc as _naive_utc, secret, text as _text
 from .dates import parse_jalali
 from .errors import scrub, classify
 from .profile import IGNORE, Profile, load_profile, resolve, run, run_resuming
@@ -33,7 +33,6 @@ WSSE_MODES = ("text", "digest", "none")
 OPTIONS = ("wsdl", "profile", "username_env", "password_env", "wsse", "timeout",
            "register_on_delivery", "page_size", "verify", "client_cert", "client_key",
            "endpoint")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SoapAdapter(CorrespondenceSystem):
@@ -493,33 +492,9 @@ def _check_path(key: str, value: Any) -> None:
 
 def _secret(options: Mapping[str, Any], secrets: Mapping[str, str], key: str,
             required: bool) -> str | None:
-    name = options.get(key)
-    if name is None:
-        if required:
-            example = "OA_USERNAME" if key == "username_env" else "OA_PASSWORD"
-            raise ConfigurationError(
-                f'adapter.{key} is missing — add {key} = "{example}" and set {example} in the '
-                'environment (or write wsse = "none" if the service needs no credentials)')
-        return None
-    if not isinstance(name, str) or not _ENV_NAME.match(name):
-        raise ConfigurationError(f"adapter.{key} must name an environment variable — write "
-                                 f'{key} = "OA_PASSWORD"')
-    value = secrets.get(name)
-    if not value:
-        raise ConfigurationError(f"adapter.{key} names {name}, which is not set — set {name} "
-                                 "in the environment or .env")
-    return value
+    example = "OA_USERNAME" if key == "username_env" else "OA_PASSWORD"
+    return secret(options, secrets, key, missing=None if not required else (
+        f'adapter.{key} is missing — add {key} = "{example}" and set {example} in the '
+        'environment (or write wsse = "none" if the service needs no credentials)'))
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _naive_utc(value: Any) -> datetime | None:
-    """The core keeps times as naive UTC; zeep gives aware times when the system sends a zone
-    (a time without one is taken as UTC)."""
-    if not isinstance(value, datetime):
-        return None
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)

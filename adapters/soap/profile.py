@@ -75,7 +75,6 @@ from __future__ import annotations
 
 import re
 import string
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -86,11 +85,11 @@ from connector.domain import ChangeKind
 from connector.errors import ConfigurationError
 from connector.ports import DeliveryProgress
 
+from ..options import IGNORE, check_kinds, map_kind, read_profile
 from .dates import to_jalali
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 ALIASES = {"sandbox": "reference"}
-IGNORE = "ignore"
 
 # What the adapter puts in the context of each operation, and what it reads back from it.
 CONTEXT_FIELDS: dict[str, frozenset[str]] = {
@@ -195,34 +194,14 @@ class Profile:
 
     def kind(self, system_kind: str) -> ChangeKind | str | None:
         """Our kind for the system's, IGNORE, or None when the profile does not know it."""
-        mapped = self.kinds.get(system_kind)
-        if mapped is None or mapped == IGNORE:
-            return mapped
-        return ChangeKind(mapped)
+        return map_kind(self.kinds, system_kind)
 
 
 # -- loading -------------------------------------------------------------------------------
 
 def load_profile(name_or_path: str) -> Profile:
     """A shipped profile by name (or alias), or a profile file by path."""
-    if name_or_path.endswith(".toml"):
-        path = Path(name_or_path)
-    else:
-        name = ALIASES.get(name_or_path, name_or_path)
-        path = PROFILE_DIR / f"{name}.toml"
-        if not re.fullmatch(r"[a-z0-9_-]+", name) or not path.is_file():
-            known = sorted([p.stem for p in PROFILE_DIR.glob("*.toml")] + list(ALIASES))
-            raise ConfigurationError(
-                f"adapter.profile {name_or_path!r} is not a known profile — use one of: "
-                f"{', '.join(known)}, or the path of a profile .toml file")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(
-            f"adapter.profile {str(path)!r} cannot be read ({exc.strerror}) — "
-            "give the path of an existing profile .toml file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"profile {str(path)!r} is not valid TOML: {exc}") from None
+    data, path = read_profile(name_or_path, PROFILE_DIR, "profile", ALIASES)
     return parse_profile(data, default_name=path.stem, source=str(path))
 
 
@@ -260,12 +239,7 @@ def parse_profile(data: Mapping[str, Any], default_name: str = "", source: str =
     for required in ("change_id", "kind"):
         if required not in item:
             raise bad("[changes.item]", f"must give the path of {required}")
-    ours = {k.value for k in ChangeKind} | {IGNORE}
-    if not isinstance(kinds, dict) or not kinds:
-        raise bad("[changes.kinds]", "must map the system's change kinds to ours")
-    for theirs, mapped in kinds.items():
-        if mapped not in ours:
-            raise bad(f"changes.kinds.{theirs}", f"is {mapped!r}; use one of {sorted(ours)}")
+    kinds = check_kinds(kinds, bad)
     date_format = data.get("date_format", "iso")
     if date_format not in DATE_FORMATS:
         raise bad("date_format", f"is {date_format!r}; use one of {list(DATE_FORMATS)}")
