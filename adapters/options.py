@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from connector.domain import ChangeKind
+from connector.domain import ChangeKind, OutgoingLetter
 from connector.errors import ConfigurationError
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -92,3 +92,28 @@ def map_kind(kinds: Mapping[str, str], system_kind: str) -> ChangeKind | str | N
     if mapped is None or mapped == IGNORE:
         return mapped
     return ChangeKind(mapped)
+
+
+def check_known(options: Mapping[str, Any], known: tuple[str, ...], adapter: str) -> None:
+    """Refuse an option the adapter does not have (a typo would otherwise be ignored)."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigurationError(
+            f"adapter.{unknown[0]} is not an option of the {adapter} adapter — remove it or use "
+            f"one of: {', '.join(known)}")
+
+
+def letter_fields(letter: OutgoingLetter) -> dict[str, Any]:
+    """A letter as the names profiles' templates and SQL parameters use."""
+    return {
+        "tracking_code": letter.tracking_code, "subject": letter.subject,
+        "body": letter.body, "sender_name": letter.sender_name,
+        "sender_national_code": letter.sender_national_code,
+        "sender_mobile": letter.sender_mobile,
+        "applicant_type": getattr(letter.applicant_type, "value", letter.applicant_type),
+        "unit_code": letter.unit_code, "service_title": letter.service_title,
+        "submitted_at": letter.submitted_at,
+        "attachments": [{"name": a.name, "content_type": a.content_type,
+                         "content": a.content, "size": len(a.content)}
+                        for a in letter.attachments],
+    }

@@ -24,7 +24,7 @@ from lxml.builder import ElementMaker
 from sandbox import letters
 from sandbox.clock import jalali_day_start, jalali_text, utcnow
 from sandbox.faults import FaultSettings
-from sandbox.soap import SoapFault, _envelope, parse_envelope, serve
+from sandbox.soap import SoapFault, parse_envelope, serve
 from sandbox.state import Sandbox, current_sandbox
 
 TNS = "urn:sandbox-oa:legacy"
@@ -86,7 +86,7 @@ def endpoint() -> Response:
         output_id, children = results
         return _answer(name, OK, "", output_id, children), operation.writes
 
-    return serve(dispatch, envelope=lambda payload: _envelope(payload, TNS))
+    return serve(dispatch, TNS)
 
 
 def _authenticate(call: _Call, sandbox: Sandbox) -> None:

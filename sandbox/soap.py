@@ -83,7 +83,7 @@ def endpoint() -> Response:
 
 
 def serve(dispatch: Callable[[Sandbox, FaultSettings], tuple[etree._Element, bool]],
-          envelope: Callable[[etree._Element], bytes] | None = None) -> Response:
+          tns: str = TNS) -> Response:
     """Answer one SOAP call through `dispatch` (which returns the payload and whether the call
     wrote), with the fault injection in force: down, latency, errors, commit-then-timeout."""
     sandbox = current_sandbox()
@@ -115,7 +115,7 @@ def serve(dispatch: Callable[[Sandbox, FaultSettings], tuple[etree._Element, boo
     if writes and faults.strikes(settings, "commit_then_timeout"):
         # Already committed: the client gives up waiting although its call took effect.
         time.sleep(sandbox.timeout_sleep)
-    return Response((envelope or _envelope)(payload), 200, content_type=_XML)
+    return Response(_envelope(payload, tns), 200, content_type=_XML)
 
 
 # ---------------------------------------------------------------------------------------------

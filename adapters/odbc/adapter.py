@@ -16,7 +16,7 @@ from connector.domain import (Capabilities, DeliveryReceipt, Document, OutgoingL
 from connector.errors import ConfigurationError, PermanentError
 from connector.ports import CorrespondenceSystem
 
-from ..options import naive_utc, secret, text as _text
+from ..options import check_known, letter_fields, naive_utc, secret, text as _text
 from .errors import classify
 from .profile import IGNORE, SqlProfile, Statement, load_sql_profile
 from .sql import bind
@@ -47,11 +47,7 @@ class OdbcAdapter(CorrespondenceSystem):
 
     @classmethod
     def from_options(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> OdbcAdapter:
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ConfigurationError(
-                f"adapter.{unknown[0]} is not an option of the odbc adapter — remove it or use "
-                f"one of: {', '.join(OPTIONS)}")
+        check_known(options, OPTIONS, "odbc")
         connection = options.get("connection")
         if not isinstance(connection, str) or "=" not in connection:
             raise ConfigurationError(
@@ -87,19 +83,8 @@ class OdbcAdapter(CorrespondenceSystem):
     # -- the port --------------------------------------------------------------------------
 
     def deliver(self, letter: OutgoingLetter) -> DeliveryReceipt:
-        context: dict[str, Any] = {
-            "tracking_code": letter.tracking_code, "subject": letter.subject,
-            "body": letter.body, "sender_name": letter.sender_name,
-            "sender_national_code": letter.sender_national_code,
-            "sender_mobile": letter.sender_mobile,
-            "applicant_type": getattr(letter.applicant_type, "value", letter.applicant_type),
-            "unit_code": letter.unit_code, "service_title": letter.service_title,
-            "submitted_at": letter.submitted_at, "now": _now(),
-            "register": self.register_on_delivery,
-            "attachments": [{"name": a.name, "content_type": a.content_type,
-                             "content": a.content, "size": len(a.content)}
-                            for a in letter.attachments],
-        }
+        context: dict[str, Any] = {**letter_fields(letter), "now": _now(),
+                                   "register": self.register_on_delivery}
         with self._connect("deliver", transaction=True) as cur:
             for statement in self.profile.deliver:
                 self._execute_statement(cur, statement, context)

@@ -22,7 +22,7 @@ from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
                               TransientError)
 from connector.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
 
-from ..options import naive_utc as _naive_utc, secret, text as _text
+from ..options import check_known, letter_fields, naive_utc as _naive_utc, secret, text as _text
 from .dates import parse_jalali
 from .errors import scrub, classify
 from .profile import IGNORE, Profile, load_profile, resolve, run, run_resuming
@@ -70,11 +70,7 @@ class SoapAdapter(CorrespondenceSystem):
     def from_options(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> SoapAdapter:
         """Build from an organization's ``[adapter]`` table; every mistake is a
         ConfigurationError naming the key and the fix. Touches no network."""
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ConfigurationError(
-                f"adapter.{unknown[0]} is not an option of the soap adapter — remove it or use "
-                f"one of: {', '.join(OPTIONS)}")
+        check_known(options, OPTIONS, "soap")
         wsdl = options.get("wsdl")
         if wsdl is None or wsdl == "":
             raise ConfigurationError('adapter.wsdl is missing — add wsdl = "https://…?wsdl"')
@@ -184,16 +180,7 @@ class SoapAdapter(CorrespondenceSystem):
     def _deliver(self, letter: OutgoingLetter, progress: DeliveryProgress | None
                  ) -> DeliveryReceipt:
         context = {
-            "tracking_code": letter.tracking_code, "subject": letter.subject,
-            "body": letter.body, "sender_name": letter.sender_name,
-            "sender_national_code": letter.sender_national_code,
-            "sender_mobile": letter.sender_mobile,
-            "applicant_type": getattr(letter.applicant_type, "value", letter.applicant_type),
-            "unit_code": letter.unit_code, "service_title": letter.service_title,
-            "submitted_at": letter.submitted_at,
-            "attachments": [{"name": a.name, "content_type": a.content_type,
-                             "content": a.content, "size": len(a.content)}
-                            for a in letter.attachments],
+            **letter_fields(letter),
             # None rather than False: the argument is then left out, so WSDLs that have no
             # register element still accept the call.
             "register": True if self.register_on_delivery else None,
