@@ -11,7 +11,7 @@ import random
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -26,6 +26,7 @@ from .domain import (ApplicantType, DeliveryReceipt, OutgoingAttachment, Outgoin
 from .errors import ExternalError, PermanentError, PishkhanError, TransientError
 from .letters import _event, move
 from .models import Letter, OrgState
+from .ports import DeliveryProgress
 
 if TYPE_CHECKING:
     from .bootstrap import Pishkhan
@@ -90,23 +91,53 @@ def outgoing(px: Pishkhan, letter: Letter) -> OutgoingLetter:
                           for a in letter.attachments))
 
 
+class StoredProgress(DeliveryProgress):
+    """A letter's delivery progress in ``letters.delivery_progress``; each step is committed in
+    its own short transaction, so it survives the attempt failing or the worker dying."""
+
+    def __init__(self, px: Pishkhan, letter_id: int, steps: dict[str, Any] | None,
+                 uncertain: bool) -> None:
+        self._px = px
+        self._letter_id = letter_id
+        self._steps = dict(steps or {})
+        self.uncertain = uncertain
+
+    def get(self, step: str) -> Any:
+        return self._steps.get(step)
+
+    def put(self, step: str, value: Any) -> None:
+        with transaction(self._px.sessions) as s:
+            letter = s.get(Letter, self._letter_id)
+            assert letter is not None
+            steps = dict(letter.delivery_progress or {})
+            steps[step] = value
+            letter.delivery_progress = steps
+        self._steps[step] = value
+
+
 def _call(px: Pishkhan, letter_id: int) -> DeliveryReceipt:
     with px.sessions() as s:
         letter = s.scalars(select(Letter).options(selectinload(Letter.attachments))
                            .where(Letter.id == letter_id)).one()
         reconcile, slug, code = letter.needs_reconcile, letter.org, letter.tracking_code
         message = outgoing(px, letter)
+        progress = StoredProgress(px, letter_id, letter.delivery_progress, reconcile)
     adapter = px.adapter(slug)
     # Quick in-call retries for blips; longer outages are retried by later ticks with backoff.
     retrying = Retrying(retry=retry_if_exception_type(TransientError), reraise=True,
                         stop=stop_after_attempt(3),
                         wait=wait_random_exponential(multiplier=0.2,
                                                      max=px.settings.call_retry_wait))
+    resumable = adapter.capabilities.resumable_delivery
     if reconcile:
         found = retrying(adapter.find, code)
-        if found is not None:
+        if found is not None and not resumable:
             log.info("letter %s was already in %s; not sending it again", code, slug)
             return found
+        # A multi-step delivery goes on from the letter found, never inserting it again.
+        progress.found = found
+    if resumable:
+        return retrying(adapter.deliver_resuming, message, progress)
     return retrying(adapter.deliver, message)
 
 

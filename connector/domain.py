@@ -150,6 +150,8 @@ class Capabilities:
     inbox_approval: bool = True
     changes_feed: bool = True
     reply_download: bool = False
+    # Delivery takes several calls and resumes from stored progress (deliver_resuming).
+    resumable_delivery: bool = False
 
 
 @dataclass

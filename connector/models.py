@@ -47,6 +47,10 @@ class Letter(Base):
     # Set after an ambiguous failure or a crash mid-delivery: look the letter up before resending.
     needs_reconcile: Mapped[bool] = mapped_column(Boolean, default=False)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Finished steps of a multi-step delivery, by step key, so a retry resumes (ports.py).
+    delivery_progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Last status look-up, for systems without a routing feed (polled oldest first).
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=now, onupdate=now)

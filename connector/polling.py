@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, selectinload
 from . import notifications
 from .clock import now, to_naive_utc
 from .db import for_claim, transaction
-from .domain import CHANGE_TARGET, ChangeKind, RoutingChange, can_transition
+from .domain import (CHANGE_TARGET, FOLLOWED, ChangeKind, DeliveryReceipt, RoutingChange,
+                     can_transition)
 from .errors import ExternalError
 from .letters import _event
 from .models import Event, Letter, OrgState
@@ -73,9 +74,69 @@ def apply_change(px: Pishkhan, s: Session, org: str, change: RoutingChange) -> b
 
 
 def _ensure_state(px: Pishkhan, slug: str) -> None:
+    try:
+        with transaction(px.sessions) as s:
+            if s.get(OrgState, slug) is None:
+                s.add(OrgState(org=slug, cursor=""))
+    except IntegrityError:
+        pass  # another worker created it a moment ago
+
+
+SNAPSHOT_BATCH = 100  # letters looked up per poll where the system has no routing feed
+
+
+def snapshot_change(tracking_code: str, receipt: DeliveryReceipt) -> RoutingChange | None:
+    """A look-up's status as a routing change. The source id is the snapshot itself, so the
+    same snapshot seen again is recorded once, and a different one is a new change."""
+    try:
+        kind = ChangeKind(receipt.status)
+    except ValueError:
+        return None  # e.g. still pending in the inbox
+    return RoutingChange(source_id=f"snapshot:{kind.value}:{receipt.letter_number or ''}",
+                         kind=kind, at=receipt.letter_date or now(),
+                         external_id=receipt.external_id, reference=tracking_code,
+                         number=receipt.letter_number)
+
+
+def poll_snapshots(px: Pishkhan, slug: str, batch: int = SNAPSHOT_BATCH) -> int:
+    """For systems without a routing feed: look the followed letters up, those checked longest
+    ago first (so every letter's turn comes), and record what differs from what we know."""
+    _ensure_state(px, slug)
+    with px.sessions() as s:
+        state = s.get(OrgState, slug)
+        if state is not None and state.paused:
+            return 0
+        rows = s.execute(
+            select(Letter.id, Letter.tracking_code)
+            .where(Letter.org == slug, Letter.state.in_([st.value for st in FOLLOWED]))
+            .order_by(Letter.checked_at.is_not(None), Letter.checked_at, Letter.id)
+            .limit(batch)).all()
+    adapter, new = px.adapter(slug), 0
+    for letter_id, code in rows:
+        try:
+            receipt = adapter.find(code)
+        except ExternalError as exc:
+            with transaction(px.sessions) as s:
+                state = s.get(OrgState, slug)
+                assert state is not None
+                state.last_poll_at = now()
+                state.last_poll_error = f"{exc.kind}: {exc.detail}"[:2000]
+            log.warning("status look-up for %s failed: %s", slug, exc.detail)
+            return new
+        with transaction(px.sessions) as s:
+            letter = s.get(Letter, letter_id)
+            if letter is None:
+                continue
+            letter.checked_at = now()
+            change = snapshot_change(code, receipt) if receipt is not None else None
+            if change is not None:
+                new += apply_change(px, s, slug, change)
     with transaction(px.sessions) as s:
-        if s.get(OrgState, slug) is None:
-            s.add(OrgState(org=slug, cursor=""))
+        state = s.get(OrgState, slug)
+        assert state is not None
+        state.last_poll_at = state.last_poll_ok_at = now()
+        state.last_poll_error = None
+    return new
 
 
 def poll_org(px: Pishkhan, slug: str) -> int:
@@ -84,10 +145,9 @@ def poll_org(px: Pishkhan, slug: str) -> int:
     The org's state row is locked for the poll (PostgreSQL), so only one worker polls an
     organization at a time. Nothing is written before the remote call: on SQLite a write would
     hold the database lock for as long as the remote system takes to answer."""
-    try:
-        _ensure_state(px, slug)
-    except IntegrityError:
-        pass  # another worker created it a moment ago
+    _ensure_state(px, slug)
+    if not px.adapter(slug).capabilities.changes_feed:
+        return poll_snapshots(px, slug)
     with transaction(px.sessions) as s:
         state = s.scalars(for_claim(select(OrgState).where(OrgState.org == slug), s)).first()
         if state is None or state.paused:

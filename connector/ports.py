@@ -9,6 +9,53 @@ from dataclasses import dataclass
 from typing import Any
 
 from .domain import Capabilities, DeliveryReceipt, Document, OutgoingLetter, PollResult
+from .errors import ExternalError
+
+# A tracking code no letter has (its check digit is wrong), for the dry-run look-up.
+DRY_RUN_CODE = "000000000001"
+
+
+class DeliveryProgress(abc.ABC):
+    """The finished steps of one letter's delivery, kept by the core across attempts, so a
+    delivery that takes several calls (insert the letter, attach each file, number it) resumes
+    where it stopped instead of creating a second letter, attachment or number.
+
+    ``uncertain``: the previous attempt failed ambiguously, so the first unfinished step may
+    have taken effect and must be looked up before it is repeated. ``found``: what the core's
+    reconciliation (``find`` by tracking code) found for this attempt, or None."""
+
+    uncertain: bool = False
+    found: DeliveryReceipt | None = None
+
+    @abc.abstractmethod
+    def get(self, step: str) -> Any:
+        """The value stored for ``step``, or None if the step has not finished."""
+
+    @abc.abstractmethod
+    def put(self, step: str, value: Any) -> None:
+        """Record a finished step (a JSON value); it is durable when this returns."""
+
+
+class MemoryProgress(DeliveryProgress):
+    """Progress kept for one call only: for a plain ``deliver`` and for tests."""
+
+    def __init__(self, steps: Mapping[str, Any] | None = None) -> None:
+        self.steps: dict[str, Any] = dict(steps or {})
+
+    def get(self, step: str) -> Any:
+        return self.steps.get(step)
+
+    def put(self, step: str, value: Any) -> None:
+        self.steps[step] = value
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of ``pishkhan adapter check``."""
+
+    name: str
+    ok: bool
+    detail: str
 
 
 class CorrespondenceSystem(abc.ABC):
@@ -19,6 +66,13 @@ class CorrespondenceSystem(abc.ABC):
     @abc.abstractmethod
     def deliver(self, letter: OutgoingLetter) -> DeliveryReceipt:
         """Put the letter in the system as a pending incoming letter."""
+
+    def deliver_resuming(self, letter: OutgoingLetter, progress: DeliveryProgress
+                         ) -> DeliveryReceipt:
+        """Deliver in steps, skipping those ``progress`` holds and recording each one finished.
+        Adapters that deliver in one call need not override it (set
+        ``capabilities.resumable_delivery`` when they do)."""
+        return self.deliver(letter)
 
     @abc.abstractmethod
     def find(self, tracking_code: str) -> DeliveryReceipt | None:
@@ -37,6 +91,37 @@ class CorrespondenceSystem(abc.ABC):
 
     def close(self) -> None:
         """Release connections; called when the adapter is thrown away."""
+
+    def last_exchange(self) -> tuple[str, str]:
+        """The last request and response sent to and received from the system, secrets masked,
+        for an admin diagnosing a failure ("" where the adapter keeps none)."""
+        return "", ""
+
+    def structure(self) -> str:
+        """Check that the system offers what the configuration uses (WSDL operations, tables);
+        return a one-line description or raise the error classes. Nothing is written."""
+        return "not checked by this adapter"
+
+    def check(self) -> list[Check]:
+        """The checks of ``pishkhan adapter check``, in order, stopping at the first failure
+        (the later ones would only fail the same way): what the system offers, reaching and
+        signing in, and a look-up of a tracking code that does not exist (a dry run)."""
+        steps = (("what the configuration uses is there", self.structure),
+                 ("reach and sign in", self.ping),
+                 ("look-up by tracking code (dry run)", self._dry_run))
+        results = []
+        for name, run in steps:
+            try:
+                results.append(Check(name, True, run()))
+            except ExternalError as exc:
+                results.append(Check(name, False, f"{exc.kind}: {exc.detail}"))
+                break
+        return results
+
+    def _dry_run(self) -> str:
+        found = self.find(DRY_RUN_CODE)
+        return "answered (nothing found, nothing written)" if found is None else \
+            f"answered (a letter {found.external_id} has the dry-run code)"
 
 
 @dataclass(frozen=True)

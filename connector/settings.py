@@ -80,6 +80,8 @@ def load_settings(environ: Mapping[str, str] | None = None,
     sandbox_url = get("PISHKHAN_SANDBOX_URL", f"http://{sandbox_host}:{sandbox_port}")
     # Organization files refer to ${PISHKHAN_SANDBOX_URL}; give them the resolved address.
     env["PISHKHAN_SANDBOX_URL"] = sandbox_url
+    # ... and the var folder, where the demo sandbox keeps its database (demo-odbc reads it).
+    env["PISHKHAN_VAR_DIR"] = str(var_dir)
     return Settings(
         var_dir=var_dir,
         database_url=get("PISHKHAN_DATABASE_URL", f"sqlite:///{var_dir / 'pishkhan.db'}"),

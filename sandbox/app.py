@@ -7,8 +7,11 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from sandbox import api, cartable, soap
+from sandbox import api, cartable, legacy, soap
+from sqlalchemy import Engine
+
 from sandbox.db import open_database
+from sandbox.dbproxy import DatabaseProxy
 from sandbox.faults import FaultInjector, FaultSettings
 from sandbox.state import Sandbox, install
 
@@ -20,6 +23,8 @@ _SETTINGS: dict[str, tuple[str, str | None]] = {
     "FAULTS": ("SANDBOX_FAULTS", None),
     "PUBLIC_URL": ("SANDBOX_PUBLIC_URL", None),
     "TIMEOUT_SLEEP": ("SANDBOX_TIMEOUT_SLEEP", "30"),
+    # host:port on which to expose the database server through the fault-injecting proxy.
+    "DB_PROXY": ("SANDBOX_DB_PROXY", None),
 }
 
 # Large enough for scanned attachments, small enough that a runaway client cannot exhaust memory.
@@ -36,18 +41,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
+    faults = FaultInjector(FaultSettings.from_json(settings["FAULTS"]))
+    engine = open_database(str(settings["DATABASE_URL"]))
     install(
         app,
         Sandbox(
-            engine=open_database(str(settings["DATABASE_URL"])),
+            engine=engine,
             username=str(settings["USERNAME"]),
             password=str(settings["PASSWORD"]),
-            faults=FaultInjector(FaultSettings.from_json(settings["FAULTS"])),
+            faults=faults,
             public_url=settings["PUBLIC_URL"] or None,
             timeout_sleep=_seconds(settings["TIMEOUT_SLEEP"]),
+            db_proxy=_db_proxy(settings["DB_PROXY"], engine, faults),
         ),
     )
     app.register_blueprint(soap.bp)
+    app.register_blueprint(legacy.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(cartable.bp)
     api.register_error_handlers(app)
@@ -72,3 +81,15 @@ def _seconds(value: Any) -> float:
     if seconds < 0:
         raise ValueError("TIMEOUT_SLEEP must not be negative")
     return seconds
+
+
+def _db_proxy(listen: str | None, engine: Engine, faults: FaultInjector) -> DatabaseProxy | None:
+    if not listen:
+        return None
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        raise ValueError("DB_PROXY needs a database server; SQLite is a file")
+    host, _, port = listen.rpartition(":")
+    default_port = 3306 if url.get_backend_name() in ("mysql", "mariadb") else 5432
+    return DatabaseProxy((host or "127.0.0.1", int(port)),
+                         (url.host or "127.0.0.1", url.port or default_port), faults)

@@ -11,7 +11,7 @@ import functools
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from persiantools.digits import en_to_fa
+from persiantools.digits import en_to_fa, fa_to_en
 from persiantools.jdatetime import JalaliDateTime
 
 
@@ -47,3 +47,20 @@ def format_jalali(value: datetime | None, with_time: bool = True) -> str:
         return ""
     local = JalaliDateTime.to_jalali(as_utc(value).astimezone(_iran()))
     return en_to_fa(local.strftime("%Y/%m/%d %H:%M" if with_time else "%Y/%m/%d"))
+
+
+def jalali_day_start(text: str) -> datetime:
+    """The naive UTC time at which a Jalali day ("1403/07/15", any digits) begins in Iran."""
+    parts = fa_to_en(text.strip()).replace("-", "/").split("/")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"{text!r} is not a Jalali date like 1403/07/15")
+    local = JalaliDateTime(int(parts[0]), int(parts[1]), int(parts[2])).to_gregorian()
+    return local.replace(tzinfo=_iran()).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def jalali_text(value: datetime | None, with_time: bool = True) -> str:
+    """A stored time as a Latin-digit Jalali string in Iran's time, as legacy systems send it."""
+    if value is None:
+        return ""
+    local = JalaliDateTime.to_jalali(as_utc(value).astimezone(_iran()))
+    return local.strftime("%Y/%m/%d %H:%M:%S" if with_time else "%Y/%m/%d")

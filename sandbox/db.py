@@ -98,6 +98,19 @@ oa_changes = Table(
     Column("text", Text),
 )
 
+# Where a letter was sent inside the system (the legacy dialect's InsertAssignment), apart from
+# the routing feed: the first assignment of a pending letter is not a routing change.
+oa_assignments = Table(
+    "oa_assignments",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("letter_id", _Id, ForeignKey("oa_letters.id"), nullable=False, index=True),
+    Column("unit_code", String(16), ForeignKey("oa_units.code"), nullable=False),
+    Column("person_name", String(200), nullable=False),
+    Column("instruction", Text),
+    Column("created_at", DateTime, nullable=False),
+)
+
 oa_replies = Table(
     "oa_replies",
     metadata,

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sandbox.clock import jalali_year, utcnow
 from sandbox.db import (
     SECRETARIAT,
+    oa_assignments,
     oa_attachments,
     oa_changes,
     oa_letters,
@@ -299,6 +300,79 @@ def deliver(engine: Engine, letter: NewLetter) -> Letter:
         if letter.register:
             _register(conn, letter_id, None)
         return _load_letter(conn, letter_id)
+
+
+def add_attachment(engine: Engine, letter_id: int, item: NewAttachment) -> Attachment:
+    """Attach one more file to a letter (the legacy dialect sends them one call each)."""
+    if not item.name.strip():
+        raise InvalidInput("an attachment has no name")
+    _check_lengths(oa_attachments, {"name": item.name, "content_type": item.content_type})
+    with engine.begin() as conn:
+        _require_letter(conn, letter_id)
+        values = {"letter_id": letter_id, "name": item.name,
+                  "content_type": item.content_type or "application/octet-stream",
+                  "size": len(item.content), "content": item.content}
+        attachment_id = conn.execute(insert(oa_attachments).values(values)).inserted_primary_key[0]
+    return Attachment(attachment_id, item.name, values["content_type"], len(item.content))
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: int
+    letter_id: int
+    unit_code: str
+    person_name: str
+    instruction: str | None
+    created_at: datetime
+
+
+def assign(engine: Engine, letter_id: int, unit: str, instruction: str | None = None) -> Assignment:
+    """Put a pending letter in a unit's cartable (the head of the unit handles it). Unlike a
+    referral this is not a routing change: the letter has not been registered yet."""
+    with engine.begin() as conn:
+        target = _require_unit(conn, unit.strip() or SECRETARIAT)
+        status = conn.scalar(select(oa_letters.c.status).where(oa_letters.c.id == letter_id))
+        if status is None:
+            raise LetterNotFound(f"letter {letter_id} does not exist")
+        if status != "pending":
+            raise ActionNotAllowed(f"cannot assign a letter that is {status}; refer it instead")
+        now = utcnow()
+        conn.execute(update(oa_letters).where(oa_letters.c.id == letter_id).values(
+            unit_code=target.code, person_name=target.person_name, updated_at=now))
+        values = {"letter_id": letter_id, "unit_code": target.code,
+                  "person_name": target.person_name,
+                  "instruction": (instruction or "").strip() or None, "created_at": now}
+        assignment_id = conn.execute(insert(oa_assignments).values(values)).inserted_primary_key[0]
+    return Assignment(assignment_id, **values)
+
+
+def assignments(engine: Engine, letter_id: int) -> list[Assignment]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(oa_assignments).where(oa_assignments.c.letter_id == letter_id)
+                            .order_by(oa_assignments.c.id))
+        return [Assignment(r.id, r.letter_id, r.unit_code, r.person_name, r.instruction,
+                           r.created_at) for r in rows]
+
+
+def find_letters(engine: Engine, reference: str | None = None, letter_id: int | None = None,
+                 limit: int = LIST_LIMIT) -> list[Letter]:
+    """Letters by reference or id, oldest first (the legacy dialect's filtered look-up)."""
+    query = select(oa_letters.c.id).order_by(oa_letters.c.id).limit(min(limit, LIST_LIMIT))
+    if reference is not None:
+        query = query.where(oa_letters.c.reference == reference)
+    if letter_id is not None:
+        query = query.where(oa_letters.c.id == letter_id)
+    with engine.connect() as conn:
+        return [_load_letter(conn, i) for i in conn.scalars(query).all()]
+
+
+def changes_between(engine: Engine, start: datetime, end: datetime,
+                    limit: int = CHANGES_LIMIT) -> list[Change]:
+    """Routing changes made in [start, end), in id order: the feed read by date."""
+    query = (select(oa_changes).where(oa_changes.c.at >= start, oa_changes.c.at < end)
+             .order_by(oa_changes.c.id).limit(min(limit, CHANGES_LIMIT)))
+    with engine.connect() as conn:
+        return [_change(row) for row in conn.execute(query)]
 
 
 def register(engine: Engine, letter_id: int, number: str | None = None) -> Letter:

@@ -71,6 +71,21 @@ def wsdl() -> Response:
 
 @bp.post("/soap/reference")
 def endpoint() -> Response:
+    def dispatch(sandbox: Sandbox, settings: FaultSettings) -> tuple[etree._Element, bool]:
+        header, call = parse_envelope(request.get_data())
+        check_username_token(header, sandbox.username, sandbox.password)
+        operation = _OPERATIONS.get(call.tag)
+        if operation is None:
+            raise SoapFault("Client", "UnknownOperation", f"no operation {call.tag}")
+        return operation.handler(sandbox, _Call(call), settings), operation.writes
+
+    return serve(dispatch)
+
+
+def serve(dispatch: Callable[[Sandbox, FaultSettings], tuple[etree._Element, bool]],
+          tns: str = TNS) -> Response:
+    """Answer one SOAP call through `dispatch` (which returns the payload and whether the call
+    wrote), with the fault injection in force: down, latency, errors, commit-then-timeout."""
     sandbox = current_sandbox()
     faults = sandbox.faults
     # One snapshot per call, so a fault change in mid-call cannot half-apply.
@@ -83,12 +98,7 @@ def endpoint() -> Response:
         return _fault_response(SoapFault("Server", "Unavailable", "temporary failure, try again"))
 
     try:
-        header, call = parse_envelope(request.get_data())
-        check_username_token(header, sandbox.username, sandbox.password)
-        operation = _OPERATIONS.get(call.tag)
-        if operation is None:
-            raise SoapFault("Client", "UnknownOperation", f"no operation {call.tag}")
-        payload = operation.handler(sandbox, _Call(call), settings)
+        payload, writes = dispatch(sandbox, settings)
     except SoapFault as fault:
         return _fault_response(fault)
     except letters.LetterNotFound as exc:
@@ -102,10 +112,10 @@ def endpoint() -> Response:
         log.exception("SOAP call failed")
         return _fault_response(SoapFault("Server", "InternalError", "internal error"))
 
-    if operation.writes and faults.strikes(settings, "commit_then_timeout"):
+    if writes and faults.strikes(settings, "commit_then_timeout"):
         # Already committed: the client gives up waiting although its call took effect.
         time.sleep(sandbox.timeout_sleep)
-    return Response(_envelope(payload), 200, content_type=_XML)
+    return Response(_envelope(payload, tns), 200, content_type=_XML)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,8 +364,8 @@ def _datetime(value: datetime | None) -> str | None:
     return as_utc(value).isoformat().replace("+00:00", "Z")
 
 
-def _envelope(payload: etree._Element) -> bytes:
-    envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV, "tns": TNS})
+def _envelope(payload: etree._Element, tns: str = TNS) -> bytes:
+    envelope = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soap": SOAP_ENV, "tns": tns})
     etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body").append(payload)
     return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 from sqlalchemy import Engine
 
+from sandbox.dbproxy import DatabaseProxy
 from sandbox.faults import FaultInjector
 
 _EXTENSION = "sandbox"
@@ -21,6 +22,8 @@ class Sandbox:
     public_url: str | None
     # How long commit_then_timeout holds an answer back: longer than any sane client timeout.
     timeout_sleep: float
+    # The database server behind the fault-injecting proxy, for ODBC clients (dbproxy.py).
+    db_proxy: DatabaseProxy | None = None
 
 
 def install(app: Flask, sandbox: Sandbox) -> None:

@@ -86,3 +86,22 @@ def store_url(request, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return request.getfixturevalue("pg_url")
+
+
+MARIA_HOST = os.environ.get("PISHKHAN_TEST_MARIA_HOST", "127.0.0.1")
+
+
+@pytest.fixture
+def maria_url() -> Iterator[str]:
+    """A fresh, empty MariaDB database for one test (root, no password), dropped afterwards."""
+    import uuid
+
+    import pymysql
+    name = f"pishkhan_t_{uuid.uuid4().hex[:10]}"
+    admin = pymysql.connect(host=MARIA_HOST, port=3306, user="root", autocommit=True)
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    yield f"mysql+pymysql://root@{MARIA_HOST}:3306/{name}?charset=utf8mb4"
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    admin.close()

@@ -59,6 +59,8 @@ def start_sandbox(tmp_path: Path, **config: Any) -> tuple[str, Flask, Callable[[
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+        if get_sandbox(app).db_proxy is not None:
+            get_sandbox(app).db_proxy.close()
         get_sandbox(app).engine.dispose()
 
     return f"http://127.0.0.1:{server.server_port}", app, stop

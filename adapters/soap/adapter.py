@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Mapping
 from copy import deepcopy
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,11 +18,14 @@ from lxml import etree
 
 from connector.domain import (Capabilities, ChangeKind, DeliveryReceipt, Document, OutgoingLetter,
                               PollResult, RoutingChange)
-from connector.errors import AmbiguousError, ConfigurationError, ExternalError, TransientError
-from connector.ports import CorrespondenceSystem
+from connector.errors import (AmbiguousError, ConfigurationError, ExternalError, PermanentError,
+                              TransientError)
+from connector.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
 
+from ..options import check_known, letter_fields, naive_utc as _naive_utc, secret, text as _text
+from .dates import parse_jalali
 from .errors import scrub, classify
-from .profile import IGNORE, Profile, load_profile, resolve, run
+from .profile import IGNORE, Profile, load_profile, resolve, run, run_resuming
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,6 @@ WSSE_MODES = ("text", "digest", "none")
 OPTIONS = ("wsdl", "profile", "username_env", "password_env", "wsse", "timeout",
            "register_on_delivery", "page_size", "verify", "client_cert", "client_key",
            "endpoint")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SoapAdapter(CorrespondenceSystem):
@@ -57,7 +58,8 @@ class SoapAdapter(CorrespondenceSystem):
             (client_cert, client_key) if client_cert and client_key else client_cert)
         ops = self.profile.operations
         self.capabilities = Capabilities(changes_feed="changes" in ops,
-                                         reply_download="fetch_reply" in ops)
+                                         reply_download="fetch_reply" in ops,
+                                         resumable_delivery=self.profile.multi_step)
         self._lock = threading.Lock()
         self._built: tuple[Any, _RecordingTransport] | None = None
         self._exchange = _ExchangePlugin()
@@ -68,11 +70,7 @@ class SoapAdapter(CorrespondenceSystem):
     def from_options(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> SoapAdapter:
         """Build from an organization's ``[adapter]`` table; every mistake is a
         ConfigurationError naming the key and the fix. Touches no network."""
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ConfigurationError(
-                f"adapter.{unknown[0]} is not an option of the soap adapter — remove it or use "
-                f"one of: {', '.join(OPTIONS)}")
+        check_known(options, OPTIONS, "soap")
         wsdl = options.get("wsdl")
         if wsdl is None or wsdl == "":
             raise ConfigurationError('adapter.wsdl is missing — add wsdl = "https://…?wsdl"')
@@ -171,29 +169,30 @@ class SoapAdapter(CorrespondenceSystem):
     # -- the port --------------------------------------------------------------------------
 
     def deliver(self, letter: OutgoingLetter) -> DeliveryReceipt:
+        if self.profile.multi_step:
+            return self.deliver_resuming(letter, MemoryProgress())
+        return self._deliver(letter, None)
+
+    def deliver_resuming(self, letter: OutgoingLetter, progress: DeliveryProgress
+                         ) -> DeliveryReceipt:
+        return self._deliver(letter, progress)
+
+    def _deliver(self, letter: OutgoingLetter, progress: DeliveryProgress | None
+                 ) -> DeliveryReceipt:
         context = {
-            "tracking_code": letter.tracking_code, "subject": letter.subject,
-            "body": letter.body, "sender_name": letter.sender_name,
-            "sender_national_code": letter.sender_national_code,
-            "sender_mobile": letter.sender_mobile,
-            "applicant_type": getattr(letter.applicant_type, "value", letter.applicant_type),
-            "unit_code": letter.unit_code, "service_title": letter.service_title,
-            "submitted_at": letter.submitted_at,
-            "attachments": [{"name": a.name, "content_type": a.content_type,
-                             "content": a.content, "size": len(a.content)}
-                            for a in letter.attachments],
+            **letter_fields(letter),
             # None rather than False: the argument is then left out, so WSDLs that have no
             # register element still accept the call.
             "register": True if self.register_on_delivery else None,
         }
-        out = self._run("deliver", context)
+        out = self._run("deliver", context, progress)
         if out.get("letter_id") is None:
             raise AmbiguousError("deliver: the answer carried no letter id; the letter may "
                                  "exist — look it up before sending it again")
         return DeliveryReceipt(external_id=str(out["letter_id"]),
                                status=_text(out.get("status")) or "",
-                               letter_number=_text(out.get("number")),
-                               letter_date=_naive_utc(out.get("number_date")))
+                               letter_number=_text(out.get("number")) or None,
+                               letter_date=self._time(out.get("number_date")))
 
     def find(self, tracking_code: str) -> DeliveryReceipt | None:
         out = self._run("find", {"tracking_code": tracking_code})
@@ -204,12 +203,37 @@ class SoapAdapter(CorrespondenceSystem):
                                      "give no letter_id — check the profile")
         return DeliveryReceipt(external_id=str(out["letter_id"]),
                                status=_text(out.get("status")) or "",
-                               letter_number=_text(out.get("number")),
-                               letter_date=_naive_utc(out.get("number_date")))
+                               letter_number=_text(out.get("number")) or None,
+                               letter_date=self._time(out.get("number_date")))
 
     def changes(self, cursor: str) -> PollResult:
+        if self.profile.cursor == "date":
+            return self._changes_by_date(cursor)
         cursor = cursor.strip() or "0"
         out = self._run("changes", {"cursor": cursor, "page_size": self.page_size})
+        return self._poll_result(out, cursor)
+
+    def _changes_by_date(self, cursor: str) -> PollResult:
+        """Systems that can only be asked "what happened between these days": read from a day
+        before the last one read (changes committed late still show up), and every few polls
+        a wider window; the core drops what it has seen by source id. The cursor is
+        ``<last day read>/<polls since the last wide sweep>``."""
+        day_text, _, count_text = cursor.strip().partition("/")
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        polls = int(count_text) + 1 if count_text.isdigit() else 0
+        sweep = not day_text or (self.profile.sweep_every and polls >= self.profile.sweep_every)
+        try:
+            last = date.fromisoformat(day_text) if day_text else now.date()
+        except ValueError:
+            last, sweep = now.date(), True
+        back = self.profile.sweep_days if sweep else self.profile.overlap_days
+        since = datetime.combine(last, datetime.min.time()) - timedelta(days=back)
+        out = self._run("changes", {"cursor": cursor, "page_size": self.page_size,
+                                    "since": since, "until": now})
+        next_cursor = f"{now.date().isoformat()}/{0 if sweep else polls}"
+        return self._poll_result({**out, "next_cursor": next_cursor}, cursor)
+
+    def _poll_result(self, out: dict[str, Any], cursor: str) -> PollResult:
         items = out.get("changes")
         if items is None:
             items = []
@@ -247,7 +271,7 @@ class SoapAdapter(CorrespondenceSystem):
                         "dropped", self.profile.name, change_id, system_kind)
             return None
         assert isinstance(kind, ChangeKind)
-        at = _naive_utc(get("at")) or datetime.now(timezone.utc).replace(tzinfo=None)
+        at = self._time(get("at")) or datetime.now(timezone.utc).replace(tzinfo=None)
         letter_id = get("letter_id")
         return change_id, RoutingChange(
             source_id=f"{self.profile.name}:{change_id}", kind=kind, at=at,
@@ -282,6 +306,12 @@ class SoapAdapter(CorrespondenceSystem):
         where = urlsplit(self.endpoint or self.wsdl).netloc.rsplit("@", 1)[-1]
         return f"ok: server time {stamp or 'unknown'} ({self.profile.name} profile at {where})"
 
+    def structure(self) -> str:
+        self._client_service()  # loads the WSDL and checks every operation the profile uses
+        where = urlsplit(self.wsdl).netloc.rsplit("@", 1)[-1]
+        return (f"the WSDL at {where} has all {len(self.profile.calls())} operations the "
+                f"{self.profile.name!r} profile uses")
+
     def close(self) -> None:
         with self._lock:
             if self._built is not None:
@@ -300,7 +330,33 @@ class SoapAdapter(CorrespondenceSystem):
     def _secrets(self) -> list[str]:
         return [s for s in (self._password,) if s]
 
-    def _run(self, operation: str, context: dict[str, Any]) -> dict[str, Any]:
+    def _time(self, value: Any) -> datetime | None:
+        """A time from an answer as naive UTC: zeep's datetimes, ISO strings, or Jalali strings
+        where the profile says the system writes them."""
+        if isinstance(value, str) and value.strip():
+            if self.profile.date_format == "jalali":
+                return parse_jalali(value)
+            try:
+                value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                return None
+        return _naive_utc(value)
+
+    def _check_status(self, name: str, answer: Any) -> Any:
+        """Raise the profile's error class for a status code inside the answer."""
+        status = self.profile.status
+        if status is None:
+            return answer
+        kind, code, message = status.classify(answer)
+        if kind in ("ok", "ignore"):
+            return answer
+        error = {"transient": TransientError, "permanent": PermanentError,
+                 "configuration": ConfigurationError, "ambiguous": AmbiguousError}[kind]
+        raise error(scrub(f"{name}: the system answered code {code}"
+                          + (f" ({message})" if message else ""), self._secrets()))
+
+    def _run(self, operation: str, context: dict[str, Any],
+             progress: DeliveryProgress | None = None) -> dict[str, Any]:
         effectful = operation == "deliver"
         service, transport = self._client_service()
         done = 0
@@ -314,15 +370,21 @@ class SoapAdapter(CorrespondenceSystem):
                 raise classify(exc, action=name, effectful=effectful,
                                posted=transport.posted, http_status=transport.status,
                                secrets=self._secrets()) from exc
+            answer = self._check_status(name, answer)
             done += 1
             return answer
 
         # Credentials are in the context for dialects that want them in the body.
         context = {**context, "username": self._username, "password": self._password}
         try:
+            if progress is not None:
+                return run_resuming(self.profile.operations[operation], context, call, progress)
             return run(self.profile.operations[operation], context, call)
         except ExternalError as err:
-            if effectful and done and not isinstance(err, AmbiguousError):
+            # Stored progress makes the finished steps safe to skip on the next attempt.
+            resumable = isinstance(progress, DeliveryProgress) and \
+                not isinstance(progress, MemoryProgress)
+            if effectful and done and not resumable and not isinstance(err, AmbiguousError):
                 # An earlier step (e.g. inserting the letter) already took effect.
                 raise AmbiguousError(f"{err.detail}; an earlier step of the delivery succeeded, "
                                      "so the letter may exist — look it up before sending it "
@@ -417,33 +479,9 @@ def _check_path(key: str, value: Any) -> None:
 
 def _secret(options: Mapping[str, Any], secrets: Mapping[str, str], key: str,
             required: bool) -> str | None:
-    name = options.get(key)
-    if name is None:
-        if required:
-            example = "OA_USERNAME" if key == "username_env" else "OA_PASSWORD"
-            raise ConfigurationError(
-                f'adapter.{key} is missing — add {key} = "{example}" and set {example} in the '
-                'environment (or write wsse = "none" if the service needs no credentials)')
-        return None
-    if not isinstance(name, str) or not _ENV_NAME.match(name):
-        raise ConfigurationError(f"adapter.{key} must name an environment variable — write "
-                                 f'{key} = "OA_PASSWORD"')
-    value = secrets.get(name)
-    if not value:
-        raise ConfigurationError(f"adapter.{key} names {name}, which is not set — set {name} "
-                                 "in the environment or .env")
-    return value
+    example = "OA_USERNAME" if key == "username_env" else "OA_PASSWORD"
+    return secret(options, secrets, key, missing=None if not required else (
+        f'adapter.{key} is missing — add {key} = "{example}" and set {example} in the '
+        'environment (or write wsse = "none" if the service needs no credentials)'))
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _naive_utc(value: Any) -> datetime | None:
-    """The core keeps times as naive UTC; zeep gives aware times when the system sends a zone
-    (a time without one is taken as UTC)."""
-    if not isinstance(value, datetime):
-        return None
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)

@@ -52,17 +52,25 @@ def adapter_group() -> None:
 
 @adapter_group.command("check")
 @click.argument("org")
+@click.option("--exchange", is_flag=True,
+              help="Also print the last request and response (secrets masked).")
 @click.pass_context
-def adapter_check(ctx: click.Context, org: str) -> None:
-    """Reach the organization's system, authenticate and look a letter up."""
+def adapter_check(ctx: click.Context, org: str, exchange: bool) -> None:
+    """Check an organization's system: configuration, what it offers (WSDL operations or
+    database tables), reaching and signing in, and a dry-run look-up. One line per check; exit
+    1 if any fails."""
     px = _px(ctx)
     try:
         adapter = px.adapter(org)
-        click.echo(f"ok   reach and sign in: {adapter.ping()}")
-        adapter.find("000000000000")
-        click.echo("ok   look-up by tracking code works")
     except (ExternalError, PishkhanError) as exc:
-        click.echo(f"FAIL {getattr(exc, 'kind', 'error')}: {getattr(exc, 'detail', exc)}")
+        click.echo(f"FAIL configuration: {getattr(exc, 'detail', exc)}")
         sys.exit(1)
-
-
+    click.echo(f"ok   configuration: {px.org(org).adapter.type} adapter for {org}")
+    checks = adapter.check()
+    for check in checks:
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    if exchange:
+        request, response = adapter.last_exchange()
+        click.echo(f"--- last request\n{request or '(none)'}\n--- last response\n"
+                   f"{response or '(none)'}")
+    sys.exit(0 if all(c.ok for c in checks) else 1)

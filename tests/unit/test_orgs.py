@@ -3,13 +3,15 @@ from pathlib import Path
 from connector.orgs import load_organizations
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = {"PISHKHAN_SANDBOX_URL": "http://127.0.0.1:8001"}
+ENV = {"PISHKHAN_SANDBOX_URL": "http://127.0.0.1:8001", "PISHKHAN_VAR_DIR": "/srv/pishkhan/var"}
 
 
 def test_shipped_demo_organizations_are_valid():
     orgs, problems = load_organizations(ROOT / "config" / "organizations", ENV)
     assert problems == []
-    assert {"demo", "demo-portal"} <= set(orgs)
+    assert {"demo", "demo-portal", "demo-legacy", "demo-odbc"} <= set(orgs)
+    assert "Database=/srv/pishkhan/var/sandbox.db;" in orgs["demo-odbc"].adapter.options[
+        "connection"]
     demo = orgs["demo"]
     assert demo.approval == "inbox" and orgs["demo-portal"].approval == "portal"
     assert demo.adapter.options["wsdl"] == "http://127.0.0.1:8001/soap/reference?wsdl"

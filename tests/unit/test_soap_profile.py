@@ -45,7 +45,7 @@ def test_profile_by_path_and_ignored_kinds(tmp_path: Path) -> None:
     assert profile.name == "custom" and profile.kind("viewed") == IGNORE
 
 
-@pytest.mark.parametrize("name", ["legacy", "../reference", "Reference"])
+@pytest.mark.parametrize("name", ["didgah", "../reference", "Reference"])
 def test_unknown_profile_names_the_option(name: str) -> None:
     with pytest.raises(ConfigurationError, match="adapter.profile"):
         load_profile(name)
@@ -167,3 +167,83 @@ def test_classify_wsdl_loading_and_secrets() -> None:
     err = classify(zeep.exceptions.Fault("bad token s3cret!", code="soap:Client"),
                    action="http://u:pw@oa/x", secrets=["s3cret!"])
     assert "s3cret!" not in err.detail and "pw@" not in err.detail
+
+
+# -- multi-step delivery, status codes, Jalali dates -----------------------------------------
+
+def _legacy_run(progress, fail_at: str | None = None, calls: list[str] | None = None):
+    from adapters.soap.profile import run_resuming
+    from connector.errors import AmbiguousError
+    profile = load_profile("legacy")
+    calls = [] if calls is None else calls
+    answers = {"InsertLetter": {"Err": {"ErrorCode": 0, "OutputId": 41}},
+               "InsertLetterAttachment": {"Err": {"ErrorCode": 0, "OutputId": 7}},
+               "GetLetterAttachments": {"Attachment": [{"fldName": "a.pdf", "fldSize": 3}]},
+               "InsertAssignment": {"Err": {"ErrorCode": 0}},
+               "InsertLetterNumber": {"fldNumber": "1403/9", "fldDate": "1403/07/15 10:00"}}
+
+    def call(name, kwargs):
+        calls.append(name)
+        if name == fail_at:
+            raise AmbiguousError("no answer")
+        return answers[name]
+
+    context = {"tracking_code": "1234", "attachments": [
+        {"name": "a.pdf", "size": 3, "content": b"abc", "content_type": "application/pdf"},
+        {"name": "b.png", "size": 2, "content": b"ab", "content_type": "image/png"}],
+        "unit_code": "IT", "register": True}
+    return run_resuming(profile.operations["deliver"], context, call, progress)
+
+
+def test_resuming_skips_finished_steps_and_looks_up_the_uncertain_one() -> None:
+    from connector.errors import AmbiguousError
+    from connector.ports import MemoryProgress
+    progress, calls = MemoryProgress(), []
+    with pytest.raises(AmbiguousError):
+        _legacy_run(progress, fail_at="InsertLetterAttachment", calls=calls)
+    assert calls == ["InsertLetter", "InsertLetterAttachment"]
+    assert list(progress.steps) == ["0.InsertLetter"]
+    calls.clear()
+    progress.uncertain = True
+    out = _legacy_run(progress, calls=calls)
+    # a.pdf is found by the look-up (not sent again); b.png is sent; the rest run once.
+    assert calls == ["GetLetterAttachments", "InsertLetterAttachment", "InsertAssignment",
+                     "InsertLetterNumber"]
+    assert out["letter_id"] == 41 and out["number"] == "1403/9"
+    calls.clear()
+    assert _legacy_run(progress, calls=calls)["number"] == "1403/9" and calls == []
+
+
+def test_status_codes_inside_answers() -> None:
+    status = load_profile("legacy").status
+    assert status is not None
+    assert status.classify({"Err": {"ErrorCode": 0}})[0] == "ok"
+    assert status.classify({"Err": {"ErrorCode": 6}})[0] == "ignore"
+    assert status.classify({"Err": {"ErrorCode": 1, "ErrorMsg": "رمز"}}) == (
+        "configuration", "1", "رمز")
+    assert status.classify({"Err": {"ErrorCode": 99}})[0] == "permanent"
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda d: d.update(date_format="shamsi"), "date_format"),
+    (lambda d: d["status"]["codes"].update({"9": "retry"}), "status.codes.9"),
+    (lambda d: d["deliver"]["steps"][1]["reconcile"].pop("match"), "reconcile"),
+    (lambda d: d["changes"].update(cursor="time"), "changes.cursor"),
+    (lambda d: d["deliver"]["steps"][0]["outputs"].update(letter_id="x", other="y"), "other"),
+])
+def test_legacy_profile_mistakes_are_named(change, expected) -> None:
+    import copy
+    import tomllib
+    from adapters.soap.profile import PROFILE_DIR, parse_profile
+    data = copy.deepcopy(tomllib.loads((PROFILE_DIR / "legacy.toml").read_text("utf-8")))
+    change(data)
+    with pytest.raises(ConfigurationError, match=expected):
+        parse_profile(data)
+
+
+def test_jalali_dates_both_ways() -> None:
+    from datetime import datetime
+    from adapters.soap.dates import parse_jalali, to_jalali
+    assert to_jalali(datetime(2024, 10, 6, 21, 0)) == "1403/07/16"  # after midnight in Tehran
+    assert parse_jalali("۱۴۰۳/۰۷/۱۶ ۰۰:۳۰") == datetime(2024, 10, 6, 21, 0)
+    assert parse_jalali("1403/13/01") is None and parse_jalali("tomorrow") is None

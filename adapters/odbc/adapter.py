@@ -1,0 +1,286 @@
+"""The ODBC adapter: the core's CorrespondenceSystem port over pyodbc, with the SQL of each
+operation from a profile. One connection per operation (the driver manager pools them), so the
+adapter is safe to share between delivery threads."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+import pyodbc
+
+from connector.domain import (Capabilities, DeliveryReceipt, Document, OutgoingLetter,
+                              PollResult, RoutingChange)
+from connector.errors import ConfigurationError, PermanentError
+from connector.ports import CorrespondenceSystem
+
+from ..options import check_known, letter_fields, naive_utc, secret, text as _text
+from .errors import classify
+from .profile import IGNORE, SqlProfile, Statement, load_sql_profile
+from .sql import bind
+
+OPTIONS = ("connection", "profile", "username_env", "password_env", "timeout",
+           "register_on_delivery", "page_size", "overlap", "sweep_every", "sweep")
+
+
+class OdbcAdapter(CorrespondenceSystem):
+    def __init__(self, connection: str, profile: SqlProfile | str = "sandbox", *,
+                 username: str | None = None, password: str | None = None,
+                 timeout: float = 10.0, register_on_delivery: bool = False,
+                 page_size: int = 200, overlap: int = 0, sweep_every: int = 0,
+                 sweep: int = 1000) -> None:
+        self.profile = profile if isinstance(profile, SqlProfile) else load_sql_profile(profile)
+        self.timeout = timeout
+        self.register_on_delivery = register_on_delivery
+        self.page_size = page_size
+        self.overlap, self.sweep_every, self.sweep = overlap, sweep_every, sweep
+        self._password = password
+        parts = [connection.rstrip(";")]
+        if username:
+            parts.append(f"UID={_braced(username)}")
+        if password:
+            parts.append(f"PWD={_braced(password)}")
+        self._connection = ";".join(parts)
+        self.capabilities = Capabilities(reply_download=self.profile.fetch_reply is not None)
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> OdbcAdapter:
+        check_known(options, OPTIONS, "odbc")
+        connection = options.get("connection")
+        if not isinstance(connection, str) or "=" not in connection:
+            raise ConfigurationError(
+                'adapter.connection is missing — write connection = "Driver={PostgreSQL '
+                'Unicode};Server=db.example.ir;Port=5432;Database=oa" (no password: use '
+                "password_env)")
+        if re.search(r"(?i)(^|;)\s*pwd\s*=", connection):
+            raise ConfigurationError("adapter.connection holds a password — remove PWD=… and "
+                                     'name an environment variable: password_env = "OA_DB_PASSWORD"')
+        numbers = {}
+        for key, default, low, high in (("timeout", 10, 0.1, 600), ("page_size", 200, 1, 10000),
+                                        ("overlap", 0, 0, 100000), ("sweep_every", 0, 0, 100000),
+                                        ("sweep", 1000, 0, 10000000)):
+            value = options.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    not low <= value <= high or (key != "timeout" and value != int(value)):
+                raise ConfigurationError(f"adapter.{key} must be a number from {low} to {high} "
+                                         f"— write {key} = {default}")
+            numbers[key] = value
+        register = options.get("register_on_delivery", False)
+        if not isinstance(register, bool):
+            raise ConfigurationError("adapter.register_on_delivery must be true or false")
+        profile = options.get("profile", "sandbox")
+        if not isinstance(profile, str) or not profile:
+            raise ConfigurationError('adapter.profile must be a profile name — write '
+                                     'profile = "sandbox"')
+        return cls(connection, profile, username=secret(options, secrets, "username_env"),
+                   password=secret(options, secrets, "password_env"),
+                   timeout=float(numbers["timeout"]), register_on_delivery=register,
+                   page_size=int(numbers["page_size"]), overlap=int(numbers["overlap"]),
+                   sweep_every=int(numbers["sweep_every"]), sweep=int(numbers["sweep"]))
+
+    # -- the port --------------------------------------------------------------------------
+
+    def deliver(self, letter: OutgoingLetter) -> DeliveryReceipt:
+        context: dict[str, Any] = {**letter_fields(letter), "now": _now(),
+                                   "register": self.register_on_delivery}
+        with self._connect("deliver", transaction=True) as cur:
+            for statement in self.profile.deliver:
+                self._execute_statement(cur, statement, context)
+        return DeliveryReceipt(external_id=str(context["letter_id"]), status="pending",
+                               letter_number=_text(context.get("number")),
+                               letter_date=_naive(context.get("number_date")))
+
+    def find(self, tracking_code: str) -> DeliveryReceipt | None:
+        rows = self._query("find", self.profile.find, {"tracking_code": tracking_code}, 1)
+        if not rows:
+            return None
+        row = rows[0]
+        return DeliveryReceipt(external_id=str(row["letter_id"]),
+                               status=_text(row.get("status")) or "",
+                               letter_number=_text(row.get("number")),
+                               letter_date=_naive(row.get("number_date")))
+
+    def changes(self, cursor: str) -> PollResult:
+        """Changes after the cursor, re-reading ``overlap`` ids before it (ids are taken when a
+        row is inserted but become visible when it commits, so a late commit would otherwise be
+        skipped for good) and, every ``sweep_every`` polls, ``sweep`` ids before it. The core
+        drops changes it has seen by source id. The cursor is ``<last id>/<polls since the last
+        sweep>``."""
+        last_text, _, count_text = cursor.strip().partition("/")
+        last = int(last_text) if last_text.isdigit() else 0
+        polls = int(count_text) + 1 if count_text.isdigit() else 0
+        sweeping = bool(self.sweep_every) and polls >= self.sweep_every
+        start = max(0, last - (self.sweep if sweeping else self.overlap))
+        rows = self._query("changes", self.profile.changes,
+                           {"cursor": start, "page_size": self.page_size}, self.page_size)
+        changes: dict[str, RoutingChange] = {}
+        top = last
+        for row in rows:
+            top = max(top, int(row["change_id"]))
+            change = self._change(row)
+            if change is not None:
+                changes.setdefault(change.source_id, change)
+        if sweeping:
+            polls = 0
+        return PollResult(changes=list(changes.values()), cursor=f"{top}/{polls}")
+
+    def _change(self, row: Mapping[str, Any]) -> RoutingChange | None:
+        kind = self.profile.kind(_text(row.get("kind")) or "")
+        if kind is None or kind == IGNORE:
+            return None
+        return RoutingChange(
+            source_id=f"{self.profile.name}:{row['change_id']}", kind=kind,  # type: ignore[arg-type]
+            at=_naive(row.get("at")) or _now(),
+            external_id=_text(row.get("letter_id")) or "",
+            reference=_text(row.get("reference")) or "", number=_text(row.get("number")),
+            reason=_text(row.get("reason")), unit=_text(row.get("unit")),
+            person=_text(row.get("person")), instruction=_text(row.get("instruction")),
+            text=_text(row.get("text")))
+
+    def fetch_reply(self, external_id: str) -> Document | None:
+        if self.profile.fetch_reply is None:
+            return None
+        key: Any = int(external_id) if external_id.isdigit() else external_id
+        rows = self._query("fetch_reply", self.profile.fetch_reply, {"external_id": key}, 1)
+        if not rows:
+            return None
+        row = rows[0]
+        return Document(file_name=_text(row.get("file_name")) or f"reply-{external_id}",
+                        content_type=_text(row.get("content_type"))
+                        or "application/octet-stream",
+                        content=bytes(row.get("content") or b""),
+                        text=_text(row.get("text")) or "")
+
+    def ping(self) -> str:
+        with self._connect("ping") as cur:
+            cur.execute(self.profile.ping)
+            cur.fetchall()
+            driver = cur.connection.getinfo(pyodbc.SQL_DRIVER_NAME)
+            dbms = cur.connection.getinfo(pyodbc.SQL_DBMS_NAME)
+        return f"ok: {dbms} through {driver} ({self.profile.name} profile)"
+
+    def structure(self) -> str:
+        missing = self.check_objects()
+        if missing:
+            raise ConfigurationError(f"the database has no {', '.join(missing)}, which the "
+                                     f"{self.profile.name!r} profile uses — check "
+                                     "adapter.connection (the database) and adapter.profile")
+        return f"the database has the tables the {self.profile.name!r} profile uses " \
+               f"({', '.join(self.profile.tables)})"
+
+    def check_objects(self) -> list[str]:
+        """The profile's tables that the database lacks (for ``pishkhan adapter check``)."""
+        missing = []
+        with self._connect("check") as cur:
+            for table in self.profile.tables:
+                try:
+                    cur.execute(f"SELECT * FROM {table} WHERE 1 = 0")  # a checked identifier
+                    cur.fetchall()
+                except pyodbc.Error:
+                    missing.append(table)
+        return missing
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self, action: str, transaction: bool = False) -> Iterator[Any]:
+        try:
+            conn = pyodbc.connect(self._connection, autocommit=not transaction,
+                                  timeout=max(1, int(self.timeout)))
+        except pyodbc.Error as exc:
+            raise classify(exc, action=action, connecting=True,
+                           secrets=[self._password or ""]) from exc
+        try:
+            try:
+                conn.timeout = max(1, int(self.timeout))
+            except pyodbc.Error:
+                # psqlodbc refuses the attribute; its connection string takes the server's
+                # statement_timeout instead (Pqopt={-c statement_timeout=10000}).
+                pass
+            # Narrow text from drivers such as MariaDB's comes as UTF-8.
+            conn.setdecoding(pyodbc.SQL_CHAR, encoding="utf-8")
+            cur = conn.cursor()
+            try:
+                yield cur
+            except pyodbc.Error as exc:
+                raise classify(exc, action=action, secrets=[self._password or ""]) from exc
+            if transaction:
+                try:
+                    conn.commit()
+                except pyodbc.Error as exc:
+                    raise classify(exc, action=f"{action} (committing)", committing=True,
+                                   secrets=[self._password or ""]) from exc
+        finally:
+            try:
+                conn.close()
+            except pyodbc.Error:
+                pass  # a connection that broke cannot be closed politely; it is gone anyway
+
+    def _execute_statement(self, cur: Any, statement: Statement, context: dict[str, Any]) -> None:
+        if statement.when and not context.get(statement.when):
+            return
+        items = context.get(statement.for_each) or [] if statement.for_each else [None]
+        sql, names = bind(statement.sql)
+        for item in items:
+            local = {**context, "item": item} if statement.for_each else context
+            cur.execute(sql, [_param(_lookup(local, n)) for n in names])
+            if statement.outputs:
+                rows = _rows(cur, 1)
+                found = {name: rows[0].get(column.lower()) if rows else None
+                         for name, column in statement.outputs.items()}
+                if any(value is None for value in found.values()):
+                    # Rolled back with the transaction; e.g. an unknown unit inserted nothing.
+                    raise PermanentError(
+                        f"deliver: the system took no letter — statement {statement.sql.split()[0]} "
+                        f"gave no {', '.join(n for n, v in found.items() if v is None)} (is the "
+                        f"unit code {context.get('unit_code')!r} known to it?)")
+                context.update(found)
+
+    def _query(self, action: str, text: str, context: Mapping[str, Any], limit: int
+               ) -> list[dict[str, Any]]:
+        sql, names = bind(text)
+        with self._connect(action) as cur:
+            cur.execute(sql, [_param(_lookup(context, n)) for n in names])
+            return _rows(cur, limit)
+
+
+def _rows(cur: Any, limit: int) -> list[dict[str, Any]]:
+    if cur.description is None:
+        return []
+    columns = [d[0].lower() for d in cur.description]
+    return [dict(zip(columns, row)) for row in cur.fetchmany(limit)]
+
+
+def _lookup(context: Mapping[str, Any], name: str) -> Any:
+    value: Any = context
+    for part in name.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            raise ConfigurationError(f"the SQL uses :{name}, which this operation does not "
+                                     "provide — check the profile")
+        value = value[part]
+    return value
+
+
+def _param(value: Any) -> Any:
+    # Binary as bytes, never str, so drivers send a blob and not text.
+    return bytes(value) if isinstance(value, (bytearray, memoryview)) else value
+
+
+def _braced(value: str) -> str:
+    """A connection-string value that may hold ; or } (ODBC quoting)."""
+    return "{" + value.replace("}", "}}") + "}"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _naive(value: Any) -> datetime | None:
+    if isinstance(value, str):  # drivers without a timestamp type (SQLite's) give text
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return naive_utc(value)

@@ -1,0 +1,42 @@
+"""Jalali date strings, as Iranian systems send and expect them ("1403/07/15 14:30")."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from persiantools.digits import ar_to_fa, fa_to_en
+from persiantools.jdatetime import JalaliDate, JalaliDateTime
+
+_JALALI = re.compile(r"^\s*(\d{4})[/-](\d{1,2})[/-](\d{1,2})"
+                     r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$")
+
+
+def iran() -> timezone | ZoneInfo:
+    try:
+        return ZoneInfo("Asia/Tehran")
+    except ZoneInfoNotFoundError:
+        # Iran has kept +03:30 all year since 2022.
+        return timezone(timedelta(hours=3, minutes=30))
+
+
+def to_jalali(value: datetime | date) -> str:
+    """The Jalali date in Iran of a naive-UTC (or aware) time, or of a calendar date."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        value = aware.astimezone(iran()).date()
+    return JalaliDate(value).strftime("%Y/%m/%d")
+
+
+def parse_jalali(text: str) -> datetime | None:
+    """A Jalali date (and time, Iran local) as naive UTC; None if it is not one. Persian and
+    Arabic-Indic digits are accepted."""
+    match = _JALALI.match(fa_to_en(ar_to_fa(text)))
+    if match is None:
+        return None
+    y, m, d, hh, mm, ss = (int(g) if g else 0 for g in match.groups())
+    try:
+        local = JalaliDateTime(y, m, d, hh, mm, ss).to_gregorian()
+    except ValueError:
+        return None
+    return local.replace(tzinfo=iran()).astimezone(timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,25 @@
+"""letters.delivery_progress (finished steps of a multi-step delivery), letters.checked_at
+
+Revision ID: 0003
+Revises: 0001
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0003'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('letters') as batch:
+        batch.add_column(sa.Column('delivery_progress', sa.JSON(), nullable=True))
+        batch.add_column(sa.Column('checked_at', sa.DateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('letters') as batch:
+        batch.drop_column('checked_at')
+        batch.drop_column('delivery_progress')

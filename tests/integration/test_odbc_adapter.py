@@ -1,0 +1,187 @@
+"""The ODBC adapter against the sandbox's database through real ODBC drivers: SQLite3 (file),
+PostgreSQL Unicode and MariaDB Unicode (the servers on this machine). The servers are reached
+through the sandbox's fault-injecting proxy, so commit-then-timeout is the real thing: the
+COMMIT takes effect and the connection is cut before its answer."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from adapters.odbc import OdbcAdapter
+from connector.bootstrap import bootstrap
+from connector.db import upgrade
+from connector.domain import ChangeKind
+from connector.errors import AmbiguousError, ConfigurationError, PermanentError
+from sandbox import letters as oa
+from sandbox.state import get_sandbox
+from tests.acceptance import check_twenty_letters, set_option
+from tests.conftest import make_settings
+from tests.integration.test_soap_adapter import PDF, PNG, letter
+from tests.sandbox_server import start_sandbox
+
+DRIVERS = ["sqlite", "postgres", "mariadb"]
+
+
+class OaDatabase:
+    """The sandbox on one database, and the ODBC connection string that reaches it."""
+
+    def __init__(self, kind: str, base: str, app: Flask, connection: str) -> None:
+        self.kind, self.base, self.app, self.connection = kind, base, app, connection
+        self.engine = get_sandbox(app).engine
+
+    def adapter(self, **options: Any) -> OdbcAdapter:
+        return OdbcAdapter.from_options({"connection": self.connection, "timeout": 5,
+                                         **options}, {})
+
+    def faults(self, **faults: Any) -> None:
+        requests.post(f"{self.base}/api/faults", json=faults, timeout=5).raise_for_status()
+
+
+def _connection(kind: str, url: str, proxy: tuple[str, int] | None) -> str:
+    if kind == "sqlite":
+        return f"Driver={{SQLite3}};Database={make_url(url).database};Timeout=5000"
+    assert proxy is not None
+    host, port = proxy
+    name = make_url(url).database
+    driver = "PostgreSQL Unicode" if kind == "postgres" else "MariaDB Unicode"
+    user = "postgres" if kind == "postgres" else "root"
+    return f"Driver={{{driver}}};Server={host};Port={port};Database={name};UID={user}"
+
+
+@pytest.fixture(params=DRIVERS)
+def oa_db(request, tmp_path: Path) -> Iterator[OaDatabase]:
+    kind = request.param
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'oa.db'}"
+        config: dict[str, Any] = {}
+    else:
+        url = request.getfixturevalue("pg_url" if kind == "postgres" else "maria_url")
+        config = {"DB_PROXY": "127.0.0.1:0"}
+    base, app, stop = start_sandbox(tmp_path, DATABASE_URL=url, **config)
+    proxy = get_sandbox(app).db_proxy
+    yield OaDatabase(kind, base, app, _connection(kind, url, proxy and proxy.address))
+    stop()
+
+
+def test_every_operation(oa_db: OaDatabase) -> None:
+    adapter = oa_db.adapter()
+    assert adapter.ping().startswith("ok: ")
+    assert adapter.check_objects() == []
+    receipt = adapter.deliver(letter("PK-3001", unit="IT"))
+    held = oa.get_letter(oa_db.engine, int(receipt.external_id))
+    assert held.subject == "درخواست مجوز" and held.sender_name == "مریم احمدی"
+    assert held.unit_code == "IT" and held.status == "pending"
+    assert [(a.name, a.size) for a in held.attachments] == [("scan.pdf", len(PDF)),
+                                                           ("photo.png", len(PNG))]
+    # Attachments go in as blobs, byte for byte.
+    assert oa.get_attachment(oa_db.engine, held.id, held.attachments[1].id)[1] == PNG
+    assert adapter.find("PK-3001").external_id == receipt.external_id
+    assert adapter.find("PK-0000") is None
+
+    oa.register(oa_db.engine, held.id)
+    oa.refer(oa_db.engine, held.id, "FIN", instruction="جهت اقدام")
+    oa.answer(oa_db.engine, held.id, "درخواست شما پذیرفته شد.")
+    first = adapter.changes("")
+    assert [c.kind for c in first.changes] == [ChangeKind.REGISTERED, ChangeKind.REFERRED,
+                                               ChangeKind.ANSWERED]
+    registered, referred, _ = first.changes
+    assert registered.number == oa.get_letter(oa_db.engine, held.id).number
+    assert referred.person == "زهرا کریمی" and referred.instruction == "جهت اقدام"
+    assert registered.reference == "PK-3001" and registered.external_id == receipt.external_id
+    assert adapter.changes(first.cursor).changes == []
+    reply = adapter.fetch_reply(receipt.external_id)
+    assert reply is not None and reply.text == "درخواست شما پذیرفته شد."
+    assert "پاسخ نامه" in reply.content.decode("utf-8")
+
+
+def test_commit_then_timeout_is_ambiguous_and_the_letter_is_found(oa_db: OaDatabase) -> None:
+    if oa_db.kind == "sqlite":
+        pytest.skip("a file database has no connection to cut")
+    adapter = oa_db.adapter()
+    oa_db.faults(commit_then_timeout=1)
+    with pytest.raises(AmbiguousError):
+        adapter.deliver(letter("PK-3002"))
+    oa_db.faults()
+    found = adapter.find("PK-3002")
+    assert found is not None
+    assert len(oa.get_letter(oa_db.engine, int(found.external_id)).attachments) == 2
+
+
+def test_unknown_unit_rolls_the_letter_back(oa_db: OaDatabase) -> None:
+    with pytest.raises(PermanentError, match="NOPE"):
+        oa_db.adapter().deliver(letter("PK-3003", unit="NOPE"))
+    assert oa.find_letters(oa_db.engine, reference="PK-3003") == []
+    with oa_db.engine.connect() as conn:
+        assert conn.scalar(text("SELECT COUNT(*) FROM oa_attachments")) == 0
+
+
+def test_missing_tables_and_bad_sql_are_configuration_errors(oa_db: OaDatabase,
+                                                              tmp_path: Path) -> None:
+    with oa_db.engine.begin() as conn:
+        conn.execute(text("DROP TABLE oa_replies"))
+    adapter = oa_db.adapter()
+    assert adapter.check_objects() == ["oa_replies"]
+    with pytest.raises(ConfigurationError, match="adapter.connection"):
+        adapter.fetch_reply("1")
+
+
+def test_overlap_and_wide_sweep_read_back(tmp_path: Path) -> None:
+    base, app, stop = start_sandbox(tmp_path)
+    try:
+        engine = get_sandbox(app).engine
+        box = OaDatabase("sqlite", base, app,
+                         _connection("sqlite", str(engine.url), None))
+        adapter = box.adapter(overlap=1, sweep_every=2, sweep=100)
+        ids = [oa.deliver(engine, oa.NewLetter(reference=f"R{i}", subject="s")).id
+               for i in range(3)]
+        for letter_id in ids:
+            oa.register(engine, letter_id)
+        first = adapter.changes("")
+        assert len(first.changes) == 3 and first.cursor == "3/0"
+        assert [c.source_id for c in adapter.changes(first.cursor).changes] == ["sandbox:3"]
+        second = adapter.changes("3/1")  # the second poll since the last sweep: wide
+        assert len(second.changes) == 3 and second.cursor == "3/0"
+    finally:
+        stop()
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(ConfigurationError, match="password_env"):
+        OdbcAdapter.from_options({"connection": "Driver={SQLite3};PWD=secret"}, {})
+    with pytest.raises(ConfigurationError, match="adapter.conection"):
+        OdbcAdapter.from_options({"conection": "x"}, {})
+    with pytest.raises(ConfigurationError, match="OA_DB_PASS"):
+        OdbcAdapter.from_options({"connection": "Driver={SQLite3};Database=x",
+                                  "password_env": "OA_DB_PASS"}, {})
+    with pytest.raises(ConfigurationError, match="not a known SQL profile"):
+        OdbcAdapter.from_options({"connection": "Driver={SQLite3};Database=x",
+                                  "profile": "didgah"}, {})
+    missing = OdbcAdapter.from_options({"connection": "Driver={No Such Driver};Database=x"}, {})
+    with pytest.raises(ConfigurationError, match="not installed"):
+        missing.ping()
+
+
+def test_twenty_letters_for_demo_odbc(tmp_path: Path, pg_url: str) -> None:
+    base, app, stop = start_sandbox(tmp_path, DATABASE_URL=pg_url, DB_PROXY="127.0.0.1:0")
+    try:
+        proxy = get_sandbox(app).db_proxy
+        settings = make_settings(tmp_path, PISHKHAN_SANDBOX_URL=base,
+                                 PISHKHAN_MAX_ATTEMPTS="40")
+        set_option(settings.orgs_dir, "demo-odbc", "connection",
+                   f'"{_connection("postgres", pg_url, proxy.address)}"')
+        set_option(settings.orgs_dir, "demo-odbc", "delivery_concurrency", "4")
+        upgrade(settings.database_url)
+        px = bootstrap(settings)
+        try:
+            check_twenty_letters(px, "demo-odbc", base, app, assignments=None)
+        finally:
+            px.close()
+    finally:
+        stop()
