@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import registry
+from . import audit, registry
 from .blobs import BlobStore
 from .db import make_engine, make_session_factory
 from .errors import ConfigurationError, NotFound
@@ -82,9 +82,10 @@ def bootstrap(settings: Settings | None = None, *,
     engine = make_engine(settings.database_url)
     if texts is None:
         texts = registry.load(registry.SMS_TEXTS, "default")()
+    sessions = make_session_factory(engine)
+    audit.install(sessions)
     px = Pishkhan(settings=settings, orgs=orgs, problems=problems, engine=engine,
-                  sessions=make_session_factory(engine), blobs=BlobStore(settings.blob_dir),
-                  texts=texts)
+                  sessions=sessions, blobs=BlobStore(settings.blob_dir), texts=texts)
     px._adapters.update(adapters or {})
     px._gateways.update(gateways or {})
     return px
