@@ -5,6 +5,9 @@ import hashlib
 import hmac
 import secrets
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
 
 def digest(value: str, key: str) -> str:
     """Keyed hash for short-lived secrets (OTP codes, tokens): fast, and useless without the key."""
@@ -19,22 +22,39 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-_N, _R, _P = 2**14, 8, 1
+# Staff passwords: argon2id. Hashes made before argon2 (scrypt) are still accepted and are
+# replaced with argon2 at the next successful login (see ``needs_rehash``).
+_SCRYPT = "scrypt$"
+_argon2 = PasswordHasher()
 
 
 def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    dk = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
-    return f"scrypt${_N}${_R}${_P}${salt.hex()}${dk.hex()}"
+    return _argon2.hash(password)
 
 
 def check_password(password: str, stored: str) -> bool:
+    if stored.startswith(_SCRYPT):
+        return _check_scrypt(password, stored)
+    if not stored.startswith("$argon2"):
+        return False  # e.g. the marker of a directory (LDAP) account: no local password
+    try:
+        return _argon2.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """True for a scrypt hash or an argon2 hash made with weaker parameters than today's."""
+    if stored.startswith(_SCRYPT):
+        return True
+    return stored.startswith("$argon2") and _argon2.check_needs_rehash(stored)
+
+
+def _check_scrypt(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, dk = stored.split("$")
+        got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
+                             p=int(p), dklen=len(dk) // 2, maxmem=2**26)
     except ValueError:
         return False
-    if scheme != "scrypt":
-        return False
-    got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r),
-                         p=int(p), dklen=len(dk) // 2)
     return hmac.compare_digest(got.hex(), dk)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from connector import letters, staff
+from connector import audit, letters, staff
 from connector.errors import Forbidden, InvalidTransition, ValidationError
 from connector.models import Letter, StaffUser
 from connector.orgs import Organization
@@ -17,6 +17,11 @@ from .security import (current_staff, login_staff, logout_staff, require_org, sa
 bp = Blueprint("console", __name__, url_prefix="/console")
 
 MSG_LOGIN = "نام کاربری یا رمز درست نیست."
+MSG_LOGIN_PROBLEM = {
+    "locked": "چند بار رمز نادرست وارد شد و حساب شما برای مدتی بسته شد. کمی بعد دوباره "
+              "امتحان کنید یا از مدیر سامانه بخواهید رمز را تازه کند.",
+    "directory": "سرور ورود سازمان (اکتیو دایرکتوری) پاسخ نمی‌دهد. کمی بعد دوباره امتحان کنید.",
+}
 MSG_DECIDED = "این نامه پیش‌تر بررسی شده یا پس گرفته شده است."
 
 Page = str | Response | tuple[str, int]
@@ -48,17 +53,20 @@ def login() -> Page:
     username = request.form.get("username", "").strip()
     error = None
     if request.method == "POST":
-        user = staff.authenticate(pishkhan(), username, request.form.get("password", ""))
-        if user is not None:
-            login_staff(user)
+        result = staff.login(pishkhan(), username, request.form.get("password", ""))
+        if result.user is not None:
+            login_staff(result.user)
             return redirect(next_url)
-        error = MSG_LOGIN
+        error = MSG_LOGIN_PROBLEM.get(result.problem, MSG_LOGIN)
     return render_template("console/login.html", username=username, error=error, next=next_url,
                            demo=pishkhan().settings.demo), (401 if error else 200)
 
 
 @bp.post("/logout")
 def logout() -> Response:
+    user = current_staff()
+    if user is not None:
+        audit.log(pishkhan(), "staff.logout", actor=f"staff:{user.username}")
     logout_staff()
     return redirect(url_for("console.login"))
 

@@ -2,10 +2,12 @@
 at the bottom of this one."""
 from __future__ import annotations
 
+import getpass
 import logging
 
 import click
 
+from ..audit import acting_as
 from ..bootstrap import Pishkhan, bootstrap
 from ..settings import load_settings
 
@@ -23,6 +25,9 @@ def _px(ctx: click.Context) -> Pishkhan:
     return ctx.obj["px"]
 
 
+SERVICES = frozenset({"run", "web", "worker", "sandbox"})
+
+
 @click.group()
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -30,6 +35,10 @@ def main(ctx: click.Context) -> None:
     settings = load_settings()
     _setup_logging(settings.log_level)
     ctx.obj = {"settings": settings}
+    # What a one-off command changes is audited as done by the person at this terminal; the
+    # long-running processes record their own actors (the request's user, or the system).
+    if ctx.invoked_subcommand not in SERVICES:
+        ctx.with_resource(acting_as(f"cli:{getpass.getuser()}"))
 
 
 
