@@ -91,10 +91,13 @@ def bootstrap(settings: Settings | None = None, *,
     return px
 
 
-def check_plugins(px: Pishkhan) -> list[Problem]:
-    """Build every organization's adapter and gateway so their own option checks run."""
+def check_plugins(px: Pishkhan, slugs: list[str] | None = None) -> list[Problem]:
+    """Build every organization's (or just these) adapter and gateway so their own option
+    checks run."""
     problems: list[Problem] = []
     for slug, org in px.orgs.items():
+        if slugs is not None and slug not in slugs:
+            continue
         for key, build in (("adapter", px.adapter), ("sms", px.gateway)):
             try:
                 build(slug)

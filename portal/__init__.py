@@ -40,7 +40,7 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.extensions[EXTENSION] = px
     app.config["DEMO_OPERATOR"] = ensure_demo_operator(px)
 
-    from . import api, citizen, console, errors, filters, security
+    from . import admin, api, citizen, console, errors, filters, security, staff_ui
 
     filters.register(app)
     security.register(app)
@@ -48,4 +48,6 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.register_blueprint(api.bp)
     app.register_blueprint(citizen.bp)
     app.register_blueprint(console.bp)
+    staff_ui.register(app)
+    app.register_blueprint(admin.bp)
     return app
