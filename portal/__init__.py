@@ -40,8 +40,9 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.extensions[EXTENSION] = px
     app.config["DEMO_OPERATOR"] = ensure_demo_operator(px)
 
-    from . import admin, api, citizen, console, errors, filters, security, staff_ui
+    from . import admin, api, citizen, console, errors, filters, ops, security, staff_ui
 
+    ops.register(app)  # first: the request id is set before any other hook logs
     filters.register(app)
     security.register(app)
     errors.register(app)

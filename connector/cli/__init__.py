@@ -3,19 +3,15 @@ at the bottom of this one."""
 from __future__ import annotations
 
 import getpass
-import logging
 
 import click
 
+from .. import logs
 from ..audit import acting_as
 from ..bootstrap import Pishkhan, bootstrap
 from ..settings import load_settings
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "apscheduler"):  # they log every migration step and every tick
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _px(ctx: click.Context) -> Pishkhan:
@@ -33,7 +29,7 @@ SERVICES = frozenset({"run", "web", "worker", "sandbox"})
 def main(ctx: click.Context) -> None:
     """Pishkhan: the electronic service desk."""
     settings = load_settings()
-    _setup_logging(settings.log_level)
+    logs.setup(settings.log_level, settings.log_format)
     ctx.obj = {"settings": settings}
     # What a one-off command changes is audited as done by the person at this terminal; the
     # long-running processes record their own actors (the request's user, or the system).

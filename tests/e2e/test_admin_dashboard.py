@@ -89,6 +89,14 @@ def _in_sandbox(stack: Stack, code: str) -> list:
     return stack.oa("GET", "/letters", params={"reference": code}).json()["letters"]
 
 
+def _metrics(stack: Stack) -> dict:
+    from prometheus_client.parser import text_string_to_metric_families
+    resp = requests.get(f"{stack.portal}/metrics", timeout=10)
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/plain")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(resp.text) for s in family.samples}
+
+
 def _row(page: str, table: str, code: str) -> str | None:
     body = re.search(rf'<table class="grid" id="{table}">(.*?)</table>', page, re.S).group(1)
     row = re.search(rf'<tr data-code="{code}">(.*?)</tr>', body, re.S)
@@ -117,6 +125,14 @@ def test_sandbox_down_dashboard_shows_it_and_retry_delivers_after_restart(ops):
     row = _row(page, "dead", code)
     assert "transient" in row or "configuration" in row or "ambiguous" in row
     assert re.search(r'data-state="dead"><td>[^<]+</td><td class="num">۱</td>', page)
+    # /metrics is valid Prometheus text and counts what the dashboard shows.
+    scraped = _metrics(stack)
+    assert scraped[("pishkhan_letters", (("org", "demo"), ("state", "dead")))] == 1
+    assert scraped[("pishkhan_letters", (("org", "demo"), ("state", "delivery_failed")))] == 0
+    for state, count in re.findall(r'data-state="(\w+)"><td>[^<]+</td><td class="num">([۰-۹]+)',
+                                   page):
+        n = int(count.translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789")))
+        assert scraped[("pishkhan_letters", (("org", "demo"), ("state", state)))] == n
     # The routing poll fails too, and says why.
     wait_for(lambda: "خطای آخرین بررسی" in admin.get(f"{stack.portal}/admin/demo",
                                                     timeout=10).text, 10, "the poll error")
@@ -132,6 +148,16 @@ def test_sandbox_down_dashboard_shows_it_and_retry_delivers_after_restart(ops):
         page = admin.get(f"{stack.portal}/admin/demo", timeout=10).text
         return _row(page, "dead", code) is None and 'id="health">سالم' in page
     wait_for(recovered, 10, "the dashboard to recover")
+
+    scraped = _metrics(stack)
+    assert scraped[("pishkhan_letters", (("org", "demo"), ("state", "dead")))] == 0
+    assert scraped[("pishkhan_delivered_recent", (("org", "demo"),))] == 2
+    assert scraped[("pishkhan_delivery_latency_seconds", (("org", "demo"),
+                                                         ("quantile", "0.5")))] >= 0
+    assert scraped[("pishkhan_poll_ok", (("org", "demo"),))] in (0, 1)
+    receipts = sum(v for (name, labels), v in scraped.items()
+                   if name == "pishkhan_sms" and ("org", "demo") in labels)
+    assert receipts == 2, [k for k in scraped if k[0] == "pishkhan_sms"]
 
     # Who retried is on the record, and the chain still verifies.
     from connector import audit
