@@ -40,7 +40,8 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.extensions[EXTENSION] = px
     app.config["DEMO_OPERATOR"] = ensure_demo_operator(px)
 
-    from . import admin, api, citizen, console, errors, filters, ops, security, staff_ui
+    from . import (admin, api, citizen, console, desk, errors, filters, ops, security,
+                   staff_ui)
 
     ops.register(app)  # first: the request id is set before any other hook logs
     filters.register(app)
@@ -51,4 +52,5 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.register_blueprint(console.bp)
     staff_ui.register(app)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(desk.bp)
     return app

@@ -74,6 +74,8 @@ def logout() -> Response:
 @bp.get("/")
 @staff_required
 def index() -> Page:
+    if _user().role == "desk":  # the front desk decides nothing: its own page is the desk
+        return redirect(url_for("desk.index"))
     px = pishkhan()
     orgs = _portal_orgs(_user())
     counts = {o.slug: len(letters.queue_for(px, o.slug)) for o in orgs}

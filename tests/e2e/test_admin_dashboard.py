@@ -188,3 +188,18 @@ def test_pause_holds_delivery_until_resumed(ops):
     wait_for(lambda: _in_sandbox(stack, code), 10, "delivery after resume")
     # Another organization's admin pages are not there for this admin.
     assert admin.get(f"{stack.portal}/admin/demo-portal", timeout=10).status_code == 404
+
+
+def test_a_letter_handed_in_at_the_front_desk_reaches_the_system(ops):
+    stack, _ = ops
+    add_user(stack.px, "desk1", "desk-pass-1", role="desk", orgs=["demo"])
+    desk = _staff_session(stack, "desk1", "desk-pass-1")
+    page = desk.get(f"{stack.portal}/desk/", timeout=10).text  # straight to its organization
+    resp = desk.post(f"{stack.portal}/desk/demo/new", timeout=10,
+                     data={**FORM, "mobile": MOBILE, "csrf_token": _csrf(page)},
+                     files=[("attachments", ("scan.pdf", PDF, "application/pdf"))])
+    assert resp.status_code == 200 and 'id="receipt"' in resp.text
+    code = re.search(r"/desk/demo/letters/(\d+)/receipt", resp.url).group(1)
+    [oa] = wait_for(lambda: _in_sandbox(stack, code), 10, "the desk letter in the sandbox")
+    assert [a["name"] for a in oa["attachments"]] == ["scan.pdf"]
+    wait_for(lambda: stack.sms_to(MOBILE, "receipt"), 5, "the receipt SMS to the citizen")
