@@ -40,8 +40,8 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.extensions[EXTENSION] = px
     app.config["DEMO_OPERATOR"] = ensure_demo_operator(px)
 
-    from . import (admin, api, citizen, console, desk, errors, filters, ops, security,
-                   staff_ui)
+    from . import (admin, api, citizen, console, desk, errors, filters, ops, reports,
+                   security, staff_ui)
 
     ops.register(app)  # first: the request id is set before any other hook logs
     filters.register(app)
@@ -53,4 +53,5 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     staff_ui.register(app)
     app.register_blueprint(admin.bp)
     app.register_blueprint(desk.bp)
+    app.register_blueprint(reports.bp)
     return app

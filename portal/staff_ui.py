@@ -67,6 +67,22 @@ def parse_day(value: str) -> date | None:
         return None
 
 
+def fa_number(value: float) -> str:
+    """``۴``, ``۱۰٫۵``: one decimal at most, with the Persian decimal separator."""
+    text = f"{value:.1f}".removesuffix(".0")
+    return fa_digits(text.replace(".", "٫"))
+
+
+def jalali_day(day: date) -> str:
+    """``۱۴۰۵/۰۹/۰۱``: the form a person types the day back in."""
+    return fa_digits(JalaliDate(day).strftime("%Y/%m/%d"))
+
+
+def today() -> date:
+    """Today in Tehran."""
+    return datetime.now(TEHRAN).date()
+
+
 def day_start_utc(day: date) -> datetime:
     """Midnight in Tehran, as the naive UTC the store keeps."""
     local = datetime(day.year, day.month, day.day, tzinfo=TEHRAN)
@@ -102,5 +118,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(lambda s: HEALTH.get(s, s), "health_label")
     app.add_template_filter(lambda s: ROLE.get(s, s), "role_label")
     app.add_template_filter(mask_mobile, "mask_mobile")
+    app.add_template_filter(jalali_day, "jalali_day")
+    app.add_template_filter(fa_number, "fa_number")
     # Lets the staff menu link only to pages this app serves.
     app.jinja_env.globals["url_map_endpoints"] = lambda: current_app.view_functions.keys()
