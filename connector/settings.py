@@ -40,6 +40,8 @@ class Settings:
     staff_lockout_seconds: int = 900
     staff_idle_seconds: int = 1800
     staff_session_seconds: int = 43200
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
     ldap_url: str = ""
     ldap_user_dn: str = ""
     ldap_timeout: float = 5.0
@@ -115,6 +117,8 @@ def load_settings(environ: Mapping[str, str] | None = None,
         staff_lockout_seconds=int(get("PISHKHAN_STAFF_LOCKOUT_SECONDS", "900")),
         staff_idle_seconds=int(get("PISHKHAN_STAFF_IDLE_SECONDS", "1800")),
         staff_session_seconds=int(get("PISHKHAN_STAFF_SESSION_SECONDS", "43200")),
+        argon2_time_cost=int(get("PISHKHAN_ARGON2_TIME_COST", "3")),
+        argon2_memory_kib=int(get("PISHKHAN_ARGON2_MEMORY_KIB", "65536")),
         ldap_url=get("PISHKHAN_LDAP_URL", ""),
         ldap_user_dn=get("PISHKHAN_LDAP_USER_DN", ""),
         ldap_timeout=float(get("PISHKHAN_LDAP_TIMEOUT", "5")),

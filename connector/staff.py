@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from . import audit
 from .clock import now
-from .credentials import check_password, hash_password, needs_rehash
+from .credentials import Argon2Cost, check_password, hash_password, needs_rehash
 from .db import transaction
 from .directory import ldap_bind
 from .errors import ExternalError, NotFound, ValidationError
@@ -29,6 +29,10 @@ DEMO_ADMIN = ("admin", "pishkhan-admin")
 # Stored instead of a hash for accounts whose password the directory checks.
 LDAP_MARKER = "ldap"
 MSG_PASSWORD = "رمز باید دست‌کم ۸ حرف باشد."
+
+
+def _cost(px: Pishkhan) -> Argon2Cost:
+    return Argon2Cost(px.settings.argon2_time_cost, px.settings.argon2_memory_kib)
 
 
 def _check_password_rule(password: str) -> None:
@@ -51,7 +55,8 @@ def add_user(px: Pishkhan, username: str, password: str | None, role: str = "con
         if s.scalars(select(StaffUser).where(StaffUser.username == username)).first():
             raise ValidationError({"username": "این نام کاربری پیش‌تر ساخته شده است."})
         user = StaffUser(username=username, role=role, orgs=list(orgs or []),
-                         password_hash=LDAP_MARKER if ldap else hash_password(password or ""),
+                         password_hash=LDAP_MARKER if ldap else
+                         hash_password(password or "", _cost(px)),
                          display_name=display_name or username, failed_logins=0)
         s.add(user)
         audit.record(s, "user.add", target=username, role=role, orgs=list(orgs or []),
@@ -98,8 +103,8 @@ def login(px: Pishkhan, username: str, password: str) -> Login:
         user.failed_logins = 0
         user.locked_until = None
         user.last_login_at = now()
-        if user.password_hash != LDAP_MARKER and needs_rehash(user.password_hash):
-            user.password_hash = hash_password(password)
+        if user.password_hash != LDAP_MARKER and needs_rehash(user.password_hash, _cost(px)):
+            user.password_hash = hash_password(password, _cost(px))
         audit.record(s, "staff.login", actor=f"staff:{username}")
         return Login(user)
 
@@ -137,7 +142,8 @@ def enable_user(px: Pishkhan, username: str) -> StaffUser:
 def reset_password(px: Pishkhan, username: str, password: str) -> StaffUser:
     """A new password, which also lifts a lockout."""
     _check_password_rule(password)
-    return _change(px, username, "user.reset_password", password_hash=hash_password(password),
+    return _change(px, username, "user.reset_password",
+                   password_hash=hash_password(password, _cost(px)),
                    failed_logins=0, locked_until=None)
 
 

@@ -182,3 +182,15 @@ def test_an_unreachable_directory_is_reported_not_counted(tmp_path):
                              .where(StaffUser.username == "reza")).one() == 0
     finally:
         px.close()
+
+
+def test_raising_the_argon2_cost_upgrades_each_hash_at_sign_in(px, tmp_path):
+    staff.add_user(px, "ali", "long-enough-1")
+    assert "m=8192,t=1" in _hash_of(px, "ali")
+    stronger = bootstrap(make_settings(tmp_path, PISHKHAN_ARGON2_TIME_COST="2",
+                                       PISHKHAN_ARGON2_MEMORY_KIB="16384"))
+    try:
+        assert staff.login(stronger, "ali", "long-enough-1").user is not None
+        assert "m=16384,t=2" in _hash_of(stronger, "ali")
+    finally:
+        stronger.close()
