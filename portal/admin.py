@@ -12,7 +12,8 @@ from connector.errors import Forbidden, NotFound
 from connector.orgs import Organization
 
 from . import pishkhan
-from .staff_ui import day_start_utc, next_day_start_utc, parse_day, role_required, user
+from .staff_ui import (day_start_utc, next_day_start_utc, org_where, orgs_where, parse_day,
+                       role_required, user)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = role_required(*staff.ADMINS)
@@ -21,14 +22,11 @@ Page = str | Response | tuple[str, int]
 
 
 def _orgs() -> list[Organization]:
-    u = user()
-    return [o for o in pishkhan().orgs.values() if staff.may_administer(u, o.slug)]
+    return orgs_where(staff.may_administer)
 
 
 def _org(slug: str) -> Organization:
-    if slug not in pishkhan().orgs or not staff.may_administer(user(), slug):
-        abort(404)
-    return pishkhan().org(slug)
+    return org_where(staff.may_administer, slug)
 
 
 @bp.get("/")
@@ -46,19 +44,13 @@ def org_dashboard(org: str) -> Page:
                            d=pipeline.dashboard(pishkhan(), _org(org).slug))
 
 
-@bp.post("/<org>/pause")
+@bp.post("/<org>/pause", defaults={"paused": True})
+@bp.post("/<org>/resume", defaults={"paused": False})
 @admin_only
-def pause(org: str) -> Response:
-    pipeline.set_paused(pishkhan(), _org(org).slug, True)
-    flash("فرستادن نامه‌های این سازمان متوقف شد. نامه‌ها در صف می‌مانند.")
-    return redirect(url_for("admin.org_dashboard", org=org))
-
-
-@bp.post("/<org>/resume")
-@admin_only
-def resume(org: str) -> Response:
-    pipeline.set_paused(pishkhan(), _org(org).slug, False)
-    flash("فرستادن نامه‌های این سازمان دوباره شروع شد.")
+def set_paused(org: str, paused: bool) -> Response:
+    pipeline.set_paused(pishkhan(), _org(org).slug, paused)
+    flash("فرستادن نامه‌های این سازمان متوقف شد. نامه‌ها در صف می‌مانند." if paused else
+          "فرستادن نامه‌های این سازمان دوباره شروع شد.")
     return redirect(url_for("admin.org_dashboard", org=org))
 
 

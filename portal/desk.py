@@ -12,7 +12,7 @@ from connector.normalize import mobile as clean_mobile
 from connector.orgs import Organization
 
 from . import attachments, pishkhan
-from .staff_ui import role_required, user
+from .staff_ui import org_where, orgs_where, role_required, user
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 desk_only = role_required(*staff.DESK)
@@ -23,14 +23,11 @@ Page = str | Response | tuple[str, int]
 
 
 def _orgs() -> list[Organization]:
-    u = user()
-    return [o for o in pishkhan().orgs.values() if staff.may_hand_in(u, o.slug)]
+    return orgs_where(staff.may_hand_in)
 
 
 def _org(slug: str) -> Organization:
-    if slug not in pishkhan().orgs or not staff.may_hand_in(user(), slug):
-        abort(404)
-    return pishkhan().org(slug)
+    return org_where(staff.may_hand_in, slug)
 
 
 @bp.get("/")

@@ -5,7 +5,7 @@ import csv
 import io
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
 
 from connector import reports, staff
@@ -13,8 +13,8 @@ from connector.orgs import Organization
 
 from . import pishkhan
 from .charts import grouped_bars
-from .staff_ui import (day_start_utc, next_day_start_utc, parse_day, role_required, today,
-                       user)
+from .staff_ui import (day_start_utc, next_day_start_utc, org_where, orgs_where, parse_day,
+                       role_required, today, user)
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 admin_only = role_required(*staff.ADMINS)
@@ -22,14 +22,11 @@ DEFAULT_DAYS = 30
 
 
 def _orgs() -> list[Organization]:
-    u = user()
-    return [o for o in pishkhan().orgs.values() if staff.may_administer(u, o.slug)]
+    return orgs_where(staff.may_administer)
 
 
 def _org(slug: str) -> Organization:
-    if slug not in pishkhan().orgs or not staff.may_administer(user(), slug):
-        abort(404)
-    return pishkhan().org(slug)
+    return org_where(staff.may_administer, slug)
 
 
 def _period() -> tuple[date, date, list[str]]:

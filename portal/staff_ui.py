@@ -12,8 +12,10 @@ from persiantools.jdatetime import JalaliDate
 
 from connector.clock import now, to_naive_utc
 from connector.models import StaffUser
+from connector.orgs import Organization
 from connector.normalize import digits_only, mask_mobile, to_latin_digits
 
+from . import pishkhan
 from .filters import TEHRAN, fa_digits
 from .security import current_staff, staff_required
 
@@ -97,6 +99,19 @@ def user() -> StaffUser:
     found = current_staff()
     assert found is not None  # staff_required ran first
     return found
+
+
+def orgs_where(may: Callable[[StaffUser, str], bool]) -> list[Organization]:
+    """The organizations the signed-in staff member may use a page for (``staff.may_*``)."""
+    u = user()
+    return [o for o in pishkhan().orgs.values() if may(u, o.slug)]
+
+
+def org_where(may: Callable[[StaffUser, str], bool], slug: str) -> Organization:
+    """The organization, or a 404 for one that does not exist or is not this user's."""
+    if slug not in pishkhan().orgs or not may(user(), slug):
+        abort(404)
+    return pishkhan().org(slug)
 
 
 def role_required(*roles: str) -> Callable[[F], F]:

@@ -89,3 +89,34 @@ def store_url(request, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def fake_px(tmp_path: Path, store_url: str):
+    """A Pishkhan on both databases whose organizations use the in-memory fake system; yields
+    it with the fake, to script changes and failures."""
+    from tests.fakes import FakeSystem, RecordingGateway
+    settings = make_settings(tmp_path, PISHKHAN_DATABASE_URL=store_url)
+    upgrade(store_url)
+    system, gateway = FakeSystem(), RecordingGateway()
+    px = bootstrap(settings, adapters={"demo": system, "demo-portal": system},
+                   gateways={"": gateway, "demo": gateway, "demo-portal": gateway})
+    yield px, system
+    px.close()
+
+
+def csrf_of(page: str) -> str:
+    import re
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def staff_login(client, username: str, password: str = "long-enough-1"):
+    """Sign a Flask test client in as a staff member, the way the login form does."""
+    page = client.get("/console/login").get_data(as_text=True)
+    return client.post("/console/login", data={"csrf_token": csrf_of(page),
+                                                "username": username, "password": password})
+
+
+def staff_logout(client) -> None:
+    client.post("/console/logout",
+                data={"csrf_token": csrf_of(client.get("/console/").get_data(as_text=True))})

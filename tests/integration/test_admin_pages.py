@@ -6,18 +6,9 @@ import re
 
 from connector import audit, letters, staff
 from connector.files import Upload
+from tests.conftest import csrf_of, staff_login, staff_logout
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
-
-
-def _login(client, username, password="long-enough-1"):
-    page = client.get("/console/login").get_data(as_text=True)
-    client.post("/console/login", data={"csrf_token": _csrf(page), "username": username,
-                                        "password": password})
-
-
-def _csrf(page):
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 def _letter(px, org):
@@ -30,12 +21,11 @@ def _letter(px, org):
 def test_only_admins_of_the_organization_see_its_pages(px, client):
     staff.add_user(px, "ctl", "long-enough-1")
     staff.add_user(px, "adm", "long-enough-1", role="org_admin", orgs=["demo"])
-    _login(client, "ctl")
+    staff_login(client, "ctl")
     assert client.get("/admin/").status_code == 404
     assert client.get("/admin/demo").status_code == 404
-    client.post("/console/logout", data={"csrf_token": _csrf(
-        client.get("/console/").get_data(as_text=True))})
-    _login(client, "adm")
+    staff_logout(client)
+    staff_login(client, "adm")
     assert client.get("/admin/demo").status_code == 200
     assert client.get("/admin/demo-portal").status_code == 404
     assert client.get("/admin/demo-portal/settings").status_code == 404
@@ -45,11 +35,11 @@ def test_only_admins_of_the_organization_see_its_pages(px, client):
 
 def test_org_view_masks_secrets_and_reports_a_failed_connection(px, client):
     staff.add_user(px, "root", "long-enough-1", role="platform_admin")
-    _login(client, "root")
+    staff_login(client, "root")
     page = client.get("/admin/demo/settings").get_data(as_text=True)
     assert "PISHKHAN_DEMO_OA_PASSWORD" in page and "sandbox-secret" not in page
     assert 'id="config-ok"' in page and "street-repair" in page
-    resp = client.post("/admin/demo/test-connection", data={"csrf_token": _csrf(page)})
+    resp = client.post("/admin/demo/test-connection", data={"csrf_token": csrf_of(page)})
     check = re.search(r'<div id="connection-check".*?</div>', resp.get_data(as_text=True),
                       re.S).group(0)
     assert "اتصال برقرار نشد" in check and ("transient" in check or "configuration" in check)
@@ -61,7 +51,7 @@ def test_audit_viewer_filters_and_keeps_an_org_admin_to_their_organizations(px, 
     a = _letter(px, "demo")
     b = _letter(px, "demo-portal")
     staff.add_user(px, "adm", "long-enough-1", role="org_admin", orgs=["demo"])
-    _login(client, "adm")
+    staff_login(client, "adm")
     page = client.get("/admin/audit").get_data(as_text=True)
     assert a.tracking_code in page and b.tracking_code not in page
     assert "staff:adm" not in page  # sign-ins belong to no organization
@@ -77,7 +67,7 @@ def test_audit_viewer_filters_and_keeps_an_org_admin_to_their_organizations(px, 
 
 def test_platform_admin_sees_sign_ins(px, client):
     staff.add_user(px, "root", "long-enough-1", role="platform_admin")
-    _login(client, "root")
+    staff_login(client, "root")
     page = client.get("/admin/audit", query_string={"action": "staff.login"}).get_data(
         as_text=True)
     assert "staff:root" in page

@@ -10,25 +10,15 @@ import pytest
 from sqlalchemy import text
 
 from connector import audit, delivery, letters
-from connector.bootstrap import bootstrap
-from connector.db import upgrade
 from connector.files import Upload
-from tests.conftest import make_settings
-from tests.fakes import FakeSystem, RecordingGateway
 
 MOBILE = "09121234567"
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
 
 
 @pytest.fixture
-def apx(tmp_path, store_url):
-    settings = make_settings(tmp_path, PISHKHAN_DATABASE_URL=store_url)
-    upgrade(store_url)
-    system, gateway = FakeSystem(), RecordingGateway()
-    px = bootstrap(settings, adapters={"demo": system, "demo-portal": system},
-                   gateways={"": gateway, "demo": gateway, "demo-portal": gateway})
-    yield px
-    px.close()
+def apx(fake_px):
+    return fake_px[0]
 
 
 def _submit(px, org="demo-portal"):

@@ -5,6 +5,7 @@ import io
 import re
 
 from connector import audit, letters, notifications, staff
+from tests.conftest import csrf_of, staff_login, staff_logout
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
 FORM = {"applicant_type": "natural", "national_code": "۰۰۷۶۲۲۹۶۴۵", "first_name": "رضا",
@@ -12,24 +13,14 @@ FORM = {"applicant_type": "natural", "national_code": "۰۰۷۶۲۲۹۶۴۵", "f
         "service": "street-repair", "mobile": "۰۹۱۲ ۱۲۳ ۴۵۶۷"}
 
 
-def _login(client, username):
-    page = client.get("/console/login").get_data(as_text=True)
-    client.post("/console/login", data={"csrf_token": _csrf(page), "username": username,
-                                        "password": "long-enough-1"})
-
-
-def _csrf(page):
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
 def test_desk_staff_hand_in_a_letter_and_print_the_receipt(px, client):
     staff.add_user(px, "desk1", "long-enough-1", role="desk", orgs=["demo"],
                    display_name="خانم رضایی")
-    _login(client, "desk1")
+    staff_login(client, "desk1")
     page = client.get("/desk/", follow_redirects=True).get_data(as_text=True)
     assert "ثبت نامه حضوری" in page
     resp = client.post("/desk/demo/new", data={
-        **FORM, "csrf_token": _csrf(page),
+        **FORM, "csrf_token": csrf_of(page),
         "attachments": [(io.BytesIO(PDF), "scan-1.pdf")]},
         content_type="multipart/form-data")
     assert resp.status_code == 302
@@ -48,10 +39,10 @@ def test_desk_staff_hand_in_a_letter_and_print_the_receipt(px, client):
 
 def test_mistakes_are_explained_and_nothing_typed_is_lost(px, client):
     staff.add_user(px, "desk1", "long-enough-1", role="desk")
-    _login(client, "desk1")
+    staff_login(client, "desk1")
     page = client.get("/desk/demo/new").get_data(as_text=True)
     resp = client.post("/desk/demo/new", data={**FORM, "mobile": "12345", "subject": "",
-                                               "csrf_token": _csrf(page)})
+                                               "csrf_token": csrf_of(page)})
     body = resp.get_data(as_text=True)
     assert resp.status_code == 400
     assert "شماره همراه متقاضی را درست بنویسید" in body and "موضوع نامه را بنویسید" in body
@@ -61,11 +52,10 @@ def test_mistakes_are_explained_and_nothing_typed_is_lost(px, client):
 def test_only_desk_staff_and_admins_use_the_desk(px, client):
     staff.add_user(px, "ctl", "long-enough-1")
     staff.add_user(px, "desk2", "long-enough-1", role="desk", orgs=["demo-portal"])
-    _login(client, "ctl")
+    staff_login(client, "ctl")
     assert client.get("/desk/").status_code == 404
-    client.post("/console/logout", data={"csrf_token": _csrf(
-        client.get("/console/").get_data(as_text=True))})
-    _login(client, "desk2")
+    staff_logout(client)
+    staff_login(client, "desk2")
     assert client.get("/desk/demo/new").status_code == 404
     assert client.get("/admin/").status_code == 404
     assert client.get("/desk/").status_code == 302  # straight to their one organization

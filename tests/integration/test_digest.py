@@ -6,12 +6,8 @@ import json
 import pytest
 
 from connector import delivery, digest, letters, staff, worker
-from connector.bootstrap import bootstrap
-from connector.db import upgrade
 from connector.errors import PermanentError
 from connector.files import Upload
-from tests.conftest import make_settings
-from tests.fakes import FakeSystem, RecordingGateway
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
 
@@ -25,29 +21,23 @@ class ListOutbox(digest.DigestOutbox):
 
 
 @pytest.fixture
-def dpx(tmp_path, store_url):
-    settings = make_settings(tmp_path, PISHKHAN_DATABASE_URL=store_url)
-    upgrade(store_url)
-    system, gateway = FakeSystem(), RecordingGateway()
-    px = bootstrap(settings, adapters={"demo": system, "demo-portal": system},
-                   gateways={"": gateway, "demo": gateway, "demo-portal": gateway})
-    px.test_system = system
-    yield px
-    px.close()
+def dpx(fake_px):
+    return fake_px
 
 
-def _dead_letter(px):
+def _dead_letter(px, system):
     form = letters.LetterForm(applicant_type="natural", national_code="0076229645",
                               first_name="علی", last_name="کریمی", subject="تعمیر",
                               body="متن", service="street-repair")
     letter = letters.submit(px, "demo", form, [Upload("a.pdf", PDF)], "09121234567")
-    px.test_system.fail_next.append(PermanentError("unknown unit CIV"))
+    system.fail_next.append(PermanentError("unknown unit CIV"))
     delivery.run_once(px)
     return letter.tracking_code
 
 
 def test_admins_get_their_organizations_failures_once_a_day(dpx, tmp_path):
-    code = _dead_letter(dpx)
+    dpx, system = dpx
+    code = _dead_letter(dpx, system)
     staff.add_user(dpx, "root", "long-enough-1", role="platform_admin")
     staff.add_user(dpx, "portal-admin", "long-enough-1", role="org_admin",
                    orgs=["demo-portal"])
@@ -63,12 +53,14 @@ def test_admins_get_their_organizations_failures_once_a_day(dpx, tmp_path):
 
 
 def test_nothing_to_report_sends_nothing(dpx):
+    dpx, _ = dpx
     staff.add_user(dpx, "root", "long-enough-1", role="platform_admin")
     outbox = ListOutbox()
     assert digest.run_daily(dpx, outbox) == 0 and outbox.sent == []
 
 
 def test_the_worker_schedules_the_digest(dpx):
+    dpx, _ = dpx
     from apscheduler.schedulers.background import BackgroundScheduler
     scheduler = BackgroundScheduler(timezone="Asia/Tehran")
     worker.add_jobs(scheduler, dpx)

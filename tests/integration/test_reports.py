@@ -10,28 +10,18 @@ import pytest
 from sqlalchemy import update
 
 from connector import delivery, letters, polling, reports, staff
-from connector.bootstrap import bootstrap
 from connector.clock import now
-from connector.db import upgrade
 from connector.domain import ChangeKind
 from connector.files import Upload
 from connector.models import Letter
-from tests.conftest import make_settings
-from tests.fakes import FakeSystem, RecordingGateway
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
 MOBILE = "09121234567"
 
 
 @pytest.fixture
-def rpx(tmp_path, store_url):
-    settings = make_settings(tmp_path, PISHKHAN_DATABASE_URL=store_url)
-    upgrade(store_url)
-    system, gateway = FakeSystem(), RecordingGateway()
-    px = bootstrap(settings, adapters={"demo": system, "demo-portal": system},
-                   gateways={"": gateway, "demo": gateway, "demo-portal": gateway})
-    yield px, system
-    px.close()
+def rpx(fake_px):
+    return fake_px
 
 
 def _submit(px, service):

@@ -12,7 +12,7 @@ from connector import audit, staff
 from connector.bootstrap import bootstrap
 from connector.db import upgrade
 from connector.models import StaffUser
-from tests.conftest import make_settings
+from tests.conftest import make_settings, staff_login
 from tests.ldap_server import USER_DN, slapd
 
 
@@ -65,20 +65,13 @@ def test_too_many_wrong_passwords_lock_the_account_until_reset(tmp_path):
 
 def test_a_disabled_account_cannot_sign_in_and_its_session_ends(px, client):
     staff.add_user(px, "c1", "long-enough-1", orgs=["demo-portal"])
-    _login(client, "c1", "long-enough-1")
+    staff_login(client, "c1", "long-enough-1")
     assert client.get("/console/demo-portal").status_code == 200
     staff.disable_user(px, "c1")
     assert client.get("/console/demo-portal").status_code == 302
     assert staff.login(px, "c1", "long-enough-1").user is None
     staff.enable_user(px, "c1")
     assert staff.login(px, "c1", "long-enough-1").user is not None
-
-
-def _login(client, username, password):
-    page = client.get("/console/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    return client.post("/console/login", data={"csrf_token": csrf, "username": username,
-                                                "password": password})
 
 
 def test_a_locked_account_is_told_so_in_persian(tmp_path):
@@ -89,8 +82,8 @@ def test_a_locked_account_is_told_so_in_persian(tmp_path):
     try:
         staff.add_user(px, "ali", "long-enough-1")
         client = create_app(px, {"TESTING": True}).test_client()
-        assert "درست نیست" in _login(client, "ali", "x-wrong-1").get_data(as_text=True)
-        page = _login(client, "ali", "x-wrong-2").get_data(as_text=True)
+        assert "درست نیست" in staff_login(client, "ali", "x-wrong-1").get_data(as_text=True)
+        page = staff_login(client, "ali", "x-wrong-2").get_data(as_text=True)
         assert "حساب شما برای مدتی بسته شد" in page
     finally:
         px.close()
@@ -104,7 +97,7 @@ def test_an_idle_staff_session_expires(tmp_path):
     try:
         staff.add_user(px, "c2", "long-enough-1", orgs=["demo-portal"])
         client = create_app(px, {"TESTING": True}).test_client()
-        _login(client, "c2", "long-enough-1")
+        staff_login(client, "c2", "long-enough-1")
         assert client.get("/console/demo-portal").status_code == 200
         time.sleep(2.1)
         resp = client.get("/console/demo-portal")
