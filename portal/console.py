@@ -2,6 +2,8 @@
 read waiting letters and approve or reject them (a rejection always carries a reason)."""
 from __future__ import annotations
 
+from collections import Counter
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -82,12 +84,26 @@ def index() -> Page:
     return render_template("console/index.html", orgs=orgs, counts=counts, user=_user())
 
 
+def _unit() -> str:
+    """The unit whose queue the controller is working through ('' = all units)."""
+    return request.values.get("unit", "")
+
+
+def _back(org: Organization) -> Response:
+    return redirect(url_for("console.queue", org=org.slug, unit=_unit() or None))
+
+
 def _queue_page(org: Organization, status: int = 200,
                 errors: dict[str, dict[str, str]] | None = None,
                 typed: dict[str, dict[str, str]] | None = None) -> Page:
-    """``errors`` and ``typed`` are keyed by tracking code: only that letter's form shows them."""
+    """``errors`` and ``typed`` are keyed by tracking code: only that letter's form shows them.
+    The queue can be narrowed to one unit; it stays oldest first."""
+    waiting = letters.queue_for(pishkhan(), org.slug)
+    per_unit = Counter(letter.unit_code for letter in waiting)
+    unit = _unit()
     return render_template("console/queue.html", org=org, user=_user(),
-                           letters=letters.queue_for(pishkhan(), org.slug),
+                           letters=[x for x in waiting if not unit or x.unit_code == unit],
+                           total=len(waiting), per_unit=per_unit, unit=unit,
                            errors=errors or {}, typed=typed or {}), status
 
 
@@ -115,7 +131,7 @@ def approve(org: str, code: str) -> Response:
         flash(f"نامه {letter.tracking_code} پذیرفته شد و به سامانه سازمان فرستاده می‌شود.")
     except (InvalidTransition, Forbidden):
         flash(MSG_DECIDED)
-    return redirect(url_for("console.queue", org=organization.slug))
+    return _back(organization)
 
 
 @bp.post("/<org>/letters/<code>/reject")
@@ -133,9 +149,9 @@ def reject(org: str, code: str) -> Page:
                            typed={code: {"text": written, "choice": chosen}})
     except (InvalidTransition, Forbidden):
         flash(MSG_DECIDED)
-        return redirect(url_for("console.queue", org=organization.slug))
+        return _back(organization)
     flash(f"نامه {code} رد شد و دلیل آن برای متقاضی پیامک می‌شود.")
-    return redirect(url_for("console.queue", org=organization.slug))
+    return _back(organization)
 
 
 @bp.get("/<org>/letters/<code>/attachments/<int:index>")

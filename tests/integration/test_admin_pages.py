@@ -71,3 +71,20 @@ def test_platform_admin_sees_sign_ins(px, client):
     page = client.get("/admin/audit", query_string={"action": "staff.login"}).get_data(
         as_text=True)
     assert "staff:root" in page
+
+
+def test_the_approval_queue_narrows_to_one_unit_and_stays_there(px, client):
+    civil = _letter(px, "demo-portal")  # street-repair: the civil unit
+    form = letters.LetterForm(applicant_type="natural", national_code="0076229645",
+                              first_name="علی", last_name="کریمی", subject="عوارض",
+                              body="متن", service="fee-objection")
+    finance = letters.submit(px, "demo-portal", form, [Upload("a.pdf", PDF)], "09121234567")
+    staff.add_user(px, "ctl", "long-enough-1", orgs=["demo-portal"])
+    staff_login(client, "ctl")
+    page = client.get("/console/demo-portal", query_string={"unit": "finance"}).get_data(
+        as_text=True)
+    assert finance.tracking_code in page and civil.tracking_code not in page
+    assert "امور مالی (۱)" in page and "همه واحدها (۲)" in page
+    resp = client.post(f"/console/demo-portal/letters/{finance.tracking_code}/approve",
+                       data={"csrf_token": csrf_of(page), "unit": "finance"})
+    assert resp.headers["Location"].endswith("/console/demo-portal?unit=finance")
