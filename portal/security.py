@@ -173,6 +173,11 @@ def _audit_actor() -> None:
     """Whatever this request changes is recorded in the audit trail as done by its user."""
     user = current_staff() if request.blueprint in STAFF_BLUEPRINTS else None
     mobile = current_mobile()
+    if request.blueprint == "api" and request.headers.get("Authorization"):
+        try:
+            mobile = bearer_mobile()
+        except Unauthorized:
+            mobile = None  # the view answers 401 itself
     actor = f"staff:{user.username}" if user else \
         f"citizen:{mask_mobile(mobile)}" if mobile else "web"
     g.audit_token = audit.set_actor(actor)

@@ -108,3 +108,19 @@ def test_a_rolled_back_change_leaves_no_record(apx):
             raise RuntimeError("undo")
     verdict = audit.verify(apx)
     assert verdict.ok and verdict.count == before
+
+
+def test_a_citizen_handing_in_through_the_api_is_the_recorded_actor(px, client):
+    import re
+
+    from connector import citizens, notifications
+    citizens.request_otp(px, MOBILE)
+    sms = next(n for n in notifications.listing(px, to=MOBILE) if n["kind"] == "otp")
+    token = citizens.verify_otp(px, MOBILE, re.search(r"\d{5}", sms["text"]).group(0))
+    resp = client.post("/api/v1/orgs/demo/letters", headers={"Authorization": f"Bearer {token}"},
+                       data={"applicant_type": "natural", "national_code": "0076229645",
+                             "first_name": "علی", "last_name": "کریمی", "subject": "تعمیر",
+                             "body": "متن", "service": "street-repair"})
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    [record] = audit.search(px, audit.Filters(letter=resp.get_json()["tracking_code"]))
+    assert record.actor == "citizen:0912***4567"
