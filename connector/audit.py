@@ -8,7 +8,7 @@ one chain without forking it.
 
 State changes are recorded centrally, from a flush listener on the session factory, so no use
 case can move a letter without leaving a record — as long as states change on ORM objects, not
-through bulk ``update(Letter)`` statements (tests/unit/test_audit_rules.py keeps it so). Who did
+through bulk UPDATE statements on the table (tests/unit/test_audit_rules.py keeps it so). Who did
 it comes from :func:`acting_as`; work done by the scheduler is recorded as ``system``.
 """
 from __future__ import annotations
