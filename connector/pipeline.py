@@ -206,9 +206,9 @@ def test_connection(px: Pishkhan, slug: str) -> ConnectionCheck:
     ok = True
     try:
         adapter = px.adapter(slug)
-        lines.append(f"ok: {adapter.ping()}")
+        lines.append(f"reach and sign in: {adapter.ping()}")
         adapter.find("000000000000")
-        lines.append("ok: look-up by tracking code works")
+        lines.append("look-up by tracking code works")
     except ExternalError as exc:
         ok = False
         lines.append(f"{exc.kind}: {exc.detail}")

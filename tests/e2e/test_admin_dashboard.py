@@ -159,6 +159,12 @@ def test_sandbox_down_dashboard_shows_it_and_retry_delivers_after_restart(ops):
                    if name == "pishkhan_sms" and ("org", "demo") in labels)
     assert receipts == 2, [k for k in scraped if k[0] == "pishkhan_sms"]
 
+    # The organization view's "test connection" reaches the running system.
+    page = admin.get(f"{stack.portal}/admin/demo/settings", timeout=10).text
+    checked = admin.post(f"{stack.portal}/admin/demo/test-connection", timeout=10,
+                         data={"csrf_token": _csrf(page)}).text
+    assert "اتصال برقرار است." in checked and "look-up by tracking code works" in checked
+
     # Who retried is on the record, and the chain still verifies.
     from connector import audit
     records = audit.search(stack.px, audit.Filters(letter=code))
