@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import registry
+from . import audit, registry
 from .blobs import BlobStore
 from .db import make_engine, make_session_factory
 from .errors import ConfigurationError, NotFound
@@ -82,18 +82,22 @@ def bootstrap(settings: Settings | None = None, *,
     engine = make_engine(settings.database_url)
     if texts is None:
         texts = registry.load(registry.SMS_TEXTS, "default")()
+    sessions = make_session_factory(engine)
+    audit.install(sessions)
     px = Pishkhan(settings=settings, orgs=orgs, problems=problems, engine=engine,
-                  sessions=make_session_factory(engine), blobs=BlobStore(settings.blob_dir),
-                  texts=texts)
+                  sessions=sessions, blobs=BlobStore(settings.blob_dir), texts=texts)
     px._adapters.update(adapters or {})
     px._gateways.update(gateways or {})
     return px
 
 
-def check_plugins(px: Pishkhan) -> list[Problem]:
-    """Build every organization's adapter and gateway so their own option checks run."""
+def check_plugins(px: Pishkhan, slugs: list[str] | None = None) -> list[Problem]:
+    """Build every organization's (or just these) adapter and gateway so their own option
+    checks run."""
     problems: list[Problem] = []
     for slug, org in px.orgs.items():
+        if slugs is not None and slug not in slugs:
+            continue
         for key, build in (("adapter", px.adapter), ("sms", px.gateway)):
             try:
                 build(slug)

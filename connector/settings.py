@@ -36,6 +36,17 @@ class Settings:
     token_ttl: int
     demo: bool
     log_level: str
+    staff_max_failed_logins: int = 5
+    staff_lockout_seconds: int = 900
+    staff_idle_seconds: int = 1800
+    staff_session_seconds: int = 43200
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    ldap_url: str = ""
+    ldap_user_dn: str = ""
+    ldap_timeout: float = 5.0
+    log_format: str = "text"
+    digest_hour: int = 7
     env: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     @property
@@ -104,5 +115,16 @@ def load_settings(environ: Mapping[str, str] | None = None,
         token_ttl=int(get("PISHKHAN_TOKEN_TTL", "86400")),
         demo=get("PISHKHAN_DEMO", "false").lower() in TRUE,
         log_level=get("PISHKHAN_LOG_LEVEL", "INFO").upper(),
+        staff_max_failed_logins=int(get("PISHKHAN_STAFF_MAX_FAILED_LOGINS", "5")),
+        staff_lockout_seconds=int(get("PISHKHAN_STAFF_LOCKOUT_SECONDS", "900")),
+        staff_idle_seconds=int(get("PISHKHAN_STAFF_IDLE_SECONDS", "1800")),
+        staff_session_seconds=int(get("PISHKHAN_STAFF_SESSION_SECONDS", "43200")),
+        argon2_time_cost=int(get("PISHKHAN_ARGON2_TIME_COST", "3")),
+        argon2_memory_kib=int(get("PISHKHAN_ARGON2_MEMORY_KIB", "65536")),
+        ldap_url=get("PISHKHAN_LDAP_URL", ""),
+        ldap_user_dn=get("PISHKHAN_LDAP_USER_DN", ""),
+        ldap_timeout=float(get("PISHKHAN_LDAP_TIMEOUT", "5")),
+        log_format=get("PISHKHAN_LOG_FORMAT", "text").lower(),
+        digest_hour=int(get("PISHKHAN_DIGEST_HOUR", "7")),
         env=env,
     )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from . import delivery, notifications, polling
+from . import delivery, digest, notifications, polling
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -37,6 +37,10 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
                       **opts)
     scheduler.add_job(_guarded("sms", lambda: notifications.dispatch_due(px)), "interval",
                       seconds=px.settings.sms_interval, id="sms", name="sms", **opts)
+    outbox = digest.FileOutbox(px.settings.var_dir / "digests")
+    scheduler.add_job(_guarded("digest", lambda: digest.run_daily(px, outbox)), "cron",
+                      hour=px.settings.digest_hour, minute=0, id="digest", name="digest",
+                      **{**opts, "misfire_grace_time": 3600})
     for slug, org in px.orgs.items():
         scheduler.add_job(_guarded(f"poll {slug}", lambda s=slug: polling.poll_org(px, s)),
                           "interval", seconds=org.poll_interval, id=f"poll:{slug}",

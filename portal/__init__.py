@@ -40,12 +40,18 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.extensions[EXTENSION] = px
     app.config["DEMO_OPERATOR"] = ensure_demo_operator(px)
 
-    from . import api, citizen, console, errors, filters, security
+    from . import (admin, api, citizen, console, desk, errors, filters, ops, reports,
+                   security, staff_ui)
 
+    ops.register(app)  # first: the request id is set before any other hook logs
     filters.register(app)
     security.register(app)
     errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(citizen.bp)
     app.register_blueprint(console.bp)
+    staff_ui.register(app)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(desk.bp)
+    app.register_blueprint(reports.bp)
     return app

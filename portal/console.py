@@ -2,10 +2,12 @@
 read waiting letters and approve or reject them (a rejection always carries a reason)."""
 from __future__ import annotations
 
+from collections import Counter
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from connector import letters, staff
+from connector import audit, letters, staff
 from connector.errors import Forbidden, InvalidTransition, ValidationError
 from connector.models import Letter, StaffUser
 from connector.orgs import Organization
@@ -17,6 +19,11 @@ from .security import (current_staff, login_staff, logout_staff, require_org, sa
 bp = Blueprint("console", __name__, url_prefix="/console")
 
 MSG_LOGIN = "نام کاربری یا رمز درست نیست."
+MSG_LOGIN_PROBLEM = {
+    "locked": "چند بار رمز نادرست وارد شد و حساب شما برای مدتی بسته شد. کمی بعد دوباره "
+              "امتحان کنید یا از مدیر سامانه بخواهید رمز را تازه کند.",
+    "directory": "سرور ورود سازمان (اکتیو دایرکتوری) پاسخ نمی‌دهد. کمی بعد دوباره امتحان کنید.",
+}
 MSG_DECIDED = "این نامه پیش‌تر بررسی شده یا پس گرفته شده است."
 
 Page = str | Response | tuple[str, int]
@@ -48,17 +55,20 @@ def login() -> Page:
     username = request.form.get("username", "").strip()
     error = None
     if request.method == "POST":
-        user = staff.authenticate(pishkhan(), username, request.form.get("password", ""))
-        if user is not None:
-            login_staff(user)
+        result = staff.login(pishkhan(), username, request.form.get("password", ""))
+        if result.user is not None:
+            login_staff(result.user)
             return redirect(next_url)
-        error = MSG_LOGIN
+        error = MSG_LOGIN_PROBLEM.get(result.problem, MSG_LOGIN)
     return render_template("console/login.html", username=username, error=error, next=next_url,
                            demo=pishkhan().settings.demo), (401 if error else 200)
 
 
 @bp.post("/logout")
 def logout() -> Response:
+    user = current_staff()
+    if user is not None:
+        audit.log(pishkhan(), "staff.logout", actor=f"staff:{user.username}")
     logout_staff()
     return redirect(url_for("console.login"))
 
@@ -66,18 +76,34 @@ def logout() -> Response:
 @bp.get("/")
 @staff_required
 def index() -> Page:
+    if _user().role == "desk":  # the front desk decides nothing: its own page is the desk
+        return redirect(url_for("desk.index"))
     px = pishkhan()
     orgs = _portal_orgs(_user())
     counts = {o.slug: len(letters.queue_for(px, o.slug)) for o in orgs}
     return render_template("console/index.html", orgs=orgs, counts=counts, user=_user())
 
 
+def _unit() -> str:
+    """The unit whose queue the controller is working through ('' = all units)."""
+    return request.values.get("unit", "")
+
+
+def _back(org: Organization) -> Response:
+    return redirect(url_for("console.queue", org=org.slug, unit=_unit() or None))
+
+
 def _queue_page(org: Organization, status: int = 200,
                 errors: dict[str, dict[str, str]] | None = None,
                 typed: dict[str, dict[str, str]] | None = None) -> Page:
-    """``errors`` and ``typed`` are keyed by tracking code: only that letter's form shows them."""
+    """``errors`` and ``typed`` are keyed by tracking code: only that letter's form shows them.
+    The queue can be narrowed to one unit; it stays oldest first."""
+    waiting = letters.queue_for(pishkhan(), org.slug)
+    per_unit = Counter(letter.unit_code for letter in waiting)
+    unit = _unit()
     return render_template("console/queue.html", org=org, user=_user(),
-                           letters=letters.queue_for(pishkhan(), org.slug),
+                           letters=[x for x in waiting if not unit or x.unit_code == unit],
+                           total=len(waiting), per_unit=per_unit, unit=unit,
                            errors=errors or {}, typed=typed or {}), status
 
 
@@ -105,7 +131,7 @@ def approve(org: str, code: str) -> Response:
         flash(f"نامه {letter.tracking_code} پذیرفته شد و به سامانه سازمان فرستاده می‌شود.")
     except (InvalidTransition, Forbidden):
         flash(MSG_DECIDED)
-    return redirect(url_for("console.queue", org=organization.slug))
+    return _back(organization)
 
 
 @bp.post("/<org>/letters/<code>/reject")
@@ -123,9 +149,9 @@ def reject(org: str, code: str) -> Page:
                            typed={code: {"text": written, "choice": chosen}})
     except (InvalidTransition, Forbidden):
         flash(MSG_DECIDED)
-        return redirect(url_for("console.queue", org=organization.slug))
+        return _back(organization)
     flash(f"نامه {code} رد شد و دلیل آن برای متقاضی پیامک می‌شود.")
-    return redirect(url_for("console.queue", org=organization.slug))
+    return _back(organization)
 
 
 @bp.get("/<org>/letters/<code>/attachments/<int:index>")

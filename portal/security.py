@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -18,8 +19,9 @@ from flask import Flask, abort, g, redirect, request, session, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import Unauthorized
 
-from connector import citizens, staff
+from connector import audit, citizens, staff
 from connector.models import StaffUser
+from connector.normalize import mask_mobile
 
 from . import pishkhan
 
@@ -29,6 +31,9 @@ CSRF_KEY = "_csrf"
 CSRF_FIELD = "csrf_token"
 CITIZEN_KEY = "citizen_mobile"
 STAFF_KEY = "staff_id"
+STAFF_SINCE = "staff_since"
+STAFF_SEEN = "staff_seen"
+STAFF_BLUEPRINTS = frozenset({"console", "admin", "desk", "reports"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_EXEMPT_BLUEPRINTS = frozenset({"api"})
 
@@ -103,21 +108,37 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 # --- staff ------------------------------------------------------------------------------------
 
+def _staff_session_alive() -> bool:
+    """Idle too long, or signed in too long ago: the staff member signs in again."""
+    settings, t = pishkhan().settings, time.time()
+    since, seen = session.get(STAFF_SINCE, 0), session.get(STAFF_SEEN, 0)
+    if t - seen > settings.staff_idle_seconds or t - since > settings.staff_session_seconds:
+        return False
+    if t - seen > 30:  # refresh the idle clock without rewriting the cookie on every request
+        session[STAFF_SEEN] = int(t)
+    return True
+
+
 def current_staff() -> StaffUser | None:
     if "staff_user" not in g:
         user_id = session.get(STAFF_KEY)
+        if user_id and not _staff_session_alive():
+            logout_staff()
+            user_id = None
         g.staff_user = staff.get_user(pishkhan(), int(user_id)) if user_id else None
     return g.staff_user
 
 
 def login_staff(user: StaffUser) -> None:
     session[STAFF_KEY] = user.id
+    session[STAFF_SINCE] = session[STAFF_SEEN] = int(time.time())
     g.pop("staff_user", None)
     _rotate_csrf()
 
 
 def logout_staff() -> None:
-    session.pop(STAFF_KEY, None)
+    for key in (STAFF_KEY, STAFF_SINCE, STAFF_SEEN):
+        session.pop(key, None)
     g.pop("staff_user", None)
 
 
@@ -148,8 +169,30 @@ def bearer_mobile() -> str:
     return mobile
 
 
+def _audit_actor() -> None:
+    """Whatever this request changes is recorded in the audit trail as done by its user."""
+    user = current_staff() if request.blueprint in STAFF_BLUEPRINTS else None
+    mobile = current_mobile()
+    if request.blueprint == "api" and request.headers.get("Authorization"):
+        try:
+            mobile = bearer_mobile()
+        except Unauthorized:
+            mobile = None  # the view answers 401 itself
+    actor = f"staff:{user.username}" if user else \
+        f"citizen:{mask_mobile(mobile)}" if mobile else "web"
+    g.audit_token = audit.set_actor(actor)
+
+
+def _reset_audit_actor(_exc: BaseException | None) -> None:
+    token = g.pop("audit_token", None)
+    if token is not None:
+        audit.reset_actor(token)
+
+
 def register(app: Flask) -> None:
     app.before_request(_check_csrf)
+    app.before_request(_audit_actor)
+    app.teardown_request(_reset_audit_actor)
     app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field,
                                  current_mobile=current_mobile)
 

@@ -28,12 +28,14 @@ USERNAME = "pishkhan"
 PASSWORD = "sandbox-secret"
 
 
-def start_sandbox(tmp_path: Path, **config: Any) -> tuple[str, Flask, Callable[[], None]]:
+def start_sandbox(tmp_path: Path, port: int = 0,
+                  **config: Any) -> tuple[str, Flask, Callable[[], None]]:
     """Serve a fresh sandbox (SQLite in `tmp_path`) on 127.0.0.1 and an ephemeral port.
 
     `config` takes the keys of `sandbox.app.create_app` (DATABASE_URL, USERNAME, PASSWORD,
     FAULTS, PUBLIC_URL, TIMEOUT_SLEEP). Returns the base URL (no trailing slash), the Flask app
-    and a function that stops the server; calling it twice is harmless.
+    and a function that stops the server; calling it twice is harmless. A given `port` (with the
+    same `tmp_path`) starts a stopped sandbox again where it was, with its letters.
     """
     settings: dict[str, Any] = {
         "DATABASE_URL": f"sqlite:///{Path(tmp_path) / 'sandbox.db'}",
@@ -44,7 +46,7 @@ def start_sandbox(tmp_path: Path, **config: Any) -> tuple[str, Flask, Callable[[
     }
     settings.update(config)
     app = create_app(settings)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     # A short poll interval keeps shutdown quick; the default half second adds up over many tests.
     thread = threading.Thread(
         target=server.serve_forever, args=(0.02,), name="sandbox-server", daemon=True

@@ -2,18 +2,16 @@
 at the bottom of this one."""
 from __future__ import annotations
 
-import logging
+import getpass
 
 import click
 
+from .. import logs
+from ..audit import acting_as
 from ..bootstrap import Pishkhan, bootstrap
 from ..settings import load_settings
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "apscheduler"):  # they log every migration step and every tick
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _px(ctx: click.Context) -> Pishkhan:
@@ -23,15 +21,22 @@ def _px(ctx: click.Context) -> Pishkhan:
     return ctx.obj["px"]
 
 
+SERVICES = frozenset({"run", "web", "worker", "sandbox"})
+
+
 @click.group()
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Pishkhan: the electronic service desk."""
     settings = load_settings()
-    _setup_logging(settings.log_level)
+    logs.setup(settings.log_level, settings.log_format)
     ctx.obj = {"settings": settings}
+    # What a one-off command changes is audited as done by the person at this terminal; the
+    # long-running processes record their own actors (the request's user, or the system).
+    if ctx.invoked_subcommand not in SERVICES:
+        ctx.with_resource(acting_as(f"cli:{getpass.getuser()}"))
 
 
 
 # Registered after ``main`` exists; each module adds its commands to it.
-from . import letters, processes, sms, store, users  # noqa: E402,F401
+from . import audit, letters, processes, sms, store, users  # noqa: E402,F401

@@ -7,7 +7,7 @@ from connector.errors import ValidationError
 def test_passwords_are_hashed_and_checked(px):
     staff.add_user(px, "ali", "long-enough-1", orgs=["demo-portal"])
     user = staff.authenticate(px, "ali", "long-enough-1")
-    assert user is not None and user.password_hash.startswith("scrypt$")
+    assert user is not None and user.password_hash.startswith("$argon2id$")
     assert "long-enough-1" not in user.password_hash
     assert staff.authenticate(px, "ali", "wrong-password") is None
     assert staff.authenticate(px, "nobody", "long-enough-1") is None

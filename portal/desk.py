@@ -1,0 +1,88 @@
+"""The front desk (میز خدمت حضوری): staff hand in a letter for a citizen who came in person,
+with the papers they brought scanned as attachments, and print the receipt. The letter then
+follows the same pipeline as one handed in on the portal (``channel = "desk"``)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from connector import audit, letters, staff
+from connector.errors import NotFound, ValidationError
+from connector.normalize import mobile as clean_mobile
+from connector.orgs import Organization
+
+from . import attachments, pishkhan
+from .staff_ui import org_where, orgs_where, role_required, user
+
+bp = Blueprint("desk", __name__, url_prefix="/desk")
+desk_only = role_required(*staff.DESK)
+
+MSG_MOBILE = "شماره همراه متقاضی را درست بنویسید (مثل ۰۹۱۲۱۲۳۴۵۶۷). پیامک‌ها به همین شماره می‌رود."
+
+Page = str | Response | tuple[str, int]
+
+
+def _orgs() -> list[Organization]:
+    return orgs_where(staff.may_hand_in)
+
+
+def _org(slug: str) -> Organization:
+    return org_where(staff.may_hand_in, slug)
+
+
+@bp.get("/")
+@desk_only
+def index() -> Page:
+    orgs = _orgs()
+    if len(orgs) == 1:
+        return redirect(url_for("desk.new", org=orgs[0].slug))
+    return render_template("desk/index.html", user=user(), orgs=orgs)
+
+
+@bp.route("/<org>/new", methods=["GET", "POST"])
+@desk_only
+def new(org: str) -> Page:
+    organization = _org(org)
+    if request.method == "GET":
+        return render_template("desk/form.html", user=user(), org=organization,
+                               form=letters.LetterForm(), mobile="", errors={},
+                               files_lost=False)
+    form = letters.LetterForm.from_mapping(request.form)
+    typed_mobile = request.form.get("mobile", "")
+    uploads = attachments.from_files(request.files.getlist("attachments"))
+    mobile = clean_mobile(typed_mobile)
+    try:
+        errors = {} if mobile else {"mobile": MSG_MOBILE}
+        try:
+            letters.validate(organization, form, uploads)
+        except ValidationError as exc:
+            errors = {**errors, **exc.errors}
+        if errors:
+            raise ValidationError(errors)
+        assert mobile is not None
+        letter = letters.submit(pishkhan(), organization.slug, form, uploads, mobile,
+                                channel="desk")
+    except ValidationError as exc:
+        # Everything typed comes back; only files must be chosen again (browsers can't keep them).
+        return render_template("desk/form.html", user=user(), org=organization, form=form,
+                               mobile=typed_mobile, errors=exc.errors,
+                               files_lost=bool(uploads)), 400
+    audit.log(pishkhan(), "letter.hand_in", org=organization.slug,
+              letter=letter.tracking_code, attachments=len(letter.attachments))
+    return redirect(url_for("desk.receipt", org=organization.slug, code=letter.tracking_code))
+
+
+@bp.get("/<org>/letters/<code>/receipt")
+@desk_only
+def receipt(org: str, code: str) -> Page:
+    organization = _org(org)
+    try:
+        letter = letters.get(pishkhan(), code)
+    except NotFound:
+        abort(404)
+    if letter.org != organization.slug or letter.channel != "desk":
+        abort(404)
+    service = organization.service(letter.service_code)
+    return render_template("desk/receipt.html", user=user(), org=organization, letter=letter,
+                           service=service,
+                           track_url=pishkhan().settings.public_url + url_for("citizen.track"))
