@@ -221,6 +221,18 @@ def _paths() -> dict[str, Any]:
                         "content": {"application/octet-stream": {
                             "schema": {"type": "string", "format": "binary"}}}},
                 "401": _error("Unauthorized"), "404": _error("NotFound")}}},
+        f"{p}/letters/{{tracking_code}}/receipt.pdf": {"get": {
+            "summary": "The letter's receipt as a PDF (Persian, A5, with a QR code to the "
+                       "tracking page)", "operationId": "receiptPdf",
+            "description": "Only the owner (bearer token, or the portal's signed-in session) "
+                           "and staff of the organization may read it; to anyone else the "
+                           "letter does not exist (404).",
+            "security": _BEARER, "parameters": [_CODE],
+            "responses": {
+                "200": {"description": "The receipt",
+                        "content": {"application/pdf": {
+                            "schema": {"type": "string", "format": "binary"}}}},
+                "401": _error("Unauthorized"), "404": _error("NotFound")}}},
     }
 
 

@@ -18,8 +18,9 @@ from flask import Flask, abort, g, redirect, request, session, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import Unauthorized
 
-from connector import citizens, staff
-from connector.models import StaffUser
+from connector import citizens, letters, staff
+from connector.errors import NotFound
+from connector.models import Letter, StaffUser
 
 from . import pishkhan
 
@@ -146,6 +147,27 @@ def bearer_mobile() -> str:
     if not mobile:
         raise Unauthorized()
     return mobile
+
+
+def readable_letter(code: str) -> Letter:
+    """The letter for its owner (bearer token or citizen session) or for staff of its
+    organization. Anyone else gets the same 404 as for a code that does not exist."""
+    px = pishkhan()
+    if request.headers.get("Authorization"):
+        return letters.get(px, code, bearer_mobile())
+    mobile, user = current_mobile(), current_staff()
+    if mobile is None and user is None:
+        raise Unauthorized()
+    if mobile is not None:
+        try:
+            return letters.get(px, code, mobile)
+        except NotFound:
+            if user is None:
+                raise
+    letter = letters.get(px, code)
+    if user is None or not staff.may_act_for(user, letter.org):
+        raise NotFound(code)
+    return letter
 
 
 def register(app: Flask) -> None:

@@ -266,7 +266,8 @@ def test_openapi_lists_every_api_route(app, client):
                                                   if m not in ("HEAD", "OPTIONS"))
     documented = {path: set(ops) for path, ops in doc["paths"].items()}
     assert served == documented
-    assert not any("receipt" in p or p.endswith("/reply") for p in documented)
+    receipt = doc["paths"]["/api/v1/letters/{tracking_code}/receipt.pdf"]["get"]
+    assert "application/pdf" in receipt["responses"]["200"]["content"]
     # Every $ref resolves.
     text = json.dumps(doc)
     for ref in set(re.findall(r'"\$ref": "#/components/(\w+)/(\w+)"', text)):
