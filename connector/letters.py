@@ -85,7 +85,7 @@ def validate(org: Organization, form: LetterForm, uploads: list[files.Upload]) -
         errors["body"] = MSG["body"]
     if org.service(f.service) is None:
         errors["service"] = MSG["service"]
-    accepted, file_errors = files.check(uploads)
+    accepted, file_errors = files.check(uploads, org.attachments)
     errors.update(file_errors)
     if errors:
         raise ValidationError(errors)

@@ -27,8 +27,9 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app = Flask(__name__)
     app.config.from_mapping(
         SECRET_KEY=px.settings.secret_key,
-        # Five attachments of 10 MB each plus the form, with room for multipart overhead.
-        MAX_CONTENT_LENGTH=60 * 1024 * 1024,
+        # The largest organization's attachments plus the form and multipart overhead.
+        MAX_CONTENT_LENGTH=max((o.attachments.max_files * o.attachments.max_bytes
+                                for o in px.orgs.values()), default=0) + 2 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=px.settings.public_url.startswith("https://"),

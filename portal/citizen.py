@@ -16,7 +16,9 @@ from connector.errors import (Forbidden, InvalidTransition, NotFound, RateLimite
                               ValidationError)
 from connector.normalize import digits_only
 
-from . import attachments, labels, pishkhan
+from connector.orgs import Organization
+
+from . import attachments, drafts, labels, pishkhan
 from .errors import rate_limit_message
 from .security import (citizen_required, current_mobile, login_citizen, logout_citizen,
                        safe_next)
@@ -83,20 +85,42 @@ def logout() -> Response:
 @bp.route("/o/<org>/letter", methods=["GET", "POST"])
 @citizen_required
 def write(org: str) -> Page:
+    """Write, preview, send. The form posts ``action=preview`` (its only button); the preview
+    page posts the same fields back with ``action=send`` or ``action=edit``."""
     px = pishkhan()
     organization = px.org(org)
     if request.method == "GET":
+        drafts.clear()
         form = letters.LetterForm(service=request.args.get("service", ""))
-        return render_template("citizen/letter_form.html", org=organization, form=form,
-                               errors={}, files_lost=False)
+        return _form_page(organization, form)
     form = letters.LetterForm.from_mapping(request.form)
+    action = request.form.get("action", "preview")
     uploads = attachments.from_files(request.files.getlist("attachments"))
+    kept = drafts.kept(organization, request.form)
+    everything = drafts.load(kept) + uploads
+    if action == "edit":
+        return _form_page(organization, form, held=kept)
     try:
-        letter = letters.submit(px, org, form, uploads, str(current_mobile()))
+        cleaned = letters.validate(organization, form, everything)
+        if action != "send":
+            held = drafts.hold(organization, everything)
+            return render_template("citizen/preview.html", org=organization,
+                                   form=cleaned.form, raw=form, held=held,
+                                   service=organization.service(cleaned.form.service))
+        letter = letters.submit(px, org, form, everything, str(current_mobile()))
     except ValidationError as exc:
-        return render_template("citizen/letter_form.html", org=organization, form=form,
-                               errors=exc.errors, files_lost=bool(uploads)), 400
+        held = drafts.hold(organization, everything)
+        return _form_page(organization, form, exc.errors, held), 400
+    drafts.clear()
     return redirect(url_for("citizen.receipt", code=letter.tracking_code))
+
+
+def _form_page(org: Organization, form: letters.LetterForm, errors: dict[str, str] | None = None,
+               held: list[drafts.Held] | None = None) -> str:
+    held = held or []
+    return render_template("citizen/letter_form.html", org=org, form=form, errors=errors or {},
+                           held=held,
+                           free_slots=max(0, org.attachments.max_files - len(held)))
 
 
 @bp.get("/r/<code>")
