@@ -36,6 +36,7 @@ class Settings:
     token_ttl: int
     demo: bool
     log_level: str
+    ratelimit_storage: str = "memory://"
     env: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     @property
@@ -102,5 +103,6 @@ def load_settings(environ: Mapping[str, str] | None = None,
         token_ttl=int(get("PISHKHAN_TOKEN_TTL", "86400")),
         demo=get("PISHKHAN_DEMO", "false").lower() in TRUE,
         log_level=get("PISHKHAN_LOG_LEVEL", "INFO").upper(),
+        ratelimit_storage=get("PISHKHAN_RATELIMIT_STORAGE", "memory://"),
         env=env,
     )

@@ -24,6 +24,7 @@ def pishkhan() -> Pishkhan:
 def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None) -> Flask:
     # The composition root (bootstrap) reads the environment; the portal reads none itself.
     px = px or bootstrap()
+    https = px.settings.public_url.startswith("https://")
     app = Flask(__name__)
     app.config.from_mapping(
         SECRET_KEY=px.settings.secret_key,
@@ -32,7 +33,9 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
                                 for o in px.orgs.values()), default=0) + 2 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=px.settings.public_url.startswith("https://"),
+        SESSION_COOKIE_SECURE=https,
+        # __Host-: only ever sent back over HTTPS to this exact host, never to a sibling domain.
+        SESSION_COOKIE_NAME="__Host-pishkhan" if https else "pishkhan",
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=px.settings.token_ttl),
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Persian stays readable
@@ -41,7 +44,7 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.extensions[EXTENSION] = px
     app.config["DEMO_OPERATOR"] = ensure_demo_operator(px)
 
-    from . import api, citizen, console, errors, filters, security
+    from . import api, citizen, console, errors, filters, limits, security
 
     filters.register(app)
     security.register(app)
@@ -49,4 +52,5 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.register_blueprint(api.bp)
     app.register_blueprint(citizen.bp)
     app.register_blueprint(console.bp)
+    limits.register(app, px.settings.ratelimit_storage)
     return app

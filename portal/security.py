@@ -32,6 +32,14 @@ CITIZEN_KEY = "citizen_mobile"
 STAFF_KEY = "staff_id"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_EXEMPT_BLUEPRINTS = frozenset({"api"})
+# Pages load only our own stylesheet, fonts and (optional) scripts; no inline code at all, so
+# injected markup can't run. Forms post only to us.
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+# Attachments, receipts and JSON: nothing in them may run or load anything; PDFs and images may
+# still be shown by the browser's own viewer.
+# (No "sandbox": Chrome refuses to open a PDF in a sandboxed document.)
+FILE_CSP = "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'none'"
 
 
 class CsrfError(Exception):
@@ -181,9 +189,13 @@ def register(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         # Tracking codes travel in our URLs: don't hand them to other sites as a Referer.
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy",
+                                    "camera=(), microphone=(), geolocation=(), payment=()")
         response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; object-src 'self'; frame-ancestors 'none'")
+            "Content-Security-Policy", PAGE_CSP if response.mimetype == "text/html" else FILE_CSP)
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if not request.path.startswith("/static/"):
             # Pages and API answers carry personal data: shared phones must not cache them.
             response.headers.setdefault("Cache-Control", "no-store")
