@@ -6,6 +6,7 @@ kept and the core's Persian message next to its field.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -20,6 +21,7 @@ from connector.orgs import Organization
 
 from . import attachments, drafts, labels, pishkhan
 from .errors import rate_limit_message
+from .filters import fa_digits
 from .security import (citizen_required, current_mobile, login_citizen, logout_citizen,
                        safe_next)
 
@@ -30,6 +32,8 @@ MSG_NOT_YOURS = "نامه‌ای با این کد رهگیری برای شمار
 MSG_WITHDRAW_LATE = "نامه به دبیرخانه رفته است و دیگر پس گرفته نمی‌شود."
 MSG_SURVEY_CLOSED = "نظر شما پیش‌تر ثبت شده یا کار نامه هنوز تمام نشده است."
 MSG_SCORE = "یک امتیاز از ۱ تا ۵ انتخاب کنید."
+MSG_LOCKED = "کد چند بار اشتباه نوشته شد. برای امنیت شما، ورود با این شماره تا {minutes} " \
+             "دقیقه دیگر بسته است."
 
 Page = str | Response | tuple[str, int]
 
@@ -54,24 +58,32 @@ def login() -> Page:
     step = request.form.get("step", "mobile") if request.method == "POST" else "mobile"
     errors: dict[str, str] = {}
     status = 200
-    if request.method == "POST" and step == "mobile":
+    if request.method == "POST" and step in ("mobile", "resend"):
         try:
             values["mobile"] = citizens.request_otp(px, values["mobile"])
             step = "code"
         except ValidationError as exc:
-            errors, status = exc.errors, 400
+            errors, status, step = exc.errors, 400, "mobile"
         except RateLimited as exc:
-            errors, status = {"mobile": rate_limit_message(exc.retry_after)}, 429
+            # A resend asked for too early stays on the code step, the message by its button.
+            field = "resend" if step == "resend" else "mobile"
+            step = "code" if step == "resend" else "mobile"
+            errors, status = {field: rate_limit_message(exc.retry_after)}, 429
     elif request.method == "POST" and step == "code":
         try:
             citizens.verify_otp(px, values["mobile"], values["code"])
         except ValidationError as exc:
             errors, status = exc.errors, 400
+        except RateLimited as exc:
+            minutes = fa_digits(max(1, math.ceil(exc.retry_after / 60)))
+            errors, status = {"code": MSG_LOCKED.format(minutes=minutes)}, 429
         else:
             login_citizen(citizens.clean_mobile(values["mobile"]))
             return redirect(next_url)
+    resend_in = citizens.resend_wait(px, values["mobile"]) \
+        if step == "code" and "mobile" not in errors else 0
     return render_template("citizen/login.html", step=step, values=values, errors=errors,
-                           next=next_url), status
+                           next=next_url, resend_in=resend_in), status
 
 
 @bp.post("/logout")

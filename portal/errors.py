@@ -34,6 +34,8 @@ CSRF = "مهلت این فرم تمام شده یا فرم از جای دیگر�
 
 def rate_limit_message(retry_after: int) -> str:
     from .filters import fa_digits
+    if retry_after < 90:
+        return f"کمی صبر کنید: {fa_digits(max(1, retry_after))} ثانیه دیگر دوباره امتحان کنید."
     minutes = max(1, math.ceil(retry_after / 60))
     return f"درخواست‌ها زیاد بوده است. {fa_digits(minutes)} دقیقه دیگر دوباره امتحان کنید."
 

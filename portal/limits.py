@@ -7,9 +7,14 @@ core has its own per-mobile limits on codes; these are per address and on top of
 """
 from __future__ import annotations
 
-from flask import Flask
-from flask_limiter import Limiter
+import math
+import time
+
+from flask import Flask, Response
+from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
+
+from .errors import error_response, rate_limit_message
 
 # endpoint -> (limits, methods or None for all)
 LIMITS: dict[str, tuple[str, list[str] | None]] = {
@@ -29,11 +34,17 @@ LIMITS: dict[str, tuple[str, list[str] | None]] = {
 def register(app: Flask, storage_uri: str) -> Limiter:
     # Behind a reverse proxy the address is the proxy's unless the deployment adds ProxyFix
     # for its known proxies; trusting X-Forwarded-For blindly would let anyone pick a key.
+    # Its own headers are off: it would put Retry-After on every answer, even a 200.
     limiter = Limiter(get_remote_address, app=app, storage_uri=storage_uri,
-                      headers_enabled=True, strategy="fixed-window",
-                      key_prefix="pishkhan")
+                      headers_enabled=False, strategy="fixed-window", key_prefix="pishkhan")
     for endpoint, (limit, methods) in LIMITS.items():
         view = app.view_functions.get(endpoint)
         if view is not None:
             app.view_functions[endpoint] = limiter.limit(limit, methods=methods)(view)
+
+    @app.errorhandler(RateLimitExceeded)
+    def _limited(exc: RateLimitExceeded) -> Response:
+        current = limiter.current_limit
+        wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
+        return error_response(429, rate_limit_message(wait), headers={"Retry-After": str(wait)})
     return limiter

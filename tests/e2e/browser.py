@@ -41,9 +41,11 @@ def browser() -> Iterator[Any]:
 class Visit:
     """One citizen's phone: every `check` scans the page with axe and saves a screenshot."""
 
-    def __init__(self, browser: Any, name: str) -> None:
-        # bypass_csp lets the test inject axe; the portal's own pages run no script at all.
-        self.context = browser.new_context(**PHONE, bypass_csp=True, accept_downloads=True)
+    def __init__(self, browser: Any, name: str, javascript: bool = True) -> None:
+        # bypass_csp lets the test inject axe; the portal's pages run no inline script.
+        self.javascript = javascript
+        self.context = browser.new_context(**PHONE, bypass_csp=True, accept_downloads=True,
+                                           java_script_enabled=javascript)
         self.context.set_default_timeout(10_000)
         self.page = self.context.new_page()
         self.folder = ARTIFACTS / name
@@ -62,6 +64,8 @@ class Visit:
             label
         self.count += 1
         page.screenshot(path=str(self.folder / f"{self.count:02d}-{label}.png"), full_page=True)
+        if not self.javascript:
+            return
         page.add_script_tag(path=str(AXE))
         result = page.evaluate(
             "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)

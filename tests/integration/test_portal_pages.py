@@ -118,7 +118,7 @@ def test_login_rate_limit_is_shown_on_the_page(client, px):
         client.post("/login", data={"csrf_token": token, "step": "mobile", "mobile": MOBILE})
     r = client.post("/login", data={"csrf_token": token, "step": "mobile", "mobile": MOBILE})
     assert r.status_code == 429
-    assert "دقیقه دیگر" in page(r)
+    assert "ثانیه دیگر دوباره امتحان کنید" in page(r)
 
 
 def test_forms_without_the_csrf_token_are_refused(client, px):
