@@ -105,6 +105,12 @@ def attachment(tracking_code: str, index: int) -> Response:
     return attachments.send(readable_letter(tracking_code), index)
 
 
+@bp.get("/letters/<tracking_code>/reply")
+def reply(tracking_code: str) -> Response:
+    letter = readable_letter(tracking_code)
+    return attachments.send_reply(letter, letters.reply(pishkhan(), letter))
+
+
 @bp.get("/letters/<tracking_code>/receipt.pdf")
 def receipt_pdf(tracking_code: str) -> Response:
     # Also reached from the receipt page with the citizen's session, and by staff.

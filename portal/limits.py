@@ -25,6 +25,7 @@ LIMITS: dict[str, tuple[str, list[str] | None]] = {
     "citizen.track_letter": ("120 per 10 minutes", None),
     "api.letter": ("120 per 10 minutes", None),
     "api.receipt_pdf": ("60 per 10 minutes", None),
+    "api.reply": ("60 per 10 minutes", None),
     "citizen.write": ("30 per hour", ["POST"]),
     "api.submit": ("30 per hour", None),
     "console.login": ("20 per 10 minutes", ["POST"]),

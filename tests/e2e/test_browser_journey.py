@@ -120,6 +120,11 @@ def test_a_person_on_a_phone_hands_in_a_letter_and_follows_it(browser, stack: St
     stack.oa("POST", f"/letters/{oa_id}/close", json={})
     wait_for_text(v, "از کار ما راضی بودید؟", "the survey")
     v.check("tracking-closed")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="دریافت پاسخ").click()
+    reply = tmp_path / "reply"
+    info.value.save_as(reply)
+    assert "تعمیر هفته بعد انجام می‌شود." in reply.read_text(encoding="utf-8")
     assert "۱۴" in page.inner_text(".timeline")  # Jalali years (۱۴۰x) on the timeline
 
     page.get_by_role("button", name="ثبت نظر").click()  # no score chosen

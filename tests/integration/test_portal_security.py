@@ -154,3 +154,19 @@ def test_login_posts_are_limited_per_address(app, step):
         "csrf_token": token, "step": step, "mobile": f"0935{uuid.uuid4().int % 10**7:07d}",
         "code": "00000"}).status_code for _ in range(21)]
     assert statuses[-1] == 429 and 429 not in statuses[:20]
+
+
+def test_reply_download_when_the_system_is_down_is_a_plain_503(client, px):
+    from connector.db import transaction
+    from connector.models import Letter
+    from sqlalchemy import select
+    web_login(client, px)
+    code = submit_letter(client, px)
+    assert client.get(f"/api/v1/letters/{code}/reply").status_code == 404  # no reply yet
+    with transaction(px.sessions) as s:
+        letter = s.scalars(select(Letter).where(Letter.tracking_code == code)).one()
+        letter.reply_available, letter.external_id = True, "1"
+    # The demo organization's system address is a closed port in these tests.
+    r = client.get(f"/api/v1/letters/{code}/reply")
+    assert r.status_code == 503 and r.json["error"]["code"] == "unavailable"
+    assert "سامانه سازمان" in r.json["error"]["message"] and r.headers["Retry-After"]
