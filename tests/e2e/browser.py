@@ -25,6 +25,7 @@ PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touc
          "device_scale_factor": 1, "locale": "fa-IR", "timezone_id": "Asia/Tehran"}
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BLOCKING = ("serious", "critical")
+MAX_PAGE_BYTES = 100_000  # each page with its stylesheet and script, without the font
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +55,7 @@ class Visit:
             old.unlink()
         self.count = 0
         self.scanned: list[str] = []
+        self.weights: dict[str, int] = {}
 
     def check(self, label: str) -> None:
         page = self.page
@@ -62,6 +64,14 @@ class Visit:
         # Nothing wider than the phone: no sideways scrolling.
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), \
             label
+        if self.javascript:
+            # Everything the page loaded, uncompressed, but the font (cached once per phone).
+            weight = page.evaluate("""() => performance.getEntries()
+                .filter(e => e.entryType === 'navigation' || e.entryType === 'resource')
+                .filter(e => !e.name.endsWith('.woff2'))
+                .reduce((sum, e) => sum + (e.decodedBodySize || 0), 0)""")
+            assert 0 < weight < MAX_PAGE_BYTES, f"{label}: {weight} bytes"
+            self.weights[label] = weight
         self.count += 1
         page.screenshot(path=str(self.folder / f"{self.count:02d}-{label}.png"), full_page=True)
         if not self.javascript:
@@ -76,4 +86,5 @@ class Visit:
         self.scanned.append(re.sub(r"https?://[^/]+", "", page.url))
 
     def close(self) -> None:
+        (self.folder / "page-weights.json").write_text(json.dumps(self.weights, indent=1))
         self.context.close()
