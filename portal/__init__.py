@@ -44,8 +44,9 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.extensions[EXTENSION] = px
     app.config["DEMO_OPERATOR"] = ensure_demo_operator(px)
 
-    from . import api, citizen, console, errors, filters, limits, security
+    from . import api, citizen, console, errors, filters, i18n, limits, security
 
+    i18n.register(app)
     filters.register(app)
     security.register(app)
     errors.register(app)

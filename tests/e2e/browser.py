@@ -59,8 +59,10 @@ class Visit:
 
     def check(self, label: str) -> None:
         page = self.page
-        assert page.evaluate("document.documentElement.dir") == "rtl", label
-        assert page.evaluate("document.documentElement.lang") in ("fa", "en"), label
+        lang = page.evaluate("document.documentElement.lang")
+        assert lang in ("fa", "en"), label
+        assert page.evaluate("document.documentElement.dir") == \
+            ("ltr" if lang == "en" else "rtl"), label
         # Nothing wider than the phone: no sideways scrolling.
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), \
             label

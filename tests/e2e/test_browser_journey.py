@@ -222,3 +222,28 @@ def test_the_journey_works_without_javascript(browser, stack: Stack):  # noqa: F
     assert "/r/" in page.url
     v.check("receipt")
     v.close()
+
+
+def test_english_is_a_second_language_that_is_remembered(browser, stack: Stack):  # noqa: F811
+    v = Visit(browser, "english")
+    page = v.page
+    page.goto(stack.portal + "/")
+    page.get_by_role("link", name="English").click()
+    assert page.evaluate("document.documentElement.lang") == "en"
+    v.check("home")
+    page.get_by_role("link", name="Demo Municipality").click()  # remembered without ?lang
+    assert page.get_by_role("heading", name="Demo Municipality").is_visible()
+    v.check("catalog")
+    page.get_by_role("link", name="Track a letter").click()
+    page.get_by_label("Tracking code").fill("123")
+    page.get_by_role("button", name="Show the letter").click()
+    assert "The tracking code is not right" in page.inner_text("main")
+    v.check("track-form-error")
+    page.get_by_role("link", name="Sign in").click()
+    page.get_by_label("Mobile number").fill("09121112233")
+    page.get_by_role("button", name="Send the code").click()
+    expect(page.locator("#resend-note")).to_contain_text("seconds")
+    v.check("login-code")
+    page.get_by_role("link", name="فارسی").click()
+    assert page.evaluate("document.documentElement.dir") == "rtl"
+    v.close()
