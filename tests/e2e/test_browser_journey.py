@@ -59,6 +59,17 @@ def download_receipt(v: Visit, tmp: Path, stack: Stack, code: str) -> None:
     assert out.stdout.strip().endswith(f"/t/{code}"), out
 
 
+def fill_letter(page, name: tuple[str, str], subject: str, body: str,
+                attachment: str | None = None) -> None:
+    page.get_by_label("نام", exact=True).fill(name[0])
+    page.get_by_label("نام خانوادگی").fill(name[1])
+    page.get_by_label("موضوع").fill(subject)
+    page.get_by_label("متن نامه").fill(body)
+    if attachment:
+        page.get_by_label("پیوست ۱").set_input_files(
+            files=[{"name": attachment, "mimeType": "application/pdf", "buffer": PDF}])
+
+
 def wait_for_text(v: Visit, text: str, what: str) -> None:
     def shown() -> bool:
         v.page.reload()
@@ -85,13 +96,9 @@ def test_a_person_on_a_phone_hands_in_a_letter_and_follows_it(browser, stack: St
 
     # A wrong national code: the form comes back with the message next to the field and
     # everything typed still there.
-    page.get_by_label("نام", exact=True).fill("زهرا")
-    page.get_by_label("نام خانوادگی").fill("محمدی")
+    fill_letter(page, ("زهرا", "محمدی"), "چاله بزرگ در کوچه ۳",
+                "کوچه شماره ۳ خیابان بهار چاله‌های بزرگ دارد.", "عکس-کوچه.pdf")
     page.get_by_label("کد ملی").fill("۰۰۷۶۲۲۹۶۴۶")
-    page.get_by_label("موضوع").fill("چاله بزرگ در کوچه ۳")
-    page.get_by_label("متن نامه").fill("کوچه شماره ۳ خیابان بهار چاله‌های بزرگ دارد.")
-    page.get_by_label("پیوست ۱").set_input_files(
-        files=[{"name": "عکس-کوچه.pdf", "mimeType": "application/pdf", "buffer": PDF}])
     page.get_by_role("button", name="دیدن پیش‌نمایش نامه").click()
     assert page.locator("#national_code-error").is_visible()
     v.check("letter-form-errors")
@@ -176,12 +183,8 @@ def test_a_company_hands_in_a_letter_and_takes_it_back(browser, stack: Stack,  #
     page.get_by_label(re.compile("شرکت یا سازمان")).check()
     page.get_by_label("نام شرکت").fill("شركت نمونه سازان")  # Arabic kaf, normalized
     page.get_by_label("شناسه ملی شرکت").fill("۵۲۳۴۸۱۴۷۹۰۱")
-    page.get_by_label("نام", exact=True).fill("علی")
-    page.get_by_label("نام خانوادگی").fill("رضایی")
-    page.get_by_label("موضوع").fill("درخواست صورت‌حساب قرارداد ۱۴۰۵")
-    page.get_by_label("متن نامه").fill("لطفا صورت‌حساب قرارداد شماره ۱۲ را بفرستید.")
-    page.get_by_label("پیوست ۱").set_input_files(
-        files=[{"name": "قرارداد.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    fill_letter(page, ("علی", "رضایی"), "درخواست صورت‌حساب قرارداد ۱۴۰۵",
+                "لطفا صورت‌حساب قرارداد شماره ۱۲ را بفرستید.", "قرارداد.pdf")
     page.get_by_role("button", name="دیدن پیش‌نمایش نامه").click()
     v.check("preview")
     assert "شرکت نمونه سازان" in page.inner_text("main")  # ك became ک
@@ -208,11 +211,9 @@ def test_the_journey_works_without_javascript(browser, stack: Stack):  # noqa: F
     page.goto(stack.portal + "/o/demo/letter?service=general")
     sign_in(v, stack, "09127654321", "09127654321")
     assert "/o/demo/letter" in page.url
-    page.get_by_label("نام", exact=True).fill("رضا")
-    page.get_by_label("نام خانوادگی").fill("کریمی")
+    fill_letter(page, ("رضا", "کریمی"), "پرسش درباره پروانه",
+                "پروانه ساخت من کی آماده می‌شود؟")
     page.get_by_label("کد ملی").fill("0076229645")
-    page.get_by_label("موضوع").fill("پرسش درباره پروانه")
-    page.get_by_label("متن نامه").fill("پروانه ساخت من کی آماده می‌شود؟")
     page.get_by_role("button", name="دیدن پیش‌نمایش نامه").click()
     v.check("preview")
     page.get_by_role("button", name="ویرایش").click()
