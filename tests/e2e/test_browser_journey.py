@@ -28,7 +28,7 @@ def sign_in(v: Visit, stack: Stack, typed_mobile: str, mobile: str) -> None:
     assert "/login" in page.url
     v.check("login-mobile")
     page.get_by_label("شماره همراه").fill(typed_mobile)
-    page.get_by_role("button", name="فرستادن کد").click()
+    go(page, page.get_by_role("button", name="فرستادن کد"))
     page.get_by_label("کد پیامک‌شده").wait_for()
     # The countdown script holds the resend button for a minute; without scripts the button
     # works and the server answers with the seconds left.
@@ -39,11 +39,11 @@ def sign_in(v: Visit, stack: Stack, typed_mobile: str, mobile: str) -> None:
         assert page.locator("#resend").is_enabled()
     v.check("login-code")
     page.get_by_label("کد پیامک‌شده").fill("00000")
-    page.get_by_role("button", name="ورود").click()
+    go(page, page.get_by_role("button", name="ورود"))
     assert page.locator("#code-error").is_visible()  # wrong code: message next to the field
     # The code as the SMS shows it, in Persian digits.
     page.get_by_label("کد پیامک‌شده").fill(otp(stack, mobile).translate(FA))
-    page.get_by_role("button", name="ورود").click()
+    go(page, page.get_by_role("button", name="ورود"))
 
 
 def download_receipt(v: Visit, tmp: Path, stack: Stack, code: str) -> None:
@@ -57,6 +57,13 @@ def download_receipt(v: Visit, tmp: Path, stack: Stack, code: str) -> None:
     out = subprocess.run(["zbarimg", "--quiet", "--raw", str(tmp / f"{code}.png")],
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().endswith(f"/t/{code}"), out
+
+
+def go(page, target) -> None:
+    """Click something that loads a new page, and wait until that page has loaded: asserting
+    right after a bare click may still look at the old page."""
+    with page.expect_navigation():
+        target.click()
 
 
 def fill_letter(page, name: tuple[str, str], subject: str, body: str,
@@ -83,11 +90,11 @@ def test_a_person_on_a_phone_hands_in_a_letter_and_follows_it(browser, stack: St
     page = v.page
     page.goto(stack.portal + "/")
     v.check("home")
-    page.get_by_role("link", name="شهرداری نمونه").click()
+    go(page, page.get_by_role("link", name="شهرداری نمونه"))
     v.check("catalog")
     page.get_by_text("درخواست تعمیر معبر و آسفالت", exact=True).click()  # opens the details
     assert page.locator("#service-street-repair").get_by_text("مسئول پاسخگویی").is_visible()
-    page.get_by_role("link", name=re.compile("نوشتن نامه برای «درخواست تعمیر")).click()
+    go(page, page.get_by_role("link", name=re.compile("نوشتن نامه برای «درخواست تعمیر")))
 
     sign_in(v, stack, "۰۹۱۲-۱۲۳ ۴۵۶۷", "09121234567")
     assert "/o/demo/letter" in page.url
@@ -99,18 +106,18 @@ def test_a_person_on_a_phone_hands_in_a_letter_and_follows_it(browser, stack: St
     fill_letter(page, ("زهرا", "محمدی"), "چاله بزرگ در کوچه ۳",
                 "کوچه شماره ۳ خیابان بهار چاله‌های بزرگ دارد.", "عکس-کوچه.pdf")
     page.get_by_label("کد ملی").fill("۰۰۷۶۲۲۹۶۴۶")
-    page.get_by_role("button", name="دیدن پیش‌نمایش نامه").click()
+    go(page, page.get_by_role("button", name="دیدن پیش‌نمایش نامه"))
     assert page.locator("#national_code-error").is_visible()
     v.check("letter-form-errors")
     assert page.get_by_label("موضوع").input_value() == "چاله بزرگ در کوچه ۳"
     # The uploaded file was kept by the server; it needs no second upload.
     assert page.get_by_role("checkbox", name=re.compile("عکس-کوچه.pdf")).is_checked()
     page.get_by_label("کد ملی").fill("۰۰۷-۶۲۲۹۶۴-۵")
-    page.get_by_role("button", name="دیدن پیش‌نمایش نامه").click()
+    go(page, page.get_by_role("button", name="دیدن پیش‌نمایش نامه"))
     assert page.get_by_role("heading", name="پیش‌نمایش نامه").is_visible()
     v.check("preview")
     assert "عکس-کوچه.pdf" in page.inner_text("main")
-    page.get_by_role("button", name="فرستادن نامه").click()
+    go(page, page.get_by_role("button", name="فرستادن نامه"))
 
     assert "/r/" in page.url, page.inner_text("main")
     code = page.url.rsplit("/", 1)[-1]
@@ -118,7 +125,7 @@ def test_a_person_on_a_phone_hands_in_a_letter_and_follows_it(browser, stack: St
     assert code.translate(FA)[:4] in page.inner_text("main")
     download_receipt(v, tmp_path, stack, code)
 
-    page.get_by_role("link", name="پیگیری این نامه").click()
+    go(page, page.get_by_role("link", name="پیگیری این نامه"))
     v.check("tracking")
     assert page.get_by_role("link", name=re.compile("عکس-کوچه")).count() == 1
 
@@ -140,29 +147,29 @@ def test_a_person_on_a_phone_hands_in_a_letter_and_follows_it(browser, stack: St
     assert "تعمیر هفته بعد انجام می‌شود." in reply.read_text(encoding="utf-8")
     assert "۱۴" in page.inner_text(".timeline")  # Jalali years (۱۴۰x) on the timeline
 
-    page.get_by_role("button", name="ثبت نظر").click()  # no score chosen
+    go(page, page.get_by_role("button", name="ثبت نظر"))  # no score chosen
     assert page.locator("#score-error").is_visible()
     v.check("survey-error")
     page.get_by_label("۴").check()
     page.get_by_label(re.compile("نظر شما")).fill("ممنون از پیگیری")
-    page.get_by_role("button", name="ثبت نظر").click()
+    go(page, page.get_by_role("button", name="ثبت نظر"))
     assert page.get_by_text("از نظر شما سپاسگزاریم").is_visible()
 
-    page.get_by_role("link", name="نامه‌های من").click()
+    go(page, page.get_by_role("link", name="نامه‌های من"))
     v.check("my-letters")
     assert page.get_by_role("link", name="چاله بزرگ در کوچه ۳").is_visible()
 
-    page.get_by_role("link", name="پیگیری نامه").first.click()
+    go(page, page.get_by_role("link", name="پیگیری نامه").first)
     v.check("track-form")
     page.get_by_label("کد رهگیری").fill("۱۲۳")
-    page.get_by_role("button", name="دیدن نامه").click()
+    go(page, page.get_by_role("button", name="دیدن نامه"))
     assert page.locator("#code-error").is_visible()
     v.check("track-form-error")
     page.get_by_label("کد رهگیری").fill(" ".join([code[:4], code[4:8], code[8:]]).translate(FA))
-    page.get_by_role("button", name="دیدن نامه").click()
+    go(page, page.get_by_role("button", name="دیدن نامه"))
     assert f"/t/{code}" in page.url
 
-    page.get_by_role("button", name=re.compile("خروج")).click()
+    go(page, page.get_by_role("button", name=re.compile("خروج")))
     page.goto(f"{stack.portal}/t/{code}")
     v.check("track-login")
     assert "مهندس کریمی" not in page.inner_text("main")  # the code alone reveals nothing
@@ -176,30 +183,30 @@ def test_a_company_hands_in_a_letter_and_takes_it_back(browser, stack: Stack,  #
     v = Visit(browser, "company")
     page = v.page
     page.goto(stack.portal + "/")
-    page.get_by_role("link", name=re.compile("اداره کل نمونه")).click()
+    go(page, page.get_by_role("link", name=re.compile("اداره کل نمونه")))
     v.check("catalog")
-    page.get_by_role("link", name=re.compile("نوشتن نامه برای «نامه به دبیرخانه")).click()
+    go(page, page.get_by_role("link", name=re.compile("نوشتن نامه برای «نامه به دبیرخانه")))
     sign_in(v, stack, "+98 935 111 2233", "09351112233")
     page.get_by_label(re.compile("شرکت یا سازمان")).check()
     page.get_by_label("نام شرکت").fill("شركت نمونه سازان")  # Arabic kaf, normalized
     page.get_by_label("شناسه ملی شرکت").fill("۵۲۳۴۸۱۴۷۹۰۱")
     fill_letter(page, ("علی", "رضایی"), "درخواست صورت‌حساب قرارداد ۱۴۰۵",
                 "لطفا صورت‌حساب قرارداد شماره ۱۲ را بفرستید.", "قرارداد.pdf")
-    page.get_by_role("button", name="دیدن پیش‌نمایش نامه").click()
+    go(page, page.get_by_role("button", name="دیدن پیش‌نمایش نامه"))
     v.check("preview")
     assert "شرکت نمونه سازان" in page.inner_text("main")  # ك became ک
-    page.get_by_role("button", name="فرستادن نامه").click()
+    go(page, page.get_by_role("button", name="فرستادن نامه"))
     assert "/r/" in page.url, page.inner_text("main")
     code = page.url.rsplit("/", 1)[-1]
     v.check("receipt")
     download_receipt(v, tmp_path, stack, code)
 
-    page.get_by_role("link", name="پیگیری این نامه").click()
+    go(page, page.get_by_role("link", name="پیگیری این نامه"))
     assert "در صف بررسی دبیرخانه" in page.inner_text("main")
     v.check("tracking")
-    page.get_by_role("link", name="پس گرفتن نامه").click()
+    go(page, page.get_by_role("link", name="پس گرفتن نامه"))
     v.check("withdraw")
-    page.get_by_role("button", name=re.compile("بله")).click()
+    go(page, page.get_by_role("button", name=re.compile("بله")))
     assert "پس گرفته شد" in page.inner_text("main")
     v.check("withdrawn")
     v.close()
@@ -214,12 +221,12 @@ def test_the_journey_works_without_javascript(browser, stack: Stack):  # noqa: F
     fill_letter(page, ("رضا", "کریمی"), "پرسش درباره پروانه",
                 "پروانه ساخت من کی آماده می‌شود؟")
     page.get_by_label("کد ملی").fill("0076229645")
-    page.get_by_role("button", name="دیدن پیش‌نمایش نامه").click()
+    go(page, page.get_by_role("button", name="دیدن پیش‌نمایش نامه"))
     v.check("preview")
-    page.get_by_role("button", name="ویرایش").click()
+    go(page, page.get_by_role("button", name="ویرایش"))
     assert page.get_by_label("موضوع").input_value() == "پرسش درباره پروانه"
-    page.get_by_role("button", name="دیدن پیش‌نمایش نامه").click()
-    page.get_by_role("button", name="فرستادن نامه").click()
+    go(page, page.get_by_role("button", name="دیدن پیش‌نمایش نامه"))
+    go(page, page.get_by_role("button", name="فرستادن نامه"))
     assert "/r/" in page.url
     v.check("receipt")
     v.close()
@@ -229,22 +236,22 @@ def test_english_is_a_second_language_that_is_remembered(browser, stack: Stack):
     v = Visit(browser, "english")
     page = v.page
     page.goto(stack.portal + "/")
-    page.get_by_role("link", name="English").click()
+    go(page, page.get_by_role("link", name="English"))
     assert page.evaluate("document.documentElement.lang") == "en"
     v.check("home")
-    page.get_by_role("link", name="Demo Municipality").click()  # remembered without ?lang
+    go(page, page.get_by_role("link", name="Demo Municipality"))  # remembered without ?lang
     assert page.get_by_role("heading", name="Demo Municipality").is_visible()
     v.check("catalog")
-    page.get_by_role("link", name="Track a letter").click()
+    go(page, page.get_by_role("link", name="Track a letter"))
     page.get_by_label("Tracking code").fill("123")
-    page.get_by_role("button", name="Show the letter").click()
+    go(page, page.get_by_role("button", name="Show the letter"))
     assert "The tracking code is not right" in page.inner_text("main")
     v.check("track-form-error")
-    page.get_by_role("link", name="Sign in").click()
+    go(page, page.get_by_role("link", name="Sign in"))
     page.get_by_label("Mobile number").fill("09121112233")
-    page.get_by_role("button", name="Send the code").click()
+    go(page, page.get_by_role("button", name="Send the code"))
     expect(page.locator("#resend-note")).to_contain_text("seconds")
     v.check("login-code")
-    page.get_by_role("link", name="فارسی").click()
+    go(page, page.get_by_role("link", name="فارسی"))
     assert page.evaluate("document.documentElement.dir") == "rtl"
     v.close()
