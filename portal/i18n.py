@@ -65,7 +65,9 @@ EN: dict[str, str] = {
     "خدمت": "Service", "پیوست‌ها": "Attachments", "— انتخاب کنید —": "— choose —",
     "خودم (شخص)": "Myself (a person)", "یک شرکت یا سازمان": "A company or organization",
     "اگر نامه از طرف شرکت است": "If the letter is from a company",
-    "۱۱ رقم": "11 digits", "نویسنده نامه": "Writer of the letter",
+    "۱۱ رقم": "11 digits",
+    "نویسنده نامه (برای شرکت: نماینده شرکت)": "Writer of the letter (for a company: its "
+                                             "representative)",
     "۱۰ رقم کارت ملی (برای شرکت، کد ملی نماینده؛ اختیاری)":
         "10 digits of the national card (for a company, the representative's; optional)",
     "پیوست‌ها (اختیاری)": "Attachments (optional)",
