@@ -5,13 +5,27 @@ import io
 import zipfile
 from dataclasses import dataclass
 
+from .normalize import to_persian_digits
+
 PDF, PNG, JPEG = "application/pdf", "image/png", "image/jpeg"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXTENSIONS = {PDF: "pdf", PNG: "png", JPEG: "jpg", DOCX: "docx", XLSX: "xlsx"}
 
 MAX_FILES = 5
-MAX_BYTES = 10 * 1024 * 1024
+MAX_MB = 10
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How many attachments a letter may carry and how big each may be (an organization's
+    ``[attachments]`` table; these are the defaults)."""
+    max_files: int = MAX_FILES
+    max_mb: int = MAX_MB
+
+    @property
+    def max_bytes(self) -> int:
+        return self.max_mb * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,17 +63,26 @@ def safe_name(name: str, content_type: str) -> str:
     return f"{(stem or 'attachment')[:120]}.{EXTENSIONS[content_type]}"
 
 
-def check(uploads: list[Upload]) -> tuple[list[tuple[Upload, str]], dict[str, str]]:
+def acceptable(upload: Upload, limits: Limits = Limits()) -> str | None:
+    """The sniffed type when this one file would pass :func:`check`, else None."""
+    if not upload.content or len(upload.content) > limits.max_bytes:
+        return None
+    return sniff(upload.content)
+
+
+def check(uploads: list[Upload], limits: Limits = Limits()
+          ) -> tuple[list[tuple[Upload, str]], dict[str, str]]:
     """Accepted uploads with their sniffed type, and a Persian message if any was refused."""
     accepted: list[tuple[Upload, str]] = []
     uploads = [u for u in uploads if u.content]
-    if len(uploads) > MAX_FILES:
-        return [], {"attachments": f"حداکثر {MAX_FILES} پیوست می‌توانید بفرستید."
-                    .replace(str(MAX_FILES), "۵")}
+    if len(uploads) > limits.max_files:
+        return [], {"attachments": f"حداکثر {to_persian_digits(limits.max_files)} پیوست "
+                                   "می‌توانید بفرستید."}
     bad: list[str] = []
     for upload in uploads:
-        if len(upload.content) > MAX_BYTES:
-            bad.append(f"«{upload.name}» بزرگ‌تر از ۱۰ مگابایت است.")
+        if len(upload.content) > limits.max_bytes:
+            bad.append(f"«{upload.name}» بزرگ‌تر از {to_persian_digits(limits.max_mb)} "
+                       "مگابایت است.")
             continue
         kind = sniff(upload.content)
         if kind is None:

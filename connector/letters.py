@@ -1,6 +1,7 @@
 """Use cases on letters: hand in, approve, reject, withdraw, retry, and what a citizen may see."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -11,10 +12,12 @@ from sqlalchemy.orm import Session, selectinload
 from . import files, notifications, timeline, tracking
 from .clock import now
 from .db import transaction
-from .domain import FINAL, WITHDRAWABLE, ApplicantType, State, ensure_transition
-from .errors import Forbidden, NotFound, ValidationError
+from .domain import FINAL, WITHDRAWABLE, ApplicantType, Document, State, ensure_transition
+from .errors import ExternalError, Forbidden, NotFound, ValidationError
 from .models import Attachment, Event, Letter, Survey
 from .normalize import legal_id, national_code, text
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .bootstrap import Pishkhan
@@ -85,7 +88,7 @@ def validate(org: Organization, form: LetterForm, uploads: list[files.Upload]) -
         errors["body"] = MSG["body"]
     if org.service(f.service) is None:
         errors["service"] = MSG["service"]
-    accepted, file_errors = files.check(uploads)
+    accepted, file_errors = files.check(uploads, org.attachments)
     errors.update(file_errors)
     if errors:
         raise ValidationError(errors)
@@ -247,6 +250,22 @@ def view(px: Pishkhan, letter: Letter) -> dict[str, Any]:
         "can_withdraw": State(letter.state) in WITHDRAWABLE,
         "survey_open": letter.state == State.CLOSED.value and letter.survey is None,
     }
+
+
+def reply(px: Pishkhan, letter: Letter) -> Document:
+    """The organization's answer, fetched from its system when asked for (the caller has
+    already checked who may see the letter). Not kept here: the system stays the record."""
+    if not letter.reply_available or not letter.external_id:
+        raise NotFound(f"no reply for {letter.tracking_code}")
+    try:
+        document = px.adapter(letter.org).fetch_reply(letter.external_id)
+    except ExternalError as exc:
+        log.warning("reply of %s from %s failed (%s): %s", letter.tracking_code, letter.org,
+                    exc.kind, exc.detail)
+        raise
+    if document is None or not (document.content or document.text):
+        raise NotFound(f"no reply for {letter.tracking_code}")
+    return document
 
 
 def save_survey(px: Pishkhan, code: str, mobile: str, score: int, comment: str) -> None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .files import Limits
+
 APPROVAL_MODES = ("inbox", "portal")
 ROUTING_POLICIES = ("secretariat", "unit")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
@@ -83,6 +85,7 @@ class Organization:
     texts: Mapping[str, str]
     rejection_reasons: tuple[str, ...]
     path: Path
+    attachments: Limits = Limits()
 
     def unit(self, code: str) -> Unit | None:
         return next((u for u in self.units if u.code == code), None)
@@ -233,6 +236,18 @@ def parse_organization(path: Path, data: Mapping[str, Any], env: Mapping[str, st
     if concurrency is not None and not 1 <= concurrency <= 64:
         r.problem("delivery_concurrency", "must be between 1 and 64", "use a number such as 4")
 
+    att = data.get("attachments", {})
+    if not isinstance(att, dict):
+        r.problem("attachments", "must be a table", "write [attachments] with max_files, max_mb")
+        att = {}
+    max_files = r.get(att, "max_files", int, prefix="attachments.", default=Limits.max_files)
+    max_mb = r.get(att, "max_mb", int, prefix="attachments.", default=Limits.max_mb)
+    if max_files is not None and not 0 <= max_files <= 20:
+        r.problem("attachments.max_files", "must be between 0 and 20", "use a number such as 5")
+    if max_mb is not None and not 1 <= max_mb <= 50:
+        r.problem("attachments.max_mb", "must be between 1 and 50 (megabytes)",
+                  "use a number such as 10")
+
     org = Organization(
         slug=slug or "", name=name or "", name_en=r.get(data, "name_en", str, default=slug or ""),
         approval=approval or "", routing=routing or "", secretariat_unit=secretariat or "",
@@ -242,7 +257,7 @@ def parse_organization(path: Path, data: Mapping[str, Any], env: Mapping[str, st
         sms=_plugin(r, data, "sms", "file", env),
         texts=dict(texts),
         rejection_reasons=tuple(r.get(data, "rejection_reasons", list, default=[])),
-        path=path)
+        path=path, attachments=Limits(max_files=max_files or 0, max_mb=max_mb or Limits.max_mb))
     return org if len(problems) == before else None
 
 

@@ -47,6 +47,7 @@ class Settings:
     ldap_timeout: float = 5.0
     log_format: str = "text"
     digest_hour: int = 7
+    ratelimit_storage: str = "memory://"
     env: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     @property
@@ -126,5 +127,6 @@ def load_settings(environ: Mapping[str, str] | None = None,
         ldap_timeout=float(get("PISHKHAN_LDAP_TIMEOUT", "5")),
         log_format=get("PISHKHAN_LOG_FORMAT", "text").lower(),
         digest_hour=int(get("PISHKHAN_DIGEST_HOUR", "7")),
+        ratelimit_storage=get("PISHKHAN_RATELIMIT_STORAGE", "memory://"),
         env=env,
     )

@@ -24,14 +24,18 @@ def pishkhan() -> Pishkhan:
 def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None) -> Flask:
     # The composition root (bootstrap) reads the environment; the portal reads none itself.
     px = px or bootstrap()
+    https = px.settings.public_url.startswith("https://")
     app = Flask(__name__)
     app.config.from_mapping(
         SECRET_KEY=px.settings.secret_key,
-        # Five attachments of 10 MB each plus the form, with room for multipart overhead.
-        MAX_CONTENT_LENGTH=60 * 1024 * 1024,
+        # The largest organization's attachments plus the form and multipart overhead.
+        MAX_CONTENT_LENGTH=max((o.attachments.max_files * o.attachments.max_bytes
+                                for o in px.orgs.values()), default=0) + 2 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=px.settings.public_url.startswith("https://"),
+        SESSION_COOKIE_SECURE=https,
+        # __Host-: only ever sent back over HTTPS to this exact host, never to a sibling domain.
+        SESSION_COOKIE_NAME="__Host-pishkhan" if https else "pishkhan",
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=px.settings.token_ttl),
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Persian stays readable
@@ -40,10 +44,11 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.extensions[EXTENSION] = px
     app.config["DEMO_OPERATOR"] = ensure_demo_operator(px)
 
-    from . import (admin, api, citizen, console, desk, errors, filters, ops, reports,
-                   security, staff_ui)
+    from . import (admin, api, citizen, console, desk, errors, filters, i18n, limits, ops,
+                   reports, security, staff_ui)
 
     ops.register(app)  # first: the request id is set before any other hook logs
+    i18n.register(app)
     filters.register(app)
     security.register(app)
     errors.register(app)
@@ -54,4 +59,5 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.register_blueprint(admin.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(reports.bp)
+    limits.register(app, px.settings.ratelimit_storage)
     return app

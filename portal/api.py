@@ -9,9 +9,9 @@ from connector import citizens, letters
 from connector.errors import ValidationError
 from connector.normalize import digits_only
 
-from . import attachments, pishkhan
+from . import attachments, pishkhan, receipts
 from .openapi import document
-from .security import bearer_mobile
+from .security import bearer_mobile, readable_letter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -102,6 +102,19 @@ def survey(tracking_code: str) -> tuple[Response, int]:
 
 @bp.get("/letters/<tracking_code>/attachments/<int:index>")
 def attachment(tracking_code: str, index: int) -> Response:
-    px = pishkhan()
-    return attachments.send(letters.get(px, tracking_code, bearer_mobile()), index)
+    return attachments.send(readable_letter(tracking_code), index)
+
+
+@bp.get("/letters/<tracking_code>/reply")
+def reply(tracking_code: str) -> Response:
+    letter = readable_letter(tracking_code)
+    return attachments.send_reply(letter, letters.reply(pishkhan(), letter))
+
+
+@bp.get("/letters/<tracking_code>/receipt.pdf")
+def receipt_pdf(tracking_code: str) -> Response:
+    # Also reached from the receipt page with the citizen's session, and by staff.
+    letter = readable_letter(tracking_code)
+    return receipts.pdf_response(letter, public_url("citizen.track_letter",
+                                                    code=letter.tracking_code))
 

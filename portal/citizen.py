@@ -6,6 +6,7 @@ kept and the core's Persian message next to its field.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -16,8 +17,11 @@ from connector.errors import (Forbidden, InvalidTransition, NotFound, RateLimite
                               ValidationError)
 from connector.normalize import digits_only
 
-from . import attachments, labels, pishkhan
+from connector.orgs import Organization
+
+from . import attachments, drafts, labels, pishkhan
 from .errors import rate_limit_message
+from .filters import fa_digits
 from .security import (citizen_required, current_mobile, login_citizen, logout_citizen,
                        safe_next)
 
@@ -28,6 +32,8 @@ MSG_NOT_YOURS = "نامه‌ای با این کد رهگیری برای شمار
 MSG_WITHDRAW_LATE = "نامه به دبیرخانه رفته است و دیگر پس گرفته نمی‌شود."
 MSG_SURVEY_CLOSED = "نظر شما پیش‌تر ثبت شده یا کار نامه هنوز تمام نشده است."
 MSG_SCORE = "یک امتیاز از ۱ تا ۵ انتخاب کنید."
+MSG_LOCKED = "کد چند بار اشتباه نوشته شد. برای امنیت شما، ورود با این شماره تا {minutes} " \
+             "دقیقه دیگر بسته است."
 
 Page = str | Response | tuple[str, int]
 
@@ -52,24 +58,32 @@ def login() -> Page:
     step = request.form.get("step", "mobile") if request.method == "POST" else "mobile"
     errors: dict[str, str] = {}
     status = 200
-    if request.method == "POST" and step == "mobile":
+    if request.method == "POST" and step in ("mobile", "resend"):
         try:
             values["mobile"] = citizens.request_otp(px, values["mobile"])
             step = "code"
         except ValidationError as exc:
-            errors, status = exc.errors, 400
+            errors, status, step = exc.errors, 400, "mobile"
         except RateLimited as exc:
-            errors, status = {"mobile": rate_limit_message(exc.retry_after)}, 429
+            # A resend asked for too early stays on the code step, the message by its button.
+            field = "resend" if step == "resend" else "mobile"
+            step = "code" if step == "resend" else "mobile"
+            errors, status = {field: rate_limit_message(exc.retry_after)}, 429
     elif request.method == "POST" and step == "code":
         try:
             citizens.verify_otp(px, values["mobile"], values["code"])
         except ValidationError as exc:
             errors, status = exc.errors, 400
+        except RateLimited as exc:
+            minutes = fa_digits(max(1, math.ceil(exc.retry_after / 60)))
+            errors, status = {"code": MSG_LOCKED.format(minutes=minutes)}, 429
         else:
             login_citizen(citizens.clean_mobile(values["mobile"]))
             return redirect(next_url)
+    resend_in = citizens.resend_wait(px, values["mobile"]) \
+        if step == "code" and "mobile" not in errors else 0
     return render_template("citizen/login.html", step=step, values=values, errors=errors,
-                           next=next_url), status
+                           next=next_url, resend_in=resend_in), status
 
 
 @bp.post("/logout")
@@ -83,20 +97,42 @@ def logout() -> Response:
 @bp.route("/o/<org>/letter", methods=["GET", "POST"])
 @citizen_required
 def write(org: str) -> Page:
+    """Write, preview, send. The form posts ``action=preview`` (its only button); the preview
+    page posts the same fields back with ``action=send`` or ``action=edit``."""
     px = pishkhan()
     organization = px.org(org)
     if request.method == "GET":
+        drafts.clear()
         form = letters.LetterForm(service=request.args.get("service", ""))
-        return render_template("citizen/letter_form.html", org=organization, form=form,
-                               errors={}, files_lost=False)
+        return _form_page(organization, form)
     form = letters.LetterForm.from_mapping(request.form)
+    action = request.form.get("action", "preview")
     uploads = attachments.from_files(request.files.getlist("attachments"))
+    kept = drafts.kept(organization, request.form)
+    everything = drafts.load(kept) + uploads
+    if action == "edit":
+        return _form_page(organization, form, held=kept)
     try:
-        letter = letters.submit(px, org, form, uploads, str(current_mobile()))
+        cleaned = letters.validate(organization, form, everything)
+        if action != "send":
+            held = drafts.hold(organization, everything)
+            return render_template("citizen/preview.html", org=organization,
+                                   form=cleaned.form, raw=form, held=held,
+                                   service=organization.service(cleaned.form.service))
+        letter = letters.submit(px, org, form, everything, str(current_mobile()))
     except ValidationError as exc:
-        return render_template("citizen/letter_form.html", org=organization, form=form,
-                               errors=exc.errors, files_lost=bool(uploads)), 400
+        held = drafts.hold(organization, everything)
+        return _form_page(organization, form, exc.errors, held), 400
+    drafts.clear()
     return redirect(url_for("citizen.receipt", code=letter.tracking_code))
+
+
+def _form_page(org: Organization, form: letters.LetterForm, errors: dict[str, str] | None = None,
+               held: list[drafts.Held] | None = None) -> str:
+    held = held or []
+    return render_template("citizen/letter_form.html", org=org, form=form, errors=errors or {},
+                           held=held,
+                           free_slots=max(0, org.attachments.max_files - len(held)))
 
 
 @bp.get("/r/<code>")

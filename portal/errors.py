@@ -9,7 +9,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from connector.errors import Forbidden, InvalidTransition, NotFound, RateLimited, ValidationError
+from connector.errors import (ExternalError, Forbidden, InvalidTransition, NotFound, RateLimited,
+                              ValidationError)
 
 from .security import CsrfError
 
@@ -26,6 +27,7 @@ MESSAGES: dict[int, tuple[str, str]] = {
                       "حداکثر ۶۰ مگابایت."),
     429: ("rate_limited", "درخواست‌ها زیاد بوده است. کمی بعد دوباره امتحان کنید."),
     500: ("server_error", "خطایی پیش آمد. چند دقیقه دیگر دوباره امتحان کنید."),
+    503: ("unavailable", "سامانه سازمان الان پاسخ نمی‌دهد. چند دقیقه دیگر دوباره امتحان کنید."),
 }
 VALIDATION = "اطلاعات فرستاده‌شده کامل یا درست نیست. پیام کنار هر خانه را ببینید."
 CSRF = "مهلت این فرم تمام شده یا فرم از جای دیگری آمده است. صفحه را دوباره باز کنید و " \
@@ -34,6 +36,8 @@ CSRF = "مهلت این فرم تمام شده یا فرم از جای دیگر�
 
 def rate_limit_message(retry_after: int) -> str:
     from .filters import fa_digits
+    if retry_after < 90:
+        return f"کمی صبر کنید: {fa_digits(max(1, retry_after))} ثانیه دیگر دوباره امتحان کنید."
     minutes = max(1, math.ceil(retry_after / 60))
     return f"درخواست‌ها زیاد بوده است. {fa_digits(minutes)} دقیقه دیگر دوباره امتحان کنید."
 
@@ -78,6 +82,11 @@ def register(app: Flask) -> None:
     def _rate_limited(exc: RateLimited) -> Response:
         return error_response(429, rate_limit_message(exc.retry_after),
                               headers={"Retry-After": str(exc.retry_after)})
+
+    @app.errorhandler(ExternalError)
+    def _external(exc: ExternalError) -> Response:
+        # The organization's system failed us (the core has logged it); not the citizen's fault.
+        return error_response(503, headers={"Retry-After": "120"})
 
     @app.errorhandler(CsrfError)
     def _csrf(exc: CsrfError) -> Response:

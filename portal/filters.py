@@ -4,18 +4,23 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from flask import Flask
+from flask import Flask, has_request_context
 from persiantools.jdatetime import JalaliDateTime
 
 from connector.normalize import to_persian_digits
 
 from . import labels
+from .i18n import locale, translate
 
 TEHRAN = ZoneInfo("Asia/Tehran")
 
 
 def fa_digits(value: object) -> str:
-    return "" if value is None else to_persian_digits(value)
+    """Persian digits on Persian pages; the English pages keep Latin ones."""
+    if value is None:
+        return ""
+    return str(value) if has_request_context() and locale() == "en" \
+        else to_persian_digits(value)
 
 
 def _as_utc(value: datetime | str) -> datetime:
@@ -29,12 +34,18 @@ def jalali(value: datetime | str | None, with_time: bool = True) -> str:
     if not value:
         return ""
     local = JalaliDateTime(_as_utc(value).astimezone(TEHRAN))
+    if has_request_context() and locale() == "en":
+        return local.strftime(f"{local.day} %B %Y" + (", %H:%M" if with_time else ""),
+                              locale="en")
     # The day without a leading zero, as people write it: "۱ آذر", not "۰۱ آذر".
     fmt = f"{local.day} %B %Y" + ("، ساعت %H:%M" if with_time else "")
-    return fa_digits(local.strftime(fmt, locale="fa"))
+    return to_persian_digits(local.strftime(fmt, locale="fa"))
 
 
 def filesize(size: int) -> str:
+    if has_request_context() and locale() == "en":
+        return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 \
+            else f"{max(1, round(size / 1024))} KB"
     if size >= 1024 * 1024:
         return fa_digits(f"{size / 1024 / 1024:.1f}".replace(".", "٫")) + " مگابایت"
     return fa_digits(max(1, round(size / 1024))) + " کیلوبایت"
@@ -44,5 +55,5 @@ def register(app: Flask) -> None:
     app.add_template_filter(fa_digits, "fa_digits")
     app.add_template_filter(jalali, "jalali")
     app.add_template_filter(filesize, "filesize")
-    app.add_template_filter(labels.status, "status_label")
+    app.add_template_filter(lambda code: translate(labels.status(code)), "status_label")
     app.jinja_env.globals["APPLICANT"] = labels.APPLICANT

@@ -221,6 +221,32 @@ def _paths() -> dict[str, Any]:
                         "content": {"application/octet-stream": {
                             "schema": {"type": "string", "format": "binary"}}}},
                 "401": _error("Unauthorized"), "404": _error("NotFound")}}},
+        f"{p}/letters/{{tracking_code}}/reply": {"get": {
+            "summary": "Download the organization's reply, fetched from its system",
+            "operationId": "reply",
+            "description": "Only when the letter's `reply_available` is true. Owner (bearer or "
+                           "the portal's session) and the organization's staff only. A reply "
+                           "with text only comes as a UTF-8 text file.",
+            "security": _BEARER, "parameters": [_CODE],
+            "responses": {
+                "200": {"description": "The reply document",
+                        "content": {"application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}}}},
+                "401": _error("Unauthorized"), "404": _error("NotFound"),
+                "503": _json(_ref("Error"), "The organization's system did not answer; "
+                                            "try again later (Retry-After)")}}},
+        f"{p}/letters/{{tracking_code}}/receipt.pdf": {"get": {
+            "summary": "The letter's receipt as a PDF (Persian, A5, with a QR code to the "
+                       "tracking page)", "operationId": "receiptPdf",
+            "description": "Only the owner (bearer token, or the portal's signed-in session) "
+                           "and staff of the organization may read it; to anyone else the "
+                           "letter does not exist (404).",
+            "security": _BEARER, "parameters": [_CODE],
+            "responses": {
+                "200": {"description": "The receipt",
+                        "content": {"application/pdf": {
+                            "schema": {"type": "string", "format": "binary"}}}},
+                "401": _error("Unauthorized"), "404": _error("NotFound")}}},
     }
 
 

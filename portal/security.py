@@ -19,8 +19,9 @@ from flask import Flask, abort, g, redirect, request, session, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import Unauthorized
 
-from connector import audit, citizens, staff
-from connector.models import StaffUser
+from connector import audit, citizens, letters, staff
+from connector.errors import NotFound
+from connector.models import Letter, StaffUser
 from connector.normalize import mask_mobile
 
 from . import pishkhan
@@ -36,6 +37,14 @@ STAFF_SEEN = "staff_seen"
 STAFF_BLUEPRINTS = frozenset({"console", "admin", "desk", "reports"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_EXEMPT_BLUEPRINTS = frozenset({"api"})
+# Pages load only our own stylesheet, fonts and (optional) scripts; no inline code at all, so
+# injected markup can't run. Forms post only to us.
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+# Attachments, receipts and JSON: nothing in them may run or load anything; PDFs and images may
+# still be shown by the browser's own viewer.
+# (No "sandbox": Chrome refuses to open a PDF in a sandboxed document.)
+FILE_CSP = "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'none'"
 
 
 class CsrfError(Exception):
@@ -189,6 +198,27 @@ def _reset_audit_actor(_exc: BaseException | None) -> None:
         audit.reset_actor(token)
 
 
+def readable_letter(code: str) -> Letter:
+    """The letter for its owner (bearer token or citizen session) or for staff of its
+    organization. Anyone else gets the same 404 as for a code that does not exist."""
+    px = pishkhan()
+    if request.headers.get("Authorization"):
+        return letters.get(px, code, bearer_mobile())
+    mobile, user = current_mobile(), current_staff()
+    if mobile is None and user is None:
+        raise Unauthorized()
+    if mobile is not None:
+        try:
+            return letters.get(px, code, mobile)
+        except NotFound:
+            if user is None:
+                raise
+    letter = letters.get(px, code)
+    if user is None or not staff.may_act_for(user, letter.org):
+        raise NotFound(code)
+    return letter
+
+
 def register(app: Flask) -> None:
     app.before_request(_check_csrf)
     app.before_request(_audit_actor)
@@ -202,9 +232,13 @@ def register(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         # Tracking codes travel in our URLs: don't hand them to other sites as a Referer.
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy",
+                                    "camera=(), microphone=(), geolocation=(), payment=()")
         response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; object-src 'self'; frame-ancestors 'none'")
+            "Content-Security-Policy", PAGE_CSP if response.mimetype == "text/html" else FILE_CSP)
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if not request.path.startswith("/static/"):
             # Pages and API answers carry personal data: shared phones must not cache them.
             response.headers.setdefault("Cache-Control", "no-store")

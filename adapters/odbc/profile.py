@@ -41,7 +41,7 @@ from typing import Any
 from connector.domain import ChangeKind
 from connector.errors import ConfigurationError
 
-from ..options import IGNORE, check_kinds, map_kind, read_profile
+from ..options import check_kinds, map_kind, read_profile
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 OPERATIONS = ("deliver", "find", "changes", "fetch_reply", "ping", "check")

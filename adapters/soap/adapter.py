@@ -459,8 +459,8 @@ class _ExchangePlugin(zeep.plugins.Plugin):
             if isinstance(el.tag, str) and etree.QName(el).localname == "Password":
                 el.text = self._MASK
         text = etree.tostring(copy, pretty_print=True, encoding="unicode")
-        for secret in secrets:
-            text = text.replace(secret, self._MASK)
+        for value in secrets:
+            text = text.replace(value, self._MASK)
         return text
 
 

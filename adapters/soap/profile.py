@@ -85,7 +85,7 @@ from connector.domain import ChangeKind
 from connector.errors import ConfigurationError
 from connector.ports import DeliveryProgress
 
-from ..options import IGNORE, check_kinds, map_kind, read_profile
+from ..options import check_kinds, map_kind, read_profile
 from .dates import to_jalali
 
 PROFILE_DIR = Path(__file__).with_name("profiles")

@@ -102,6 +102,13 @@ def test_referral_answer_and_closure(stack: Stack):
     wait_for(lambda: stack.sms_to(MOBILE, "referred"), 5, "the referral SMS")
     stack.oa("POST", f"/letters/{oa_id}/answer", json={"text": "تعمیر در برنامه هفته بعد است."})
     assert until_status(stack, token, code, "answered")["reply_available"] is True
+    reply = stack.api("GET", f"/letters/{code}/reply", token)
+    assert reply.status_code == 200, reply.text
+    assert "attachment" in reply.headers["Content-Disposition"]
+    assert reply.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert "تعمیر در برنامه هفته بعد است." in reply.content.decode("utf-8")
+    other = stack.login("09351112233")
+    assert stack.api("GET", f"/letters/{code}/reply", other).status_code == 404
     stack.oa("POST", f"/letters/{oa_id}/close", json={})
     until_status(stack, token, code, "closed")
     resp = stack.api("POST", f"/letters/{code}/survey", token,

@@ -81,7 +81,6 @@ def test_snapshots_take_turns_and_a_failure_is_recorded(fpx) -> None:
     assert polling.poll_snapshots(px, "demo", batch=1) == 1
     system.fail_next.append(TransientError("down"))
     assert polling.poll_snapshots(px, "demo", batch=3) == 0
-    from connector.models import OrgState
     with px.sessions() as s:
         assert "down" in s.get(OrgState, "demo").last_poll_error
 

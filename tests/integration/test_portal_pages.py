@@ -39,7 +39,8 @@ def web_login(client: Any, px: Any, mobile: str = MOBILE, next_url: str = "/") -
 
 
 def letter_data(token: str, **overrides: Any) -> dict[str, Any]:
-    data = {"csrf_token": token, "applicant_type": "natural", "national_code": NATIONAL_CODE,
+    data = {"csrf_token": token, "action": "send", "applicant_type": "natural",
+            "national_code": NATIONAL_CODE,
             "first_name": "مریم", "last_name": "احمدی", "subject": "خرابی کوچه ۱۲",
             "body": "کوچه ما\nآسفالت ندارد.", "service": "street-repair"}
     data.update(overrides)
@@ -117,7 +118,7 @@ def test_login_rate_limit_is_shown_on_the_page(client, px):
         client.post("/login", data={"csrf_token": token, "step": "mobile", "mobile": MOBILE})
     r = client.post("/login", data={"csrf_token": token, "step": "mobile", "mobile": MOBILE})
     assert r.status_code == 429
-    assert "دقیقه دیگر" in page(r)
+    assert "ثانیه دیگر دوباره امتحان کنید" in page(r)
 
 
 def test_forms_without_the_csrf_token_are_refused(client, px):
@@ -157,7 +158,9 @@ def test_citizen_journey(client, px, app):
     for value in ('value="1234567890"', 'value="مریم"', 'value="احمدی"', 'value="خرابی کوچه ۱۲"',
                   '<option value="street-repair" selected>', "کوچه ما\nآسفالت ندارد."):
         assert value in body, value
-    assert "پیوست‌ها را دوباره انتخاب کنید" in body
+    # The attachment is held: listed with a ticked box, one file input fewer.
+    assert "مدرک.pdf" in body and 'name="keep"' in body and "checked" in body
+    assert body.count('type="file" name="attachments"') == 4
 
     code = submit_letter(client, px)
     receipt = page(client.get(f"/r/{code}"))

@@ -36,3 +36,13 @@ def test_names_keep_persian_and_lose_paths():
 def test_too_many_files():
     accepted, errors = files.check([files.Upload(f"{i}.pdf", b"%PDF-1") for i in range(6)])
     assert "۵" in errors["attachments"]
+
+
+def test_limits_come_from_the_organization():
+    limits = files.Limits(max_files=2, max_mb=1)
+    _, errors = files.check([files.Upload(f"{i}.pdf", b"%PDF-1") for i in range(3)], limits)
+    assert "حداکثر ۲ پیوست" in errors["attachments"]
+    big = files.Upload("بزرگ.pdf", b"%PDF-1" + b"0" * (1024 * 1024))
+    accepted, errors = files.check([big, files.Upload("a.pdf", b"%PDF-1")], limits)
+    assert [u.name for u, _ in accepted] == ["a.pdf"]
+    assert "«بزرگ.pdf» بزرگ‌تر از ۱ مگابایت" in errors["attachments"]

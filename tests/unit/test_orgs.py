@@ -76,3 +76,21 @@ def test_duplicate_slugs(tmp_path):
     (tmp_path / "b.toml").write_text(text, encoding="utf-8")
     orgs, problems = load_organizations(tmp_path, ENV)
     assert list(orgs) == ["demo"] and problems[0].key == "slug"
+
+
+def test_attachment_limits_are_organization_settings(tmp_path):
+    text = (ROOT / "config/organizations/demo.toml").read_text(encoding="utf-8")
+    (tmp_path / "x.toml").write_text(text.replace("max_files = 5", "max_files = 2")
+                                     .replace("max_mb = 10", "max_mb = 3"), encoding="utf-8")
+    orgs, problems = load_organizations(tmp_path, ENV)
+    assert problems == []
+    assert (orgs["demo"].attachments.max_files, orgs["demo"].attachments.max_mb) == (2, 3)
+    # Without the table, the defaults.
+    (tmp_path / "x.toml").write_text(text.split("[attachments]")[0] + "[[units]]" +
+                                     text.split("[[units]]", 1)[1], encoding="utf-8")
+    orgs, problems = load_organizations(tmp_path, ENV)
+    assert problems == [] and orgs["demo"].attachments.max_files == 5
+    (tmp_path / "x.toml").write_text(text.replace("max_mb = 10", "max_mb = 500"),
+                                     encoding="utf-8")
+    orgs, problems = load_organizations(tmp_path, ENV)
+    assert orgs == {} and problems[0].key == "attachments.max_mb"

@@ -1,0 +1,195 @@
+"""English as a second language for the citizen pages: Persian is the source text and the
+default; a small table gives the English. ``?lang=en`` (or ``?lang=fa``) switches and a cookie
+remembers it. Text with no entry stays Persian (organizations' own catalog texts, for one), so
+a missing entry never breaks a page. The operator console stays Persian."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, request
+
+LOCALES = ("fa", "en")
+COOKIE = "lang"
+
+EN: dict[str, str] = {
+    # layout
+    "میز خدمت الکترونیکی": "Electronic service desk",
+    "رفتن به متن صفحه": "Skip to content",
+    "فهرست اصلی": "Main menu",
+    "پیگیری نامه": "Track a letter",
+    "نامه‌های من": "My letters",
+    "خروج": "Sign out",
+    "ورود": "Sign in",
+    "پرسش یا مشکل دارید؟ با کد رهگیری نامه‌تان با سازمان تماس بگیرید.":
+        "Questions or problems? Contact the organization with your letter's tracking code.",
+    "زبان": "Language",
+    # home and catalog
+    "نامه به کدام سازمان است؟": "Which organization is your letter for?",
+    "سازمان را انتخاب کنید. بعد خدمت‌ها را می‌بینید و می‌توانید نامه بنویسید.":
+        "Choose the organization. You will then see its services and can write a letter.",
+    "هنوز سازمانی در این سامانه نیست.": "No organization uses this service desk yet.",
+    "نامه فرستاده‌اید؟": "Already sent a letter?",
+    "نامه‌تان را با کد رهگیری پیگیری کنید.": "Track it with its tracking code.",
+    "خدمت مورد نظر را پیدا کنید. روی نام هر خدمت بزنید تا توضیح کامل آن باز شود.":
+        "Find the service you need. Tap a service's name to open its full description.",
+    "مراحل کار": "Steps", "مدارک لازم": "Documents needed", "قوانین و شرایط": "Rules",
+    "زمان انجام": "Time to complete", "هزینه": "Fees", "مسئول پاسخگویی": "Responsible person",
+    "اگر راضی نبودید": "If you are not satisfied", "پرسش‌های رایج": "Frequently asked questions",
+    "حداکثر {n} روز کاری": "At most {n} working days",
+    "نوشتن نامه برای «{title}»": "Write a letter for “{title}”",
+    # sign-in
+    "ورود با شماره همراه": "Sign in with your mobile number",
+    "شماره همراه خود را بنویسید. یک کد ۵ رقمی برایتان پیامک می‌شود.":
+        "Enter your mobile number. We will text you a 5-digit code.",
+    "شماره همراه": "Mobile number",
+    "مانند ۰۹۱۲۳۴۵۶۷۸۹ — با رقم فارسی یا انگلیسی":
+        "Like 09123456789 — Persian or Latin digits",
+    "فرستادن کد": "Send the code",
+    "کد ۵ رقمی به شماره {mobile} پیامک شد. آن را بنویسید.":
+        "A 5-digit code was texted to {mobile}. Enter it.",
+    "کد پیامک‌شده": "Code from the SMS",
+    "۵ رقم — با رقم فارسی یا انگلیسی": "5 digits — Persian or Latin digits",
+    "کد نرسید؟": "No code?",
+    "{n} ثانیه دیگر می‌توانید کد تازه بگیرید.": "You can ask for a new one in {n} seconds.",
+    "می‌توانید کد تازه بگیرید.": "You can ask for a new one.",
+    "فرستادن دوباره کد": "Send the code again",
+    "شماره را اشتباه نوشته‌اید؟ شماره دیگری بنویسید": "Wrong number? Enter another one",
+    # letter form
+    "نامه به {org}": "Letter to {org}",
+    "همه خانه‌ها را پر کنید. بعد از فرستادن، کد رهگیری می‌گیرید.":
+        "Fill in every field. After sending you get a tracking code.",
+    "لطفا {n} مورد زیر را درست کنید:": "Please correct the {n} items below:",
+    "نامه از طرف": "Letter from", "کد ملی": "National code", "شناسه ملی شرکت":
+        "Company national ID", "نام شرکت": "Company name", "نام": "First name",
+    "نام خانوادگی": "Last name", "موضوع": "Subject", "متن نامه": "Letter text",
+    "خدمت": "Service", "پیوست‌ها": "Attachments", "— انتخاب کنید —": "— choose —",
+    "خودم (شخص)": "Myself (a person)", "یک شرکت یا سازمان": "A company or organization",
+    "اگر نامه از طرف شرکت است": "If the letter is from a company",
+    "۱۱ رقم": "11 digits",
+    "نویسنده نامه (برای شرکت: نماینده شرکت)": "Writer of the letter (for a company: its "
+                                             "representative)",
+    "۱۰ رقم کارت ملی (برای شرکت، کد ملی نماینده؛ اختیاری)":
+        "10 digits of the national card (for a company, the representative's; optional)",
+    "پیوست‌ها (اختیاری)": "Attachments (optional)",
+    "تا {n} فایل PDF، عکس (JPG یا PNG)، Word یا Excel؛ هر کدام حداکثر {mb} مگابایت.":
+        "Up to {n} PDF, photo (JPG or PNG), Word or Excel files; each at most {mb} MB.",
+    "این فایل‌ها را پیش‌تر فرستادید و نگه داشته شده‌اند. اگر یکی را نمی‌خواهید، تیک آن را "
+    "بردارید:": "These files you sent before are kept. Untick any you don't want:",
+    "پیوست {n}": "Attachment {n}",
+    "دیدن پیش‌نمایش نامه": "Preview the letter",
+    "در گام بعد نامه را پیش از فرستادن می‌بینید.": "Next you see the letter before it is sent.",
+    # preview
+    "پیش‌نمایش نامه": "Preview",
+    "نامه را یک بار بخوانید. اگر درست است، «فرستادن نامه» را بزنید. اگر چیزی را باید عوض "
+    "کنید، «ویرایش» را بزنید.": "Read the letter once. If it is right, press “Send the "
+                               "letter”. To change something, press “Edit”.",
+    "سازمان": "Organization", "شرکت": "Company", "نماینده": "Representative",
+    "نویسنده": "Writer", "بدون پیوست": "No attachments", "فرستادن نامه": "Send the letter",
+    "ویرایش": "Edit", "شناسه ملی": "national ID",
+    # receipt and tracking
+    "رسید نامه": "Letter receipt", "نامه شما رسید": "Your letter has arrived",
+    "کد رهگیری شما:": "Your tracking code:",
+    "این کد را یادداشت کنید. همین کد برایتان پیامک هم شد.":
+        "Write this code down. It was also texted to you.",
+    "زمان فرستادن": "Sent at", "{n} فایل": "{n} files", "بعد چه می‌شود؟": "What happens next?",
+    "هر وقت خواستید، با همین کد ببینید نامه‌تان کجاست.":
+        "Use this code any time to see where your letter is.",
+    "دریافت رسید (PDF)": "Download the receipt (PDF)", "پیگیری این نامه": "Track this letter",
+    "کد رهگیری": "Tracking code", "وضعیت": "Status", "شماره نامه": "Letter number",
+    "هنوز ثبت نشده": "Not registered yet", "واحد رسیدگی‌کننده": "Handling unit",
+    "کارشناس": "Handled by", "دلیل نپذیرفتن": "Reason for refusal", "پاسخ": "Reply",
+    "پاسخ نامه آماده است.": "The reply is ready.", "دریافت پاسخ": "Download the reply",
+    "دریافت رسید نامه (PDF)": "Download the letter's receipt (PDF)",
+    "مراحل نامه": "The letter's steps", "پس گرفتن نامه": "Take the letter back",
+    "تا وقتی نامه به دبیرخانه نرفته است می‌توانید آن را پس بگیرید.":
+        "You can take the letter back until it goes to the secretariat.",
+    "از نظر شما سپاسگزاریم.": "Thank you for your opinion.",
+    "از کار ما راضی بودید؟": "Were you satisfied with our work?",
+    "امتیاز شما (۱ یعنی خیلی بد، ۵ یعنی خیلی خوب)": "Your score (1 very bad, 5 very good)",
+    "نظر شما (اختیاری)": "Your comment (optional)", "ثبت نظر": "Send",
+    "۱۲ رقم، از پیامک یا رسید — با رقم فارسی یا انگلیسی":
+        "12 digits, from the SMS or the receipt — Persian or Latin digits",
+    "دیدن نامه": "Show the letter", "همه نامه‌های من": "All my letters",
+    "برای دیدن نامه، با همان شماره همراهی که نامه را با آن فرستادید وارد شوید. این کار برای آن "
+    "است که کسی جز شما نامه‌تان را نبیند.": "To see the letter, sign in with the mobile "
+    "number you sent it from, so that no one else can see it.",
+    "هنوز نامه‌ای با این شماره همراه نفرستاده‌اید.":
+        "You have not sent a letter with this mobile number yet.",
+    "نوشتن نامه": "Write a letter", "کد": "code",
+    "آیا مطمئن هستید که می‌خواهید نامه «{subject}» با کد {code} را پس بگیرید؟ نامه پس‌گرفته به "
+    "سازمان فرستاده نمی‌شود و نمی‌توانید آن را برگردانید.": "Are you sure you want to take "
+    "back the letter “{subject}” with code {code}? It will not be sent to the organization and "
+    "this cannot be undone.",
+    "بله، نامه را پس می‌گیرم": "Yes, take it back", "نه، برگردم": "No, go back",
+    "نامه شما پس گرفته شد و به سازمان فرستاده نمی‌شود.":
+        "Your letter was taken back and will not be sent to the organization.",
+    # states and what comes next (portal/labels.py)
+    "رسید؛ به‌زودی به دبیرخانه فرستاده می‌شود": "Received; going to the secretariat soon",
+    "در صف بررسی دبیرخانه": "Waiting for the secretariat's review",
+    "دبیرخانه پذیرفت؛ در حال فرستادن": "Accepted by the secretariat; being sent",
+    "در حال فرستادن به دبیرخانه": "Being sent to the secretariat",
+    "به دبیرخانه رسید؛ منتظر ثبت": "At the secretariat; waiting to be registered",
+    "در دبیرخانه ثبت شد": "Registered by the secretariat", "در دست رسیدگی": "Being handled",
+    "پاسخ داده شد": "Answered", "تمام شد": "Closed", "پذیرفته نشد": "Not accepted",
+    "در حال فرستادن به دبیرخانه (با تاخیر)": "Being sent to the secretariat (delayed)",
+    "پس گرفته شد": "Taken back",
+    "نامه شما به‌زودی به دبیرخانه سازمان می‌رسد. هر خبری باشد پیامک می‌شود.":
+        "Your letter will soon reach the organization's secretariat. Any news is texted to you.",
+    "کارمند دبیرخانه نامه را می‌خواند و می‌پذیرد یا دلیل نپذیرفتن را برایتان پیامک می‌کند.":
+        "A secretariat clerk reads the letter and accepts it, or texts you the reason if not.",
+    "دبیرخانه نامه را ثبت می‌کند و شماره نامه برایتان پیامک می‌شود.":
+        "The secretariat registers the letter and texts you its number.",
+    "نامه به واحد مربوط فرستاده می‌شود.": "The letter goes to the unit in charge.",
+    "واحد مربوط در حال رسیدگی است.": "The unit in charge is handling it.",
+    # errors
+    "پیدا نشد": "Not found", "خطا": "Error", "درخواست انجام نشد": "The request was not done",
+    "برگشت به صفحه اول": "Back to the first page",
+    "پیدا نشد. نشانی یا کد رهگیری را دوباره نگاه کنید.":
+        "Not found. Check the address or the tracking code.",
+    "نامه‌ای با این کد رهگیری برای شماره همراه شما پیدا نشد.":
+        "No letter with this tracking code was found for your mobile number.",
+    "کد رهگیری درست نیست. ۱۲ رقم آن را از پیامک یا رسید دوباره بنویسید.":
+        "The tracking code is not right. Copy its 12 digits from the SMS or the receipt.",
+    "شماره همراه درست نیست. یک شماره ۱۱ رقمی مانند ۰۹۱۲۳۴۵۶۷۸۹ بنویسید.":
+        "The mobile number is not right. Enter 11 digits like 09123456789.",
+    "کد درست نیست یا وقت آن گذشته است. دوباره کد بگیرید.":
+        "The code is wrong or has expired. Ask for a new code.",
+    "نوع متقاضی را انتخاب کنید: شخص یا شرکت.": "Choose who writes: a person or a company.",
+    "کد ملی درست نیست. ۱۰ رقم کارت ملی را بنویسید.":
+        "The national code is not right. Enter the 10 digits of the national card.",
+    "شناسه ملی شرکت درست نیست. ۱۱ رقم آن را بنویسید.":
+        "The company's national ID is not right. Enter its 11 digits.",
+    "نام شرکت را بنویسید.": "Enter the company name.", "نام را بنویسید.": "Enter the first name.",
+    "نام خانوادگی را بنویسید.": "Enter the last name.",
+    "موضوع نامه را بنویسید (حداکثر ۲۰۰ حرف).": "Enter a subject (at most 200 characters).",
+    "متن نامه را بنویسید (حداکثر ۱۰ هزار حرف).": "Enter the letter (at most 10,000 characters).",
+    "خدمت یا واحد مورد نظر را انتخاب کنید.": "Choose the service.",
+    "یک امتیاز از ۱ تا ۵ انتخاب کنید.": "Choose a score from 1 to 5.",
+}
+
+
+def locale() -> str:
+    if "locale" not in g:
+        chosen = request.args.get("lang") or request.cookies.get(COOKIE) or "fa"
+        g.locale = chosen if chosen in LOCALES and request.blueprint != "console" else "fa"
+    return str(g.locale)
+
+
+def translate(text: str, **values: Any) -> str:
+    """``_("...")`` in templates: the English when chosen and known, with {names} filled."""
+    if locale() == "en":
+        text = EN.get(text, text)
+    return text.format(**values) if values else text
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.globals.update(_=translate, locale=locale)
+
+    @app.after_request
+    def _remember(response: Any) -> Any:
+        chosen = request.args.get("lang")
+        if chosen in LOCALES and chosen != request.cookies.get(COOKIE):
+            response.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax",
+                                secure=bool(app.config.get("SESSION_COOKIE_SECURE")),
+                                httponly=True)
+        return response

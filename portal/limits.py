@@ -1,0 +1,51 @@
+"""Rate limits per client address (Flask-Limiter), on the doors someone could hammer: sending
+one-time codes, guessing them, probing tracking codes, flooding letters, staff sign-in.
+
+The counters live where ``PISHKHAN_RATELIMIT_STORAGE`` says: ``memory://`` (one process) by
+default, ``redis://host:6379/0`` when several web processes or machines must share them. The
+core has its own per-mobile limits on codes; these are per address and on top of them.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from flask import Flask, Response
+from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter.util import get_remote_address
+
+from .errors import error_response, rate_limit_message
+
+# endpoint -> (limits, methods or None for all)
+LIMITS: dict[str, tuple[str, list[str] | None]] = {
+    "citizen.login": ("20 per 10 minutes", ["POST"]),
+    "api.otp_request": ("20 per 10 minutes", None),
+    "api.otp_verify": ("20 per 10 minutes", None),
+    "citizen.track": ("60 per 10 minutes", None),
+    "citizen.track_letter": ("120 per 10 minutes", None),
+    "api.letter": ("120 per 10 minutes", None),
+    "api.receipt_pdf": ("60 per 10 minutes", None),
+    "api.reply": ("60 per 10 minutes", None),
+    "citizen.write": ("30 per hour", ["POST"]),
+    "api.submit": ("30 per hour", None),
+    "console.login": ("20 per 10 minutes", ["POST"]),
+}
+
+
+def register(app: Flask, storage_uri: str) -> Limiter:
+    # Behind a reverse proxy the address is the proxy's unless the deployment adds ProxyFix
+    # for its known proxies; trusting X-Forwarded-For blindly would let anyone pick a key.
+    # Its own headers are off: it would put Retry-After on every answer, even a 200.
+    limiter = Limiter(get_remote_address, app=app, storage_uri=storage_uri,
+                      headers_enabled=False, strategy="fixed-window", key_prefix="pishkhan")
+    for endpoint, (limit, methods) in LIMITS.items():
+        view = app.view_functions.get(endpoint)
+        if view is not None:
+            app.view_functions[endpoint] = limiter.limit(limit, methods=methods)(view)
+
+    @app.errorhandler(RateLimitExceeded)
+    def _limited(exc: RateLimitExceeded) -> Response:
+        current = limiter.current_limit
+        wait = max(1, math.ceil(current.reset_at - time.time())) if current else 60
+        return error_response(429, rate_limit_message(wait), headers={"Retry-After": str(wait)})
+    return limiter
