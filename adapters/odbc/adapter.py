@@ -18,7 +18,8 @@ from connector.ports import CorrespondenceSystem
 
 from ..options import check_known, letter_fields, naive_utc, secret, text as _text
 from .errors import classify
-from .profile import IGNORE, SqlProfile, Statement, load_sql_profile
+from ..options import IGNORE
+from .profile import SqlProfile, Statement, load_sql_profile
 from .sql import bind
 
 OPTIONS = ("connection", "profile", "username_env", "password_env", "timeout",

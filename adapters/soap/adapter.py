@@ -25,7 +25,8 @@ from connector.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgre
 from ..options import check_known, letter_fields, naive_utc as _naive_utc, secret, text as _text
 from .dates import parse_jalali
 from .errors import scrub, classify
-from .profile import IGNORE, Profile, load_profile, resolve, run, run_resuming
+from ..options import IGNORE
+from .profile import Profile, load_profile, resolve, run, run_resuming
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ import urllib3.exceptions
 import zeep.exceptions
 
 from adapters.soap.errors import classify
-from adapters.soap.profile import (IGNORE, PROFILE_DIR, Operation, Step, load_profile,
+from adapters.options import IGNORE
+from adapters.soap.profile import (PROFILE_DIR, Operation, Step, load_profile,
                                    parse_profile, render, resolve, run)
 from connector.domain import ChangeKind
 from connector.errors import (AmbiguousError, ConfigurationError, PermanentError,
