@@ -37,6 +37,10 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
                       **opts)
     scheduler.add_job(_guarded("sms", lambda: notifications.dispatch_due(px)), "interval",
                       seconds=px.settings.sms_interval, id="sms", name="sms", **opts)
+    scheduler.add_job(_guarded("sms status", lambda: notifications.check_statuses(px)),
+                      "interval", seconds=15, id="sms-status", name="sms status", **opts)
+    scheduler.add_job(_guarded("sms sweep", lambda: notifications.sweep(px)), "interval",
+                      minutes=10, id="sms-sweep", name="sms sweep", **opts)
     for slug, org in px.orgs.items():
         scheduler.add_job(_guarded(f"poll {slug}", lambda s=slug: polling.poll_org(px, s)),
                           "interval", seconds=org.poll_interval, id=f"poll:{slug}",

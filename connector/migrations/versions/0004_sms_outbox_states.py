@@ -1,0 +1,30 @@
+"""sms outbox: provider status, template params, status checks, completion time
+
+Revision ID: 0004
+Revises: 0001
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0004'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('provider_status', sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column('params', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('checks', sa.Integer(), server_default='0',
+                                      nullable=False))
+        batch_op.add_column(sa.Column('completed_at', sa.DateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_column('completed_at')
+        batch_op.drop_column('checks')
+        batch_op.drop_column('params')
+        batch_op.drop_column('provider_status')
