@@ -1,0 +1,145 @@
+"""Every SMS gateway against a fake of its provider on loopback: success, each documented error
+class, a timeout after the provider took the message, a refused connection, status queries,
+template lines, and option checks — through the entry point, as the core builds them."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from connector import registry
+from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
+                              PermanentError, TransientError)
+from connector.ports import SmsGateway
+from tests.smsfakes import FakeProvider, closed_port, serve
+from tests.smsfakes import kavenegar
+
+TEXT = "اداره نمونه\nنامه شما رسید.\nکد رهگیری: K7P2QX\nمی‌توانید پیگیری کنید."
+REF = "3f2b9c1d8e7a4b5c6d7e8f9a0b1c2d3e"
+
+
+@dataclass
+class Spec:
+    name: str
+    fake: Callable[[], FakeProvider]
+    options: dict[str, Any]
+    env: dict[str, str]
+    errors: dict[Any, type[ExternalError]]  # provider code → the class we must raise
+    phone: str  # 09121234567 as the provider wants it
+    deliver: Callable[[dict[str, Any]], None]  # mark a stored message delivered
+    template: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+SPECS = [
+    Spec("kavenegar", kavenegar.FakeKavenegar,
+         {"api_key_env": "KAVENEGAR_API_KEY", "sender": "10004346"},
+         {"KAVENEGAR_API_KEY": kavenegar.KEY},
+         {403: ConfigurationError, 418: ConfigurationError, 411: PermanentError,
+          409: TransientError, 431: PermanentError, 424: ConfigurationError,
+          402: TransientError, 414: PermanentError},
+         "09121234567", lambda m: m.update(status=10), template="verify"),
+]
+
+
+@pytest.fixture(params=SPECS, ids=lambda s: s.name)
+def spec(request) -> Spec:
+    return request.param
+
+
+@pytest.fixture
+def provider(spec):
+    fake = spec.fake()
+    with serve(fake) as url:
+        yield fake, url
+
+
+def build(spec: Spec, url: str, **options: Any) -> SmsGateway:
+    opts = {**spec.options, "url": url, "timeout": 0.3, "connect_timeout": 0.3, **options}
+    return registry.create(registry.SMS_GATEWAYS, spec.name, opts, spec.env)
+
+
+def secrets_of(spec: Spec) -> list[str]:
+    return [v for v in spec.env.values() if len(v) > 3]
+
+
+def test_send_reaches_the_provider_in_its_number_format_with_the_text_intact(spec, provider):
+    fake, url = provider
+    result = build(spec, url).send("۰۹۱۲ ۱۲۳ ۴۵۶۷", TEXT, REF)
+    stored = fake.messages[result.provider_message_id]
+    assert stored["to"] == spec.phone and stored["text"] == TEXT  # ZWNJ and newlines kept
+    assert result.status in ("sending", "pending")
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_each_documented_error_is_classified_and_the_key_never_shows(spec, provider, index):
+    fake, url = provider
+    codes = list(spec.errors.items())
+    if index >= len(codes):
+        pytest.skip("fewer documented codes")
+    code, cls = codes[index]
+    fake.fail_next = code
+    with pytest.raises(ExternalError) as caught:
+        build(spec, url).send("09121234567", TEXT, REF)
+    assert type(caught.value) is cls, f"code {code}"
+    assert str(code) in caught.value.detail
+    for secret in secrets_of(spec):
+        assert secret not in str(caught.value)
+    assert fake.messages == {}
+
+
+def test_a_timeout_after_the_provider_took_it_is_ambiguous_and_found_by_reference(spec,
+                                                                                  provider):
+    fake, url = provider
+    gateway = build(spec, url)
+    fake.delay = 0.6
+    with pytest.raises(AmbiguousError) as caught:
+        gateway.send("09121234567", TEXT, REF)
+    for secret in secrets_of(spec):
+        assert secret not in str(caught.value)
+    fake.delay = 0
+    assert len(fake.messages) == 1
+    if gateway.capabilities.supports_status_by_reference:
+        found = gateway.find(REF)
+        assert found is not None and found.provider_message_id in fake.messages
+        assert gateway.find("0" * 32) is None
+
+
+def test_a_refused_connection_is_transient(spec):
+    gateway = build(spec, closed_port())
+    with pytest.raises(TransientError):
+        gateway.send("09121234567", TEXT, REF)
+
+
+def test_status_is_read_from_the_provider(spec, provider):
+    fake, url = provider
+    gateway = build(spec, url)
+    sent = gateway.send("09121234567", TEXT, REF)
+    spec.deliver(fake.messages[sent.provider_message_id])
+    assert gateway.capabilities.supports_status_query
+    got = gateway.status([sent.provider_message_id])
+    assert got[sent.provider_message_id].status == "delivered"
+
+
+def test_the_otp_template_line_takes_the_code_and_refuses_bad_tokens(spec, provider):
+    fake, url = provider
+    gateway = build(spec, url)
+    if spec.template is None:
+        assert not gateway.capabilities.supports_template
+        return
+    result = gateway.send_template("09121234567", spec.template, {"code": "48213"}, REF)
+    stored = fake.messages[result.provider_message_id]
+    assert "48213" in str(stored["params"]) and stored["to"] == spec.phone
+    with pytest.raises(PermanentError):
+        gateway.send_template("09121234567", spec.template, {"code": "۱۲۳ الف_۱"}, REF)
+
+
+def test_options_are_checked_and_name_the_fix(spec):
+    with pytest.raises(ConfigurationError) as caught:
+        registry.create(registry.SMS_GATEWAYS, spec.name, spec.options, {})
+    assert "_env" in caught.value.detail and "not set" in caught.value.detail
+    with pytest.raises(ConfigurationError):
+        registry.create(registry.SMS_GATEWAYS, spec.name,
+                        {**spec.options, "timeout": "soon"}, spec.env)
