@@ -14,7 +14,7 @@ from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
                               PermanentError, TransientError)
 from connector.ports import SmsGateway
 from tests.smsfakes import FakeProvider, closed_port, serve
-from tests.smsfakes import kavenegar
+from tests.smsfakes import ghasedak, kavenegar
 
 TEXT = "اداره نمونه\nنامه شما رسید.\nکد رهگیری: K7P2QX\nمی‌توانید پیگیری کنید."
 REF = "3f2b9c1d8e7a4b5c6d7e8f9a0b1c2d3e"
@@ -41,6 +41,13 @@ SPECS = [
           409: TransientError, 431: PermanentError, 424: ConfigurationError,
           402: TransientError, 414: PermanentError},
          "09121234567", lambda m: m.update(status=10), template="verify"),
+    Spec("ghasedak", ghasedak.FakeGhasedak,
+         {"api_key_env": "GHASEDAK_API_KEY", "sender": "30005088"},
+         {"GHASEDAK_API_KEY": ghasedak.KEY},
+         {401: ConfigurationError, 418: ConfigurationError, 406: PermanentError,
+          429: TransientError, 422: PermanentError, 403: ConfigurationError,
+          503: TransientError},
+         "09121234567", lambda m: m.update(status=14), template="pishkhanotp"),
 ]
 
 
