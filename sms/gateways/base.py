@@ -184,11 +184,13 @@ class HttpClient:
             raise self.error(uncertain, f"connection broke ({_short(exc)})") from None
         except requests.RequestException as exc:
             raise self.error(TransientError, _short(exc)) from None
+        said = " ".join(response.text.split())[:200]
         if response.status_code in (429, 502, 503):
-            raise self.error(TransientError, f"HTTP {response.status_code} (busy or limited)")
+            raise self.error(TransientError, f"HTTP {response.status_code} (busy or limited): "
+                                             f"{said}")
         if response.status_code >= 500:
             # The provider failed while handling it: it may have been sent.
-            raise self.error(uncertain, f"HTTP {response.status_code}")
+            raise self.error(uncertain, f"HTTP {response.status_code}: {said}")
         if not json_body:
             return Reply(response.status_code, response.text)
         try:

@@ -14,7 +14,7 @@ from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
                               PermanentError, TransientError)
 from connector.ports import SmsGateway
 from tests.smsfakes import FakeProvider, closed_port, serve
-from tests.smsfakes import ghasedak, kavenegar
+from tests.smsfakes import ghasedak, kavenegar, smsir
 
 TEXT = "اداره نمونه\nنامه شما رسید.\nکد رهگیری: K7P2QX\nمی‌توانید پیگیری کنید."
 REF = "3f2b9c1d8e7a4b5c6d7e8f9a0b1c2d3e"
@@ -30,6 +30,7 @@ class Spec:
     phone: str  # 09121234567 as the provider wants it
     deliver: Callable[[dict[str, Any]], None]  # mark a stored message delivered
     template: str | None = None
+    bad_token: str = "۱۲۳ الف_۱"  # a letter number with a space and an underscore
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -48,6 +49,13 @@ SPECS = [
           429: TransientError, 422: PermanentError, 403: ConfigurationError,
           503: TransientError},
          "09121234567", lambda m: m.update(status=14), template="pishkhanotp"),
+    Spec("smsir", smsir.FakeSmsIr,
+         {"api_key_env": "SMSIR_API_KEY", "sender": "30007732000000"},
+         {"SMSIR_API_KEY": smsir.KEY},
+         {10: ConfigurationError, 102: ConfigurationError, 111: PermanentError,
+          20: TransientError, 115: PermanentError, 113: ConfigurationError,
+          105: PermanentError, 101: ConfigurationError},
+         "09121234567", lambda m: m.update(status=1), template="123456", bad_token="x" * 26),
 ]
 
 
@@ -140,7 +148,7 @@ def test_the_otp_template_line_takes_the_code_and_refuses_bad_tokens(spec, provi
     stored = fake.messages[result.provider_message_id]
     assert "48213" in str(stored["params"]) and stored["to"] == spec.phone
     with pytest.raises(PermanentError):
-        gateway.send_template("09121234567", spec.template, {"code": "۱۲۳ الف_۱"}, REF)
+        gateway.send_template("09121234567", spec.template, {"code": spec.bad_token}, REF)
 
 
 def test_options_are_checked_and_name_the_fix(spec):

@@ -62,7 +62,8 @@ def json_response(body: Any, status: int = 200) -> Response:
 @contextmanager
 def serve(fake: FakeProvider) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, fake, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
