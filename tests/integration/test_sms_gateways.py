@@ -14,7 +14,7 @@ from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
                               PermanentError, TransientError)
 from connector.ports import SmsGateway
 from tests.smsfakes import FakeProvider, closed_port, serve
-from tests.smsfakes import ghasedak, kavenegar, smsir
+from tests.smsfakes import ghasedak, kavenegar, melipayamak, smsir
 
 TEXT = "اداره نمونه\nنامه شما رسید.\nکد رهگیری: K7P2QX\nمی‌توانید پیگیری کنید."
 REF = "3f2b9c1d8e7a4b5c6d7e8f9a0b1c2d3e"
@@ -56,6 +56,12 @@ SPECS = [
           20: TransientError, 115: PermanentError, 113: ConfigurationError,
           105: PermanentError, 101: ConfigurationError},
          "09121234567", lambda m: m.update(status=1), template="123456", bad_token="x" * 26),
+    Spec("melipayamak", melipayamak.FakeMelipayamak,
+         {"username_env": "MELI_USER", "password_env": "MELI_PASS", "sender": "50004001"},
+         {"MELI_USER": melipayamak.USERNAME, "MELI_PASS": melipayamak.PASSWORD},
+         {0: ConfigurationError, 2: ConfigurationError, 3: TransientError, 5: ConfigurationError,
+          7: PermanentError, 11: TransientError, 14: PermanentError, 15: ConfigurationError},
+         "09121234567", lambda m: m.update(status=1), template="12345", bad_token="a;b"),
 ]
 
 
