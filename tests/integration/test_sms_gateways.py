@@ -14,7 +14,7 @@ from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
                               PermanentError, TransientError)
 from connector.ports import SmsGateway
 from tests.smsfakes import FakeProvider, closed_port, serve
-from tests.smsfakes import ghasedak, kavenegar, melipayamak, smsir
+from tests.smsfakes import ghasedak, kavenegar, magfa, melipayamak, smsir
 
 TEXT = "اداره نمونه\nنامه شما رسید.\nکد رهگیری: K7P2QX\nمی‌توانید پیگیری کنید."
 REF = "3f2b9c1d8e7a4b5c6d7e8f9a0b1c2d3e"
@@ -62,6 +62,13 @@ SPECS = [
          {0: ConfigurationError, 2: ConfigurationError, 3: TransientError, 5: ConfigurationError,
           7: PermanentError, 11: TransientError, 14: PermanentError, 15: ConfigurationError},
          "09121234567", lambda m: m.update(status=1), template="12345", bad_token="a;b"),
+    Spec("magfa", magfa.FakeMagfa,
+         {"username_env": "MAGFA_USER", "password_env": "MAGFA_PASS", "domain": magfa.DOMAIN,
+          "sender": "30001234"},
+         {"MAGFA_USER": magfa.USERNAME, "MAGFA_PASS": magfa.PASSWORD},
+         {18: ConfigurationError, 14: ConfigurationError, 1: PermanentError, 15: TransientError,
+          23: TransientError, 27: PermanentError, 33: PermanentError, 8: TransientError},
+         "989121234567", lambda m: m.update(status=1)),
 ]
 
 
