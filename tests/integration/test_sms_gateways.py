@@ -14,7 +14,7 @@ from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
                               PermanentError, TransientError)
 from connector.ports import SmsGateway
 from tests.smsfakes import FakeProvider, closed_port, serve
-from tests.smsfakes import ghasedak, kavenegar, magfa, melipayamak, smsir
+from tests.smsfakes import ghasedak, ippanel, kavenegar, magfa, melipayamak, smsir
 
 TEXT = "اداره نمونه\nنامه شما رسید.\nکد رهگیری: K7P2QX\nمی‌توانید پیگیری کنید."
 REF = "3f2b9c1d8e7a4b5c6d7e8f9a0b1c2d3e"
@@ -69,6 +69,14 @@ SPECS = [
          {18: ConfigurationError, 14: ConfigurationError, 1: PermanentError, 15: TransientError,
           23: TransientError, 27: PermanentError, 33: PermanentError, 8: TransientError},
          "989121234567", lambda m: m.update(status=1)),
+    Spec("ippanel-edge", ippanel.FakeIppanelEdge,
+         {"api_key_env": "IPPANEL_API_KEY", "sender": "+983000505"},
+         {"IPPANEL_API_KEY": ippanel.KEY},
+         {401: ConfigurationError, 402: ConfigurationError, 403: ConfigurationError,
+          404: ConfigurationError, 422: PermanentError, 429: TransientError,
+          400: PermanentError},
+         "+989121234567", lambda m: m.update(status=2), template="pattern-otp",
+         bad_token="a\nb"),
 ]
 
 
