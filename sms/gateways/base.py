@@ -166,31 +166,45 @@ class HttpClient:
     def error(self, cls: type[ExternalError], text: str) -> ExternalError:
         return cls(self.scrub(f"{self.provider}: {text}"))
 
+    def transport_error(self, exc: requests.RequestException, write: bool) -> ExternalError:
+        """A request that got no HTTP answer: transient if nothing can have reached the
+        provider, else ambiguous (for a send) — the message may be on its way."""
+        uncertain = AmbiguousError if write else TransientError
+        if isinstance(exc, requests.ConnectTimeout):
+            return self.error(TransientError, f"could not connect in time ({_short(exc)})")
+        if isinstance(exc, requests.ReadTimeout):
+            return self.error(uncertain, f"no answer within {self.timeouts[1]:g} s after the "
+                                         "request was sent")
+        if isinstance(exc, requests.ConnectionError):
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            if isinstance(reason, ConnectTimeoutError):  # refused, unreachable, unknown host
+                return self.error(TransientError, f"cannot connect ({_short(exc)})")
+            return self.error(uncertain, f"connection broke ({_short(exc)})")
+        return self.error(TransientError, _short(exc))
+
+    def status_error(self, status: int, body: str, write: bool) -> ExternalError | None:
+        """The error an HTTP status means by itself, whatever the body says; None if the body
+        must decide."""
+        said = " ".join(body.split())[:200]
+        if status in (429, 502, 503):
+            return self.error(TransientError, f"HTTP {status} (busy or limited): {said}")
+        if status >= 500:
+            # The provider failed while handling it: it may have been sent.
+            return self.error(AmbiguousError if write else TransientError,
+                              f"HTTP {status}: {said}")
+        return None
+
     def call(self, method: str, path: str, *, write: bool, json_body: bool = True,
              **kwargs: Any) -> Reply:
         url = f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
         uncertain = AmbiguousError if write else TransientError
         try:
             response = self.session.request(method, url, timeout=self.timeouts, **kwargs)
-        except requests.ConnectTimeout as exc:
-            raise self.error(TransientError, f"could not connect in time ({_short(exc)})") from None
-        except requests.ReadTimeout:
-            raise self.error(uncertain, f"no answer within {self.timeouts[1]:g} s after the "
-                                        "request was sent") from None
-        except requests.ConnectionError as exc:
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            if isinstance(reason, ConnectTimeoutError):  # refused, unreachable, unknown host
-                raise self.error(TransientError, f"cannot connect ({_short(exc)})") from None
-            raise self.error(uncertain, f"connection broke ({_short(exc)})") from None
         except requests.RequestException as exc:
-            raise self.error(TransientError, _short(exc)) from None
-        said = " ".join(response.text.split())[:200]
-        if response.status_code in (429, 502, 503):
-            raise self.error(TransientError, f"HTTP {response.status_code} (busy or limited): "
-                                             f"{said}")
-        if response.status_code >= 500:
-            # The provider failed while handling it: it may have been sent.
-            raise self.error(uncertain, f"HTTP {response.status_code}: {said}")
+            raise self.transport_error(exc, write) from None
+        failed = self.status_error(response.status_code, response.text, write)
+        if failed is not None:
+            raise failed
         if not json_body:
             return Reply(response.status_code, response.text)
         try:

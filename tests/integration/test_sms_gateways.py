@@ -4,7 +4,7 @@ template lines, and option checks — through the entry point, as the core build
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -14,7 +14,8 @@ from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
                               PermanentError, TransientError)
 from connector.ports import SmsGateway
 from tests.smsfakes import FakeProvider, closed_port, serve
-from tests.smsfakes import ghasedak, ippanel, kavenegar, magfa, melipayamak, smsir
+from tests.smsfakes import (ghasedak, ippanel, kavenegar, magfa, melipayamak,
+                            melipayamak_soap, smsir)
 
 TEXT = "اداره نمونه\nنامه شما رسید.\nکد رهگیری: K7P2QX\nمی‌توانید پیگیری کنید."
 REF = "3f2b9c1d8e7a4b5c6d7e8f9a0b1c2d3e"
@@ -77,7 +78,16 @@ SPECS = [
           400: PermanentError},
          "+989121234567", lambda m: m.update(status=2), template="pattern-otp",
          bad_token="a\nb"),
+    Spec("melipayamak-soap", melipayamak_soap.FakeMelipayamakSoap,
+         {"username_env": "MELI_USER", "password_env": "MELI_PASS", "sender": "50004001"},
+         {"MELI_USER": melipayamak.USERNAME, "MELI_PASS": melipayamak.PASSWORD},
+         {0: ConfigurationError, 2: ConfigurationError, 3: TransientError, 7: PermanentError,
+          11: TransientError, 14: PermanentError, 15: ConfigurationError,
+          "fault": AmbiguousError},
+         "09121234567", lambda m: m.update(status=1), template="12345", bad_token="a;b"),
 ]
+# Farapayamak runs on the same backend: its names build the same clients.
+SPECS += [replace(SPECS[3], name="farapayamak"), replace(SPECS[6], name="farapayamak-soap")]
 
 
 @pytest.fixture(params=SPECS, ids=lambda s: s.name)
