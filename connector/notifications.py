@@ -105,7 +105,21 @@ class _Budget:
         return True
 
 
-def _claim(px: Pishkhan, limit: int, only: int | None = None) -> list[int]:
+@dataclass(frozen=True)
+class _Job:
+    """A claimed message: what the send needs, read in the claim's transaction."""
+
+    id: int
+    org: str | None
+    kind: str
+    to: str
+    text: str
+    ref: str
+    params: dict[str, str] | None
+    attempts: int
+
+
+def _claim(px: Pishkhan, limit: int, only: int | None = None) -> list[_Job]:
     at = now()
     with transaction(px.sessions) as s:
         stmt = select(Notification).where(Notification.state == "created")
@@ -118,7 +132,7 @@ def _claim(px: Pishkhan, limit: int, only: int | None = None) -> list[int]:
         stmt = stmt.order_by(case((Notification.kind.in_(URGENT_KINDS), 0), else_=1),
                              Notification.id).limit(limit * 4)
         budget = _Budget(px, s, at)
-        claimed: list[int] = []
+        claimed: list[_Job] = []
         for note in s.scalars(for_claim(stmt, s)).all():
             try:
                 policy = px.sms_policy(note.org)
@@ -136,7 +150,8 @@ def _claim(px: Pishkhan, limit: int, only: int | None = None) -> list[int]:
             note.state, note.sent_at = "sending", at
             note.attempts += 1
             note.next_attempt_at = at + RECONCILE_AFTER
-            claimed.append(note.id)
+            claimed.append(_Job(note.id, note.org, note.kind, note.to, note.text,
+                                note.client_reference, note.params, note.attempts))
             if len(claimed) >= limit:
                 break
         return claimed
@@ -192,12 +207,14 @@ def _try_gateways(px: Pishkhan, org: str | None, kind: str, to: str, text: str,
     return _Outcome("failed", error="; ".join(errors) or "no SMS gateway is configured")
 
 
-def _settle(s: Session, note_id: int, expect: tuple[str, ...], **values: Any) -> bool:
+def _settle(px: Pishkhan, note_id: int, expect: tuple[str, ...], **values: Any) -> bool:
     """Change a row only if it is still in one of ``expect``; so a final status, once set,
-    stays, and two workers cannot both settle one message."""
-    done = s.execute(update(Notification).where(Notification.id == note_id,
-                                                Notification.state.in_(expect))
-                     .values(updated_at=now(), **values))
+    stays, and two workers cannot both settle one message. One statement on a bare connection:
+    this runs for every message sent."""
+    with px.engine.begin() as conn:
+        done = conn.execute(update(Notification).where(Notification.id == note_id,
+                                                       Notification.state.in_(expect))
+                            .values(updated_at=now(), **values))
     return done.rowcount == 1
 
 
@@ -221,44 +238,40 @@ def _after_send(px: Pishkhan, note_id: int, attempts: int, out: _Outcome) -> str
     else:
         values.update(state="created", sent_at=None, gateway=None,
                       next_attempt_at=at + timedelta(seconds=min(600, 5 * 2 ** attempts)))
-    with transaction(px.sessions) as s:
-        if not _settle(s, note_id, ("sending",), **values):
-            log.info("sms %s was settled elsewhere while it was being sent", note_id)
+    if not _settle(px, note_id, ("sending",), **values):
+        log.info("sms %s was settled elsewhere while it was being sent", note_id)
     return values.get("state", "sending")
 
 
-def _send_one(px: Pishkhan, note_id: int, only_gateway: str | None = None) -> str:
-    with px.sessions() as s:
-        note = s.get(Notification, note_id)
-        assert note is not None
-        org, kind, to, text, ref = note.org, note.kind, note.to, note.text, note.client_reference
-        params, attempts = note.params, note.attempts
+def _send_one(px: Pishkhan, job: _Job, only_gateway: str | None = None) -> str:
     # No session is held during the call, so a slow provider cannot exhaust connections.
-    out = _try_gateways(px, org, kind, to, text, params, ref, only_gateway)
-    state = _after_send(px, note_id, attempts, out)
+    out = _try_gateways(px, job.org, job.kind, job.to, job.text, job.params, job.ref,
+                        only_gateway)
+    state = _after_send(px, job.id, job.attempts, out)
     if out.error:
-        log.warning("sms %s to %s (%s): %s", note_id, mask_mobile(to), state, out.error)
+        log.warning("sms %s to %s (%s): %s", job.id, mask_mobile(job.to), state, out.error)
     return state
 
 
 def dispatch_due(px: Pishkhan, limit: int = 50, concurrency: int | None = None) -> int:
     """Send what is due; ``concurrency`` calls to providers at once."""
-    ids = _claim(px, limit)
+    jobs = _claim(px, limit)
     workers = concurrency or _env_int(px, "PISHKHAN_SMS_CONCURRENCY", 4)
-    if workers <= 1 or len(ids) <= 1:
-        for note_id in ids:
-            _send_one(px, note_id)
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            _send_one(px, job)
     else:
-        with ThreadPoolExecutor(max_workers=min(workers, len(ids))) as pool:
-            list(pool.map(lambda i: _send_one(px, i), ids))
-    return len(ids)
+        with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            list(pool.map(lambda j: _send_one(px, j), jobs))
+    return len(jobs)
 
 
 def dispatch_one(px: Pishkhan, note_id: int, gateway: str | None = None) -> str:
     """Send one queued message now, whatever the hour or the limits (``sms send-test``)."""
-    if not _claim(px, 1, only=note_id):
+    jobs = _claim(px, 1, only=note_id)
+    if not jobs:
         raise ValidationError({"id": f"پیامک {note_id} در صف ارسال نیست"})
-    return _send_one(px, note_id, gateway)
+    return _send_one(px, jobs[0], gateway)
 
 
 # --- following up --------------------------------------------------------------------------
@@ -273,8 +286,7 @@ def record_status(px: Pishkhan, note_id: int, state: str, raw: str = "") -> bool
     values: dict[str, Any] = {"state": state, "provider_status": raw[:40] or None}
     if state in FINAL:
         values["completed_at"] = at
-    with transaction(px.sessions) as s:
-        ok = _settle(s, note_id, expect, **values)
+    ok = _settle(px, note_id, expect, **values)
     if not ok:
         log.info("sms %s: ignored %s (already settled)", note_id, state)
     return ok
@@ -312,19 +324,17 @@ def _reconcile(px: Pishkhan, gateway: SmsGateway, c: _Check) -> None:
     if not gateway.capabilities.supports_status_by_reference:
         # Nothing can tell; a resend could be a second SMS. The sweeper settles it, or an
         # admin decides with `pishkhan sms retry`.
-        with transaction(px.sessions) as s:
-            _settle(s, c.id, ("sending",), next_attempt_at=now() + STUCK_AFTER)
+        _settle(px, c.id, ("sending",), next_attempt_at=now() + STUCK_AFTER)
         return
     result = gateway.find(c.ref)
-    with transaction(px.sessions) as s:
-        if result is not None:
-            state = result.status if result.status in IN_FLIGHT + tuple(FINAL) else "sending"
-            _settle(s, c.id, ("sending",), provider_message_id=result.provider_message_id,
-                    state=state, provider_status=result.raw[:40] or None, last_error=None,
-                    completed_at=now() if state in FINAL else None)
-        elif c.checks >= NOT_FOUND_CHECKS:
-            _settle(s, c.id, ("sending",), state="created", next_attempt_at=now(), sent_at=None,
-                    last_error=f"{c.gateway} holds no message under our reference; sending again")
+    if result is not None:
+        state = result.status if result.status in IN_FLIGHT + tuple(FINAL) else "sending"
+        _settle(px, c.id, ("sending",), provider_message_id=result.provider_message_id,
+                state=state, provider_status=result.raw[:40] or None, last_error=None,
+                completed_at=now() if state in FINAL else None)
+    elif c.checks >= NOT_FOUND_CHECKS:
+        _settle(px, c.id, ("sending",), state="created", next_attempt_at=now(), sent_at=None,
+                last_error=f"{c.gateway} holds no message under our reference; sending again")
 
 
 def check_statuses(px: Pishkhan, limit: int = 200) -> int:

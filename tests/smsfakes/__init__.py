@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 
@@ -59,9 +59,14 @@ def json_response(body: Any, status: int = 200) -> Response:
                     content_type="application/json; charset=utf-8")
 
 
+class _KeepAlive(WSGIRequestHandler):
+    # Providers answer over kept-alive HTTP/1.1 connections, and so does the fake.
+    protocol_version = "HTTP/1.1"
+
+
 @contextmanager
 def serve(fake: FakeProvider) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, fake, threaded=True)
+    server = make_server("127.0.0.1", 0, fake, threaded=True, request_handler=_KeepAlive)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
                               daemon=True)
     thread.start()
