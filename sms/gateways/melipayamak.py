@@ -55,6 +55,7 @@ def parse_value(raw: Any) -> int | None:
 
 class MelipayamakGateway(SmsGateway):
     name = "melipayamak"
+    default_url = "https://rest.payamak-panel.com/api/SendSMS"
     capabilities = SmsGatewayCapabilities(supports_status_query=True, supports_template=True)
 
     def __init__(self, username: str, password: str, sender: str,
@@ -70,8 +71,7 @@ class MelipayamakGateway(SmsGateway):
         o = Options(cls.name, options, secrets)
         return cls(o.secret("username_env", "MELIPAYAMAK_USERNAME"),
                    o.secret("password_env", "MELIPAYAMAK_PASSWORD"),
-                   o.text("sender", example="50004001"),
-                   o.url("https://rest.payamak-panel.com/api/SendSMS"), o.timeouts())
+                   o.text("sender", example="50004001"), o.url(cls.default_url), o.timeouts())
 
     def _call(self, method: str, write: bool, **fields: Any) -> int:
         reply = self.http.call("POST", method, write=write, data={**self.credentials, **fields})
@@ -90,15 +90,19 @@ class MelipayamakGateway(SmsGateway):
         return self._sent(self._call("SendSMS", True, to=national_mobile(to), **{
             "from": self.sender, "text": text, "isFlash": "false"}))
 
-    def send_template(self, to: str, template: str, params: Mapping[str, str],
-                      client_reference: str) -> SmsResult:
-        # The approved text's variables go in order, separated by ';'.
+    def _template(self, template: str, params: Mapping[str, str]) -> tuple[int, str]:
+        """The bodyId and the approved text's variables, in order, separated by ';'."""
         if any(";" in v or not v for v in params.values()):
             raise PermanentError(f"{self.name}: a template value is empty or has ';'")
         if not template.isdigit():
             raise ConfigurationError(f"{self.name}: otp_template must be the bodyId (a number)")
+        return int(template), ";".join(params.values())
+
+    def send_template(self, to: str, template: str, params: Mapping[str, str],
+                      client_reference: str) -> SmsResult:
+        body_id, text = self._template(template, params)
         return self._sent(self._call("BaseServiceNumber", True, to=national_mobile(to),
-                                     bodyId=template, text=";".join(params.values())))
+                                     bodyId=body_id, text=text))
 
     def status(self, provider_ids: list[str]) -> dict[str, SmsResult]:
         found = {}

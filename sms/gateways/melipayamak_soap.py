@@ -17,7 +17,7 @@ from connector.errors import (AmbiguousError, ConfigurationError, PermanentError
                               TransientError)
 from connector.ports import SmsResult
 
-from .base import HttpClient, Options, national_mobile
+from .base import HttpClient, national_mobile
 from .melipayamak import MelipayamakGateway, delivery_state, parse_value
 
 WSDL = Path(__file__).with_name("wsdl") / "melipayamak_send.wsdl"
@@ -26,6 +26,7 @@ BINDING = "{http://tempuri.org/}SendSoap"
 
 class MelipayamakSoapGateway(MelipayamakGateway):
     name = "melipayamak-soap"
+    default_url = "https://api.payamak-panel.com/post/send.asmx"
 
     def __init__(self, username: str, password: str, sender: str,
                  url: str = "https://api.payamak-panel.com/post/send.asmx",
@@ -37,15 +38,6 @@ class MelipayamakSoapGateway(MelipayamakGateway):
                               operation_timeout=timeouts)  # type: ignore[arg-type]
         client = zeep.Client(str(WSDL), transport=transport)
         self.service = client.create_service(BINDING, url)
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
-                     ) -> MelipayamakSoapGateway:
-        o = Options(cls.name, options, secrets)
-        return cls(o.secret("username_env", "MELIPAYAMAK_USERNAME"),
-                   o.secret("password_env", "MELIPAYAMAK_PASSWORD"),
-                   o.text("sender", example="50004001"),
-                   o.url("https://api.payamak-panel.com/post/send.asmx"), o.timeouts())
 
     def _invoke(self, operation: str, write: bool, **fields: Any) -> Any:
         uncertain = AmbiguousError if write else TransientError
@@ -76,13 +68,9 @@ class MelipayamakSoapGateway(MelipayamakGateway):
 
     def send_template(self, to: str, template: str, params: Mapping[str, str],
                       client_reference: str) -> SmsResult:
-        if any(";" in v or not v for v in params.values()):
-            raise PermanentError(f"{self.name}: a template value is empty or has ';'")
-        if not template.isdigit():
-            raise ConfigurationError(f"{self.name}: otp_template must be the bodyId (a number)")
+        body_id, text = self._template(template, params)
         return self._sent(self._value(self._invoke(
-            "SendByBaseNumber2", True, text=";".join(params.values()), to=national_mobile(to),
-            bodyId=int(template))))
+            "SendByBaseNumber2", True, text=text, to=national_mobile(to), bodyId=body_id)))
 
     def status(self, provider_ids: list[str]) -> dict[str, SmsResult]:
         answer = self._invoke("GetDeliveries", False, recIds={"long": [int(p) for p in
