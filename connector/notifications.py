@@ -209,9 +209,9 @@ def _try_gateways(px: Pishkhan, org: str | None, kind: str, to: str, text: str,
 
 def _settle(px: Pishkhan, note_id: int, expect: tuple[str, ...], **values: Any) -> bool:
     """Change a row only if it is still in one of ``expect``; so a final status, once set,
-    stays, and two workers cannot both settle one message. One statement on a bare connection:
-    this runs for every message sent."""
-    with px.engine.begin() as conn:
+    stays, and two workers cannot both settle one message. It runs for every message sent, so
+    it is one autocommitted statement (atomic by itself): no BEGIN and COMMIT round trips."""
+    with px.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         done = conn.execute(update(Notification).where(Notification.id == note_id,
                                                        Notification.state.in_(expect))
                             .values(updated_at=now(), **values))
@@ -319,22 +319,28 @@ def _claim_checks(px: Pishkhan, limit: int) -> list[_Check]:
         return found
 
 
-def _reconcile(px: Pishkhan, gateway: SmsGateway, c: _Check) -> None:
-    """A send that may or may not have happened: ask the provider by our reference."""
-    if not gateway.capabilities.supports_status_by_reference:
+def _reconcile(px: Pishkhan, c: _Check) -> None:
+    """A send that may or may not have happened: ask by our reference the provider it went to
+    (or, if the worker died before that was written, every provider of the organization)."""
+    policy = px.sms_policy(c.org)
+    names = [c.gateway] if c.gateway else [g.name for g in policy.gateways]
+    gateways = [(name, px.gateway(c.org, name)) for name in names]
+    if not all(g.capabilities.supports_status_by_reference for _, g in gateways):
         # Nothing can tell; a resend could be a second SMS. The sweeper settles it, or an
         # admin decides with `pishkhan sms retry`.
         _settle(px, c.id, ("sending",), next_attempt_at=now() + STUCK_AFTER)
         return
-    result = gateway.find(c.ref)
-    if result is not None:
-        state = result.status if result.status in IN_FLIGHT + tuple(FINAL) else "sending"
-        _settle(px, c.id, ("sending",), provider_message_id=result.provider_message_id,
-                state=state, provider_status=result.raw[:40] or None, last_error=None,
-                completed_at=now() if state in FINAL else None)
-    elif c.checks >= NOT_FOUND_CHECKS:
+    for name, gateway in gateways:
+        result = gateway.find(c.ref)
+        if result is not None:
+            state = result.status if result.status in IN_FLIGHT + tuple(FINAL) else "sending"
+            _settle(px, c.id, ("sending",), provider_message_id=result.provider_message_id,
+                    state=state, gateway=name, provider_status=result.raw[:40] or None,
+                    last_error=None, completed_at=now() if state in FINAL else None)
+            return
+    if c.checks >= NOT_FOUND_CHECKS:
         _settle(px, c.id, ("sending",), state="created", next_attempt_at=now(), sent_at=None,
-                last_error=f"{c.gateway} holds no message under our reference; sending again")
+                last_error=f"{', '.join(names)}: no message under our reference; sending again")
 
 
 def check_statuses(px: Pishkhan, limit: int = 200) -> int:
@@ -342,18 +348,22 @@ def check_statuses(px: Pishkhan, limit: int = 200) -> int:
     due = _claim_checks(px, limit)
     groups: dict[tuple[str | None, str | None], list[_Check]] = defaultdict(list)
     for c in due:
-        groups[(c.org, c.gateway)].append(c)
+        try:
+            if c.provider_id is None:
+                _reconcile(px, c)
+            else:
+                groups[(c.org, c.gateway)].append(c)
+        except (ExternalError, NotFound, NotImplementedError) as exc:
+            log.warning("sms %s: looking it up by reference: %s", c.id, exc)
     for (org, name), checks in groups.items():
         try:
             gateway = px.gateway(org, name)
-            for c in checks:
-                if c.provider_id is None:
-                    _reconcile(px, gateway, c)
-            known = {c.provider_id: c for c in checks if c.provider_id}
-            if known and gateway.capabilities.supports_status_query:
-                for pid, result in gateway.status(list(known)).items():
-                    if pid in known:
-                        record_status(px, known[pid].id, result.status, result.raw)
+            if not gateway.capabilities.supports_status_query:
+                continue
+            known = {c.provider_id: c for c in checks}
+            for pid, result in gateway.status(list(known)).items():
+                if pid in known:
+                    record_status(px, known[pid].id, result.status, result.raw)
         except (ExternalError, NotFound, NotImplementedError) as exc:
             log.warning("sms status from %s/%s: %s", org, name, exc)
     return len(due)

@@ -42,8 +42,8 @@ def clk():
         yield c
 
 
-def make_px(tmp_path, a, b, rate=100):
-    settings = make_settings(tmp_path)
+def make_px(tmp_path, a, b, rate=100, url=None):
+    settings = make_settings(tmp_path, **({"PISHKHAN_DATABASE_URL": url} if url else {}))
     demo = tmp_path / "orgs" / "demo.toml"
     demo.write_text(demo.read_text(encoding="utf-8").replace(
         '[sms]\ntype = "file"\n', TWO.format(rate=rate)), encoding="utf-8")
@@ -59,8 +59,8 @@ def gw():
 
 
 @pytest.fixture
-def px(tmp_path, gw, clk):
-    p = make_px(tmp_path, *gw)
+def px(tmp_path, gw, clk, store_url):
+    p = make_px(tmp_path, *gw, url=store_url)
     yield p
     p.close()
 
@@ -273,3 +273,18 @@ def test_concurrent_sends_send_each_message_once(px, gw):
     with px.sessions() as s:
         states = s.scalars(select(Notification.state).where(Notification.id.in_(ids))).all()
     assert set(states) == {"sending"} and len(a.sent) == 20 and a.calls == 20
+
+
+def test_a_worker_that_died_mid_send_leaves_a_message_found_at_whichever_provider_took_it(
+        px, gw, clk):
+    a, b = gw
+    note = add(px)
+    [job] = notifications._claim(px, 1)  # a worker claims it, hands it to b, and dies
+    b.sent[job.ref] = (job.to, job.text)
+    assert notifications.check_statuses(px) == 0  # not before the claim's lease runs out
+    clk.advance(seconds=61)
+    notifications.check_statuses(px)
+    n = row(px, note)
+    assert n.state == "pending" and n.gateway == "b" and n.provider_message_id == f"b-{job.ref}"
+    notifications.dispatch_due(px)
+    assert a.calls == 0 and b.calls == 0  # never sent again
