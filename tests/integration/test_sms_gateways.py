@@ -187,3 +187,15 @@ def test_options_are_checked_and_name_the_fix(spec):
     with pytest.raises(ConfigurationError):
         registry.create(registry.SMS_GATEWAYS, spec.name,
                         {**spec.options, "timeout": "soon"}, spec.env)
+
+
+def test_the_key_in_kavenegar_urls_is_masked_in_the_http_log(caplog):
+    import logging
+    spec = SPECS[0]
+    fake = spec.fake()
+    with serve(fake) as url, caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):
+        build(spec, url).send("09121234567", TEXT, REF)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert any("sms/send.json" in line for line in lines)
+    assert not any(kavenegar.KEY in line for line in lines)
+    assert any("/***/sms/send.json" in line for line in lines)
