@@ -210,8 +210,8 @@ def _try_gateways(px: Pishkhan, org: str | None, kind: str, to: str, text: str,
 def _settle(px: Pishkhan, note_id: int, expect: tuple[str, ...], **values: Any) -> bool:
     """Change a row only if it is still in one of ``expect``; so a final status, once set,
     stays, and two workers cannot both settle one message. It runs for every message sent, so
-    it is one autocommitted statement (atomic by itself): no BEGIN and COMMIT round trips."""
-    with px.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    it is one statement on a bare connection, without an ORM session."""
+    with px.engine.begin() as conn:
         done = conn.execute(update(Notification).where(Notification.id == note_id,
                                                        Notification.state.in_(expect))
                             .values(updated_at=now(), **values))

@@ -156,6 +156,10 @@ class HttpClient:
         self.secrets = [s for s in secrets if s]
         _mask_filter.add(self.secrets)
         self.session = requests.Session()
+        # Proxy settings from the environment are read once, not on every request (requests
+        # re-reads the whole environment per call otherwise).
+        self.session.proxies.update(requests.utils.get_environ_proxies(base_url))
+        self.session.trust_env = False
         self.session.headers.update({"Accept": "application/json", **(headers or {})})
         if auth:
             self.session.auth = auth
