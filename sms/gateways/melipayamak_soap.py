@@ -17,7 +17,7 @@ from connector.errors import (AmbiguousError, ConfigurationError, PermanentError
                               TransientError)
 from connector.ports import SmsResult
 
-from .base import HttpClient, national_mobile
+from .base import national_mobile
 from .melipayamak import MelipayamakGateway, delivery_state, parse_value
 
 WSDL = Path(__file__).with_name("wsdl") / "melipayamak_send.wsdl"
@@ -31,9 +31,7 @@ class MelipayamakSoapGateway(MelipayamakGateway):
     def __init__(self, username: str, password: str, sender: str,
                  url: str = "https://api.payamak-panel.com/post/send.asmx",
                  timeouts: tuple[float, float] = (3.0, 10.0)) -> None:
-        self.credentials = {"username": username, "password": password}
-        self.sender = sender
-        self.http = HttpClient(self.name, url, timeouts, secrets=[password])
+        super().__init__(username, password, sender, url, timeouts)
         transport = Transport(session=self.http.session, timeout=timeouts[1],
                               operation_timeout=timeouts)  # type: ignore[arg-type]
         client = zeep.Client(str(WSDL), transport=transport)
