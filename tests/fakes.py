@@ -3,6 +3,7 @@ and end-to-end tests use the real adapters against the real sandbox instead."""
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
@@ -93,10 +94,12 @@ class ScriptedGateway(SmsGateway):
         self.templates: list[tuple[str, str, dict[str, str]]] = []
         self.states: dict[str, SmsResult] = {}  # what status() reports, by provider id
         self.calls = 0
+        self._lock = threading.Lock()
 
     def _next(self) -> str:
-        self.calls += 1
-        return self.script.pop(0) if self.script else "ok"
+        with self._lock:  # the outbox calls from several threads
+            self.calls += 1
+            return self.script.pop(0) if self.script else "ok"
 
     def _take(self, to: str, text: str, ref: str) -> SmsResult:
         from connector.errors import AmbiguousError, PermanentError, TransientError
