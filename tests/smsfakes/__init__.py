@@ -3,14 +3,17 @@ shape, with its error codes. A test sets ``fail_next`` to a provider code to get
 or ``delay`` to have the fake take the message and answer too late (an ambiguous timeout)."""
 from __future__ import annotations
 
+import io
 import itertools
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 
@@ -59,14 +62,52 @@ def json_response(body: Any, status: int = 200) -> Response:
                     content_type="application/json; charset=utf-8")
 
 
-class _KeepAlive(WSGIRequestHandler):
-    # Providers answer over kept-alive HTTP/1.1 connections, and so does the fake.
+class _Handler(BaseHTTPRequestHandler):
+    """A WSGI bridge that keeps connections alive, as providers' servers do (werkzeug's
+    development server closes each one, which would make every call pay a new connection)."""
+
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        path, _, query = self.path.partition("?")
+        environ = {"REQUEST_METHOD": self.command, "PATH_INFO": unquote(path),
+                   "QUERY_STRING": query, "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                   "CONTENT_LENGTH": str(length), "SERVER_NAME": "127.0.0.1",
+                   "SERVER_PORT": str(self.server.server_port), "SERVER_PROTOCOL": "HTTP/1.1",
+                   "wsgi.input": io.BytesIO(self.rfile.read(length)), "wsgi.url_scheme": "http",
+                   "wsgi.errors": sys.stderr, "wsgi.version": (1, 0), "wsgi.multithread": True,
+                   "wsgi.multiprocess": False, "wsgi.run_once": False}
+        for key, value in self.headers.items():
+            environ["HTTP_" + key.upper().replace("-", "_")] = value
+        started: list[Any] = []
+        body = b"".join(self.server.app(environ, lambda status, headers, exc=None:
+                                        started.append((status, headers))))
+        status, headers = started[0]
+        self.send_response(int(status.split()[0]))
+        for key, value in headers:
+            if key.lower() != "content-length":
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 — quiet, like a server
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    app: Any = None
 
 
 @contextmanager
 def serve(fake: FakeProvider) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, fake, threaded=True, request_handler=_KeepAlive)
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.app = fake
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
                               daemon=True)
     thread.start()
