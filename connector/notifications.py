@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -207,18 +207,24 @@ def _try_gateways(px: Pishkhan, org: str | None, kind: str, to: str, text: str,
     return _Outcome("failed", error="; ".join(errors) or "no SMS gateway is configured")
 
 
-def _settle(px: Pishkhan, note_id: int, expect: tuple[str, ...], **values: Any) -> bool:
-    """Change a row only if it is still in one of ``expect``; so a final status, once set,
-    stays, and two workers cannot both settle one message. It runs for every message sent, so
-    it is one statement on a bare connection, without an ORM session."""
+def _settle_many(px: Pishkhan, changes: list[tuple[int, tuple[str, ...], dict[str, Any]]]
+                 ) -> list[bool]:
+    """Change each row only if it is still in one of its ``expect`` states; so a final status,
+    once set, stays, and two workers cannot both settle one message. Statements on a bare
+    connection, in one transaction: this runs for every message sent."""
     with px.engine.begin() as conn:
-        done = conn.execute(update(Notification).where(Notification.id == note_id,
-                                                       Notification.state.in_(expect))
-                            .values(updated_at=now(), **values))
-    return done.rowcount == 1
+        return [conn.execute(update(Notification).where(Notification.id == note_id,
+                                                        Notification.state.in_(expect))
+                             .values(updated_at=now(), **values)).rowcount == 1
+                for note_id, expect, values in changes]
 
 
-def _after_send(px: Pishkhan, note_id: int, attempts: int, out: _Outcome) -> str:
+def _settle(px: Pishkhan, note_id: int, expect: tuple[str, ...], **values: Any) -> bool:
+    return _settle_many(px, [(note_id, expect, values)])[0]
+
+
+def _send_values(attempts: int, out: _Outcome) -> dict[str, Any]:
+    """What a send attempt leaves in the row."""
     at = now()
     values: dict[str, Any] = {"gateway": out.gateway, "last_error": out.error}
     if out.kind == "sent" and out.result is not None:
@@ -238,31 +244,47 @@ def _after_send(px: Pishkhan, note_id: int, attempts: int, out: _Outcome) -> str
     else:
         values.update(state="created", sent_at=None, gateway=None,
                       next_attempt_at=at + timedelta(seconds=min(600, 5 * 2 ** attempts)))
-    if not _settle(px, note_id, ("sending",), **values):
-        log.info("sms %s was settled elsewhere while it was being sent", note_id)
-    return values.get("state", "sending")
+    return values
 
 
-def _send_one(px: Pishkhan, job: _Job, only_gateway: str | None = None) -> str:
+def _record_sends(px: Pishkhan, done: list[tuple[_Job, _Outcome]]) -> list[str]:
+    changes = [(job.id, ("sending",), _send_values(job.attempts, out)) for job, out in done]
+    for ok, (job, out), (_, _, values) in zip(_settle_many(px, changes), done, changes):
+        if not ok:
+            log.info("sms %s was settled elsewhere while it was being sent", job.id)
+        if out.error:
+            log.warning("sms %s to %s (%s): %s", job.id, mask_mobile(job.to), values["state"],
+                        out.error)
+    return [values["state"] for _, _, values in changes]
+
+
+def _attempt(px: Pishkhan, job: _Job, only_gateway: str | None = None) -> _Outcome:
     # No session is held during the call, so a slow provider cannot exhaust connections.
-    out = _try_gateways(px, job.org, job.kind, job.to, job.text, job.params, job.ref,
-                        only_gateway)
-    state = _after_send(px, job.id, job.attempts, out)
-    if out.error:
-        log.warning("sms %s to %s (%s): %s", job.id, mask_mobile(job.to), state, out.error)
-    return state
+    return _try_gateways(px, job.org, job.kind, job.to, job.text, job.params, job.ref,
+                         only_gateway)
 
 
 def dispatch_due(px: Pishkhan, limit: int = 50, concurrency: int | None = None) -> int:
-    """Send what is due; ``concurrency`` calls to providers at once."""
+    """Send what is due, ``concurrency`` calls to providers at once. Results are written as
+    they come, a few rows per transaction; a worker that dies before writing them leaves its
+    messages ``sending``, to be looked up by reference — never sent again blindly."""
     jobs = _claim(px, limit)
-    workers = concurrency or _env_int(px, "PISHKHAN_SMS_CONCURRENCY", 4)
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            _send_one(px, job)
-    else:
-        with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            list(pool.map(lambda j: _send_one(px, j), jobs))
+    if not jobs:
+        return 0
+    workers = max(1, min(concurrency or _env_int(px, "PISHKHAN_SMS_CONCURRENCY", 4), len(jobs)))
+    group = max(workers, 4)  # rows per transaction: a durable commit per message costs more
+    done: list[tuple[_Job, _Outcome]] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_attempt, px, job): job for job in jobs}
+        try:
+            for future in as_completed(futures):
+                done.append((futures[future], future.result()))
+                if len(done) >= group:
+                    _record_sends(px, done)
+                    done = []
+        finally:
+            if done:
+                _record_sends(px, done)
     return len(jobs)
 
 
@@ -271,7 +293,7 @@ def dispatch_one(px: Pishkhan, note_id: int, gateway: str | None = None) -> str:
     jobs = _claim(px, 1, only=note_id)
     if not jobs:
         raise ValidationError({"id": f"پیامک {note_id} در صف ارسال نیست"})
-    return _send_one(px, jobs[0], gateway)
+    return _record_sends(px, [(jobs[0], _attempt(px, jobs[0], gateway))])[0]
 
 
 # --- following up --------------------------------------------------------------------------
