@@ -135,7 +135,8 @@ class Notification(Base):
     letter: Mapped[Letter | None] = relationship()
 
     __table_args__ = (Index("ix_notifications_work", "state", "next_attempt_at"),
-                      Index("ix_notifications_to", "to"))
+                      Index("ix_notifications_to", "to"),
+                      Index("ix_notifications_sent_at", "sent_at"))  # rate limits
 
 
 class OtpChallenge(Base):

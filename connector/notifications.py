@@ -85,22 +85,32 @@ def _env_int(px: Pishkhan, name: str, default: int) -> int:
 # --- sending -------------------------------------------------------------------------------
 
 class _Budget:
-    """What the rate limits leave for this minute: the platform's and each organization's."""
+    """What the rate limits leave for this minute: the platform's and each organization's.
+    The last minute's sends are counted only when some limit is set."""
 
     def __init__(self, px: Pishkhan, s: Session, at: datetime) -> None:
-        since = at - timedelta(minutes=1)
-        rows = s.execute(select(Notification.org, func.count()).where(
-            Notification.sent_at >= since).group_by(Notification.org)).all()
-        self.used: dict[str | None, int] = defaultdict(int, {org: n for org, n in rows})
-        self.total = sum(self.used.values())
+        self.session, self.since = s, at - timedelta(minutes=1)
         self.global_limit = _env_int(px, "PISHKHAN_SMS_RATE_PER_MINUTE", 0) or None
+        self.used: dict[str | None, int] | None = None
+        self.total = 0
+
+    def _count(self) -> dict[str | None, int]:
+        if self.used is None:
+            rows = self.session.execute(select(Notification.org, func.count()).where(
+                Notification.sent_at >= self.since).group_by(Notification.org)).all()
+            self.used = defaultdict(int, {org: n for org, n in rows})
+            self.total = sum(self.used.values())
+        return self.used
 
     def take(self, org: str | None, org_limit: int | None) -> bool:
+        if self.global_limit is None and org_limit is None:
+            return True
+        used = self._count()
         if self.global_limit is not None and self.total >= self.global_limit:
             return False
-        if org_limit is not None and self.used[org] >= org_limit:
+        if org_limit is not None and used[org] >= org_limit:
             return False
-        self.used[org] += 1
+        used[org] += 1
         self.total += 1
         return True
 

@@ -1,4 +1,4 @@
-"""sms outbox: provider status, template params, status checks, completion time
+"""sms outbox: provider status, template params, status checks, completion time, sent_at index
 
 Revision ID: 0004
 Revises: 0001
@@ -20,10 +20,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('checks', sa.Integer(), server_default='0',
                                       nullable=False))
         batch_op.add_column(sa.Column('completed_at', sa.DateTime(), nullable=True))
+        batch_op.create_index('ix_notifications_sent_at', ['sent_at'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_sent_at')
         batch_op.drop_column('completed_at')
         batch_op.drop_column('checks')
         batch_op.drop_column('params')
