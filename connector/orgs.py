@@ -220,6 +220,14 @@ def _sms_policy(r: _Reader, data: Mapping[str, Any], env: Mapping[str, str]) -> 
                      quiet_hours=quiet, rate_per_minute=rate)
 
 
+def _first_gateway(policy: SmsPolicy) -> PluginConfig:
+    """``Organization.sms``: the gateway tried first (the only one in the single-table form)."""
+    if not policy.gateways:
+        return PluginConfig(type="")
+    first = policy.gateways[0]
+    return PluginConfig(type=first.type, options=first.options)
+
+
 def parse_organization(path: Path, data: Mapping[str, Any], env: Mapping[str, str],
                        problems: list[Problem]) -> Organization | None:
     r = _Reader(str(path), problems)
@@ -288,16 +296,17 @@ def parse_organization(path: Path, data: Mapping[str, Any], env: Mapping[str, st
     if concurrency is not None and not 1 <= concurrency <= 64:
         r.problem("delivery_concurrency", "must be between 1 and 64", "use a number such as 4")
 
+    policy = _sms_policy(r, data, env)
     org = Organization(
         slug=slug or "", name=name or "", name_en=r.get(data, "name_en", str, default=slug or ""),
         approval=approval or "", routing=routing or "", secretariat_unit=secretariat or "",
         poll_interval=poll or 30.0, delivery_concurrency=concurrency or 1,
         units=tuple(units), services=tuple(services),
         adapter=_plugin(r, data, "adapter", None, env),
-        sms=_plugin(r, data, "sms", "file", env),
+        sms=_first_gateway(policy),
         texts=dict(texts),
         rejection_reasons=tuple(r.get(data, "rejection_reasons", list, default=[])),
-        path=path, sms_policy=_sms_policy(r, data, env))
+        path=path, sms_policy=policy)
     return org if len(problems) == before else None
 
 
