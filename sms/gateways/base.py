@@ -9,7 +9,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError
@@ -18,6 +18,7 @@ from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
                               PermanentError, TransientError)
 from connector.normalize import mobile
 
+T = TypeVar("T")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MASK = "***"
 
@@ -60,14 +61,28 @@ class Options:
     """Reads one gateway's options; every problem names the key and how to fix it."""
 
     def __init__(self, provider: str, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
-        self.provider, self.options, self.env = provider, options, env
+        self.provider, self.env = provider, env
+        self._given = options
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return self._given.get(key, default)
+
+    def build(self, cls: type[T], *args: Any) -> T:
+        """The gateway, once every option given was one it reads (a typo is not ignored)."""
+        unknown = sorted(set(self._given) - self.read)
+        if unknown:
+            raise self._fail(unknown[0], f"is not an option of this gateway — remove it or fix "
+                                         f"its name (options: {', '.join(sorted(self.read))})")
+        return cls(*args)
 
     def _fail(self, key: str, message: str) -> ConfigurationError:
         return ConfigurationError(f"sms ({self.provider}) {key} {message}")
 
     def secret(self, key: str, example: str) -> str:
         """An option naming an environment variable that holds a secret."""
-        name = self.options.get(key)
+        name = self.get(key)
         if not isinstance(name, str) or not _ENV_NAME.match(name):
             raise self._fail(key, f'must name an environment variable — write {key} = '
                                   f'"{example}" and set {example} in the environment')
@@ -78,7 +93,7 @@ class Options:
         return value
 
     def text(self, key: str, default: str | None = None, example: str = "...") -> str:
-        value = self.options.get(key, default)
+        value = self.get(key, default)
         if not isinstance(value, str) or not value.strip():
             raise self._fail(key, f'is missing — add {key} = "{example}"')
         return value.strip()
@@ -90,7 +105,7 @@ class Options:
         return value.rstrip("/")
 
     def seconds(self, key: str, default: float) -> float:
-        value = self.options.get(key, default)
+        value = self.get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 120:
             raise self._fail(key, "must be a number of seconds between 0 and 120, such as 10")
         return float(value)

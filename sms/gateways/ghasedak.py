@@ -51,9 +51,9 @@ class GhasedakGateway(SmsGateway):
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
                      ) -> GhasedakGateway:
         o = Options(cls.name, options, secrets)
-        return cls(o.secret("api_key_env", "GHASEDAK_API_KEY"),
-                   o.text("sender", example="30005088"),
-                   o.url("https://gw.ghasedak.me/Rest/api/v1/WebService"), o.timeouts())
+        return o.build(
+            cls, o.secret("api_key_env", "GHASEDAK_API_KEY"), o.text("sender", example="30005088"),
+            o.url("https://gw.ghasedak.me/Rest/api/v1/WebService"), o.timeouts())
 
     def _call(self, method: str, path: str, write: bool, **kwargs: Any) -> Any:
         reply = self.http.call(method, path, write=write, **kwargs)

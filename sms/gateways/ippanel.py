@@ -41,9 +41,10 @@ class IppanelEdgeGateway(SmsGateway):
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
                      ) -> IppanelEdgeGateway:
         o = Options(cls.name, options, secrets)
-        return cls(o.secret("api_key_env", "IPPANEL_API_KEY"),
-                   o.text("sender", example="+983000505"),
-                   o.url("https://edge.ippanel.com/v1/api"), o.timeouts())
+        return o.build(
+            cls, o.secret("api_key_env", "IPPANEL_API_KEY"),
+            o.text("sender", example="+983000505"), o.url("https://edge.ippanel.com/v1/api"),
+            o.timeouts())
 
     def _call(self, method: str, path: str, write: bool, **kwargs: Any) -> Any:
         reply = self.http.call(method, path, write=write, **kwargs)

@@ -63,9 +63,10 @@ class KavenegarGateway(SmsGateway):
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
                      ) -> KavenegarGateway:
         o = Options(cls.name, options, secrets)
-        return cls(o.secret("api_key_env", "KAVENEGAR_API_KEY"),
-                   o.text("sender", example="10004346"), o.url("https://api.kavenegar.com/v1"),
-                   o.timeouts())
+        return o.build(
+            cls, o.secret("api_key_env", "KAVENEGAR_API_KEY"),
+            o.text("sender", example="10004346"), o.url("https://api.kavenegar.com/v1"),
+            o.timeouts())
 
     def _call(self, path: str, data: Mapping[str, Any], write: bool) -> list[dict[str, Any]]:
         reply: Reply = self.http.call("POST", path, data=data, write=write)

@@ -47,10 +47,10 @@ class MagfaGateway(SmsGateway):
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
                      ) -> MagfaGateway:
         o = Options(cls.name, options, secrets)
-        return cls(o.secret("username_env", "MAGFA_USERNAME"), o.text("domain", example="magfa"),
-                   o.secret("password_env", "MAGFA_PASSWORD"),
-                   o.text("sender", example="3000xxxx"),
-                   o.url("https://sms.magfa.com/api/http/sms/v2"), o.timeouts())
+        return o.build(
+            cls, o.secret("username_env", "MAGFA_USERNAME"), o.text("domain", example="magfa"),
+            o.secret("password_env", "MAGFA_PASSWORD"), o.text("sender", example="3000xxxx"),
+            o.url("https://sms.magfa.com/api/http/sms/v2"), o.timeouts())
 
     def _call(self, method: str, path: str, write: bool, **kwargs: Any) -> dict[str, Any]:
         reply = self.http.call(method, path, write=write, **kwargs)

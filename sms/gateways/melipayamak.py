@@ -69,9 +69,10 @@ class MelipayamakGateway(SmsGateway):
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
                      ) -> MelipayamakGateway:
         o = Options(cls.name, options, secrets)
-        return cls(o.secret("username_env", "MELIPAYAMAK_USERNAME"),
-                   o.secret("password_env", "MELIPAYAMAK_PASSWORD"),
-                   o.text("sender", example="50004001"), o.url(cls.default_url), o.timeouts())
+        return o.build(
+            cls, o.secret("username_env", "MELIPAYAMAK_USERNAME"),
+            o.secret("password_env", "MELIPAYAMAK_PASSWORD"), o.text("sender", example="50004001"),
+            o.url(cls.default_url), o.timeouts())
 
     def _call(self, method: str, write: bool, **fields: Any) -> int:
         reply = self.http.call("POST", method, write=write, data={**self.credentials, **fields})

@@ -47,9 +47,10 @@ class SmsIrGateway(SmsGateway):
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
                      ) -> SmsIrGateway:
         o = Options(cls.name, options, secrets)
-        return cls(o.secret("api_key_env", "SMSIR_API_KEY"),
-                   o.text("sender", example="30007732000000"), o.url("https://api.sms.ir/v1"),
-                   o.timeouts())
+        return o.build(
+            cls, o.secret("api_key_env", "SMSIR_API_KEY"),
+            o.text("sender", example="30007732000000"), o.url("https://api.sms.ir/v1"),
+            o.timeouts())
 
     def _call(self, method: str, path: str, write: bool, **kwargs: Any) -> Any:
         reply = self.http.call(method, path, write=write, **kwargs)

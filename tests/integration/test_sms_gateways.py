@@ -187,6 +187,10 @@ def test_options_are_checked_and_name_the_fix(spec):
     with pytest.raises(ConfigurationError):
         registry.create(registry.SMS_GATEWAYS, spec.name,
                         {**spec.options, "timeout": "soon"}, spec.env)
+    with pytest.raises(ConfigurationError) as caught:  # a typo is not silently ignored
+        registry.create(registry.SMS_GATEWAYS, spec.name, {**spec.options, "sendr": "1"},
+                        spec.env)
+    assert "sendr" in caught.value.detail
 
 
 def test_the_key_in_kavenegar_urls_is_masked_in_the_http_log(caplog):
