@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -17,6 +17,7 @@ from .errors import ConfigurationError, NotFound
 from .orgs import Organization, Problem, load_organizations
 from .ports import CorrespondenceSystem, SmsGateway, TextCatalog
 from .settings import Settings, load_settings
+from .smspolicy import GatewayConfig, GatewayHealth, QuietHours, SmsPolicy
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class Pishkhan:
     _adapters: dict[str, CorrespondenceSystem] = field(default_factory=dict)
     _gateways: dict[str, SmsGateway] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    sms_health: GatewayHealth = field(default_factory=GatewayHealth)
 
     def org(self, slug: str) -> Organization:
         try:
@@ -48,21 +50,34 @@ class Pishkhan:
                     registry.ADAPTERS, org.adapter.type, org.adapter.options, self.settings.env)
             return self._adapters[slug]
 
-    def gateway(self, slug: str | None) -> SmsGateway:
-        """The organization's SMS gateway; ``None`` (OTP before an organization is chosen) uses
-        the platform's own, from PISHKHAN_SMS_GATEWAY."""
-        key = slug or ""
+    def sms_policy(self, slug: str | None) -> SmsPolicy:
+        """The organization's gateways and sending rules; ``None`` (OTP before an organization
+        is chosen) is the platform's own gateway, from PISHKHAN_SMS_GATEWAY."""
+        if slug:
+            return self.org(slug).sms_policy
+        env = self.settings.env
+        kind = env.get("PISHKHAN_SMS_GATEWAY", "") or "file"
+        if kind.startswith("org:"):  # a real provider: the gateways of that organization's file
+            return self.org(kind[4:]).sms_policy
+        quiet = QuietHours.parse(env.get("PISHKHAN_SMS_QUIET_HOURS", ""))
+        return SmsPolicy(gateways=(GatewayConfig(kind, kind, 1, {}),), quiet_hours=quiet)
+
+    def gateway(self, slug: str | None, name: str | None = None) -> SmsGateway:
+        """One of the organization's SMS gateways by name; without a name, the first."""
+        gateways = self.sms_policy(slug).gateways
+        conf = next((g for g in gateways if g.name == name), None) if name else gateways[0]
+        if conf is None:
+            raise ConfigurationError(f"organization {slug!r} has no SMS gateway named {name!r}")
+        # The first gateway is kept under the bare slug, so one passed to bootstrap() by slug
+        # stands for an organization's only gateway.
+        key = (slug or "") if conf is gateways[0] else f"{slug or ''}/{conf.name}"
         with self._lock:
             if key not in self._gateways:
-                if slug:
-                    conf = self.org(slug).sms
-                    kind, options = conf.type, dict(conf.options)
-                else:
-                    kind, options = self.settings.env.get("PISHKHAN_SMS_GATEWAY", "file"), {}
-                if kind == "file":
+                options = dict(conf.options)
+                if conf.type == "file":
                     options.setdefault("path", str(self.settings.sms_outbox))
                 self._gateways[key] = registry.create(
-                    registry.SMS_GATEWAYS, kind, options, self.settings.env)
+                    registry.SMS_GATEWAYS, conf.type, options, self.settings.env)
             return self._gateways[key]
 
     def close(self) -> None:
@@ -98,9 +113,11 @@ def check_plugins(px: Pishkhan, slugs: list[str] | None = None) -> list[Problem]
     for slug, org in px.orgs.items():
         if slugs is not None and slug not in slugs:
             continue
-        for key, build in (("adapter", px.adapter), ("sms", px.gateway)):
+        builds: list[tuple[str, Callable[[], object]]] = [("adapter", lambda: px.adapter(slug))]
+        builds += [("sms", lambda g=g: px.gateway(slug, g.name)) for g in org.sms_policy.gateways]
+        for key, build in builds:
             try:
-                build(slug)
+                build()
             except ConfigurationError as exc:
                 problems.append(Problem(str(org.path), key, exc.detail,
                                         f"fix the [{key}] table"))

@@ -30,6 +30,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
         return engine
+    # Worker threads (SMS sends, deliveries) each hold a connection for a moment; past the
+    # pool size every checkout would open and close a fresh server connection.
+    kwargs.setdefault("pool_size", 16)
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

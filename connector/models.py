@@ -129,11 +129,18 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=now, onupdate=now)
+    # The provider's own status code or text, as it last reported it.
+    provider_status: Mapped[str | None] = mapped_column(String(40))
+    # Variables for a provider's template line (the OTP code), when one is configured.
+    params: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    checks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     letter: Mapped[Letter | None] = relationship()
 
     __table_args__ = (Index("ix_notifications_work", "state", "next_attempt_at"),
-                      Index("ix_notifications_to", "to"))
+                      Index("ix_notifications_to", "to"),
+                      Index("ix_notifications_sent_at", "sent_at"))  # rate limits
 
 
 class OtpChallenge(Base):

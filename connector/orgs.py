@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import Limits
+from .smspolicy import GatewayConfig, QuietHours, SmsPolicy
 
 APPROVAL_MODES = ("inbox", "portal")
 ROUTING_POLICIES = ("secretariat", "unit")
@@ -86,6 +87,7 @@ class Organization:
     rejection_reasons: tuple[str, ...]
     path: Path
     attachments: Limits = Limits()
+    sms_policy: SmsPolicy = SmsPolicy()
 
     def unit(self, code: str) -> Unit | None:
         return next((u for u in self.units if u.code == code), None)
@@ -168,6 +170,66 @@ def _plugin(r: _Reader, data: Mapping[str, Any], table: str, default_type: str |
     return PluginConfig(type=kind or "", options=_interpolate(options, env, r, table))
 
 
+_SMS_POLICY_KEYS = ("type", "texts", "gateways", "quiet_hours", "rate_per_minute")
+
+
+def _gateway(r: _Reader, raw: Mapping[str, Any], prefix: str, default_type: str | None,
+             priority: int, env: Mapping[str, str]) -> GatewayConfig:
+    kind = r.get(raw, "type", str, prefix=prefix, default=default_type or ...,
+                 fix=f'add type = "kavenegar" (or another gateway) under [{prefix[:-1]}]')
+    prio = r.get(raw, "priority", int, prefix=prefix, default=priority)
+    name = r.get(raw, "name", str, prefix=prefix, default=kind or "")
+    otp = r.get(raw, "otp_template", str, prefix=prefix, default=None)
+    skip = _SMS_POLICY_KEYS + ("name", "priority", "otp_template")
+    options = {k: v for k, v in raw.items() if k not in skip}
+    return GatewayConfig(name=name or "", type=kind or "", priority=prio or priority,
+                         options=_interpolate(options, env, r, prefix[:-1]), otp_template=otp)
+
+
+def _sms_policy(r: _Reader, data: Mapping[str, Any], env: Mapping[str, str]) -> SmsPolicy:
+    """``[sms]`` is either one gateway (``type = "file"`` and its options) or a list of them
+    under ``[[sms.gateways]]`` with priorities (1 is tried first), plus the sending rules."""
+    raw = data.get("sms", {})
+    if not isinstance(raw, dict):
+        return SmsPolicy()
+    listed = raw.get("gateways")
+    if listed is None:
+        gateways = [_gateway(r, raw, "sms.", "file", 1, env)]
+    elif not isinstance(listed, list) or not listed or not all(isinstance(g, dict)
+                                                              for g in listed):
+        r.problem("sms.gateways", "must be a list of tables",
+                  'write one [[sms.gateways]] table per provider with type and priority')
+        gateways = []
+    else:
+        gateways = [_gateway(r, g, f"sms.gateways[{i}].", None, i + 1, env)
+                    for i, g in enumerate(listed)]
+    names = [g.name for g in gateways]
+    for dup in {n for n in names if names.count(n) > 1}:
+        r.problem("sms.gateways", f"two gateways are named {dup!r}",
+                  'give each its own name = "..."')
+    quiet = None
+    span = r.get(raw, "quiet_hours", str, prefix="sms.", default=env.get(
+        "PISHKHAN_SMS_QUIET_HOURS", ""))
+    try:
+        quiet = QuietHours.parse(span or "")
+    except ValueError as exc:
+        r.problem("sms.quiet_hours", str(exc), 'write quiet_hours = "22:00-07:00" or ""')
+    rate = r.get(raw, "rate_per_minute", int, prefix="sms.", default=None)
+    if rate is not None and rate < 1:
+        r.problem("sms.rate_per_minute", "must be 1 or more", "use a number such as 60")
+        rate = None
+    return SmsPolicy(gateways=tuple(sorted(gateways, key=lambda g: g.priority)),
+                     quiet_hours=quiet, rate_per_minute=rate)
+
+
+def _first_gateway(policy: SmsPolicy) -> PluginConfig:
+    """``Organization.sms``: the gateway tried first (the only one in the single-table form)."""
+    if not policy.gateways:
+        return PluginConfig(type="")
+    first = policy.gateways[0]
+    return PluginConfig(type=first.type, options=first.options)
+
+
 def parse_organization(path: Path, data: Mapping[str, Any], env: Mapping[str, str],
                        problems: list[Problem]) -> Organization | None:
     r = _Reader(str(path), problems)
@@ -248,16 +310,18 @@ def parse_organization(path: Path, data: Mapping[str, Any], env: Mapping[str, st
         r.problem("attachments.max_mb", "must be between 1 and 50 (megabytes)",
                   "use a number such as 10")
 
+    policy = _sms_policy(r, data, env)
     org = Organization(
         slug=slug or "", name=name or "", name_en=r.get(data, "name_en", str, default=slug or ""),
         approval=approval or "", routing=routing or "", secretariat_unit=secretariat or "",
         poll_interval=poll or 30.0, delivery_concurrency=concurrency or 1,
         units=tuple(units), services=tuple(services),
         adapter=_plugin(r, data, "adapter", None, env),
-        sms=_plugin(r, data, "sms", "file", env),
+        sms=_first_gateway(policy),
         texts=dict(texts),
         rejection_reasons=tuple(r.get(data, "rejection_reasons", list, default=[])),
-        path=path, attachments=Limits(max_files=max_files or 0, max_mb=max_mb or Limits.max_mb))
+        path=path, sms_policy=policy,
+        attachments=Limits(max_files=max_files or 0, max_mb=max_mb or Limits.max_mb))
     return org if len(problems) == before else None
 
 

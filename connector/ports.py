@@ -124,11 +124,16 @@ class CorrespondenceSystem(abc.ABC):
             f"answered (a letter {found.external_id} has the dry-run code)"
 
 
+SMS_STATES = ("created", "sending", "pending", "delivered", "temporary-failure",
+              "permanent-failure", "technical-failure")
+SMS_FINAL = frozenset({"delivered", "temporary-failure", "permanent-failure", "technical-failure"})
+
+
 @dataclass(frozen=True)
 class SmsResult:
     provider_message_id: str
     status: str = "pending"  # the outbox state the message is in after this call
-    raw: str = ""
+    raw: str = ""  # the provider's own code or status text, kept for the admin
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,9 @@ class SmsGatewayCapabilities:
     supports_client_reference: bool = False
     supports_status_query: bool = False
     supports_template: bool = False
+    # The provider can say whether it holds a message with our client reference; the only safe
+    # way to settle a send that timed out without resending it.
+    supports_status_by_reference: bool = False
 
 
 class SmsGateway(abc.ABC):
@@ -151,9 +159,14 @@ class SmsGateway(abc.ABC):
     ) -> SmsResult:
         raise NotImplementedError
 
-    def status(self, provider_ids: list[str]) -> dict[str, str]:
-        """Outbox states by provider message id, for those the provider knows."""
+    def status(self, provider_ids: list[str]) -> dict[str, SmsResult]:
+        """Where each message stands, by provider message id, for those the provider knows."""
         return {}
+
+    def find(self, client_reference: str) -> SmsResult | None:
+        """The message the provider holds under our reference, or None if it has none (it never
+        took it). Only called when ``supports_status_by_reference``."""
+        raise NotImplementedError
 
 
 class TextCatalog(abc.ABC):

@@ -41,6 +41,10 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
     scheduler.add_job(_guarded("digest", lambda: digest.run_daily(px, outbox)), "cron",
                       hour=px.settings.digest_hour, minute=0, id="digest", name="digest",
                       **{**opts, "misfire_grace_time": 3600})
+    scheduler.add_job(_guarded("sms status", lambda: notifications.check_statuses(px)),
+                      "interval", seconds=15, id="sms-status", name="sms status", **opts)
+    scheduler.add_job(_guarded("sms sweep", lambda: notifications.sweep(px)), "interval",
+                      minutes=10, id="sms-sweep", name="sms sweep", **opts)
     for slug, org in px.orgs.items():
         scheduler.add_job(_guarded(f"poll {slug}", lambda s=slug: polling.poll_org(px, s)),
                           "interval", seconds=org.poll_interval, id=f"poll:{slug}",

@@ -7,6 +7,7 @@ import click
 
 from . import _px, main
 
+
 @main.group("sms")
 def sms_group() -> None:
     """The SMS outbox."""
@@ -18,7 +19,7 @@ def sms_group() -> None:
 @click.option("--limit", default=200, show_default=True)
 @click.pass_context
 def sms_list(ctx: click.Context, to: str | None, as_json: bool, limit: int) -> None:
-    """Messages in the outbox, newest first."""
+    """Messages in the outbox, newest first, with the parts (segments) each one costs."""
     from .. import notifications
     from ..normalize import mobile
     rows = notifications.listing(_px(ctx), to=mobile(to) or to if to else None, limit=limit)
@@ -30,6 +31,62 @@ def sms_list(ctx: click.Context, to: str | None, as_json: bool, limit: int) -> N
     for r in rows:
         text = r["text"].replace("\n", " / ")
         click.echo(f"{r['id']:>5} {r['created_at'][:19]} {r['to']} {r['kind']:<10} "
-                   f"{r['status']:<12} {r['letter'] or '-':<12} {text}")
+                   f"{r['status']:<17} {r['segments']}p {r['gateway'] or '-':<12} "
+                   f"{r['letter'] or '-':<12} {text}")
+        if r["last_error"] and r["status"] != "delivered":
+            click.echo(f"{'':>6}└ {r['last_error']}")
 
 
+@sms_group.command("send-test")
+@click.argument("org")
+@click.argument("mobile")
+@click.option("--gateway", help="only this gateway of the organization (its name)")
+@click.pass_context
+def sms_send_test(ctx: click.Context, org: str, mobile: str, gateway: str | None) -> None:
+    """Send a test SMS now through ORG's gateways (quiet hours and limits do not apply)."""
+    from .. import notifications
+    from ..db import transaction
+    from ..errors import NotFound, ValidationError
+    from ..normalize import mobile as normalize_mobile
+    px = _px(ctx)
+    to = normalize_mobile(mobile)
+    if to is None:
+        raise click.BadParameter(f"{mobile!r} is not an Iranian mobile number", param_hint="MOBILE")
+    try:
+        names = [g.name for g in px.sms_policy(org).gateways]
+    except NotFound:
+        raise click.BadParameter(f"no organization {org!r}", param_hint="ORG") from None
+    if gateway and gateway not in names:
+        raise click.BadParameter(f"{org} has no gateway {gateway!r}; it has: {', '.join(names)}",
+                                 param_hint="--gateway")
+    with transaction(px.sessions) as s:
+        note = notifications.queue(s, px, "test", to, {}, org=org)
+        s.flush()
+        note_id, segments = note.id, note.segments
+    try:
+        state = notifications.dispatch_one(px, note_id, gateway)
+    except ValidationError as exc:
+        raise click.ClickException(str(exc)) from None
+    row = next(r for r in notifications.listing(px, to=to, limit=20) if r["id"] == note_id)
+    click.echo(f"sms {note_id}: {state} via {row['gateway'] or '-'} "
+               f"(provider id {row['provider_message_id'] or '-'}, {segments} part(s))")
+    if row["last_error"]:
+        click.echo(f"  {row['last_error']}")
+    if state in ("created", "technical-failure", "permanent-failure"):
+        ctx.exit(1)
+
+
+@sms_group.command("retry")
+@click.argument("note_id", metavar="ID", type=int)
+@click.pass_context
+def sms_retry(ctx: click.Context, note_id: int) -> None:
+    """Queue a message that failed to be sent again, under a new reference."""
+    from .. import notifications
+    from ..errors import NotFound, ValidationError
+    try:
+        notifications.retry(_px(ctx), note_id)
+    except NotFound:
+        raise click.ClickException(f"no SMS with id {note_id}") from None
+    except ValidationError as exc:
+        raise click.ClickException(exc.errors["id"]) from None
+    click.echo(f"sms {note_id} is queued again")

@@ -1,0 +1,255 @@
+"""What every HTTP gateway shares: options read and checked the same way, one ``requests``
+session with explicit timeouts, transport failures classified, and secrets masked wherever a
+message could reach a log or an admin. Each provider module keeps only its API shape and its
+code table."""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from urllib3.exceptions import ConnectTimeoutError
+
+from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
+                              PermanentError, TransientError)
+from connector.normalize import mobile
+
+T = TypeVar("T")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MASK = "***"
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Remove secrets, and any user:password@ in URLs, from a message meant for logs."""
+    text = re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, _MASK)
+    return text
+
+
+class _MaskSecrets(logging.Filter):
+    """urllib3 logs request lines at DEBUG; Kavenegar's key is part of the path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, secrets: Iterable[str]) -> None:
+        with self._lock:
+            self.secrets.update(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg = scrub(record.getMessage(), self.secrets)
+            record.args = ()
+        return True
+
+
+_mask_filter = _MaskSecrets()
+logging.getLogger("urllib3.connectionpool").addFilter(_mask_filter)
+
+
+# --- options -------------------------------------------------------------------------------
+
+class Options:
+    """Reads one gateway's options; every problem names the key and how to fix it."""
+
+    def __init__(self, provider: str, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        self.provider, self.env = provider, env
+        self._given = options
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return self._given.get(key, default)
+
+    def build(self, cls: type[T], *args: Any) -> T:
+        """The gateway, once every option given was one it reads (a typo is not ignored)."""
+        unknown = sorted(set(self._given) - self.read)
+        if unknown:
+            raise self._fail(unknown[0], f"is not an option of this gateway — remove it or fix "
+                                         f"its name (options: {', '.join(sorted(self.read))})")
+        return cls(*args)
+
+    def _fail(self, key: str, message: str) -> ConfigurationError:
+        return ConfigurationError(f"sms ({self.provider}) {key} {message}")
+
+    def secret(self, key: str, example: str) -> str:
+        """An option naming an environment variable that holds a secret."""
+        name = self.get(key)
+        if not isinstance(name, str) or not _ENV_NAME.match(name):
+            raise self._fail(key, f'must name an environment variable — write {key} = '
+                                  f'"{example}" and set {example} in the environment')
+        value = self.env.get(name)
+        if not value:
+            raise self._fail(key, f"names {name}, which is not set — set {name} in the "
+                                  "environment or .env")
+        return value
+
+    def text(self, key: str, default: str | None = None, example: str = "...") -> str:
+        value = self.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            raise self._fail(key, f'is missing — add {key} = "{example}"')
+        return value.strip()
+
+    def url(self, default: str) -> str:
+        value = self.text("url", default)
+        if not value.startswith(("http://", "https://")):
+            raise self._fail("url", f"is {value!r} — write a full address such as {default}")
+        return value.rstrip("/")
+
+    def seconds(self, key: str, default: float) -> float:
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 120:
+            raise self._fail(key, "must be a number of seconds between 0 and 120, such as 10")
+        return float(value)
+
+    def timeouts(self) -> tuple[float, float]:
+        return self.seconds("connect_timeout", 3.0), self.seconds("timeout", 10.0)
+
+
+# --- numbers and references ----------------------------------------------------------------
+
+def national_mobile(to: str) -> str:
+    """09xxxxxxxxx; a number that is not an Iranian mobile is refused before any call."""
+    value = mobile(to)
+    if value is None:
+        raise PermanentError(f"{to!r} is not an Iranian mobile number")
+    return value
+
+
+def international_mobile(to: str, plus: bool = True) -> str:
+    """+989xxxxxxxxx (or 989xxxxxxxxx)."""
+    return ("+98" if plus else "98") + national_mobile(to)[1:]
+
+
+def numeric_reference(client_reference: str) -> int:
+    """Providers that take only a number as the client's id get a fixed 60-bit number derived
+    from our reference (a hex UUID), so a lookup by it finds the same message."""
+    return int(client_reference.replace("-", "")[:15], 16)
+
+
+def check_tokens(params: Mapping[str, str], provider: str, max_length: int | None = None,
+                 forbidden: str = "") -> None:
+    """Template tokens are refused by the provider for some characters (Kavenegar and
+    Ghasedak: spaces, newlines, underscores; SMS.ir: more than 25 characters). Checked here so
+    the refusal is clear and nothing is sent."""
+    for name, value in params.items():
+        if max_length is not None and len(value) > max_length:
+            raise PermanentError(f"{provider}: template token {name} is longer than "
+                                 f"{max_length} characters")
+        bad = [ch for ch in value if ch in forbidden or (ch.isspace() and " " in forbidden)]
+        if bad or not value:
+            raise PermanentError(f"{provider}: template token {name} is empty or has a "
+                                 "character the provider refuses (space, newline, underscore)")
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any  # parsed JSON, or the text when the provider answers in plain text
+
+
+class HttpClient:
+    """One provider's HTTP session. ``write=True`` marks calls that send an SMS: a failure after
+    the request went out is then *ambiguous*; for lookups it is only *transient*."""
+
+    def __init__(self, provider: str, base_url: str, timeouts: tuple[float, float],
+                 secrets: Iterable[str] = (), headers: Mapping[str, str] | None = None,
+                 auth: tuple[str, str] | None = None) -> None:
+        self.provider = provider
+        self.base_url = base_url
+        self.timeouts = timeouts
+        self.secrets = [s for s in secrets if s]
+        _mask_filter.add(self.secrets)
+        self.session = requests.Session()
+        # Proxy settings from the environment are read once, not on every request (requests
+        # re-reads the whole environment per call otherwise).
+        self.session.proxies.update(requests.utils.get_environ_proxies(base_url))
+        self.session.trust_env = False
+        self.session.headers.update({"Accept": "application/json", **(headers or {})})
+        if auth:
+            self.session.auth = auth
+
+    def scrub(self, text: str) -> str:
+        return scrub(text, self.secrets)
+
+    def error(self, cls: type[ExternalError], text: str) -> ExternalError:
+        return cls(self.scrub(f"{self.provider}: {text}"))
+
+    def transport_error(self, exc: requests.RequestException, write: bool) -> ExternalError:
+        """A request that got no HTTP answer: transient if nothing can have reached the
+        provider, else ambiguous (for a send) — the message may be on its way."""
+        uncertain = AmbiguousError if write else TransientError
+        if isinstance(exc, requests.ConnectTimeout):
+            return self.error(TransientError, f"could not connect in time ({_short(exc)})")
+        if isinstance(exc, requests.ReadTimeout):
+            return self.error(uncertain, f"no answer within {self.timeouts[1]:g} s after the "
+                                         "request was sent")
+        if isinstance(exc, requests.ConnectionError):
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            if isinstance(reason, ConnectTimeoutError):  # refused, unreachable, unknown host
+                return self.error(TransientError, f"cannot connect ({_short(exc)})")
+            return self.error(uncertain, f"connection broke ({_short(exc)})")
+        return self.error(TransientError, _short(exc))
+
+    def status_error(self, status: int, body: str, write: bool) -> ExternalError | None:
+        """The error an HTTP status means by itself, whatever the body says; None if the body
+        must decide."""
+        said = " ".join(body.split())[:200]
+        if status in (429, 502, 503):
+            return self.error(TransientError, f"HTTP {status} (busy or limited): {said}")
+        if status >= 500:
+            # The provider failed while handling it: it may have been sent.
+            return self.error(AmbiguousError if write else TransientError,
+                              f"HTTP {status}: {said}")
+        return None
+
+    def call(self, method: str, path: str, *, write: bool, json_body: bool = True,
+             **kwargs: Any) -> Reply:
+        url = f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
+        uncertain = AmbiguousError if write else TransientError
+        try:
+            response = self.session.request(method, url, timeout=self.timeouts, **kwargs)
+        except requests.RequestException as exc:
+            raise self.transport_error(exc, write) from None
+        failed = self.status_error(response.status_code, response.text, write)
+        if failed is not None:
+            raise failed
+        if not json_body:
+            return Reply(response.status_code, response.text)
+        try:
+            return Reply(response.status_code, response.json())
+        except ValueError:
+            if response.status_code in (401, 403):
+                raise self.error(ConfigurationError, f"HTTP {response.status_code}: the key "
+                                                     "was refused") from None
+            raise self.error(uncertain, f"HTTP {response.status_code} with a body that is "
+                                        "not JSON") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def classify(client: HttpClient, code: Any, table: Mapping[Any, tuple[type[ExternalError], str]],
+             http_status: int, what: str = "") -> ExternalError:
+    """The error for a provider code from its table; an unknown code is classified by the HTTP
+    status, and when that says nothing, as permanent (an admin must look)."""
+    if code in table:
+        cls, meaning = table[code]
+        return client.error(cls, f"code {code}: {meaning}{what}")
+    if http_status in (401, 403):
+        cls = ConfigurationError
+    else:
+        cls = PermanentError
+    return client.error(cls, f"unknown code {code!r} (HTTP {http_status}){what}")

@@ -1,0 +1,98 @@
+"""Ghasedak (ghasedak.me), the current REST JSON API at
+https://gw.ghasedak.me/Rest/api/v1/WebService/, key in the ``ApiKey`` header. Every answer
+carries ``isSuccess`` and ``statusCode`` in the body; that, not the HTTP status, decides.
+Our reference travels as ``clientReferenceId`` and CheckSmsStatus finds a message by it
+(``Type=2``)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connector.errors import (ConfigurationError, ExternalError, PermanentError,
+                              TransientError)
+from connector.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
+
+from .base import HttpClient, Options, check_tokens, classify, national_mobile
+
+# statusCode in the body of a refused call.
+CODES: dict[int, tuple[type[ExternalError], str]] = {
+    400: (PermanentError, "the request was not valid"),
+    401: (ConfigurationError, "the API key is not valid"),
+    403: (ConfigurationError, "access denied (IP address or permission)"),
+    404: (ConfigurationError, "the line or template was not found"),
+    406: (PermanentError, "the receptor is not valid"),
+    418: (ConfigurationError, "the account's credit is not enough"),
+    422: (PermanentError, "a template parameter is not valid"),
+    429: (TransientError, "too many requests"),
+    503: (TransientError, "the service is busy"),
+}
+# SendStatus (enums/send_status.py in Ghasedak's SDK), 0–17.
+STATES: dict[int, str] = {
+    1: "permanent-failure", 6: "technical-failure", 8: "permanent-failure",
+    10: "pending", 11: "pending", 12: "permanent-failure", 13: "temporary-failure",
+    14: "delivered", 15: "permanent-failure", 16: "temporary-failure",
+}
+
+
+class GhasedakGateway(SmsGateway):
+    name = "ghasedak"
+    capabilities = SmsGatewayCapabilities(
+        supports_client_reference=True, supports_status_query=True, supports_template=True,
+        supports_status_by_reference=True)
+
+    def __init__(self, api_key: str, sender: str,
+                 url: str = "https://gw.ghasedak.me/Rest/api/v1/WebService",
+                 timeouts: tuple[float, float] = (3.0, 10.0)) -> None:
+        self.sender = sender
+        self.http = HttpClient(self.name, url, timeouts, secrets=[api_key],
+                               headers={"ApiKey": api_key})
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
+                     ) -> GhasedakGateway:
+        o = Options(cls.name, options, secrets)
+        return o.build(
+            cls, o.secret("api_key_env", "GHASEDAK_API_KEY"), o.text("sender", example="30005088"),
+            o.url("https://gw.ghasedak.me/Rest/api/v1/WebService"), o.timeouts())
+
+    def _call(self, method: str, path: str, write: bool, **kwargs: Any) -> Any:
+        reply = self.http.call(method, path, write=write, **kwargs)
+        body = reply.body if isinstance(reply.body, dict) else {}
+        if body.get("isSuccess") is not True:
+            code = body.get("statusCode", reply.status)
+            raise classify(self.http, code, CODES, reply.status,
+                           f" ({body['message']})" if body.get("message") else "")
+        return body.get("data")
+
+    @staticmethod
+    def _result(item: Mapping[str, Any]) -> SmsResult:
+        code = item.get("status")
+        state = STATES.get(code, "sending") if isinstance(code, int) else "sending"
+        return SmsResult(str(item["messageId"]), state, "" if code is None else str(code))
+
+    def send(self, to: str, text: str, client_reference: str) -> SmsResult:
+        data = self._call("POST", "SendSingleSMS", write=True, json={
+            "lineNumber": self.sender, "receptor": national_mobile(to), "message": text,
+            "clientReferenceId": client_reference})
+        return self._result(data)
+
+    def send_template(self, to: str, template: str, params: Mapping[str, str],
+                      client_reference: str) -> SmsResult:
+        check_tokens(params, self.name, forbidden=" _\n")
+        data = self._call("POST", "SendOtpSMS", write=True, json={
+            "receptors": [{"mobile": national_mobile(to), "clientReferenceId": client_reference}],
+            "templateName": template,
+            "inputs": [{"param": k, "value": v} for k, v in params.items()]})
+        return self._result(data["items"][0])
+
+    def _check(self, ids: list[str], by_reference: bool) -> list[dict[str, Any]]:
+        data = self._call("GET", "CheckSmsStatus", write=False,
+                          params={"Ids": ",".join(ids), "Type": 2 if by_reference else 1})
+        return data if isinstance(data, list) else []
+
+    def status(self, provider_ids: list[str]) -> dict[str, SmsResult]:
+        return {str(i["messageId"]): self._result(i) for i in self._check(provider_ids, False)}
+
+    def find(self, client_reference: str) -> SmsResult | None:
+        items = self._check([client_reference], True)
+        return self._result(items[0]) if items else None

@@ -1,0 +1,86 @@
+"""Magfa (magfa.com), REST JSON at https://sms.magfa.com/api/http/sms/v2, HTTP Basic auth as
+``username/domain`` and the password. The body's ``status`` (0 = accepted), at the top and for
+each message, decides. Our reference goes as ``uids`` (a number) and ``mid/{uid}`` finds the
+message by it. Codes from the community client (magfa-client/error_codes.py); Magfa's
+delivery status codes are not published in our reference and follow the operators' usual
+0/1/2/8/16 scheme."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connector.errors import (ConfigurationError, ExternalError, PermanentError,
+                              TransientError)
+from connector.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
+
+from .base import HttpClient, Options, classify, international_mobile, numeric_reference
+
+CODES: dict[int, tuple[type[ExternalError], str]] = {
+    1: (PermanentError, "the recipient number is not valid"),
+    8: (TransientError, "advertising may only be sent between 07:00 and 22:00"),
+    14: (ConfigurationError, "the account's credit is not enough"),
+    15: (TransientError, "the server is busy"),
+    18: (ConfigurationError, "the username, domain or password is wrong"),
+    23: (TransientError, "the server is busy"),
+    24: (PermanentError, "the message id is not valid or older than one day"),
+    27: (PermanentError, "the number is on the operator's blacklist"),
+    33: (PermanentError, "the subscriber blocked this sender (لغو۱۱)"),
+}
+STATES: dict[int, str] = {0: "sending", 1: "delivered", 2: "temporary-failure", 8: "pending",
+                          16: "technical-failure"}
+
+
+class MagfaGateway(SmsGateway):
+    name = "magfa"
+    capabilities = SmsGatewayCapabilities(
+        supports_client_reference=True, supports_status_query=True,
+        supports_status_by_reference=True)
+
+    def __init__(self, username: str, domain: str, password: str, sender: str,
+                 url: str = "https://sms.magfa.com/api/http/sms/v2",
+                 timeouts: tuple[float, float] = (3.0, 10.0)) -> None:
+        self.sender = sender
+        self.http = HttpClient(self.name, url, timeouts, secrets=[password],
+                               auth=(f"{username}/{domain}", password))
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
+                     ) -> MagfaGateway:
+        o = Options(cls.name, options, secrets)
+        return o.build(
+            cls, o.secret("username_env", "MAGFA_USERNAME"), o.text("domain", example="magfa"),
+            o.secret("password_env", "MAGFA_PASSWORD"), o.text("sender", example="3000xxxx"),
+            o.url("https://sms.magfa.com/api/http/sms/v2"), o.timeouts())
+
+    def _call(self, method: str, path: str, write: bool, **kwargs: Any) -> dict[str, Any]:
+        reply = self.http.call(method, path, write=write, **kwargs)
+        body = reply.body if isinstance(reply.body, dict) else {}
+        if body.get("status") != 0:
+            raise classify(self.http, body.get("status"), CODES, reply.status)
+        return body
+
+    def send(self, to: str, text: str, client_reference: str) -> SmsResult:
+        body = self._call("POST", "send", write=True, json={
+            "senders": [self.sender], "recipients": [international_mobile(to, plus=False)],
+            "messages": [text], "uids": [numeric_reference(client_reference)]})
+        message = (body.get("messages") or [{}])[0]
+        if message.get("status") != 0:
+            raise classify(self.http, message.get("status"), CODES, 200)
+        return SmsResult(str(message["id"]), "sending", "0")
+
+    def status(self, provider_ids: list[str]) -> dict[str, SmsResult]:
+        found = {}
+        for pid in provider_ids:
+            for dlr in self._call("GET", f"statuses/{pid}", write=False).get("dlrs") or []:
+                code = dlr.get("status")
+                if isinstance(code, int) and code >= 0:
+                    found[str(dlr["mid"])] = SmsResult(str(dlr["mid"]),
+                                                       STATES.get(code, "sending"), str(code))
+        return found
+
+    def find(self, client_reference: str) -> SmsResult | None:
+        body = self._call("GET", f"mid/{numeric_reference(client_reference)}", write=False)
+        mid = body.get("mid")
+        if not isinstance(mid, int) or mid <= 0:
+            return None
+        return self.status([str(mid)]).get(str(mid)) or SmsResult(str(mid), "sending", "0")

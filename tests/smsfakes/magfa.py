@@ -1,0 +1,43 @@
+"""Magfa's REST JSON API (sms.magfa.com/api/http/sms/v2): send, statuses/{mid}, mid/{uid}, with
+HTTP Basic auth as username/domain. Errors: a non-zero status at the top or per message."""
+from __future__ import annotations
+
+import base64
+
+from werkzeug.wrappers import Request, Response
+
+from . import FakeProvider, json_response
+
+USERNAME, DOMAIN, PASSWORD = "pishkhan", "magfa", "magfa-Secret-99"
+PER_MESSAGE = {1, 27, 33, 8}  # refusals of one recipient; the rest refuse the whole call
+
+
+class FakeMagfa(FakeProvider):
+    def handle(self, request: Request) -> Response:
+        expected = base64.b64encode(f"{USERNAME}/{DOMAIN}:{PASSWORD}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {expected}":
+            return json_response({"status": 18}, 401)
+        code = self.failure()
+        if code is not None and code not in PER_MESSAGE:
+            return json_response({"status": code})
+        parts = request.path.strip("/").split("/")
+        if parts[-1] == "send":
+            body = request.get_json()
+            out = []
+            for to, text, uid in zip(body["recipients"], body["messages"], body["uids"]):
+                if code is not None or not to.startswith("989"):
+                    out.append({"status": code or 1, "recipient": to, "userId": uid})
+                    continue
+                mid = self.take(to=to, text=text, ref=uid, status=0)
+                out.append({"status": 0, "id": int(mid), "userId": uid, "parts": 1,
+                            "tariff": 660.0, "alphabet": "UCS2", "recipient": to})
+            return json_response({"status": 0, "messages": out})
+        if parts[-2] == "statuses":
+            m = self.messages.get(parts[-1])
+            return json_response({"status": 0, "dlrs": [
+                {"mid": int(parts[-1]), "status": m["status"] if m else -1,
+                 "date": "2026-11-22 10:00:00"}]})
+        if parts[-2] == "mid":
+            found = self.by("ref", int(parts[-1]))
+            return json_response({"status": 0, "mid": int(found[0]) if found else -1})
+        return json_response({"status": 24}, 404)
