@@ -92,6 +92,14 @@ class Organization:
     def unit(self, code: str) -> Unit | None:
         return next((u for u in self.units if u.code == code), None)
 
+    def unit_name(self, system_code: str | None) -> str | None:
+        """The Persian name of a unit the correspondence system names by its own code; a code
+        we don't know is shown as the system wrote it."""
+        if not system_code:
+            return system_code
+        unit = next((u for u in self.units if system_code in (u.system_code, u.code)), None)
+        return unit.name if unit else system_code
+
     def service(self, code: str) -> Service | None:
         return next((s for s in self.services if s.code == code), None)
 

@@ -49,8 +49,9 @@ def apply_change(px: Pishkhan, s: Session, org: str, change: RoutingChange) -> b
             and letter.letter_number == change.number):
         return False  # already known from the delivery answer
     at = to_naive_utc(change.at)
+    unit = px.org(org).unit_name(change.unit)  # citizens read "امور مالی", not "FIN"
     _event(letter, change.kind.value, source_id=change.source_id, at=at, number=change.number,
-           reason=change.reason, unit=change.unit, person=change.person,
+           reason=change.reason, unit=unit, person=change.person,
            instruction=change.instruction)
     target = CHANGE_TARGET[change.kind]
     if not can_transition(letter.state, target):
@@ -64,7 +65,7 @@ def apply_change(px: Pishkhan, s: Session, org: str, change: RoutingChange) -> b
     elif change.kind is ChangeKind.REJECTED:
         letter.rejection_reason = change.reason or "دلیلی نوشته نشده است."
     elif change.kind is ChangeKind.REFERRED:
-        letter.current_unit = change.unit
+        letter.current_unit = unit
         letter.current_handler = change.person
     elif change.kind is ChangeKind.ANSWERED:
         letter.reply_available = px.adapter(org).capabilities.reply_download

@@ -98,7 +98,8 @@ def test_referral_answer_and_closure(stack: Stack):
                     json={"unit": "CIV", "person": "مهندس کریمی", "instruction": "جهت اقدام"})
     assert resp.status_code == 200, resp.text
     seen = until_status(stack, token, code, "in_progress")
-    assert seen["handler"] == "مهندس کریمی" and seen["unit"]
+    assert seen["handler"] == "مهندس کریمی" and seen["unit"] == "واحد خدمات شهری"
+    assert "واحد خدمات شهری" in seen["timeline"][-1]["text"]
     wait_for(lambda: stack.sms_to(MOBILE, "referred"), 5, "the referral SMS")
     stack.oa("POST", f"/letters/{oa_id}/answer", json={"text": "تعمیر در برنامه هفته بعد است."})
     assert until_status(stack, token, code, "answered")["reply_available"] is True

@@ -94,3 +94,11 @@ def test_attachment_limits_are_organization_settings(tmp_path):
                                      encoding="utf-8")
     orgs, problems = load_organizations(tmp_path, ENV)
     assert orgs == {} and problems[0].key == "attachments.max_mb"
+
+
+def test_system_unit_codes_read_as_names():
+    orgs, _ = load_organizations(ROOT / "config" / "organizations", ENV)
+    demo = orgs["demo"]
+    assert demo.unit_name("CIV") == "واحد خدمات شهری"
+    assert demo.unit_name("civil") == "واحد خدمات شهری"
+    assert demo.unit_name("XYZ") == "XYZ" and demo.unit_name(None) is None
