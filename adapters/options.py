@@ -11,8 +11,8 @@ from typing import Any
 
 from connector.domain import ChangeKind, OutgoingLetter
 from connector.errors import ConfigurationError
+from connector.plugins import env_secret
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def secret(options: Mapping[str, Any], secrets: Mapping[str, str], key: str,
@@ -24,14 +24,7 @@ def secret(options: Mapping[str, Any], secrets: Mapping[str, str], key: str,
         if missing is not None:
             raise ConfigurationError(missing)
         return None
-    if not isinstance(name, str) or not _ENV_NAME.match(name):
-        raise ConfigurationError(f"adapter.{key} must name an environment variable — write "
-                                 f'{key} = "OA_PASSWORD"')
-    value = secrets.get(name)
-    if not value:
-        raise ConfigurationError(f"adapter.{key} names {name}, which is not set — set {name} "
-                                 "in the environment or .env")
-    return value
+    return env_secret(name, secrets, f"adapter.{key}", key, "OA_PASSWORD")
 
 
 def read_profile(name_or_path: str, directory: Path, what: str,

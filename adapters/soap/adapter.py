@@ -24,7 +24,9 @@ from connector.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgre
 
 from ..options import check_known, letter_fields, naive_utc as _naive_utc, secret, text as _text
 from .dates import parse_jalali
-from .errors import scrub, classify
+from connector.plugins import scrub
+
+from .errors import classify
 from ..options import IGNORE
 from .profile import Profile, load_profile, resolve, run, run_resuming
 

@@ -7,7 +7,6 @@ reference system's DeliverLetter is deliberately not idempotent.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
@@ -17,6 +16,7 @@ import zeep.exceptions
 
 from connector.errors import (AmbiguousError, ConfigurationError, ExternalError, PermanentError,
                               TransientError)
+from connector.plugins import scrub
 
 _AUTH_WORDS = ("authenticationfailed", "authentication failed", "unauthorized", "access denied",
                "invalid credentials", "invalidsecurity", "failedauthentication")
@@ -146,12 +146,3 @@ def _host(exc: requests.exceptions.RequestException) -> str:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:200]
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Remove secrets and any user:password@ in URLs from a message meant for admins."""
-    text = re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text

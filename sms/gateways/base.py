@@ -5,7 +5,6 @@ code table."""
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,19 +16,9 @@ from urllib3.exceptions import ConnectTimeoutError
 from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
                               PermanentError, TransientError)
 from connector.normalize import mobile
+from connector.plugins import env_secret, scrub
 
 T = TypeVar("T")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_MASK = "***"
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Remove secrets, and any user:password@ in URLs, from a message meant for logs."""
-    text = re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, _MASK)
-    return text
 
 
 class _MaskSecrets(logging.Filter):
@@ -82,15 +71,7 @@ class Options:
 
     def secret(self, key: str, example: str) -> str:
         """An option naming an environment variable that holds a secret."""
-        name = self.get(key)
-        if not isinstance(name, str) or not _ENV_NAME.match(name):
-            raise self._fail(key, f'must name an environment variable — write {key} = '
-                                  f'"{example}" and set {example} in the environment')
-        value = self.env.get(name)
-        if not value:
-            raise self._fail(key, f"names {name}, which is not set — set {name} in the "
-                                  "environment or .env")
-        return value
+        return env_secret(self.get(key), self.env, f"sms ({self.provider}) {key}", key, example)
 
     def text(self, key: str, default: str | None = None, example: str = "...") -> str:
         value = self.get(key, default)
