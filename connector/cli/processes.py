@@ -26,23 +26,26 @@ def _child_env(settings: Settings) -> dict[str, str]:
 
 
 def _gunicorn(settings: Settings, name: str, app: str, host: str, port: int,
-              workers: int) -> list[str]:
+              workers: int, access_log: bool) -> list[str]:
     # Each server gets its own control socket; gunicorn's default path is shared by all.
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers",
-            str(workers), "--threads", "4", "--timeout", "120", "--access-logfile", "-",
+            str(workers), "--threads", "4", "--timeout", "120",
+            *(["--access-logfile", "-"] if access_log else []),
             "--control-socket", str(settings.var_dir / f"gunicorn-{name}.ctl"), app]
 
 
 def _web_cmd(settings: Settings) -> list[str]:
     workers = int(settings.env.get("PISHKHAN_WEB_WORKERS", "2") or 2)
+    # No gunicorn access log: the portal logs each request itself, with request ids and
+    # personal data masked.
     return _gunicorn(settings, "web", "portal.wsgi:app", settings.web_host, settings.web_port,
-                     workers)
+                     workers, access_log=False)
 
 
 def _sandbox_cmd(settings: Settings) -> list[str]:
     return _gunicorn(settings, "sandbox", "sandbox.wsgi:app", settings.sandbox_host,
-                     settings.sandbox_port, 1)
+                     settings.sandbox_port, 1, access_log=True)
 
 
 @main.command()
