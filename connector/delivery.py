@@ -10,7 +10,7 @@ import logging
 import random
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session, selectinload
 from tenacity import (Retrying, retry_if_exception_type, stop_after_attempt,
                       wait_random_exponential)
 
-from . import notifications
+from . import notifications, polling
 from .clock import now
 from .db import for_claim, transaction
 from .domain import (ApplicantType, DeliveryReceipt, OutgoingAttachment, OutgoingLetter,
                      State)
-from .errors import ExternalError, PermanentError, PishkhanError, TransientError
+from .errors import (AmbiguousError, ExternalError, PermanentError, PishkhanError,
+                     TransientError)
 from .letters import _event, move
 from .models import Letter, OrgState
 from .ports import DeliveryProgress
@@ -62,7 +63,9 @@ def release_expired(px: Pishkhan) -> int:
         return len(rows)
 
 
-def claim(px: Pishkhan, limit: int) -> list[int]:
+def claim(px: Pishkhan, limit: int) -> dict[int, datetime]:
+    """Take due letters; returns each letter's lease, which is also the proof that this worker
+    still holds it (see :func:`_renew`)."""
     eligible = sorted(set(px.orgs) - _paused(px))
     with transaction(px.sessions) as s:
         stmt = (select(Letter).where(Letter.state.in_(CLAIMABLE),
@@ -70,11 +73,25 @@ def claim(px: Pishkhan, limit: int) -> list[int]:
                                      Letter.org.in_(eligible))
                 .order_by(Letter.next_attempt_at, Letter.id).limit(limit))
         rows = s.scalars(for_claim(stmt, s)).all()
+        lease = now() + LEASE
         for letter in rows:
             move(letter, State.DELIVERING)
             letter.attempts += 1
-            letter.claimed_until = now() + LEASE
-        return [letter.id for letter in rows]
+            letter.claimed_until = lease
+        return {letter.id: lease for letter in rows}
+
+
+def _renew(px: Pishkhan, letter_id: int, lease: datetime) -> datetime | None:
+    """Extend our claim right before the remote call. None when the claim is no longer ours:
+    a slow batch outlived its lease and another worker took the letter over (it reconciles
+    before sending, so the letter still goes once)."""
+    with transaction(px.sessions) as s:
+        letter = s.scalars(for_claim(select(Letter).where(Letter.id == letter_id), s)).first()
+        if letter is None or letter.state != State.DELIVERING.value \
+                or letter.claimed_until != lease:
+            return None
+        letter.claimed_until = renewed = now() + LEASE
+        return renewed
 
 
 def outgoing(px: Pishkhan, letter: Letter) -> OutgoingLetter:
@@ -141,7 +158,13 @@ def _call(px: Pishkhan, letter_id: int) -> DeliveryReceipt:
     return retrying(adapter.deliver, message)
 
 
-def deliver_one(px: Pishkhan, letter_id: int) -> str:
+def deliver_one(px: Pishkhan, letter_id: int, lease: datetime) -> str | None:
+    """Deliver one claimed letter and record the outcome; None if the claim was lost."""
+    held = _renew(px, letter_id, lease)
+    if held is None:
+        log.warning("letter %s: claim lost before delivery; left to the worker holding it",
+                    letter_id)
+        return None
     receipt: DeliveryReceipt | None = None
     error: ExternalError | None = None
     try:
@@ -150,9 +173,17 @@ def deliver_one(px: Pishkhan, letter_id: int) -> str:
         error = exc
     except PishkhanError as exc:  # e.g. a missing blob: a person has to look
         error = PermanentError(str(exc))
+    except Exception as exc:  # a bug in an adapter must not strand the rest of the batch
+        log.exception("letter %s: unexpected error from the adapter", letter_id)
+        error = AmbiguousError(f"unexpected error: {exc!r}")
     with transaction(px.sessions) as s:
-        letter = s.scalars(select(Letter).options(selectinload(Letter.events))
-                           .where(Letter.id == letter_id)).one()
+        letter = s.scalars(for_claim(select(Letter).options(selectinload(Letter.events))
+                                     .where(Letter.id == letter_id), s)).first()
+        if letter is None or letter.state != State.DELIVERING.value \
+                or letter.claimed_until != held:
+            log.warning("letter %s: claim lost during delivery; the new holder reconciles",
+                        letter_id)
+            return None
         letter.claimed_until = None
         if receipt is not None:
             _delivered(px, s, letter, receipt)
@@ -171,12 +202,16 @@ def _delivered(px: Pishkhan, s: Session, letter: Letter, receipt: DeliveryReceip
         move(letter, State.REGISTERED)
         letter.letter_number = receipt.letter_number
         letter.letter_date = receipt.letter_date or now()
-        _event(letter, "registered", number=receipt.letter_number)
+        already = any(e.kind == "registered" and e.data.get("number") == receipt.letter_number
+                      for e in letter.events)  # the poller saw it while we were delivering
+        if not already:
+            _event(letter, "registered", number=receipt.letter_number)
         notifications.queue(s, px, "registered", letter.mobile,
                             notifications.letter_variables(px, letter), letter=letter)
     else:
         move(letter, State.DELIVERED)
         _event(letter, "delivered")
+    polling.replay_held(px, s, letter)
 
 
 def _failed(px: Pishkhan, letter: Letter, error: ExternalError) -> None:
@@ -201,7 +236,8 @@ def run_once(px: Pishkhan, limit: int = 50) -> int:
     """One delivery tick: claim due letters and deliver them, each organization with its own
     concurrency."""
     release_expired(px)
-    ids = claim(px, limit)
+    leases = claim(px, limit)
+    ids = list(leases)
     if not ids:
         return 0
     by_org: dict[str, list[int]] = defaultdict(list)
@@ -213,8 +249,8 @@ def run_once(px: Pishkhan, limit: int = 50) -> int:
         workers = min(px.org(slug).delivery_concurrency, len(letter_ids))
         if workers <= 1:
             for letter_id in letter_ids:
-                deliver_one(px, letter_id)
+                deliver_one(px, letter_id, leases[letter_id])
         else:
             with ThreadPoolExecutor(workers, thread_name_prefix=f"deliver-{slug}") as pool:
-                list(pool.map(lambda i: deliver_one(px, i), letter_ids))
+                list(pool.map(lambda i: deliver_one(px, i, leases[i]), letter_ids))
     return len(ids)

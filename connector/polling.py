@@ -13,7 +13,7 @@ from . import notifications
 from .clock import now, to_naive_utc
 from .db import for_claim, transaction
 from .domain import (CHANGE_TARGET, FOLLOWED, ChangeKind, DeliveryReceipt, RoutingChange,
-                     can_transition)
+                     State, can_transition)
 from .errors import ExternalError
 from .letters import _event
 from .models import Event, Letter, OrgState
@@ -36,9 +36,17 @@ def _find_letter(s: Session, org: str, change: RoutingChange) -> Letter | None:
                      .where(Letter.org == org, or_(*conditions))).first()
 
 
+SYSTEM_SOURCE = "pishkhan:"  # our own timeline entries; every other source is the system's
+CHANGE_KINDS = frozenset(k.value for k in ChangeKind)
+
+
 def apply_change(px: Pishkhan, s: Session, org: str, change: RoutingChange) -> bool:
     """Record one change; True if it was new. The state moves only along the transition table,
-    so a repeated or late change is kept in the timeline but never rolls the letter back."""
+    so a repeated or late change is kept in the timeline but never rolls the letter back.
+
+    A change about a letter whose delivery we have not recorded yet (the answer is still on its
+    way, or was lost and will be reconciled) is kept in the timeline only; delivery replays it
+    through :func:`advance` once the letter is recorded as delivered."""
     letter = _find_letter(s, org, change)
     if letter is None:
         return False
@@ -48,30 +56,51 @@ def apply_change(px: Pishkhan, s: Session, org: str, change: RoutingChange) -> b
     if (change.kind is ChangeKind.REGISTERED and letter.letter_number
             and letter.letter_number == change.number):
         return False  # already known from the delivery answer
-    at = to_naive_utc(change.at)
     unit = px.org(org).unit_name(change.unit)  # citizens read "امور مالی", not "FIN"
-    _event(letter, change.kind.value, source_id=change.source_id, at=at, number=change.number,
-           reason=change.reason, unit=unit, person=change.person,
-           instruction=change.instruction)
-    target = CHANGE_TARGET[change.kind]
+    event = _event(letter, change.kind.value, source_id=change.source_id,
+                   at=to_naive_utc(change.at), number=change.number, reason=change.reason,
+                   unit=unit, person=change.person, instruction=change.instruction)
+    if State(letter.state) in FOLLOWED:
+        advance(px, s, letter, event)
+    else:
+        log.info("letter %s: %s held until its delivery is recorded", letter.tracking_code,
+                 change.kind.value)
+    return True
+
+
+def advance(px: Pishkhan, s: Session, letter: Letter, event: Event) -> None:
+    """Move the letter by a recorded system change and queue the citizen's SMS, if the
+    transition table allows it."""
+    kind = ChangeKind(event.kind)
+    target = CHANGE_TARGET[kind]
     if not can_transition(letter.state, target):
         log.info("letter %s: %s after %s kept in the timeline only", letter.tracking_code,
-                 change.kind.value, letter.state)
-        return True
+                 kind.value, letter.state)
+        return
+    if (kind is ChangeKind.REGISTERED and letter.letter_number
+            and letter.letter_number == event.data.get("number")):
+        return
     letter.state = target.value
-    if change.kind is ChangeKind.REGISTERED:
-        letter.letter_number = change.number
-        letter.letter_date = at
-    elif change.kind is ChangeKind.REJECTED:
-        letter.rejection_reason = change.reason or "دلیلی نوشته نشده است."
-    elif change.kind is ChangeKind.REFERRED:
-        letter.current_unit = unit
-        letter.current_handler = change.person
-    elif change.kind is ChangeKind.ANSWERED:
-        letter.reply_available = px.adapter(org).capabilities.reply_download
-    notifications.queue(s, px, change.kind.value, letter.mobile,
+    data = event.data
+    if kind is ChangeKind.REGISTERED:
+        letter.letter_number = data.get("number")
+        letter.letter_date = event.at
+    elif kind is ChangeKind.REJECTED:
+        letter.rejection_reason = data.get("reason") or "دلیلی نوشته نشده است."
+    elif kind is ChangeKind.REFERRED:
+        letter.current_unit = data.get("unit")
+        letter.current_handler = data.get("person")
+    elif kind is ChangeKind.ANSWERED:
+        letter.reply_available = px.adapter(letter.org).capabilities.reply_download
+    notifications.queue(s, px, kind.value, letter.mobile,
                         notifications.letter_variables(px, letter), letter=letter)
-    return True
+
+
+def replay_held(px: Pishkhan, s: Session, letter: Letter) -> None:
+    """After a delivery is recorded: apply the system's changes that arrived before it."""
+    for event in list(letter.events):
+        if not event.source_id.startswith(SYSTEM_SOURCE) and event.kind in CHANGE_KINDS:
+            advance(px, s, letter, event)
 
 
 def _ensure_state(px: Pishkhan, slug: str) -> None:

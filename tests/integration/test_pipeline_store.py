@@ -194,7 +194,7 @@ def test_a_worker_that_died_mid_delivery_is_reconciled(spx, system):
     from connector.models import Letter
 
     code = submit(spx).tracking_code
-    ids = delivery.claim(spx, 10)  # claimed, then the worker "dies" before recording
+    ids = list(delivery.claim(spx, 10))  # claimed, then the worker "dies" before recording
     system.deliver(delivery.outgoing(spx, letters.get(spx, code)))
     with spx.sessions.begin() as s:
         s.get(Letter, ids[0]).claimed_until = now() - timedelta(seconds=1)
@@ -207,3 +207,60 @@ def test_another_mobile_sees_nothing(spx):
     code = submit(spx).tracking_code
     with pytest.raises(letters.NotFound):
         letters.get(spx, code, "09350000000")
+
+
+def test_a_worker_whose_lease_ran_out_does_not_deliver(spx, system):
+    from datetime import timedelta
+
+    from connector.clock import now
+    from connector.models import Letter
+
+    code = submit(spx).tracking_code
+    (letter_id, lease), = delivery.claim(spx, 10).items()
+    # Worker A was slow; its lease ran out and worker B took the letter over.
+    with spx.sessions.begin() as s:
+        s.get(Letter, letter_id).claimed_until = now() - timedelta(seconds=1)
+    delivery.release_expired(spx)
+    (_, lease_b), = delivery.claim(spx, 10).items()
+    assert delivery.deliver_one(spx, letter_id, lease) is None  # A backs off
+    assert system.letters == {}
+    assert delivery.deliver_one(spx, letter_id, lease_b) == "delivered"  # B reconciles, sends
+    assert len(system.letters) == 1 and system.calls == ["find", "deliver"]
+    assert letters.get(spx, code).state == "delivered"
+
+
+def test_a_change_seen_while_the_delivery_is_in_flight_is_applied_once(spx, system):
+    from connector.domain import DeliveryReceipt
+
+    class RegisteringSystem(FakeSystem):
+        """Numbers the letter on delivery, and our poller runs before the answer is recorded
+        (it is another scheduler thread in the worker)."""
+
+        def deliver(self, letter):
+            receipt = super().deliver(letter)
+            self.emit(letter.tracking_code, ChangeKind.REGISTERED, number="1405/5")
+            assert polling.poll_org(spx, "demo") == 1  # kept, not applied yet
+            assert letters.get(spx, letter.tracking_code).state == "delivering"
+            return DeliveryReceipt(external_id=receipt.external_id, letter_number="1405/5")
+
+    spx._adapters["demo"] = RegisteringSystem()
+    code = submit(spx).tracking_code
+    delivery.run_once(spx)
+    got = letters.get(spx, code)
+    assert got.state == "registered" and got.letter_number == "1405/5" and got.external_id
+    assert [e.kind for e in got.events].count("registered") == 1
+    assert kinds(spx, code).count("registered") == 1
+
+
+def test_a_rejection_between_a_lost_answer_and_the_reconcile_is_not_lost(spx, system):
+    system.fail_next = [AmbiguousError("read timeout")]
+    system.commit_before_failing = True
+    code = submit(spx).tracking_code
+    delivery.run_once(spx)
+    assert letters.get(spx, code).state == "delivery_failed"
+    system.emit(code, ChangeKind.REJECTED, reason="امضا ندارد")
+    polling.poll_org(spx, "demo")  # the cursor moves past it while we don't know the letter is in
+    delivery.run_once(spx)  # find() reconciles
+    got = letters.get(spx, code)
+    assert got.state == "rejected" and got.rejection_reason == "امضا ندارد"
+    assert "rejected" in kinds(spx, code) and len(system.letters) == 1
