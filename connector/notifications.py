@@ -270,8 +270,14 @@ def _record_sends(px: Pishkhan, done: list[tuple[_Job, _Outcome]]) -> list[str]:
 
 def _attempt(px: Pishkhan, job: _Job, only_gateway: str | None = None) -> _Outcome:
     # No session is held during the call, so a slow provider cannot exhaust connections.
-    return _try_gateways(px, job.org, job.kind, job.to, job.text, job.params, job.ref,
-                         only_gateway)
+    try:
+        return _try_gateways(px, job.org, job.kind, job.to, job.text, job.params, job.ref,
+                             only_gateway)
+    except Exception as exc:
+        # A gateway bug (an answer of an unexpected shape, say) may come after the provider
+        # took the message: treat it as ambiguous, and let the other messages be recorded.
+        log.exception("sms %s: unexpected error from the gateway", job.id)
+        return _Outcome("ambiguous", error=f"unexpected error: {exc!r}"[:500])
 
 
 def dispatch_due(px: Pishkhan, limit: int = 50, concurrency: int | None = None) -> int:
@@ -371,7 +377,9 @@ def _reconcile(px: Pishkhan, c: _Check) -> None:
                     last_error=None, completed_at=now() if state in FINAL else None)
             return
     if c.checks >= NOT_FOUND_CHECKS:
+        # checks restart at zero: a resend that is lost too gets the same three look-ups.
         _settle(px, c.id, ("sending",), state="created", next_attempt_at=now(), sent_at=None,
+                checks=0,
                 last_error=f"{', '.join(names)}: no message under our reference; sending again")
 
 

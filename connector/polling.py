@@ -14,7 +14,7 @@ from .clock import now, to_naive_utc
 from .db import for_claim, transaction
 from .domain import (CHANGE_TARGET, FOLLOWED, ChangeKind, DeliveryReceipt, RoutingChange,
                      State, can_transition)
-from .errors import ExternalError
+from .errors import ExternalError, PermanentError
 from .letters import _event
 from .models import Event, Letter, OrgState
 
@@ -150,9 +150,17 @@ def poll_snapshots(px: Pishkhan, slug: str, batch: int = SNAPSHOT_BATCH) -> int:
                 state = s.get(OrgState, slug)
                 assert state is not None
                 state.last_poll_at = now()
-                state.last_poll_error = f"{exc.kind}: {exc.detail}"[:2000]
+                state.last_poll_error = f"{code}: {exc.kind}: {exc.detail}"[:2000]
+                letter = s.get(Letter, letter_id)
+                if isinstance(exc, PermanentError) and letter is not None:
+                    # This letter's look-up fails on its own; its turn passes, so one letter
+                    # cannot keep the organization's others from being checked.
+                    letter.checked_at = now()
+                    letter.last_error = f"status look-up: {exc.detail}"[:2000]
             log.warning("status look-up for %s failed: %s", slug, exc.detail)
-            return new
+            if isinstance(exc, PermanentError):
+                continue
+            return new  # the system is down or misconfigured: try again next poll
         with transaction(px.sessions) as s:
             letter = s.get(Letter, letter_id)
             if letter is None:

@@ -106,10 +106,13 @@ def _by_status(status: int, make: Callable[[type[ExternalError], str], ExternalE
     if status in (404, 405, 410):
         return make(ConfigurationError, f"HTTP {status}: no service at this address — "
                                         "check adapter.wsdl")
-    if status in (408, 429) or 500 <= status < 600:
-        # 5xx here is the gateway or the service refusing before work (the reference
-        # service's `Unavailable` fault comes as a soap:Server fault, handled above).
+    if status in (408, 429, 503):
+        # Refused before any work: too busy, too many requests, not accepting.
         return make(TransientError, f"HTTP {status}: the service is unavailable")
+    if 500 <= status < 600:
+        # 500 without a SOAP fault, 502, 504: a proxy or the service gave up, possibly after
+        # the call took effect — ambiguous for a delivery, transient for a read.
+        return unknown_outcome(f"HTTP {status} from the service or a proxy in front of it")
     if 400 <= status < 500:
         return make(PermanentError, f"HTTP {status}: the request was refused")
     if loading_wsdl:

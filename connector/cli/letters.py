@@ -34,10 +34,10 @@ def letters_show(ctx: click.Context, code: str) -> None:
 @click.argument("code")
 @click.pass_context
 def letters_retry(ctx: click.Context, code: str) -> None:
-    """Send a failed or dead letter again, with its attempts reset."""
-    from .. import letters
+    """Send a failed or dead letter again, with its attempts reset (recorded in the audit)."""
+    from .. import pipeline
     try:
-        letters.retry(_px(ctx), code)
+        pipeline.retry(_px(ctx), code)
     except PishkhanError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"letter {code} will be delivered again on the next tick")

@@ -107,3 +107,17 @@ def test_repeated_and_late_feed_changes_never_roll_back(tmp_path, store_url) -> 
         assert letters.get(px, code).state == "answered"
     finally:
         px.close()
+
+
+def test_one_letter_whose_look_up_always_fails_does_not_block_the_others(fpx) -> None:
+    from connector.errors import PermanentError
+
+    px, system = fpx
+    first, second = submit(px).tracking_code, submit(px).tracking_code
+    delivery.run_once(px)
+    system.status[second] = ("registered", "1405/8")
+    # The look-up of the first letter (checked first: never checked before) is refused.
+    system.fail_next = [PermanentError("archived letter")]
+    polling.poll_org(px, "demo")
+    assert letters.get(px, second).state == "registered"
+    assert "archived letter" in letters.get(px, first).last_error

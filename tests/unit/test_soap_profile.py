@@ -142,6 +142,11 @@ def _refused() -> requests.exceptions.ConnectionError:
         urllib3.exceptions.ProtocolError("Connection aborted.")), True, True, None,
      AmbiguousError),
     (zeep.exceptions.TransportError("x", status_code=503), True, True, 503, TransientError),
+    # A proxy's 502/504 or a bare 500 may come after the letter went in.
+    (zeep.exceptions.TransportError("x", status_code=504), True, True, 504, AmbiguousError),
+    (zeep.exceptions.TransportError("x", status_code=502), True, True, 502, AmbiguousError),
+    (zeep.exceptions.TransportError("x", status_code=500), True, True, 500, AmbiguousError),
+    (zeep.exceptions.TransportError("x", status_code=504), False, True, 504, TransientError),
     (zeep.exceptions.TransportError("x", status_code=401), True, True, 401, ConfigurationError),
     (zeep.exceptions.TransportError("x", status_code=200), True, True, 200, AmbiguousError),
     (zeep.exceptions.Fault("Unavailable", code="soap:Server"), True, True, 500, TransientError),
