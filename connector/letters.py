@@ -15,7 +15,7 @@ from .db import transaction
 from .domain import FINAL, WITHDRAWABLE, ApplicantType, Document, State, ensure_transition
 from .errors import ExternalError, Forbidden, NotFound, ValidationError
 from .models import Attachment, Event, Letter, Survey
-from .normalize import legal_id, national_code, text
+from .normalize import digits_only, legal_id, national_code, text
 
 log = logging.getLogger(__name__)
 
@@ -268,9 +268,12 @@ def reply(px: Pishkhan, letter: Letter) -> Document:
     return document
 
 
-def save_survey(px: Pishkhan, code: str, mobile: str, score: int, comment: str) -> None:
-    if not 1 <= score <= 5:
+def save_survey(px: Pishkhan, code: str, mobile: str, score: str | int, comment: str) -> int:
+    """Record the citizen's 1–5 rating (typed in Persian or Latin digits); returns the score."""
+    raw = digits_only(str(score))
+    if not raw.isdigit() or not 1 <= int(raw) <= 5:
         raise ValidationError({"score": "یک امتیاز از ۱ تا ۵ انتخاب کنید."})
+    score = int(raw)
     with transaction(px.sessions) as s:
         letter = _load(s, code)
         if letter.mobile != mobile:
@@ -280,3 +283,4 @@ def save_survey(px: Pishkhan, code: str, mobile: str, score: int, comment: str) 
         if letter.survey is not None:
             raise Forbidden("already rated")
         s.add(Survey(letter_id=letter.id, score=score, comment=text(comment)[:2000]))
+    return score

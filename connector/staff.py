@@ -170,6 +170,12 @@ def may_hand_in(user: StaffUser, org: str) -> bool:
     return user.role in DESK and may_act_for(user, org)
 
 
+def may_read(user: StaffUser, org: str, channel: str) -> bool:
+    """Who may open a letter's papers: its organization's deciders, and front-desk staff for
+    the letters they handed in at the desk — not every citizen's letter."""
+    return may_decide(user, org) or (channel == "desk" and may_hand_in(user, org))
+
+
 def list_users(px: Pishkhan) -> list[StaffUser]:
     with px.sessions() as s:
         return list(s.scalars(select(StaffUser).order_by(StaffUser.username)))

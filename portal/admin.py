@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from connector import audit, letters, pipeline, staff
+from connector import audit, letters, pipeline, staff, tracking
 from connector.errors import Forbidden, NotFound
 from connector.orgs import Organization
 
@@ -114,7 +114,7 @@ def audit_log() -> Page:
     filters = audit.Filters(actor=args.get("actor", "").strip(),
                             action=args.get("action", "").strip(),
                             org=args.get("org", "").strip(),
-                            letter=args.get("letter", "").strip(),
+                            letter=tracking.clean(args.get("letter", "")),
                             since=day_start_utc(since) if since else None,
                             until=next_day_start_utc(until) if until else None)
     mine = [o.slug for o in _orgs()]

@@ -6,8 +6,6 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from connector import citizens, letters
-from connector.errors import ValidationError
-from connector.normalize import digits_only
 
 from . import attachments, pishkhan, receipts
 from .openapi import document
@@ -15,7 +13,6 @@ from .security import bearer_mobile, readable_letter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-MSG_SCORE = "یک امتیاز از ۱ تا ۵ انتخاب کنید."
 
 
 def _body() -> Any:
@@ -92,12 +89,9 @@ def withdraw(tracking_code: str) -> Response:
 def survey(tracking_code: str) -> tuple[Response, int]:
     mobile = bearer_mobile()
     body = _body()
-    raw = digits_only(str(body.get("score", "")))
-    if not raw.isdigit():
-        raise ValidationError({"score": MSG_SCORE})
-    comment = str(body.get("comment", "") or "")
-    letters.save_survey(pishkhan(), tracking_code, mobile, int(raw), comment)
-    return jsonify(tracking_code=tracking_code, score=int(raw)), 201
+    score = letters.save_survey(pishkhan(), tracking_code, mobile, str(body.get("score", "")),
+                                str(body.get("comment", "") or ""))
+    return jsonify(tracking_code=tracking_code, score=score), 201
 
 
 @bp.get("/letters/<tracking_code>/attachments/<int:index>")

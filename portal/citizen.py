@@ -15,7 +15,6 @@ from werkzeug.wrappers import Response
 from connector import citizens, letters, tracking
 from connector.errors import (Forbidden, InvalidTransition, NotFound, RateLimited,
                               ValidationError)
-from connector.normalize import digits_only
 
 from connector.orgs import Organization
 
@@ -31,7 +30,6 @@ MSG_TRACKING = "کد رهگیری درست نیست. ۱۲ رقم آن را از 
 MSG_NOT_YOURS = "نامه‌ای با این کد رهگیری برای شماره همراه شما پیدا نشد."
 MSG_WITHDRAW_LATE = "نامه به دبیرخانه رفته است و دیگر پس گرفته نمی‌شود."
 MSG_SURVEY_CLOSED = "نظر شما پیش‌تر ثبت شده یا کار نامه هنوز تمام نشده است."
-MSG_SCORE = "یک امتیاز از ۱ تا ۵ انتخاب کنید."
 MSG_LOCKED = "کد چند بار اشتباه نوشته شد. برای امنیت شما، ورود با این شماره تا {minutes} " \
              "دقیقه دیگر بسته است."
 
@@ -102,7 +100,8 @@ def write(org: str) -> Page:
     px = pishkhan()
     organization = px.org(org)
     if request.method == "GET":
-        drafts.clear()
+        # Held files stay until the letter is sent: this page may be a second tab or the
+        # back button while a preview is still open.
         form = letters.LetterForm(service=request.args.get("service", ""))
         return _form_page(organization, form)
     form = letters.LetterForm.from_mapping(request.form)
@@ -112,6 +111,10 @@ def write(org: str) -> Page:
     everything = drafts.load(kept) + uploads
     if action == "edit":
         return _form_page(organization, form, held=kept)
+    if len(kept) < len(set(request.form.getlist("keep"))):
+        # A ticked file is no longer held (the draft was replaced in another tab): never send
+        # the letter without it.
+        return _form_page(organization, form, {"attachments": drafts.MSG_GONE}, kept), 400
     try:
         cleaned = letters.validate(organization, form, everything)
         if action != "send":
@@ -196,12 +199,10 @@ def withdraw(code: str) -> Page:
 @bp.post("/t/<code>/survey")
 @citizen_required
 def survey(code: str) -> Page:
-    raw = digits_only(request.form.get("score", ""))
+    raw = request.form.get("score", "")
     comment = request.form.get("comment", "")
     try:
-        if not raw.isdigit():
-            raise ValidationError({"score": MSG_SCORE})
-        letters.save_survey(pishkhan(), code, str(current_mobile()), int(raw), comment)
+        letters.save_survey(pishkhan(), code, str(current_mobile()), raw, comment)
     except ValidationError as exc:
         return _letter_page(code, 400, survey_errors=exc.errors,
                             survey_values={"score": raw, "comment": comment})

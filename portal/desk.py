@@ -11,7 +11,7 @@ from connector.errors import NotFound, ValidationError
 from connector.normalize import mobile as clean_mobile
 from connector.orgs import Organization
 
-from . import attachments, pishkhan
+from . import attachments, drafts, pishkhan
 from .staff_ui import org_where, orgs_where, role_required, user
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
@@ -45,14 +45,16 @@ def new(org: str) -> Page:
     organization = _org(org)
     if request.method == "GET":
         return render_template("desk/form.html", user=user(), org=organization,
-                               form=letters.LetterForm(), mobile="", errors={},
-                               files_lost=False)
+                               form=letters.LetterForm(), mobile="", errors={}, held=[])
     form = letters.LetterForm.from_mapping(request.form)
     typed_mobile = request.form.get("mobile", "")
-    uploads = attachments.from_files(request.files.getlist("attachments"))
+    kept = drafts.kept(organization, request.form)
+    uploads = drafts.load(kept) + attachments.from_files(request.files.getlist("attachments"))
     mobile = clean_mobile(typed_mobile)
     try:
         errors = {} if mobile else {"mobile": MSG_MOBILE}
+        if len(kept) < len(set(request.form.getlist("keep"))):
+            errors["attachments"] = drafts.MSG_GONE
         try:
             letters.validate(organization, form, uploads)
         except ValidationError as exc:
@@ -63,10 +65,11 @@ def new(org: str) -> Page:
         letter = letters.submit(pishkhan(), organization.slug, form, uploads, mobile,
                                 channel="desk")
     except ValidationError as exc:
-        # Everything typed comes back; only files must be chosen again (browsers can't keep them).
+        # Everything typed comes back, and the scans that passed the checks are kept.
         return render_template("desk/form.html", user=user(), org=organization, form=form,
                                mobile=typed_mobile, errors=exc.errors,
-                               files_lost=bool(uploads)), 400
+                               held=drafts.hold(organization, uploads)), 400
+    drafts.clear()
     audit.log(pishkhan(), "letter.hand_in", org=organization.slug,
               letter=letter.tracking_code, attachments=len(letter.attachments))
     return redirect(url_for("desk.receipt", org=organization.slug, code=letter.tracking_code))

@@ -23,6 +23,9 @@ from . import pishkhan
 KEY = "held_uploads"
 
 
+MSG_GONE = "پیوست‌هایی که انتخاب کرده بودید دیگر اینجا نیستند. لطفا دوباره انتخابشان کنید."
+
+
 class Held(TypedDict):
     name: str
     sha256: str

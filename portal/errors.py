@@ -6,7 +6,7 @@ import logging
 import math
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from connector.errors import (ExternalError, Forbidden, InvalidTransition, NotFound, RateLimited,
@@ -23,8 +23,7 @@ MESSAGES: dict[int, tuple[str, str]] = {
     404: ("not_found", "پیدا نشد. نشانی یا کد رهگیری را دوباره نگاه کنید."),
     405: ("method_not_allowed", "این درخواست به این شکل پذیرفته نیست."),
     409: ("conflict", "این کار در وضعیت کنونی نامه ممکن نیست."),
-    413: ("too_large", "حجم فایل‌ها زیاد است. هر پیوست حداکثر ۱۰ مگابایت باشد و همه روی هم "
-                      "حداکثر ۶۰ مگابایت."),
+    413: ("too_large", "حجم فایل‌ها زیاد است."),
     429: ("rate_limited", "درخواست‌ها زیاد بوده است. کمی بعد دوباره امتحان کنید."),
     500: ("server_error", "خطایی پیش آمد. چند دقیقه دیگر دوباره امتحان کنید."),
     503: ("unavailable", "سامانه سازمان الان پاسخ نمی‌دهد. چند دقیقه دیگر دوباره امتحان کنید."),
@@ -32,6 +31,16 @@ MESSAGES: dict[int, tuple[str, str]] = {
 VALIDATION = "اطلاعات فرستاده‌شده کامل یا درست نیست. پیام کنار هر خانه را ببینید."
 CSRF = "مهلت این فرم تمام شده یا فرم از جای دیگری آمده است. صفحه را دوباره باز کنید و " \
        "دوباره بفرستید."
+
+
+def too_large_message() -> str:
+    """Say the real limit: the largest one any organization allows (the request body is
+    refused before we know which organization it was for)."""
+    from .filters import fa_digits
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    mb = max(1, limit // (1024 * 1024))
+    return (f"حجم فایل‌ها زیاد است. همه پیوست‌ها روی هم باید کمتر از {fa_digits(mb)} مگابایت "
+            "باشند. فایل‌های کوچک‌تر یا کمتری بفرستید.")
 
 
 def rate_limit_message(retry_after: int) -> str:
@@ -99,7 +108,8 @@ def register(app: Flask) -> None:
         allowed = getattr(exc, "valid_methods", None)
         if status == 405 and allowed:
             headers["Allow"] = ", ".join(allowed)
-        return error_response(status, headers=headers)
+        return error_response(status, too_large_message() if status == 413 else None,
+                              headers=headers)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

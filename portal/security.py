@@ -66,6 +66,8 @@ def csrf_field() -> Markup:
 def _check_csrf() -> None:
     if request.method in SAFE_METHODS or request.blueprint in CSRF_EXEMPT_BLUEPRINTS:
         return
+    if request.routing_exception is not None:
+        return  # no route: the 404 or 405 answers, not a token error
     if request.path.startswith("/static/"):
         return
     expected = session.get(CSRF_KEY)
@@ -199,8 +201,9 @@ def _reset_audit_actor(_exc: BaseException | None) -> None:
 
 
 def readable_letter(code: str) -> Letter:
-    """The letter for its owner (bearer token or citizen session) or for staff of its
-    organization. Anyone else gets the same 404 as for a code that does not exist."""
+    """The letter for its owner (bearer token or citizen session) or for staff who may read it
+    (:func:`connector.staff.may_read`). Anyone else gets the same 404 as for a code that does
+    not exist."""
     px = pishkhan()
     if request.headers.get("Authorization"):
         return letters.get(px, code, bearer_mobile())
@@ -214,7 +217,7 @@ def readable_letter(code: str) -> Letter:
             if user is None:
                 raise
     letter = letters.get(px, code)
-    if user is None or not staff.may_act_for(user, letter.org):
+    if user is None or not staff.may_read(user, letter.org, letter.channel):
         raise NotFound(code)
     return letter
 

@@ -180,7 +180,9 @@ class HttpClient:
             if isinstance(reason, ConnectTimeoutError):  # refused, unreachable, unknown host
                 return self.error(TransientError, f"cannot connect ({_short(exc)})")
             return self.error(uncertain, f"connection broke ({_short(exc)})")
-        return self.error(TransientError, _short(exc))
+        # Anything else (a body cut off mid-answer, a bad chunk) happened after the provider
+        # had the request: for a send, the message may be on its way.
+        return self.error(uncertain, _short(exc))
 
     def status_error(self, status: int, body: str, write: bool) -> ExternalError | None:
         """The error an HTTP status means by itself, whatever the body says; None if the body

@@ -49,6 +49,22 @@ def test_mistakes_are_explained_and_nothing_typed_is_lost(px, client):
     assert 'value="12345"' in body and "کوچه خراب است." in body and 'value="رضا"' in body
 
 
+def test_scans_that_passed_are_kept_when_the_form_comes_back(px, client):
+    staff.add_user(px, "desk1", "long-enough-1", role="desk")
+    staff_login(client, "desk1")
+    page = client.get("/desk/demo/new").get_data(as_text=True)
+    resp = client.post("/desk/demo/new", data={
+        **FORM, "mobile": "0912", "csrf_token": csrf_of(page),
+        "attachments": [(io.BytesIO(PDF), "scan-1.pdf")]}, content_type="multipart/form-data")
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "scan-1.pdf" in body
+    keep = re.search(r'name="keep" value="([0-9a-f]{64})"', body).group(1)
+    resp = client.post("/desk/demo/new", data={**FORM, "keep": keep, "csrf_token": csrf_of(body)})
+    assert resp.status_code == 302
+    code = re.search(r"/letters/(\d+)/receipt", resp.headers["Location"]).group(1)
+    assert [a.name for a in letters.get(px, code).attachments] == ["scan-1.pdf"]
+
+
 def test_only_desk_staff_and_admins_use_the_desk(px, client):
     staff.add_user(px, "ctl", "long-enough-1")
     staff.add_user(px, "desk2", "long-enough-1", role="desk", orgs=["demo-portal"])

@@ -248,9 +248,10 @@ def test_survey_only_when_closed_and_score_checked(client, px):
 
 def test_too_large_request_is_413_json(app, client, px):
     token = token_for(client, px)
-    app.config["MAX_CONTENT_LENGTH"] = 10_000
-    assert_error(submit(client, token, files=[(PDF + b"0" * 20_000, "big.pdf")]), 413,
-                 "too_large")
+    app.config["MAX_CONTENT_LENGTH"] = 3 * 1024 * 1024
+    body = assert_error(submit(client, token, files=[(PDF + b"0" * 4_000_000, "big.pdf")]),
+                        413, "too_large")
+    assert "۳ مگابایت" in body["message"]  # the real limit, not a fixed figure
 
 
 def test_unexpected_errors_are_500_json_without_a_trace(px):
@@ -298,3 +299,9 @@ def test_openapi_lists_every_api_route(app, client):
 @pytest.mark.parametrize("path", ["/api/v1/orgs", "/api/v1/openapi.json"])
 def test_api_answers_are_not_cached(client, path):
     assert client.get(path).headers["Cache-Control"] == "no-store"
+
+
+def test_unknown_routes_and_wrong_methods_are_404_and_405_not_token_errors(client):
+    assert_error(client.post("/api/v1/nothing", json={}), 404, "not_found")
+    response = client.put("/api/v1/otp", json={})
+    assert response.status_code == 405 and response.get_json()["error"]["message"]

@@ -85,7 +85,9 @@ def test_the_preview_of_another_organization_does_not_leak_held_files(client, px
     r = client.post("/o/demo-portal/letter", data=letter_data(token, action="preview",
                                                               service="general", keep=held),
                     content_type="multipart/form-data")
-    assert r.status_code == 200 and "نقشه.pdf" not in page(r)
+    # Not leaked, and not silently dropped either: the citizen is told to choose it again.
+    assert r.status_code == 400 and "نقشه.pdf" not in page(r)
+    assert "دوباره انتخابشان کنید" in page(r)
 
 
 def test_attachment_count_follows_the_organization(client, px):

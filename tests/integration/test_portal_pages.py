@@ -334,3 +334,25 @@ def test_staff_and_citizen_logouts_are_separate(client, px):
     client.post("/console/logout", data={"csrf_token": csrf(client, "/")})
     assert client.get("/my").status_code == 200
     assert client.get("/console/").status_code == 302
+
+
+def test_opening_the_form_again_before_sending_keeps_the_previewed_files(client, px):
+    from connector import letters
+    web_login(client, px)
+    token = csrf(client, "/o/demo/letter")
+    preview = client.post("/o/demo/letter", data={**letter_data(token, action="preview"),
+                                                  "attachments": [(io.BytesIO(PDF), "مدرک.pdf")]},
+                          content_type="multipart/form-data")
+    keep = re.search(r'name="keep" value="([0-9a-f]{64})"', page(preview)).group(1)
+    client.get("/o/demo/letter?service=street-repair")  # a second tab, or the back button
+    sent = client.post("/o/demo/letter", data={**letter_data(token), "keep": keep})
+    assert sent.status_code == 302
+    code = sent.headers["Location"].rsplit("/", 1)[-1]
+    assert [a.name for a in letters.get(px, code).attachments] == ["مدرک.pdf"]
+
+
+def test_a_ticked_file_that_is_no_longer_held_stops_the_letter(client, px):
+    web_login(client, px)
+    token = csrf(client, "/o/demo/letter")
+    resp = client.post("/o/demo/letter", data={**letter_data(token), "keep": "ab" * 32})
+    assert resp.status_code == 400 and "دوباره انتخابشان کنید" in page(resp)

@@ -203,3 +203,44 @@ def test_the_key_in_kavenegar_urls_is_masked_in_the_http_log(caplog):
     assert any("sms/send.json" in line for line in lines)
     assert not any(kavenegar.KEY in line for line in lines)
     assert any("/***/sms/send.json" in line for line in lines)
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.name != "melipayamak-soap"],
+                         ids=lambda s: s.name)
+def test_an_answer_cut_off_after_the_provider_took_the_message_is_ambiguous(spec: Spec):
+    """The provider read the whole request and started to answer, then the connection broke:
+    the SMS may be on its way, so it must not be sent again blindly."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    got: list[bytes] = []
+
+    def answer_half() -> None:
+        conn, _ = server.accept()
+        conn.settimeout(2)
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            while len(body) < length:
+                body += conn.recv(65536)
+            got.append(data)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 200\r\n\r\n{\"return\": {\"status\": 2")
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=answer_half, daemon=True)
+    thread.start()
+    gateway = build(spec, f"http://127.0.0.1:{server.getsockname()[1]}")
+    with pytest.raises(AmbiguousError):
+        gateway.send("09121234567", TEXT, REF)
+    thread.join(3)
+    server.close()
+    assert got, "the provider never saw the request"

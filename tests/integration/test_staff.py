@@ -37,3 +37,25 @@ def test_desk_staff_cannot_open_the_approval_queue(px, client):
     client.post("/console/login", data={"csrf_token": csrf, "username": "desk1",
                                         "password": "long-enough-1"})
     assert client.get("/console/demo-portal").status_code == 404
+
+
+def test_front_desk_staff_read_desk_letters_only(px, client):
+    from connector import letters
+    from connector.files import Upload
+    from tests.conftest import staff_login
+    from tests.integration.test_portal_api import PDF
+
+    form = letters.LetterForm(national_code="0076229645", first_name="علی", last_name="رضایی",
+                              subject="درخواست", body="متن", service="general")
+    portal_letter = letters.submit(px, "demo", form, [Upload("a.pdf", PDF)], "09121234567")
+    desk_letter = letters.submit(px, "demo", form, [Upload("a.pdf", PDF)], "09121234567",
+                                 channel="desk")
+    staff.add_user(px, "desk2", "long-enough-1", role="desk", orgs=["demo"])
+    staff_login(client, "desk2")
+    base = "/api/v1/letters/{}/attachments/0"
+    assert client.get(base.format(portal_letter.tracking_code)).status_code == 404
+    assert client.get(base.format(desk_letter.tracking_code)).status_code == 200
+    staff.add_user(px, "ctl", "long-enough-1", orgs=["demo"])
+    client2 = client.application.test_client()
+    staff_login(client2, "ctl")
+    assert client2.get(base.format(portal_letter.tracking_code)).status_code == 200
