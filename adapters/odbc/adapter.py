@@ -26,6 +26,9 @@ OPTIONS = ("connection", "profile", "username_env", "password_env", "timeout",
            "register_on_delivery", "page_size", "overlap", "sweep_every", "sweep")
 
 
+MAX_PAGES = 50  # pages of the routing feed read in one poll
+
+
 class OdbcAdapter(CorrespondenceSystem):
     def __init__(self, connection: str, profile: SqlProfile | str = "sandbox", *,
                  username: str | None = None, password: str | None = None,
@@ -114,15 +117,22 @@ class OdbcAdapter(CorrespondenceSystem):
         polls = int(count_text) + 1 if count_text.isdigit() else 0
         sweeping = bool(self.sweep_every) and polls >= self.sweep_every
         start = max(0, last - (self.sweep if sweeping else self.overlap))
-        rows = self._query("changes", self.profile.changes,
-                           {"cursor": start, "page_size": self.page_size}, self.page_size)
         changes: dict[str, RoutingChange] = {}
         top = last
-        for row in rows:
-            top = max(top, int(row["change_id"]))
-            change = self._change(row)
-            if change is not None:
-                changes.setdefault(change.source_id, change)
+        # Page on from the window's start until a short page: a window (overlap or sweep)
+        # wider than one page, or a burst of new changes, is read whole — up to a bound per
+        # poll, after which the next poll goes on from where this one stopped.
+        for _ in range(MAX_PAGES):
+            rows = self._query("changes", self.profile.changes,
+                               {"cursor": start, "page_size": self.page_size}, self.page_size)
+            for row in rows:
+                start = max(start, int(row["change_id"]))
+                change = self._change(row)
+                if change is not None:
+                    changes.setdefault(change.source_id, change)
+            top = max(top, start)
+            if len(rows) < self.page_size:
+                break
         if sweeping:
             polls = 0
         return PollResult(changes=list(changes.values()), cursor=f"{top}/{polls}")

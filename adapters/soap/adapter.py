@@ -4,9 +4,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from copy import deepcopy
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +23,7 @@ from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
 from connector.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
 
 from ..options import check_known, letter_fields, naive_utc as _naive_utc, secret, text as _text
-from .dates import parse_jalali
+from .dates import iran, parse_jalali, to_jalali
 from connector.plugins import scrub
 
 from .errors import classify
@@ -231,17 +231,26 @@ class SoapAdapter(CorrespondenceSystem):
             last, sweep = now.date(), True
         back = self.profile.sweep_days if sweep else self.profile.overlap_days
         since = datetime.combine(last, datetime.min.time()) - timedelta(days=back)
+        next_cursor = f"{now.date().isoformat()}/{0 if sweep else polls}"
         out = self._run("changes", {"cursor": cursor, "page_size": self.page_size,
                                     "since": since, "until": now})
-        next_cursor = f"{now.date().isoformat()}/{0 if sweep else polls}"
-        return self._poll_result({**out, "next_cursor": next_cursor}, cursor)
+        if len(_items(out)) < self.page_size:
+            return self._poll_result({**out, "next_cursor": next_cursor}, cursor)
+        # A full page may hide more: such systems can't page within a window, so read it
+        # again one day at a time. A day that still fills a page is reported, with the fix.
+        items: list[Any] = []
+        for start, until in _iran_days(since, now):
+            page = _items(self._run("changes", {"cursor": cursor, "page_size": self.page_size,
+                                                "since": start, "until": until}))
+            if len(page) >= self.page_size:
+                log.error("%s: %s holds more changes than one page of %s; some may be missed "
+                          "— raise the adapter's page_size", self.wsdl, to_jalali(start),
+                          self.page_size)
+            items.extend(page)
+        return self._poll_result({"changes": items, "next_cursor": next_cursor}, cursor)
 
     def _poll_result(self, out: dict[str, Any], cursor: str) -> PollResult:
-        items = out.get("changes")
-        if items is None:
-            items = []
-        elif not isinstance(items, (list, tuple)):
-            items = [items]
+        items = _items(out)
         found: dict[str, tuple[Any, RoutingChange]] = {}
         for item in items:
             entry = self._change(item)
@@ -488,3 +497,21 @@ def _secret(options: Mapping[str, Any], secrets: Mapping[str, str], key: str,
         'environment (or write wsse = "none" if the service needs no credentials)'))
 
 
+def _items(out: dict[str, Any]) -> list[Any]:
+    """The changes of one answer as a list (zeep gives one item bare, none as None)."""
+    items = out.get("changes")
+    if items is None:
+        return []
+    return list(items) if isinstance(items, (list, tuple)) else [items]
+
+
+def _iran_days(since: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """Iran's calendar days from ``since`` to ``until`` (naive UTC), each as its first and last
+    second in naive UTC — the days such systems' Jalali date filters mean."""
+    tz = iran()
+    day = since.replace(tzinfo=timezone.utc).astimezone(tz).date()
+    last = until.replace(tzinfo=timezone.utc).astimezone(tz).date()
+    while day <= last:
+        start = datetime.combine(day, time.min, tz).astimezone(timezone.utc).replace(tzinfo=None)
+        yield start, min(until, start + timedelta(days=1, seconds=-1))
+        day += timedelta(days=1)

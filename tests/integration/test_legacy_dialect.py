@@ -116,3 +116,25 @@ def test_twenty_letters_for_demo_legacy(sandbox, tmp_path: Path) -> None:
         assert polling.poll_org(px, "demo-legacy") == 0  # the registrations are already known
     finally:
         px.close()
+
+
+def test_a_full_window_is_read_again_day_by_day(sandbox) -> None:
+    """The dialect can only ask "what happened between these days" with a row cap: a window
+    that comes back full is read again one day at a time, so nothing beyond the first page of
+    a multi-day window is lost."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from sandbox.db import oa_changes
+
+    base, app = sandbox
+    engine = get_sandbox(app).engine
+    receipt = legacy(base).deliver(letter("PK-7101", unit="IT"))  # registered on delivery
+    with engine.begin() as conn:  # that happened two days ago
+        for change_id, at in conn.execute(select(oa_changes.c.id, oa_changes.c.at)).all():
+            conn.execute(update(oa_changes).where(oa_changes.c.id == change_id)
+                         .values(at=at - timedelta(days=2)))
+    oa.refer(engine, int(receipt.external_id), "FIN")  # and this today
+    result = legacy(base, page_size=1).changes("")
+    assert [c.kind for c in result.changes] == [ChangeKind.REGISTERED, ChangeKind.REFERRED]

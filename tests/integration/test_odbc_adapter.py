@@ -152,6 +152,27 @@ def test_overlap_and_wide_sweep_read_back(tmp_path: Path) -> None:
         stop()
 
 
+def test_windows_wider_than_a_page_are_read_whole(tmp_path: Path) -> None:
+    """An overlap or sweep wider than one page, and more new changes than one page, are read
+    in one poll instead of stalling on the window's first page."""
+    base, app, stop = start_sandbox(tmp_path)
+    try:
+        engine = get_sandbox(app).engine
+        box = OaDatabase("sqlite", base, app, _connection("sqlite", str(engine.url), None))
+        adapter = box.adapter(overlap=5, sweep_every=0, page_size=2)
+        ids = [oa.deliver(engine, oa.NewLetter(reference=f"W{i}", subject="s")).id
+               for i in range(7)]
+        for letter_id in ids:
+            oa.register(engine, letter_id)
+        first = adapter.changes("")
+        assert len(first.changes) == 7 and first.cursor == "7/0"
+        oa.refer(engine, ids[0], "FIN")
+        again = adapter.changes(first.cursor)  # overlap 5 > page size 2: still moves on
+        assert again.cursor == "8/1" and "sandbox:8" in [c.source_id for c in again.changes]
+    finally:
+        stop()
+
+
 def test_options_are_checked() -> None:
     with pytest.raises(ConfigurationError, match="password_env"):
         OdbcAdapter.from_options({"connection": "Driver={SQLite3};PWD=secret"}, {})
