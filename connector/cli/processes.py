@@ -89,7 +89,7 @@ def _wait_http(url: str, seconds: float) -> bool:
 def run(ctx: click.Context) -> None:
     """Everything on one machine: migrate, then sandbox + portal + worker until Ctrl-C."""
     from .. import db
-    from ..staff import ensure_demo_operator
+    from ..staff import DEMO_ADMIN, ensure_demo_operator
 
     settings: Settings = ctx.obj["settings"]
     db.upgrade(settings.database_url)
@@ -124,6 +124,9 @@ def run(ctx: click.Context) -> None:
     click.echo(f"  Sandbox (the organization's office-automation system): {sandbox_url}/")
     if operator:
         click.echo(f"  Demo operator login:   username {operator[0]}  password {operator[1]}")
+        click.echo(f"  Admin pages:           {web_url}/admin/  (username {DEMO_ADMIN[0]}  "
+                   f"password {DEMO_ADMIN[1]})")
+        click.echo(f"  Front desk:            {web_url}/desk/")
     click.echo(f"  SMS sent so far:       pishkhan sms list   (file: {settings.sms_outbox})")
     click.echo("  Stop with Ctrl-C.")
     code = 0
