@@ -264,3 +264,27 @@ def test_a_rejection_between_a_lost_answer_and_the_reconcile_is_not_lost(spx, sy
     got = letters.get(spx, code)
     assert got.state == "rejected" and got.rejection_reason == "امضا ندارد"
     assert "rejected" in kinds(spx, code) and len(system.letters) == 1
+
+
+def test_a_lease_past_half_life_is_renewed_before_the_call(spx, system):
+    from datetime import timedelta
+
+    from connector.clock import now
+    from connector.models import Letter
+
+    seen = []
+
+    class Watching(FakeSystem):
+        def deliver(self, letter):
+            seen.append(letters.get(spx, letter.tracking_code).claimed_until)
+            return super().deliver(letter)
+
+    spx._adapters["demo"] = Watching()
+    code = submit(spx).tracking_code
+    (letter_id, _), = delivery.claim(spx, 10).items()
+    soon = now() + timedelta(seconds=30)
+    with spx.sessions.begin() as s:
+        s.get(Letter, letter_id).claimed_until = soon
+    assert delivery.deliver_one(spx, letter_id, soon) == "delivered"
+    assert seen[0] > soon + timedelta(minutes=1)  # the call ran under a fresh lease
+    assert letters.get(spx, code).claimed_until is None
