@@ -338,6 +338,7 @@ class _Check:
     provider_id: str | None
     ref: str
     checks: int
+    kind: str = ""
 
 
 def _claim_checks(px: Pishkhan, limit: int) -> list[_Check]:
@@ -353,7 +354,7 @@ def _claim_checks(px: Pishkhan, limit: int) -> list[_Check]:
             gap = min(MAX_CHECK_GAP, FIRST_CHECK * 2 ** min(n.checks, 10))
             n.next_attempt_at = at + gap  # the backoff, and a lease against other workers
             found.append(_Check(n.id, n.org, n.gateway, n.provider_message_id,
-                                n.client_reference, n.checks))
+                                n.client_reference, n.checks, n.kind))
         return found
 
 
@@ -376,6 +377,13 @@ def _reconcile(px: Pishkhan, c: _Check) -> None:
                     state=state, gateway=name, provider_status=result.raw[:40] or None,
                     last_error=None, completed_at=now() if state in FINAL else None)
             return
+    if c.checks >= NOT_FOUND_CHECKS and c.kind == "otp":
+        # A one-time code is never sent again: it has expired by now, and a template send
+        # (the usual way for codes) carries no reference, so "not found" proves nothing.
+        _settle(px, c.id, ("sending",), state="temporary-failure", completed_at=now(),
+                last_error="one-time code not confirmed; not sent again (the citizen can ask "
+                           "for a new code)")
+        return
     if c.checks >= NOT_FOUND_CHECKS:
         # checks restart at zero: a resend that is lost too gets the same three look-ups.
         _settle(px, c.id, ("sending",), state="created", next_attempt_at=now(), sent_at=None,

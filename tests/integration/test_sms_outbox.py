@@ -130,6 +130,20 @@ def test_a_timeout_before_the_provider_took_it_is_resent_once_it_says_it_has_not
     assert row(px, note).state == "sending" and len(a.sent) == 1 and a.calls == 2
 
 
+def test_an_unconfirmed_one_time_code_is_never_sent_again(px, gw, clk):
+    a, _ = gw
+    a.script = ["timeout"]
+    note = add(px, kind="otp", code="12345")
+    notifications.dispatch_due(px)
+    for _ in range(notifications.NOT_FOUND_CHECKS + 2):
+        clk.advance(hours=1)
+        notifications.check_statuses(px)
+        notifications.dispatch_due(px)
+    n = row(px, note)
+    assert n.state == "temporary-failure" and "new code" in n.last_error
+    assert a.calls == 1
+
+
 def test_a_provider_that_is_down_hands_over_to_the_next_and_is_restored_later(px, gw, clk):
     a, b = gw
     a.script = ["down"]
