@@ -81,14 +81,19 @@ def claim(px: Pishkhan, limit: int) -> dict[int, datetime]:
         return {letter.id: lease for letter in rows}
 
 
+def _holds(letter: Letter | None, lease: datetime) -> bool:
+    """This worker's claim on the letter still stands: nobody took it over since."""
+    return letter is not None and letter.state == State.DELIVERING.value \
+        and letter.claimed_until == lease
+
+
 def _renew(px: Pishkhan, letter_id: int, lease: datetime) -> datetime | None:
     """Extend our claim right before the remote call. None when the claim is no longer ours:
     a slow batch outlived its lease and another worker took the letter over (it reconciles
     before sending, so the letter still goes once)."""
     with transaction(px.sessions) as s:
         letter = s.scalars(for_claim(select(Letter).where(Letter.id == letter_id), s)).first()
-        if letter is None or letter.state != State.DELIVERING.value \
-                or letter.claimed_until != lease:
+        if not _holds(letter, lease):
             return None
         if lease - now() > LEASE / 2:
             return lease  # still fresh: checking it was enough, and costs no write
@@ -181,8 +186,7 @@ def deliver_one(px: Pishkhan, letter_id: int, lease: datetime) -> str | None:
     with transaction(px.sessions) as s:
         letter = s.scalars(for_claim(select(Letter).options(selectinload(Letter.events))
                                      .where(Letter.id == letter_id), s)).first()
-        if letter is None or letter.state != State.DELIVERING.value \
-                or letter.claimed_until != held:
+        if not _holds(letter, held):
             log.warning("letter %s: claim lost during delivery; the new holder reconciles",
                         letter_id)
             return None

@@ -192,6 +192,9 @@ class SoapAdapter(CorrespondenceSystem):
         if out.get("letter_id") is None:
             raise AmbiguousError("deliver: the answer carried no letter id; the letter may "
                                  "exist — look it up before sending it again")
+        return self._receipt(out)
+
+    def _receipt(self, out: Mapping[str, Any]) -> DeliveryReceipt:
         return DeliveryReceipt(external_id=str(out["letter_id"]),
                                status=_text(out.get("status")) or "",
                                letter_number=_text(out.get("number")) or None,
@@ -204,10 +207,7 @@ class SoapAdapter(CorrespondenceSystem):
         if out.get("letter_id") is None:
             raise ConfigurationError("find: the system says found but the profile's outputs "
                                      "give no letter_id — check the profile")
-        return DeliveryReceipt(external_id=str(out["letter_id"]),
-                               status=_text(out.get("status")) or "",
-                               letter_number=_text(out.get("number")) or None,
-                               letter_date=self._time(out.get("number_date")))
+        return self._receipt(out)
 
     def changes(self, cursor: str) -> PollResult:
         if self.profile.cursor == "date":
