@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from connector.domain import ChangeKind, OutgoingLetter
-from connector.errors import ConfigurationError
-from connector.plugins import env_secret
+from connector.domain.letter import ChangeKind, OutgoingLetter
+from connector.domain.errors import ConfigurationError
+from connector.plugins.secrets import env_secret
 
 
 

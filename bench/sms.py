@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from connector import notifications  # noqa: E402
+from connector.outbox import sms as sms_outbox  # noqa: E402
 from connector.bootstrap import bootstrap  # noqa: E402
-from connector.db import transaction, upgrade  # noqa: E402
-from connector.models import Notification  # noqa: E402
-from connector.settings import load_settings  # noqa: E402
+from connector.store.db import transaction, upgrade  # noqa: E402
+from connector.store.models import Notification  # noqa: E402
+from connector.config.settings import load_settings  # noqa: E402
 from tests.smsfakes import kavenegar, serve  # noqa: E402
 
 ORG = """slug = "bench"
@@ -113,13 +113,13 @@ def outbox_run(px, count: int, concurrency: int) -> float:
     with transaction(px.sessions) as s:
         s.query(Notification).delete()
         for _ in range(count):
-            notifications.queue(s, px, "referred", "09121234567",
+            sms_outbox.queue(s, px, "referred", "09121234567",
                                 {"tracking_code": "K7P2QX", "unit": "امور شهری"}, org="bench")
     started = time.perf_counter()
     sent = 0
     while sent < count:
         # A claim of a few rounds' worth: the pool stays full and the tail is short.
-        sent += notifications.dispatch_due(px, limit=concurrency * 16, concurrency=concurrency)
+        sent += sms_outbox.dispatch_due(px, limit=concurrency * 16, concurrency=concurrency)
     return time.perf_counter() - started
 
 

@@ -10,14 +10,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import audit, registry
-from .blobs import BlobStore
-from .db import make_engine, make_session_factory
-from .errors import ConfigurationError, NotFound
-from .orgs import Organization, Problem, load_organizations
-from .ports import CorrespondenceSystem, SmsGateway, TextCatalog
-from .settings import Settings, load_settings
-from .smspolicy import GatewayConfig, GatewayHealth, QuietHours, SmsPolicy
+from connector.store import audit
+
+from connector.plugins import registry
+from connector.letters.blobs import BlobStore
+from connector.store.db import make_engine, make_session_factory
+from connector.domain.errors import ConfigurationError, NotFound
+from connector.config.organizations import Organization, Problem, load_organizations
+from connector.plugins.ports import CorrespondenceSystem, SmsGateway, TextCatalog
+from connector.config.settings import Settings, load_settings
+from connector.outbox.policy import GatewayConfig, GatewayHealth, QuietHours, SmsPolicy
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from connector.bootstrap import Pishkhan, bootstrap
-from connector.staff import ensure_demo_operator
+from connector.people.staff import ensure_demo_operator
 
 EXTENSION = "pishkhan"
 

@@ -7,9 +7,17 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from connector import audit, letters, pipeline, staff, tracking
-from connector.errors import Forbidden, NotFound
-from connector.orgs import Organization
+from connector.store import audit
+
+from connector.letters import usecases as letters
+
+from connector.operations import dashboard
+
+from connector.people import staff
+
+from connector.domain import tracking
+from connector.domain.errors import Forbidden, NotFound
+from connector.config.organizations import Organization
 
 from . import pishkhan
 from .staff_ui import (day_start_utc, next_day_start_utc, org_where, orgs_where, parse_day,
@@ -34,21 +42,21 @@ def _org(slug: str) -> Organization:
 def index() -> Page:
     orgs = _orgs()
     return render_template("admin/index.html", user=user(), orgs=orgs,
-                           overview=pipeline.overview(pishkhan(), [o.slug for o in orgs]))
+                           overview=dashboard.overview(pishkhan(), [o.slug for o in orgs]))
 
 
 @bp.get("/<org>")
 @admin_only
 def org_dashboard(org: str) -> Page:
     return render_template("admin/dashboard.html", user=user(),
-                           d=pipeline.dashboard(pishkhan(), _org(org).slug))
+                           d=dashboard.dashboard(pishkhan(), _org(org).slug))
 
 
 @bp.post("/<org>/pause", defaults={"paused": True})
 @bp.post("/<org>/resume", defaults={"paused": False})
 @admin_only
 def set_paused(org: str, paused: bool) -> Response:
-    pipeline.set_paused(pishkhan(), _org(org).slug, paused)
+    dashboard.set_paused(pishkhan(), _org(org).slug, paused)
     flash("فرستادن نامه‌های این سازمان متوقف شد. نامه‌ها در صف می‌مانند." if paused else
           "فرستادن نامه‌های این سازمان دوباره شروع شد.")
     return redirect(url_for("admin.org_dashboard", org=org))
@@ -60,7 +68,7 @@ def retry(org: str, code: str) -> Response:
     slug = _org(org).slug
     tracking_code = _letter_code(slug, code)
     try:
-        pipeline.retry(pishkhan(), tracking_code)
+        dashboard.retry(pishkhan(), tracking_code)
         flash(f"نامه {tracking_code} دوباره فرستاده می‌شود.")
     except Forbidden:
         flash("این نامه دیگر در حالت خطا نیست.")
@@ -81,7 +89,7 @@ def _letter_code(slug: str, code: str) -> str:
 @bp.post("/<org>/retry-dead")
 @admin_only
 def retry_dead(org: str) -> Response:
-    n = pipeline.retry_all_dead(pishkhan(), _org(org).slug)
+    n = dashboard.retry_all_dead(pishkhan(), _org(org).slug)
     flash(f"{n} نامه متوقف دوباره فرستاده می‌شود.")
     return redirect(url_for("admin.org_dashboard", org=org))
 
@@ -96,14 +104,14 @@ def org_view(org: str) -> Page:
 @admin_only
 def test_connection(org: str) -> Page:
     organization = _org(org)
-    return _org_view(organization, pipeline.test_connection(pishkhan(), organization.slug))
+    return _org_view(organization, dashboard.test_connection(pishkhan(), organization.slug))
 
 
-def _org_view(org: Organization, check: pipeline.ConnectionCheck | None = None) -> Page:
+def _org_view(org: Organization, check: dashboard.ConnectionCheck | None = None) -> Page:
     return render_template("admin/org.html", user=user(), org=org, check=check,
-                           adapter=pipeline.masked(org.adapter.options),
-                           sms=pipeline.masked(org.sms.options),
-                           problems=pipeline.config_problems(pishkhan(), org.slug))
+                           adapter=dashboard.masked(org.adapter.options),
+                           sms=dashboard.masked(org.sms.options),
+                           problems=dashboard.config_problems(pishkhan(), org.slug))
 
 
 @bp.get("/audit")

@@ -5,7 +5,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from connector import citizens, letters
+from connector.people import citizens
+
+from connector.letters import usecases as letters
 
 from . import attachments, pishkhan, receipts
 from .openapi import document

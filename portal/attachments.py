@@ -7,10 +7,10 @@ import io
 from flask import Response, send_file
 from werkzeug.datastructures import FileStorage
 
-from connector.domain import Document
-from connector.errors import NotFound
-from connector.files import EXTENSIONS, Upload, safe_name, sniff
-from connector.models import Letter
+from connector.domain.letter import Document
+from connector.domain.errors import NotFound
+from connector.letters.files import EXTENSIONS, Upload, safe_name, sniff
+from connector.store.models import Letter
 
 from . import pishkhan
 

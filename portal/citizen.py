@@ -12,11 +12,15 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from connector import citizens, letters, tracking
-from connector.errors import (Forbidden, InvalidTransition, NotFound, RateLimited,
+from connector.people import citizens
+
+from connector.letters import usecases as letters
+
+from connector.domain import tracking
+from connector.domain.errors import (Forbidden, InvalidTransition, NotFound, RateLimited,
                               ValidationError)
 
-from connector.orgs import Organization
+from connector.config.organizations import Organization
 
 from . import attachments, drafts, labels, pishkhan
 from .errors import rate_limit_message

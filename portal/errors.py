@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from connector.errors import (ExternalError, Forbidden, InvalidTransition, NotFound, RateLimited,
+from connector.domain.errors import (ExternalError, Forbidden, InvalidTransition, NotFound, RateLimited,
                               ValidationError)
 
 from .security import CsrfError

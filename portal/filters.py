@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, has_request_context
 from persiantools.jdatetime import JalaliDateTime
 
-from connector.normalize import to_persian_digits
+from connector.domain.normalize import to_persian_digits
 
 from . import labels
 from .i18n import locale, translate

@@ -16,9 +16,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from connector import health, logs, metrics
+from connector.operations import health
+
+from connector.operations import logs
+
+from connector.operations import metrics
 from connector.bootstrap import Pishkhan
-from connector.domain import State
+from connector.domain.letter import State
 
 from . import pishkhan
 

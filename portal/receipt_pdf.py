@@ -26,7 +26,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from connector.normalize import to_persian_digits
+from connector.domain.normalize import to_persian_digits
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 REGULAR, BOLD = "Vazirmatn", "Vazirmatn-Bold"

@@ -8,8 +8,10 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
 
-from connector import reports, staff
-from connector.orgs import Organization
+from connector.operations import reports
+
+from connector.people import staff
+from connector.config.organizations import Organization
 
 from . import pishkhan
 from .charts import grouped_bars

@@ -19,10 +19,16 @@ from flask import Flask, abort, g, redirect, request, session, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import Unauthorized
 
-from connector import audit, citizens, letters, staff
-from connector.errors import NotFound
-from connector.models import Letter, StaffUser
-from connector.normalize import mask_mobile
+from connector.store import audit
+
+from connector.people import citizens
+
+from connector.letters import usecases as letters
+
+from connector.people import staff
+from connector.domain.errors import NotFound
+from connector.store.models import Letter, StaffUser
+from connector.domain.normalize import mask_mobile
 
 from . import pishkhan
 
@@ -202,7 +208,7 @@ def _reset_audit_actor(_exc: BaseException | None) -> None:
 
 def readable_letter(code: str) -> Letter:
     """The letter for its owner (bearer token or citizen session) or for staff who may read it
-    (:func:`connector.staff.may_read`). Anyone else gets the same 404 as for a code that does
+    (:func:`connector.people.staff.may_read`). Anyone else gets the same 404 as for a code that does
     not exist."""
     px = pishkhan()
     if request.headers.get("Authorization"):

@@ -1,7 +1,7 @@
 """Entry point for gunicorn: ``gunicorn portal.wsgi:app``."""
 from __future__ import annotations
 
-from connector import logs
+from connector.operations import logs
 
 from . import create_app
 

@@ -1,2 +1,2 @@
-"""SMS for Pishkhan: gateways (implementations of ``connector.ports.SmsGateway``), the Persian
+"""SMS for Pishkhan: gateways (implementations of ``connector.plugins.ports.SmsGateway``), the Persian
 texts of each event, and UCS-2 segment counting."""

@@ -8,7 +8,7 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
-from connector.ports import TextCatalog
+from connector.plugins.ports import TextCatalog
 
 from . import segments
 

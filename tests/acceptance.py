@@ -15,8 +15,12 @@ from pathlib import Path
 import requests
 from flask import Flask
 
-from connector import delivery, letters, polling
-from connector.files import Upload
+from connector.delivery import push as delivery
+
+from connector.letters import usecases as letters
+
+from connector.delivery import polling
+from connector.letters.files import Upload
 from sandbox import letters as oa
 from sandbox.state import get_sandbox
 

@@ -7,10 +7,10 @@ import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
-from connector.domain import (Capabilities, ChangeKind, DeliveryReceipt, OutgoingLetter,
+from connector.domain.letter import (Capabilities, ChangeKind, DeliveryReceipt, OutgoingLetter,
                               PollResult, RoutingChange)
-from connector.errors import ExternalError
-from connector.ports import CorrespondenceSystem, SmsGateway, SmsResult
+from connector.domain.errors import ExternalError
+from connector.plugins.ports import CorrespondenceSystem, SmsGateway, SmsResult
 
 
 class FakeSystem(CorrespondenceSystem):
@@ -84,7 +84,7 @@ class ScriptedGateway(SmsGateway):
 
     def __init__(self, name: str = "scripted", by_reference: bool = True,
                  status_query: bool = True) -> None:
-        from connector.ports import SmsGatewayCapabilities
+        from connector.plugins.ports import SmsGatewayCapabilities
         self.name = name
         self.capabilities = SmsGatewayCapabilities(
             supports_client_reference=True, supports_status_query=status_query,
@@ -102,7 +102,7 @@ class ScriptedGateway(SmsGateway):
             return self.script.pop(0) if self.script else "ok"
 
     def _take(self, to: str, text: str, ref: str) -> SmsResult:
-        from connector.errors import AmbiguousError, PermanentError, TransientError
+        from connector.domain.errors import AmbiguousError, PermanentError, TransientError
         step = self._next()
         if step == "down":
             raise TransientError("connection refused")

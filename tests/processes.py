@@ -7,7 +7,7 @@ from pathlib import Path
 def delivery_worker(tmp_path: str, env: dict[str, str], start, results) -> None:
     """A worker process: wait for the start signal, deliver until nothing is left, report how
     many letters it claimed itself."""
-    from connector import delivery
+    from connector.delivery import push as delivery
     from connector.bootstrap import bootstrap
     from tests.conftest import make_settings
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pyodbc
 
-from connector.domain import (Capabilities, DeliveryReceipt, Document, OutgoingLetter,
+from connector.domain.letter import (Capabilities, DeliveryReceipt, Document, OutgoingLetter,
                               PollResult, RoutingChange)
-from connector.errors import ConfigurationError, PermanentError
-from connector.ports import CorrespondenceSystem
+from connector.domain.errors import ConfigurationError, PermanentError
+from connector.plugins.ports import CorrespondenceSystem
 
 from ..options import check_known, letter_fields, naive_utc, secret, text as _text
 from .errors import classify

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from connector.errors import (AmbiguousError, ConfigurationError, ExternalError, PermanentError,
+from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError, PermanentError,
                               TransientError)
 
 # SQLSTATE classes and codes (ISO/ODBC); drivers fill in the rest of the message.

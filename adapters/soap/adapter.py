@@ -16,15 +16,15 @@ import zeep.plugins
 from zeep.wsse.username import UsernameToken
 from lxml import etree
 
-from connector.domain import (Capabilities, ChangeKind, DeliveryReceipt, Document, OutgoingLetter,
+from connector.domain.letter import (Capabilities, ChangeKind, DeliveryReceipt, Document, OutgoingLetter,
                               PollResult, RoutingChange)
-from connector.errors import (AmbiguousError, ConfigurationError, ExternalError, PermanentError,
+from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError, PermanentError,
                               TransientError)
-from connector.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
+from connector.plugins.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
 
 from ..options import check_known, letter_fields, naive_utc as _naive_utc, secret, text as _text
 from .dates import iran, parse_jalali, to_jalali
-from connector.plugins import scrub
+from connector.plugins.secrets import scrub
 
 from .errors import classify
 from ..options import IGNORE

@@ -14,9 +14,9 @@ import requests
 import urllib3.exceptions
 import zeep.exceptions
 
-from connector.errors import (AmbiguousError, ConfigurationError, ExternalError, PermanentError,
+from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError, PermanentError,
                               TransientError)
-from connector.plugins import scrub
+from connector.plugins.secrets import scrub
 
 _AUTH_WORDS = ("authenticationfailed", "authentication failed", "unauthorized", "access denied",
                "invalid credentials", "invalidsecurity", "failedauthentication")

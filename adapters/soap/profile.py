@@ -81,9 +81,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from connector.domain import ChangeKind
-from connector.errors import ConfigurationError
-from connector.ports import DeliveryProgress
+from connector.domain.letter import ChangeKind
+from connector.domain.errors import ConfigurationError
+from connector.plugins.ports import DeliveryProgress
 
 from ..options import check_kinds, map_kind, read_profile
 from .dates import to_jalali

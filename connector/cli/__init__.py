@@ -6,10 +6,10 @@ import getpass
 
 import click
 
-from .. import logs
-from ..audit import acting_as
-from ..bootstrap import Pishkhan, bootstrap
-from ..settings import load_settings
+from connector.operations import logs
+from connector.store.audit import acting_as
+from connector.bootstrap import Pishkhan, bootstrap
+from connector.config.settings import load_settings
 
 
 

@@ -17,7 +17,7 @@ def audit_group() -> None:
 @click.pass_context
 def audit_verify(ctx: click.Context) -> None:
     """Recompute the whole chain; exit 1 at the first altered or missing record."""
-    from ..audit import verify
+    from connector.store.audit import verify
     verdict = verify(_px(ctx))
     if verdict.ok:
         # The head hash is worth writing down elsewhere: with it even a rewrite of the whole

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from ..errors import PishkhanError
+from connector.domain.errors import PishkhanError
 from . import _px, main
 
 @main.group("letters")
@@ -18,7 +18,7 @@ def letters_group() -> None:
 @click.pass_context
 def letters_show(ctx: click.Context, code: str) -> None:
     """Show a letter's state, numbers, last error and timeline."""
-    from .. import letters
+    from connector.letters import usecases as letters
     px = _px(ctx)
     try:
         letter = letters.get(px, code)
@@ -35,9 +35,9 @@ def letters_show(ctx: click.Context, code: str) -> None:
 @click.pass_context
 def letters_retry(ctx: click.Context, code: str) -> None:
     """Send a failed or dead letter again, with its attempts reset (recorded in the audit)."""
-    from .. import pipeline
+    from connector.operations import dashboard
     try:
-        pipeline.retry(_px(ctx), code)
+        dashboard.retry(_px(ctx), code)
     except PishkhanError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"letter {code} will be delivered again on the next tick")

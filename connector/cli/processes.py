@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from ..settings import Settings
+from connector.config.settings import Settings
 from . import _px, main
 
 def _child_env(settings: Settings) -> dict[str, str]:
@@ -68,7 +68,7 @@ def sandbox(ctx: click.Context) -> None:
 @click.pass_context
 def worker(ctx: click.Context) -> None:
     """Run the scheduler: delivery, routing polls and SMS."""
-    from .. import worker as worker_mod
+    from connector.cli import worker as worker_mod
     worker_mod.run(_px(ctx))
 
 
@@ -88,8 +88,8 @@ def _wait_http(url: str, seconds: float) -> bool:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Everything on one machine: migrate, then sandbox + portal + worker until Ctrl-C."""
-    from .. import db
-    from ..staff import DEMO_ADMIN, ensure_demo_operator
+    from connector.store import db
+    from connector.people.staff import DEMO_ADMIN, ensure_demo_operator
 
     settings: Settings = ctx.obj["settings"]
     db.upgrade(settings.database_url)

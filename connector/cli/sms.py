@@ -20,9 +20,9 @@ def sms_group() -> None:
 @click.pass_context
 def sms_list(ctx: click.Context, to: str | None, as_json: bool, limit: int) -> None:
     """Messages in the outbox, newest first, with the parts (segments) each one costs."""
-    from .. import notifications
-    from ..normalize import mobile
-    rows = notifications.listing(_px(ctx), to=mobile(to) or to if to else None, limit=limit)
+    from connector.outbox import sms as sms_outbox
+    from connector.domain.normalize import mobile
+    rows = sms_outbox.listing(_px(ctx), to=mobile(to) or to if to else None, limit=limit)
     if as_json:
         click.echo(json.dumps([{k: r[k] for k in ("id", "to", "text", "kind", "letter", "status",
                                                   "created_at")} for r in rows],
@@ -44,10 +44,10 @@ def sms_list(ctx: click.Context, to: str | None, as_json: bool, limit: int) -> N
 @click.pass_context
 def sms_send_test(ctx: click.Context, org: str, mobile: str, gateway: str | None) -> None:
     """Send a test SMS now through ORG's gateways (quiet hours and limits do not apply)."""
-    from .. import notifications
-    from ..db import transaction
-    from ..errors import NotFound, ValidationError
-    from ..normalize import mobile as normalize_mobile
+    from connector.outbox import sms as sms_outbox
+    from connector.store.db import transaction
+    from connector.domain.errors import NotFound, ValidationError
+    from connector.domain.normalize import mobile as normalize_mobile
     px = _px(ctx)
     to = normalize_mobile(mobile)
     if to is None:
@@ -60,14 +60,14 @@ def sms_send_test(ctx: click.Context, org: str, mobile: str, gateway: str | None
         raise click.BadParameter(f"{org} has no gateway {gateway!r}; it has: {', '.join(names)}",
                                  param_hint="--gateway")
     with transaction(px.sessions) as s:
-        note = notifications.queue(s, px, "test", to, {}, org=org)
+        note = sms_outbox.queue(s, px, "test", to, {}, org=org)
         s.flush()
         note_id, segments = note.id, note.segments
     try:
-        state = notifications.dispatch_one(px, note_id, gateway)
+        state = sms_outbox.dispatch_one(px, note_id, gateway)
     except ValidationError as exc:
         raise click.ClickException(str(exc)) from None
-    row = next(r for r in notifications.listing(px, to=to, limit=20) if r["id"] == note_id)
+    row = next(r for r in sms_outbox.listing(px, to=to, limit=20) if r["id"] == note_id)
     click.echo(f"sms {note_id}: {state} via {row['gateway'] or '-'} "
                f"(provider id {row['provider_message_id'] or '-'}, {segments} part(s))")
     if row["last_error"]:
@@ -81,10 +81,10 @@ def sms_send_test(ctx: click.Context, org: str, mobile: str, gateway: str | None
 @click.pass_context
 def sms_retry(ctx: click.Context, note_id: int) -> None:
     """Queue a message that failed to be sent again, under a new reference."""
-    from .. import notifications
-    from ..errors import NotFound, ValidationError
+    from connector.outbox import sms as sms_outbox
+    from connector.domain.errors import NotFound, ValidationError
     try:
-        notifications.retry(_px(ctx), note_id)
+        sms_outbox.retry(_px(ctx), note_id)
     except NotFound:
         raise click.ClickException(f"no SMS with id {note_id}") from None
     except ValidationError as exc:

@@ -5,8 +5,8 @@ import sys
 
 import click
 
-from ..bootstrap import check_plugins
-from ..errors import ExternalError, PishkhanError
+from connector.bootstrap import check_plugins
+from connector.domain.errors import ExternalError, PishkhanError
 from . import _px, main
 
 @main.group("db")
@@ -18,7 +18,7 @@ def db_group() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Create or migrate the database schema to the newest version."""
-    from .. import db
+    from connector.store import db
     db.upgrade(ctx.obj["settings"].database_url)
     click.echo("database is up to date")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..errors import PishkhanError
+from connector.domain.errors import PishkhanError
 from . import _px, main
 
 
@@ -25,7 +25,7 @@ def users_group() -> None:
 def users_add(ctx: click.Context, username: str, role: str, orgs: tuple[str, ...], name: str,
               ldap: bool, password: str | None) -> None:
     """Create a staff account."""
-    from ..staff import add_user
+    from connector.people.staff import add_user
     if not ldap and password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
@@ -39,8 +39,8 @@ def users_add(ctx: click.Context, username: str, role: str, orgs: tuple[str, ...
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
     """List staff accounts."""
-    from ..clock import now
-    from ..staff import LDAP_MARKER, list_users
+    from connector.domain.clock import now
+    from connector.people.staff import LDAP_MARKER, list_users
     for u in list_users(_px(ctx)):
         status = "disabled" if not u.active else \
             "locked" if u.locked_until and u.locked_until > now() else "active"
@@ -50,7 +50,7 @@ def users_list(ctx: click.Context) -> None:
 
 
 def _apply(ctx: click.Context, fn_name: str, username: str, *args: str) -> None:
-    from .. import staff
+    from connector.people import staff
     try:
         getattr(staff, fn_name)(_px(ctx), username, *args)
     except PishkhanError as exc:

@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 import requests
 from urllib3.exceptions import ConnectTimeoutError
 
-from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
+from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError,
                               PermanentError, TransientError)
-from connector.normalize import mobile
-from connector.plugins import env_secret, scrub
+from connector.domain.normalize import mobile
+from connector.plugins.secrets import env_secret, scrub
 
 T = TypeVar("T")
 

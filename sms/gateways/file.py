@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from connector.errors import ConfigurationError, TransientError
-from connector.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
+from connector.domain.errors import ConfigurationError, TransientError
+from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
 
 
 class FileGateway(SmsGateway):

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connector.errors import (ConfigurationError, ExternalError, PermanentError,
+from connector.domain.errors import (ConfigurationError, ExternalError, PermanentError,
                               TransientError)
-from connector.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
+from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
 
 from .base import HttpClient, Options, classify, international_mobile, numeric_reference
 

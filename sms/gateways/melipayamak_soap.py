@@ -13,9 +13,9 @@ import zeep.exceptions
 from lxml.etree import XMLSyntaxError
 from zeep.transports import Transport
 
-from connector.errors import (AmbiguousError, ConfigurationError, PermanentError,
+from connector.domain.errors import (AmbiguousError, ConfigurationError, PermanentError,
                               TransientError)
-from connector.ports import SmsResult
+from connector.plugins.ports import SmsResult
 
 from .base import national_mobile
 from .melipayamak import MelipayamakGateway, delivery_state, parse_value

@@ -14,9 +14,9 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from connector import worker
+from connector.cli import worker
 from connector.bootstrap import Pishkhan, bootstrap
-from connector.db import upgrade
+from connector.store.db import upgrade
 from tests.conftest import make_settings
 from tests.sandbox_server import start_sandbox
 
@@ -47,7 +47,7 @@ class Stack:
         return resp.json()["token"]
 
     def sms_to(self, mobile: str, kind: str | None = None) -> list[dict[str, Any]]:
-        from connector.notifications import listing
+        from connector.outbox.sms import listing
         return [n for n in listing(self.px, to=mobile) if kind is None or n["kind"] == kind]
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from connector import worker
+from connector.cli import worker
 from connector.bootstrap import bootstrap
-from connector.db import upgrade
-from connector.staff import add_user
+from connector.store.db import upgrade
+from connector.people.staff import add_user
 from tests.conftest import make_settings
 from tests.e2e.conftest import Stack, _serve, wait_for
 from tests.sandbox_server import start_sandbox
@@ -166,7 +166,7 @@ def test_sandbox_down_dashboard_shows_it_and_retry_delivers_after_restart(ops):
     assert "اتصال برقرار است." in checked and "look-up by tracking code works" in checked
 
     # Who retried is on the record, and the chain still verifies.
-    from connector import audit
+    from connector.store import audit
     records = audit.search(stack.px, audit.Filters(letter=code))
     assert any(r.action == "letter.retry" and r.actor == "staff:it-admin" for r in records)
     assert [r.detail.get("to") for r in reversed(records) if r.action == "letter.state"][-2:] \

@@ -130,7 +130,7 @@ def test_portal_approval_mode(stack: Stack):
     rows = stack.oa("GET", "/letters", params={"reference": approved}).json()["letters"]
     assert rows == []
 
-    from connector.staff import add_user
+    from connector.people.staff import add_user
     add_user(stack.px, "controller1", "controller-pass")
     web = requests.Session()
     page = web.get(f"{stack.portal}/console/login", timeout=10).text

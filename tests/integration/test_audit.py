@@ -9,8 +9,12 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from connector import audit, delivery, letters
-from connector.files import Upload
+from connector.store import audit
+
+from connector.delivery import push as delivery
+
+from connector.letters import usecases as letters
+from connector.letters.files import Upload
 
 MOBILE = "09121234567"
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
@@ -113,9 +117,11 @@ def test_a_rolled_back_change_leaves_no_record(apx):
 def test_a_citizen_handing_in_through_the_api_is_the_recorded_actor(px, client):
     import re
 
-    from connector import citizens, notifications
+    from connector.people import citizens
+
+    from connector.outbox import sms as sms_outbox
     citizens.request_otp(px, MOBILE)
-    sms = next(n for n in notifications.listing(px, to=MOBILE) if n["kind"] == "otp")
+    sms = next(n for n in sms_outbox.listing(px, to=MOBILE) if n["kind"] == "otp")
     token = citizens.verify_otp(px, MOBILE, re.search(r"\d{5}", sms["text"]).group(0))
     resp = client.post("/api/v1/orgs/demo/letters", headers={"Authorization": f"Bearer {token}"},
                        data={"applicant_type": "natural", "national_code": "0076229645",

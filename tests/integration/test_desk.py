@@ -4,7 +4,13 @@ from __future__ import annotations
 import io
 import re
 
-from connector import audit, letters, notifications, staff
+from connector.store import audit
+
+from connector.letters import usecases as letters
+
+from connector.outbox import sms as sms_outbox
+
+from connector.people import staff
 from tests.conftest import csrf_of, staff_login, staff_logout
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
@@ -31,7 +37,7 @@ def test_desk_staff_hand_in_a_letter_and_print_the_receipt(px, client):
     letter = letters.get(px, code)
     assert letter.channel == "desk" and letter.mobile == "09121234567"
     assert letter.state == "staged" and [a.name for a in letter.attachments] == ["scan-1.pdf"]
-    assert [n["kind"] for n in notifications.listing(px, to="09121234567")] == ["receipt"]
+    assert [n["kind"] for n in sms_outbox.listing(px, to="09121234567")] == ["receipt"]
     records = audit.search(px, audit.Filters(letter=code))
     assert {(r.action, r.actor) for r in records} == {("letter.state", "staff:desk1"),
                                                      ("letter.hand_in", "staff:desk1")}

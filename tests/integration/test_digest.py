@@ -5,9 +5,17 @@ import json
 
 import pytest
 
-from connector import delivery, digest, letters, staff, worker
-from connector.errors import PermanentError
-from connector.files import Upload
+from connector.delivery import push as delivery
+
+from connector.operations import digest
+
+from connector.letters import usecases as letters
+
+from connector.people import staff
+
+from connector.cli import worker
+from connector.domain.errors import PermanentError
+from connector.letters.files import Upload
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
 

@@ -2,8 +2,8 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from connector.db import make_engine, upgrade
-from connector.models import Base
+from connector.store.db import make_engine, upgrade
+from connector.store.models import Base
 
 
 def test_migrations_match_the_models(store_url):

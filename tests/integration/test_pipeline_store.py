@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from connector import delivery, letters, notifications, polling
+from connector.delivery import push as delivery
+
+from connector.letters import usecases as letters
+
+from connector.outbox import sms as sms_outbox
+
+from connector.delivery import polling
 from connector.bootstrap import bootstrap
-from connector.db import upgrade
-from connector.domain import ChangeKind
-from connector.errors import AmbiguousError, PermanentError, TransientError
-from connector.files import Upload
+from connector.store.db import upgrade
+from connector.domain.letter import ChangeKind
+from connector.domain.errors import AmbiguousError, PermanentError, TransientError
+from connector.letters.files import Upload
 from tests.conftest import make_settings
 from tests.fakes import FakeSystem, RecordingGateway
 
@@ -50,7 +56,7 @@ def submit(px, org="demo", **over):
 
 
 def kinds(px, code):
-    return [n["kind"] for n in notifications.listing(px, to=MOBILE) if n["letter"] == code]
+    return [n["kind"] for n in sms_outbox.listing(px, to=MOBILE) if n["letter"] == code]
 
 
 def test_submit_stages_normalizes_and_queues_the_receipt_sms(spx):
@@ -61,7 +67,7 @@ def test_submit_stages_normalizes_and_queues_the_receipt_sms(spx):
     assert got.attachments[0].content_type == "application/pdf"
     assert spx.blobs.get(got.attachments[0].sha256) == PDF
     assert kinds(spx, letter.tracking_code) == ["receipt"]
-    assert notifications.dispatch_due(spx) == 2 - 1  # the receipt
+    assert sms_outbox.dispatch_due(spx) == 2 - 1  # the receipt
     assert letter.tracking_code in gateway_text(spx)
 
 
@@ -114,7 +120,7 @@ def test_rejection_reaches_the_sms(spx, system):
     polling.poll_org(spx, "demo")
     got = letters.get(spx, code)
     assert got.state == "rejected" and got.rejection_reason == "مدارک کامل نیست"
-    notifications.dispatch_due(spx)
+    sms_outbox.dispatch_due(spx)
     assert "مدارک کامل نیست" in gateway_text(spx)
 
 
@@ -190,8 +196,8 @@ def test_withdraw_only_before_delivery(spx):
 def test_a_worker_that_died_mid_delivery_is_reconciled(spx, system):
     from datetime import timedelta
 
-    from connector.clock import now
-    from connector.models import Letter
+    from connector.domain.clock import now
+    from connector.store.models import Letter
 
     code = submit(spx).tracking_code
     ids = list(delivery.claim(spx, 10))  # claimed, then the worker "dies" before recording
@@ -212,8 +218,8 @@ def test_another_mobile_sees_nothing(spx):
 def test_a_worker_whose_lease_ran_out_does_not_deliver(spx, system):
     from datetime import timedelta
 
-    from connector.clock import now
-    from connector.models import Letter
+    from connector.domain.clock import now
+    from connector.store.models import Letter
 
     code = submit(spx).tracking_code
     (letter_id, lease), = delivery.claim(spx, 10).items()
@@ -230,7 +236,7 @@ def test_a_worker_whose_lease_ran_out_does_not_deliver(spx, system):
 
 
 def test_a_change_seen_while_the_delivery_is_in_flight_is_applied_once(spx, system):
-    from connector.domain import DeliveryReceipt
+    from connector.domain.letter import DeliveryReceipt
 
     class RegisteringSystem(FakeSystem):
         """Numbers the letter on delivery, and our poller runs before the answer is recorded
@@ -269,8 +275,8 @@ def test_a_rejection_between_a_lost_answer_and_the_reconcile_is_not_lost(spx, sy
 def test_a_lease_past_half_life_is_renewed_before_the_call(spx, system):
     from datetime import timedelta
 
-    from connector.clock import now
-    from connector.models import Letter
+    from connector.domain.clock import now
+    from connector.store.models import Letter
 
     seen = []
 

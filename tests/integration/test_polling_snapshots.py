@@ -7,12 +7,16 @@ from datetime import datetime, timezone
 
 import pytest
 
-from connector import delivery, letters, polling
+from connector.delivery import push as delivery
+
+from connector.letters import usecases as letters
+
+from connector.delivery import polling
 from connector.bootstrap import bootstrap
-from connector.db import upgrade
-from connector.domain import Capabilities, ChangeKind, DeliveryReceipt, RoutingChange
-from connector.errors import TransientError
-from connector.models import OrgState
+from connector.store.db import upgrade
+from connector.domain.letter import Capabilities, ChangeKind, DeliveryReceipt, RoutingChange
+from connector.domain.errors import TransientError
+from connector.store.models import OrgState
 from tests.conftest import make_settings
 from tests.fakes import FakeSystem, RecordingGateway
 from tests.integration.test_pipeline_store import submit
@@ -110,7 +114,7 @@ def test_repeated_and_late_feed_changes_never_roll_back(tmp_path, store_url) -> 
 
 
 def test_one_letter_whose_look_up_always_fails_does_not_block_the_others(fpx) -> None:
-    from connector.errors import PermanentError
+    from connector.domain.errors import PermanentError
 
     px, system = fpx
     first, second = submit(px).tracking_code, submit(px).tracking_code

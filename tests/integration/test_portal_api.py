@@ -7,8 +7,12 @@ from typing import Any
 
 import pytest
 
-from connector import letters, notifications, tracking
-from connector.normalize import to_latin_digits
+from connector.letters import usecases as letters
+
+from connector.outbox import sms as sms_outbox
+
+from connector.domain import tracking
+from connector.domain.normalize import to_latin_digits
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 MOBILE = "09121234567"
@@ -19,7 +23,7 @@ PERSIAN = re.compile("[\u0600-\u06ff]")
 
 
 def otp_code(px: Any, mobile: str) -> str:
-    text = notifications.listing(px, to=mobile)[0]["text"]
+    text = sms_outbox.listing(px, to=mobile)[0]["text"]
     return re.search(r"\d{5}", to_latin_digits(text)).group(0)
 
 
@@ -94,8 +98,8 @@ def age_codes(px, mobile: str, seconds: int) -> None:
 
     from sqlalchemy import select
 
-    from connector.db import transaction
-    from connector.models import OtpChallenge
+    from connector.store.db import transaction
+    from connector.store.models import OtpChallenge
     with transaction(px.sessions) as s:
         for row in s.scalars(select(OtpChallenge).where(OtpChallenge.mobile == mobile)):
             row.created_at -= timedelta(seconds=seconds)
@@ -154,7 +158,7 @@ def test_submit_with_pdf_then_read_it_back(client, px):
 
     # The receipt SMS is queued at once with the tracking code.
     assert any(n["kind"] == "receipt" and n["letter"] == code
-               for n in notifications.listing(px, to=MOBILE))
+               for n in sms_outbox.listing(px, to=MOBILE))
 
     download = client.get(f"/api/v1/letters/{code}/attachments/0", headers=auth(token))
     assert download.status_code == 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from connector import letters
+from connector.letters import usecases as letters
 from tests.integration.test_portal_pages import (MOBILE, PDF, csrf, letter_data, page,
                                                  web_login)
 

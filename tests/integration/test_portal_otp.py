@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from connector import notifications
+from connector.outbox import sms as sms_outbox
 from tests.integration.test_portal_api import age_codes
 from tests.integration.test_portal_pages import MOBILE, csrf, otp_code, page
 
@@ -31,7 +31,7 @@ def test_the_code_page_counts_down_to_a_resend(client, px):
     r = ask(client, token, "resend")
     assert r.status_code == 200
     assert 50 <= int(re.search(r'data-wait="(\d+)"', page(r)).group(1)) <= 60
-    assert len(notifications.listing(px, to=MOBILE)) == 2
+    assert len(sms_outbox.listing(px, to=MOBILE)) == 2
 
 
 def wrong(client, token: str):

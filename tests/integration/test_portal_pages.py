@@ -6,8 +6,12 @@ import io
 import re
 from typing import Any
 
-from connector import letters, notifications, staff
-from connector.normalize import to_latin_digits, to_persian_digits
+from connector.letters import usecases as letters
+
+from connector.outbox import sms as sms_outbox
+
+from connector.people import staff
+from connector.domain.normalize import to_latin_digits, to_persian_digits
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 MOBILE = "09121234567"
@@ -25,7 +29,7 @@ def csrf(client: Any, url: str) -> str:
 
 
 def otp_code(px: Any, mobile: str) -> str:
-    text = notifications.listing(px, to=mobile)[0]["text"]
+    text = sms_outbox.listing(px, to=mobile)[0]["text"]
     return re.search(r"\d{5}", to_latin_digits(text)).group(0)
 
 
@@ -124,7 +128,7 @@ def test_login_rate_limit_is_shown_on_the_page(client, px):
 def test_forms_without_the_csrf_token_are_refused(client, px):
     r = client.post("/login", data={"step": "mobile", "mobile": MOBILE})
     assert r.status_code == 400
-    assert notifications.listing(px, to=MOBILE) == []
+    assert sms_outbox.listing(px, to=MOBILE) == []
     r = client.post("/login", data={"csrf_token": "forged", "step": "mobile", "mobile": MOBILE})
     assert r.status_code == 400
     web_login(client, px)
@@ -292,7 +296,7 @@ def test_console_reject_needs_a_reason_that_reaches_the_citizen(client, px, app)
     assert r.status_code == 302
     stored = letters.get(px, code)
     assert (stored.state, stored.rejection_reason) == ("rejected", reason)
-    sms = [n for n in notifications.listing(px, to=MOBILE) if n["kind"] == "rejected"]
+    sms = [n for n in sms_outbox.listing(px, to=MOBILE) if n["kind"] == "rejected"]
     assert len(sms) == 1 and reason in sms[0]["text"] and sms[0]["letter"] == code
 
     # The citizen sees the reason on the tracking page.
@@ -337,7 +341,7 @@ def test_staff_and_citizen_logouts_are_separate(client, px):
 
 
 def test_opening_the_form_again_before_sending_keeps_the_previewed_files(client, px):
-    from connector import letters
+    from connector.letters import usecases as letters
     web_login(client, px)
     token = csrf(client, "/o/demo/letter")
     preview = client.post("/o/demo/letter", data={**letter_data(token, action="preview"),

@@ -8,7 +8,9 @@ import uuid
 
 import pytest
 
-from connector import staff, tracking
+from connector.people import staff
+
+from connector.domain import tracking
 from connector.bootstrap import bootstrap
 from tests.conftest import make_settings
 from tests.integration.test_portal_pages import (MOBILE, OTHER, csrf, page, submit_letter,
@@ -56,7 +58,7 @@ def test_redis_storage_shares_counters_between_web_processes(tmp_path):
 
     assert redis.Redis.from_url(REDIS, socket_timeout=2).ping()
     settings = make_settings(tmp_path, PISHKHAN_RATELIMIT_STORAGE=REDIS)
-    from connector.db import upgrade
+    from connector.store.db import upgrade
     upgrade(settings.database_url)
     px = bootstrap(settings)
     try:
@@ -78,7 +80,7 @@ def test_redis_storage_shares_counters_between_web_processes(tmp_path):
 
 def test_session_cookie_flags_on_https(tmp_path):
     from portal import create_app
-    from connector.db import upgrade
+    from connector.store.db import upgrade
     settings = make_settings(tmp_path, PISHKHAN_PUBLIC_URL="https://portal.example.ir")
     upgrade(settings.database_url)
     px = bootstrap(settings)
@@ -157,8 +159,8 @@ def test_login_posts_are_limited_per_address(app, step):
 
 
 def test_reply_download_when_the_system_is_down_is_a_plain_503(client, px):
-    from connector.db import transaction
-    from connector.models import Letter
+    from connector.store.db import transaction
+    from connector.store.models import Letter
     from sqlalchemy import select
     web_login(client, px)
     code = submit_letter(client, px)

@@ -7,11 +7,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from connector import notifications
+from connector.outbox import sms as sms_outbox
 from connector.bootstrap import bootstrap
 from connector.cli import main
-from connector.db import transaction, upgrade
-from connector.models import Notification
+from connector.store.db import transaction, upgrade
+from connector.store.models import Notification
 from sms import segments
 from tests.conftest import make_settings
 
@@ -56,16 +56,16 @@ def test_send_test_refuses_a_bad_number_an_unknown_org_or_gateway(env):
 
 
 def test_retry_queues_a_failed_message_again_and_refuses_a_delivered_one(env, tmp_path):
-    from connector.settings import load_settings
+    from connector.config.settings import load_settings
     px = bootstrap(load_settings(env))
     with transaction(px.sessions) as s:
-        note = notifications.queue(s, px, "referred", "09121234567", {}, org="demo")
+        note = sms_outbox.queue(s, px, "referred", "09121234567", {}, org="demo")
         s.flush()
         note_id = note.id
         s.execute(update(Notification).where(Notification.id == note_id)
                   .values(state="technical-failure", last_error="transient: all down"))
     assert run(env, "sms", "retry", str(note_id)).exit_code == 0
-    notifications.dispatch_due(px)
+    sms_outbox.dispatch_due(px)
     with px.sessions() as s:
         note = s.get(Notification, note_id)
     assert note.state == "delivered" and note.last_error is None

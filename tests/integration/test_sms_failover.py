@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from connector import clock, notifications
+from connector.domain import clock
+
+from connector.outbox import sms as sms_outbox
 from connector.bootstrap import bootstrap, check_plugins
-from connector.db import transaction, upgrade
-from connector.models import Notification
+from connector.store.db import transaction, upgrade
+from connector.store.models import Notification
 from tests.conftest import make_settings
 from tests.smsfakes import closed_port, ghasedak, kavenegar, serve, smsir
 
@@ -61,7 +63,7 @@ def make_px(tmp_path, first_url, second_url, first="kavenegar", first_env="KAVEN
 
 def queue(px):
     with transaction(px.sessions) as s:
-        note = notifications.queue(s, px, "referred", "09121234567",
+        note = sms_outbox.queue(s, px, "referred", "09121234567",
                                    {"tracking_code": "K7P2QX", "unit": "امور شهری"}, org="demo")
         s.flush()
         return note.id
@@ -78,19 +80,19 @@ def test_a_provider_that_takes_then_times_out_sends_one_sms_only(tmp_path, clk):
         px = make_px(tmp_path, k_url, g_url)
         kave.delay = 0.6  # takes it, answers too late
         note = queue(px)
-        notifications.dispatch_due(px)
+        sms_outbox.dispatch_due(px)
         kave.delay = 0
         assert row(px, note).state == "sending" and len(kave.messages) == 1
         for _ in range(6):
             clk.advance(minutes=5)
-            notifications.dispatch_due(px)
-            notifications.check_statuses(px)
+            sms_outbox.dispatch_due(px)
+            sms_outbox.check_statuses(px)
         n = row(px, note)
         assert n.provider_message_id in kave.messages and n.gateway == "kavenegar"
         assert len(kave.messages) == 1 and ghas.messages == {}
         kave.messages[n.provider_message_id]["status"] = 10
         clk.value = n.next_attempt_at
-        notifications.check_statuses(px)
+        sms_outbox.check_statuses(px)
         assert row(px, note).state == "delivered"
         px.close()
 
@@ -101,13 +103,13 @@ def test_without_a_reference_lookup_a_lost_answer_is_not_resent(tmp_path, clk):
         px = make_px(tmp_path, s_url, g_url, first="smsir", first_env="SMSIR_API_KEY")
         fake.delay = 0.6
         note = queue(px)
-        notifications.dispatch_due(px)
+        sms_outbox.dispatch_due(px)
         fake.delay = 0
         for _ in range(14):  # 84 hours of ticking
             clk.advance(hours=6)
-            notifications.dispatch_due(px)
-            notifications.check_statuses(px)
-            notifications.sweep(px)
+            sms_outbox.dispatch_due(px)
+            sms_outbox.check_statuses(px)
+            sms_outbox.sweep(px)
         assert row(px, note).state == "temporary-failure"
         assert len(fake.messages) == 1 and ghas.messages == {}
         px.close()
@@ -119,7 +121,7 @@ def test_a_provider_that_is_down_hands_over_to_the_next(tmp_path, clk):
         px = make_px(tmp_path, closed_port(), g_url)
         notes = [queue(px) for _ in range(3)]
         # One at a time, so the order is known: the first finds kavenegar down.
-        assert notifications.dispatch_due(px, concurrency=1) == 3
+        assert sms_outbox.dispatch_due(px, concurrency=1) == 3
         for note in notes:
             n = row(px, note)
             assert n.state == "sending" and n.gateway == "ghasedak"

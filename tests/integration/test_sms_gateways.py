@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from connector import registry
-from connector.errors import (AmbiguousError, ConfigurationError, ExternalError,
+from connector.plugins import registry
+from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError,
                               PermanentError, TransientError)
-from connector.ports import SmsGateway
+from connector.plugins.ports import SmsGateway
 from tests.smsfakes import FakeProvider, closed_port, serve
 from tests.smsfakes import (ghasedak, ippanel, kavenegar, magfa, melipayamak,
                             melipayamak_soap, smsir)

@@ -7,12 +7,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from connector import clock, notifications
+from connector.domain import clock
+
+from connector.outbox import sms as sms_outbox
 from connector.bootstrap import bootstrap
-from connector.db import transaction, upgrade
-from connector.errors import ValidationError
-from connector.models import Notification
-from connector.ports import SmsResult
+from connector.store.db import transaction, upgrade
+from connector.domain.errors import ValidationError
+from connector.store.models import Notification
+from connector.plugins.ports import SmsResult
 from tests.conftest import make_settings
 from tests.fakes import ScriptedGateway
 
@@ -67,7 +69,7 @@ def px(tmp_path, gw, clk, store_url):
 
 def add(px, kind="referred", to="09121234567", **variables):
     with transaction(px.sessions) as s:
-        note = notifications.queue(s, px, kind, to, {"tracking_code": "ABC", **variables},
+        note = sms_outbox.queue(s, px, kind, to, {"tracking_code": "ABC", **variables},
                                    org="demo")
         s.flush()
         return note.id
@@ -83,13 +85,13 @@ def test_a_provider_that_takes_the_message_then_times_out_never_leads_to_a_secon
     a, b = gw
     a.script = ["lost"]
     note = add(px)
-    assert notifications.dispatch_due(px) == 1
+    assert sms_outbox.dispatch_due(px) == 1
     n = row(px, note)
     assert n.state == "sending" and n.provider_message_id is None and "ambiguous" in n.last_error
     for _ in range(5):  # the worker keeps ticking
-        assert notifications.dispatch_due(px) == 0
+        assert sms_outbox.dispatch_due(px) == 0
         clk.advance(minutes=10)
-        notifications.check_statuses(px)
+        sms_outbox.check_statuses(px)
     n = row(px, note)
     assert n.state == "pending" and n.provider_message_id == f"a-{n.client_reference}"
     assert len(a.sent) == 1 and b.sent == {} and a.calls == 1
@@ -100,14 +102,14 @@ def test_without_lookup_by_reference_a_timed_out_message_waits_for_the_sweeper(t
     px = make_px(tmp_path, a, b)
     a.script = ["lost"]
     note = add(px)
-    notifications.dispatch_due(px)
+    sms_outbox.dispatch_due(px)
     for _ in range(4):
         clk.advance(hours=12)
-        notifications.dispatch_due(px)
-        notifications.check_statuses(px)
-        assert notifications.sweep(px) == 0
+        sms_outbox.dispatch_due(px)
+        sms_outbox.check_statuses(px)
+        assert sms_outbox.sweep(px) == 0
     clk.advance(hours=25)
-    assert notifications.sweep(px) == 1
+    assert sms_outbox.sweep(px) == 1
     assert row(px, note).state == "temporary-failure"
     assert len(a.sent) == 1 and a.calls == 1 and b.calls == 0
     px.close()
@@ -118,15 +120,15 @@ def test_a_timeout_before_the_provider_took_it_is_resent_once_it_says_it_has_not
     a, _ = gw
     a.script = ["timeout"]
     note = add(px)
-    notifications.dispatch_due(px)
-    for _ in range(notifications.NOT_FOUND_CHECKS - 1):
+    sms_outbox.dispatch_due(px)
+    for _ in range(sms_outbox.NOT_FOUND_CHECKS - 1):
         clk.advance(hours=1)
-        notifications.check_statuses(px)
+        sms_outbox.check_statuses(px)
         assert row(px, note).state == "sending"
     clk.advance(hours=1)
-    notifications.check_statuses(px)
+    sms_outbox.check_statuses(px)
     assert row(px, note).state == "created"
-    notifications.dispatch_due(px)
+    sms_outbox.dispatch_due(px)
     assert row(px, note).state == "sending" and len(a.sent) == 1 and a.calls == 2
 
 
@@ -134,11 +136,11 @@ def test_an_unconfirmed_one_time_code_is_never_sent_again(px, gw, clk):
     a, _ = gw
     a.script = ["timeout"]
     note = add(px, kind="otp", code="12345")
-    notifications.dispatch_due(px)
-    for _ in range(notifications.NOT_FOUND_CHECKS + 2):
+    sms_outbox.dispatch_due(px)
+    for _ in range(sms_outbox.NOT_FOUND_CHECKS + 2):
         clk.advance(hours=1)
-        notifications.check_statuses(px)
-        notifications.dispatch_due(px)
+        sms_outbox.check_statuses(px)
+        sms_outbox.dispatch_due(px)
     n = row(px, note)
     assert n.state == "temporary-failure" and "new code" in n.last_error
     assert a.calls == 1
@@ -148,28 +150,28 @@ def test_a_provider_that_is_down_hands_over_to_the_next_and_is_restored_later(px
     a, b = gw
     a.script = ["down"]
     first = add(px)
-    notifications.dispatch_due(px)
+    sms_outbox.dispatch_due(px)
     n = row(px, first)
     assert n.state == "sending" and n.gateway == "b" and "a: transient" in n.last_error
     assert list(b.sent) == [n.client_reference] and a.sent == {}
     second = add(px)  # a is demoted: b is asked first
-    notifications.dispatch_due(px)
+    sms_outbox.dispatch_due(px)
     assert row(px, second).gateway == "b" and a.calls == 1
     clk.advance(minutes=5)  # the cooldown is over: a is tried again, and answers
     third = add(px)
-    notifications.dispatch_due(px)
+    sms_outbox.dispatch_due(px)
     assert row(px, third).gateway == "a" and a.calls == 2
 
 
 def test_when_every_provider_is_down_it_waits_with_backoff_then_fails_technically(px, gw, clk):
     a, b = gw
-    a.script = ["down"] * notifications.MAX_ATTEMPTS
-    b.script = ["down"] * notifications.MAX_ATTEMPTS
+    a.script = ["down"] * sms_outbox.MAX_ATTEMPTS
+    b.script = ["down"] * sms_outbox.MAX_ATTEMPTS
     note = add(px)
     gaps = []
-    for _ in range(notifications.MAX_ATTEMPTS):
+    for _ in range(sms_outbox.MAX_ATTEMPTS):
         clk.advance(hours=1)
-        assert notifications.dispatch_due(px) == 1
+        assert sms_outbox.dispatch_due(px) == 1
         n = row(px, note)
         if n.state == "created":
             gaps.append(n.next_attempt_at - clk.value)
@@ -182,7 +184,7 @@ def test_a_bad_number_is_a_permanent_failure_without_trying_another_provider(px,
     a, b = gw
     a.script = ["bad-number"]
     note = add(px)
-    notifications.dispatch_due(px)
+    sms_outbox.dispatch_due(px)
     assert row(px, note).state == "permanent-failure" and b.calls == 0
 
 
@@ -192,26 +194,26 @@ def test_quiet_hours_hold_progress_texts_until_morning_but_not_the_otp(px, gw, c
     clk.value = clock.to_naive_utc(clk.value)
     progress = add(px, "referred")
     otp = add(px, "otp", code="48213")
-    assert notifications.dispatch_due(px) == 1
+    assert sms_outbox.dispatch_due(px) == 1
     assert row(px, otp).state == "sending"
     waiting = row(px, progress)
     assert waiting.state == "created"
     assert clock.local(waiting.next_attempt_at).strftime("%H:%M") == "07:00"
     clk.advance(hours=7, minutes=59)  # 06:59 in Tehran
-    assert notifications.dispatch_due(px) == 0
+    assert sms_outbox.dispatch_due(px) == 0
     clk.advance(minutes=1)
-    assert notifications.dispatch_due(px) == 1
+    assert sms_outbox.dispatch_due(px) == 1
     assert row(px, progress).state == "sending" and len(a.sent) == 2
 
 
 def test_the_otp_goes_through_the_template_line_and_falls_back_to_plain_text(px, gw):
     a, _ = gw
     first = add(px, "otp", code="48213")
-    notifications.dispatch_due(px)
+    sms_outbox.dispatch_due(px)
     assert a.templates == [("09121234567", "pishkhan-otp", {"code": "48213"})]
     a.script = ["template-refused"]
     second = add(px, "otp", code="99999")
-    notifications.dispatch_due(px)
+    sms_outbox.dispatch_due(px)
     to, text = a.sent[row(px, second).client_reference]
     assert "99999" in text and not text.startswith("[")
     assert row(px, first).state == row(px, second).state == "sending"
@@ -222,10 +224,10 @@ def test_rate_limits_per_organization_spread_messages_over_minutes(tmp_path, clk
     px = make_px(tmp_path, a, b, rate=2)
     for _ in range(5):
         add(px)
-    assert notifications.dispatch_due(px) == 2
-    assert notifications.dispatch_due(px) == 0
+    assert sms_outbox.dispatch_due(px) == 2
+    assert sms_outbox.dispatch_due(px) == 0
     clk.advance(seconds=61)
-    assert notifications.dispatch_due(px) == 2
+    assert sms_outbox.dispatch_due(px) == 2
     px.close()
 
 
@@ -236,54 +238,54 @@ def test_a_global_rate_limit_caps_every_organization_together(tmp_path, clk):
     px = bootstrap(settings, gateways={"demo": a, "demo-portal": a})
     with transaction(px.sessions) as s:
         for org in ("demo", "demo-portal") * 3:
-            notifications.queue(s, px, "referred", "09121234567", {}, org=org)
-    assert notifications.dispatch_due(px) == 3
+            sms_outbox.queue(s, px, "referred", "09121234567", {}, org=org)
+    assert sms_outbox.dispatch_due(px) == 3
     clk.advance(seconds=61)
-    assert notifications.dispatch_due(px) == 3
+    assert sms_outbox.dispatch_due(px) == 3
     px.close()
 
 
 def test_status_is_polled_with_backoff_and_the_first_final_status_wins(px, gw, clk):
     a, _ = gw
     note = add(px)
-    notifications.dispatch_due(px)
+    sms_outbox.dispatch_due(px)
     pid = row(px, note).provider_message_id
     gaps = []
     for _ in range(3):
         clk.value = row(px, note).next_attempt_at
         a.states[pid] = SmsResult(pid, "pending", "4")
-        notifications.check_statuses(px)
+        sms_outbox.check_statuses(px)
         gaps.append(row(px, note).next_attempt_at - clk.value)
     assert gaps == sorted(gaps) and gaps[0] < gaps[-1]
     assert row(px, note).state == "pending" and row(px, note).checks == 3
     clk.value = row(px, note).next_attempt_at
     a.states[pid] = SmsResult(pid, "delivered", "10")
-    notifications.check_statuses(px)
+    sms_outbox.check_statuses(px)
     assert row(px, note).state == "delivered" and row(px, note).provider_status == "10"
-    assert not notifications.record_status(px, note, "temporary-failure", "11")
+    assert not sms_outbox.record_status(px, note, "temporary-failure", "11")
     assert row(px, note).state == "delivered"
     clk.advance(days=5)
-    assert notifications.sweep(px) == 0 and notifications.check_statuses(px) == 0
+    assert sms_outbox.sweep(px) == 0 and sms_outbox.check_statuses(px) == 0
 
 
 def test_retry_sends_a_failed_message_again_under_a_new_reference(px, gw, clk):
     a, b = gw
     note = add(px)
     a.script = ["bad-number"]
-    notifications.dispatch_due(px)
+    sms_outbox.dispatch_due(px)
     old = row(px, note).client_reference
-    notifications.retry(px, note)
-    notifications.dispatch_due(px)
+    sms_outbox.retry(px, note)
+    sms_outbox.dispatch_due(px)
     n = row(px, note)
     assert n.state == "sending" and n.client_reference != old and n.client_reference in a.sent
     with pytest.raises(ValidationError):
-        notifications.retry(px, note)
+        sms_outbox.retry(px, note)
 
 
 def test_concurrent_sends_send_each_message_once(px, gw):
     a, _ = gw
     ids = [add(px) for _ in range(20)]
-    notifications.dispatch_due(px, concurrency=8)
+    sms_outbox.dispatch_due(px, concurrency=8)
     with px.sessions() as s:
         states = s.scalars(select(Notification.state).where(Notification.id.in_(ids))).all()
     assert set(states) == {"sending"} and len(a.sent) == 20 and a.calls == 20
@@ -293,12 +295,12 @@ def test_a_worker_that_died_mid_send_leaves_a_message_found_at_whichever_provide
         px, gw, clk):
     a, b = gw
     note = add(px)
-    [job] = notifications._claim(px, 1)  # a worker claims it, hands it to b, and dies
+    [job] = sms_outbox._claim(px, 1)  # a worker claims it, hands it to b, and dies
     b.sent[job.ref] = (job.to, job.text)
-    assert notifications.check_statuses(px) == 0  # not before the claim's lease runs out
+    assert sms_outbox.check_statuses(px) == 0  # not before the claim's lease runs out
     clk.advance(seconds=61)
-    notifications.check_statuses(px)
+    sms_outbox.check_statuses(px)
     n = row(px, note)
     assert n.state == "pending" and n.gateway == "b" and n.provider_message_id == f"b-{job.ref}"
-    notifications.dispatch_due(px)
+    sms_outbox.dispatch_due(px)
     assert a.calls == 0 and b.calls == 0  # never sent again

@@ -11,9 +11,9 @@ import pytest
 import requests
 
 from adapters.soap import SoapAdapter
-from connector.domain import (ApplicantType, ChangeKind, OutgoingAttachment, OutgoingLetter,
+from connector.domain.letter import (ApplicantType, ChangeKind, OutgoingAttachment, OutgoingLetter,
                               PollResult)
-from connector.errors import (AmbiguousError, ConfigurationError, PermanentError,
+from connector.domain.errors import (AmbiguousError, ConfigurationError, PermanentError,
                               TransientError)
 from tests.sandbox_server import PASSWORD, USERNAME, start_sandbox
 

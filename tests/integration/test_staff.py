@@ -1,7 +1,7 @@
 import pytest
 
-from connector import staff
-from connector.errors import ValidationError
+from connector.people import staff
+from connector.domain.errors import ValidationError
 
 
 def test_passwords_are_hashed_and_checked(px):
@@ -40,8 +40,8 @@ def test_desk_staff_cannot_open_the_approval_queue(px, client):
 
 
 def test_front_desk_staff_read_desk_letters_only(px, client):
-    from connector import letters
-    from connector.files import Upload
+    from connector.letters import usecases as letters
+    from connector.letters.files import Upload
     from tests.conftest import staff_login
     from tests.integration.test_portal_api import PDF
 

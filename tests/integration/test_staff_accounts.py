@@ -8,10 +8,12 @@ import time
 import pytest
 from sqlalchemy import select, update
 
-from connector import audit, staff
+from connector.store import audit
+
+from connector.people import staff
 from connector.bootstrap import bootstrap
-from connector.db import upgrade
-from connector.models import StaffUser
+from connector.store.db import upgrade
+from connector.store.models import StaffUser
 from tests.conftest import make_settings, staff_login
 from tests.ldap_server import USER_DN, slapd
 

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from connector import delivery, letters
+from connector.delivery import push as delivery
+
+from connector.letters import usecases as letters
 from connector.bootstrap import bootstrap, check_plugins
-from connector.db import upgrade
-from connector.registry import ADAPTERS, names
+from connector.store.db import upgrade
+from connector.plugins.registry import ADAPTERS, names
 from tests.conftest import make_settings
 from tests.integration.test_pipeline_store import submit
 
@@ -26,9 +28,9 @@ ADAPTER = '''
 import json
 from pathlib import Path
 
-from connector.domain import DeliveryReceipt, PollResult
-from connector.errors import ConfigurationError
-from connector.ports import CorrespondenceSystem
+from connector.domain.letter import DeliveryReceipt, PollResult
+from connector.domain.errors import ConfigurationError
+from connector.plugins.ports import CorrespondenceSystem
 
 
 class TinyAdapter(CorrespondenceSystem):

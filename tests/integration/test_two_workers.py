@@ -5,10 +5,10 @@ import multiprocessing
 
 import requests
 
-from connector import letters
+from connector.letters import usecases as letters
 from connector.bootstrap import bootstrap
-from connector.db import upgrade
-from connector.files import Upload
+from connector.store.db import upgrade
+from connector.letters.files import Upload
 from tests.conftest import make_settings
 from tests.processes import delivery_worker
 from tests.sandbox_server import start_sandbox

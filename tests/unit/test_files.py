@@ -1,7 +1,7 @@
 import io
 import zipfile
 
-from connector import files
+from connector.letters import files
 
 
 def office(kind):

@@ -1,6 +1,6 @@
 import pytest
 
-from connector import normalize
+from connector.domain import normalize
 
 
 @pytest.mark.parametrize("value", ["0076229645", "1583250689", "۰۰۷۶۲۲۹۶۴۵", "007-622-9645",

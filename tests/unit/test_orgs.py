@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from connector.orgs import load_organizations
+from connector.config.organizations import load_organizations
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"PISHKHAN_SANDBOX_URL": "http://127.0.0.1:8001", "PISHKHAN_VAR_DIR": "/srv/pishkhan/var"}

@@ -1,7 +1,7 @@
 import pytest
 
-from connector.errors import ConfigurationError
-from connector.plugins import env_secret, scrub
+from connector.domain.errors import ConfigurationError
+from connector.plugins.secrets import env_secret, scrub
 
 
 def test_a_secret_comes_from_the_variable_the_option_names():

@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from connector.clock import local
-from connector.orgs import load_organizations
-from connector.smspolicy import QuietHours
+from connector.domain.clock import local
+from connector.config.organizations import load_organizations
+from connector.outbox.policy import QuietHours
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"PISHKHAN_SANDBOX_URL": "http://127.0.0.1:8001", "PISHKHAN_SMS_QUIET_HOURS": "23:00-06:30"}

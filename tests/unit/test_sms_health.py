@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from connector import clock
-from connector.smspolicy import GatewayConfig, GatewayHealth
+from connector.domain import clock
+from connector.outbox.policy import GatewayConfig, GatewayHealth
 
 A, B = GatewayConfig("a", "file", 1, {}), GatewayConfig("b", "file", 2, {})
 

@@ -17,8 +17,8 @@ from adapters.soap.errors import classify
 from adapters.options import IGNORE
 from adapters.soap.profile import (PROFILE_DIR, Operation, Step, load_profile,
                                    parse_profile, render, resolve, run)
-from connector.domain import ChangeKind
-from connector.errors import (AmbiguousError, ConfigurationError, PermanentError,
+from connector.domain.letter import ChangeKind
+from connector.domain.errors import (AmbiguousError, ConfigurationError, PermanentError,
                               TransientError)
 
 
@@ -179,7 +179,7 @@ def test_classify_wsdl_loading_and_secrets() -> None:
 
 def _legacy_run(progress, fail_at: str | None = None, calls: list[str] | None = None):
     from adapters.soap.profile import run_resuming
-    from connector.errors import AmbiguousError
+    from connector.domain.errors import AmbiguousError
     profile = load_profile("legacy")
     calls = [] if calls is None else calls
     answers = {"InsertLetter": {"Err": {"ErrorCode": 0, "OutputId": 41}},
@@ -202,8 +202,8 @@ def _legacy_run(progress, fail_at: str | None = None, calls: list[str] | None = 
 
 
 def test_resuming_skips_finished_steps_and_looks_up_the_uncertain_one() -> None:
-    from connector.errors import AmbiguousError
-    from connector.ports import MemoryProgress
+    from connector.domain.errors import AmbiguousError
+    from connector.plugins.ports import MemoryProgress
     progress, calls = MemoryProgress(), []
     with pytest.raises(AmbiguousError):
         _legacy_run(progress, fail_at="InsertLetterAttachment", calls=calls)

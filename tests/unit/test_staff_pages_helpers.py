@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from connector.pipeline import MASK, masked
+from connector.operations.dashboard import MASK, masked
 from portal.staff_ui import day_start_utc, parse_day
 
 

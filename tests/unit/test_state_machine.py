@@ -1,8 +1,8 @@
 import pytest
 
-from connector.domain import (CHANGE_TARGET, FINAL, TRANSITIONS, WITHDRAWABLE, ChangeKind,
+from connector.domain.letter import (CHANGE_TARGET, FINAL, TRANSITIONS, WITHDRAWABLE, ChangeKind,
                               State, can_transition, ensure_transition)
-from connector.errors import InvalidTransition
+from connector.domain.errors import InvalidTransition
 
 
 def test_every_state_has_a_row():

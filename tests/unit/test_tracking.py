@@ -1,4 +1,4 @@
-from connector import tracking
+from connector.domain import tracking
 
 
 def test_codes_are_valid_digits_of_the_right_length():

@@ -1,0 +1,206 @@
+"""Following letters inside the correspondence system: read its routing changes, record each
+once, move the letter forward (never back) and queue the citizen's SMS in the same transaction."""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from connector.outbox import sms as sms_outbox
+from connector.domain.clock import now, to_naive_utc
+from connector.store.db import for_claim, transaction
+from connector.domain.letter import (CHANGE_TARGET, FOLLOWED, ChangeKind, DeliveryReceipt, RoutingChange,
+                     State, can_transition)
+from connector.domain.errors import ExternalError, PermanentError
+from connector.letters.usecases import _event
+from connector.store.models import Event, Letter, OrgState
+
+if TYPE_CHECKING:
+    from connector.bootstrap import Pishkhan
+
+log = logging.getLogger(__name__)
+
+
+def _find_letter(s: Session, org: str, change: RoutingChange) -> Letter | None:
+    conditions = []
+    if change.external_id:
+        conditions.append(Letter.external_id == change.external_id)
+    if change.reference:
+        conditions.append(Letter.tracking_code == change.reference)
+    if not conditions:
+        return None
+    return s.scalars(select(Letter).options(selectinload(Letter.events))
+                     .where(Letter.org == org, or_(*conditions))).first()
+
+
+SYSTEM_SOURCE = "pishkhan:"  # our own timeline entries; every other source is the system's
+CHANGE_KINDS = frozenset(k.value for k in ChangeKind)
+
+
+def apply_change(px: Pishkhan, s: Session, org: str, change: RoutingChange) -> bool:
+    """Record one change; True if it was new. The state moves only along the transition table,
+    so a repeated or late change is kept in the timeline but never rolls the letter back.
+
+    A change about a letter whose delivery we have not recorded yet (the answer is still on its
+    way, or was lost and will be reconciled) is kept in the timeline only; delivery replays it
+    through :func:`advance` once the letter is recorded as delivered."""
+    letter = _find_letter(s, org, change)
+    if letter is None:
+        return False
+    if s.scalar(select(Event.id).where(Event.letter_id == letter.id,
+                                       Event.source_id == change.source_id)):
+        return False
+    if (change.kind is ChangeKind.REGISTERED and letter.letter_number
+            and letter.letter_number == change.number):
+        return False  # already known from the delivery answer
+    unit = px.org(org).unit_name(change.unit)  # citizens read "امور مالی", not "FIN"
+    event = _event(letter, change.kind.value, source_id=change.source_id,
+                   at=to_naive_utc(change.at), number=change.number, reason=change.reason,
+                   unit=unit, person=change.person, instruction=change.instruction)
+    if State(letter.state) in FOLLOWED:
+        advance(px, s, letter, event)
+    else:
+        log.info("letter %s: %s held until its delivery is recorded", letter.tracking_code,
+                 change.kind.value)
+    return True
+
+
+def advance(px: Pishkhan, s: Session, letter: Letter, event: Event) -> None:
+    """Move the letter by a recorded system change and queue the citizen's SMS, if the
+    transition table allows it."""
+    kind = ChangeKind(event.kind)
+    target = CHANGE_TARGET[kind]
+    if not can_transition(letter.state, target):
+        log.info("letter %s: %s after %s kept in the timeline only", letter.tracking_code,
+                 kind.value, letter.state)
+        return
+    if (kind is ChangeKind.REGISTERED and letter.letter_number
+            and letter.letter_number == event.data.get("number")):
+        return
+    letter.state = target.value
+    data = event.data
+    if kind is ChangeKind.REGISTERED:
+        letter.letter_number = data.get("number")
+        letter.letter_date = event.at
+    elif kind is ChangeKind.REJECTED:
+        letter.rejection_reason = data.get("reason") or "دلیلی نوشته نشده است."
+    elif kind is ChangeKind.REFERRED:
+        letter.current_unit = data.get("unit")
+        letter.current_handler = data.get("person")
+    elif kind is ChangeKind.ANSWERED:
+        letter.reply_available = px.adapter(letter.org).capabilities.reply_download
+    sms_outbox.queue(s, px, kind.value, letter.mobile,
+                        sms_outbox.letter_variables(px, letter), letter=letter)
+
+
+def replay_held(px: Pishkhan, s: Session, letter: Letter) -> None:
+    """After a delivery is recorded: apply the system's changes that arrived before it."""
+    for event in list(letter.events):
+        if not event.source_id.startswith(SYSTEM_SOURCE) and event.kind in CHANGE_KINDS:
+            advance(px, s, letter, event)
+
+
+def _ensure_state(px: Pishkhan, slug: str) -> None:
+    try:
+        with transaction(px.sessions) as s:
+            if s.get(OrgState, slug) is None:
+                s.add(OrgState(org=slug, cursor=""))
+    except IntegrityError:
+        pass  # another worker created it a moment ago
+
+
+SNAPSHOT_BATCH = 100  # letters looked up per poll where the system has no routing feed
+
+
+def snapshot_change(tracking_code: str, receipt: DeliveryReceipt) -> RoutingChange | None:
+    """A look-up's status as a routing change. The source id is the snapshot itself, so the
+    same snapshot seen again is recorded once, and a different one is a new change."""
+    try:
+        kind = ChangeKind(receipt.status)
+    except ValueError:
+        return None  # e.g. still pending in the inbox
+    return RoutingChange(source_id=f"snapshot:{kind.value}:{receipt.letter_number or ''}",
+                         kind=kind, at=receipt.letter_date or now(),
+                         external_id=receipt.external_id, reference=tracking_code,
+                         number=receipt.letter_number)
+
+
+def poll_snapshots(px: Pishkhan, slug: str, batch: int = SNAPSHOT_BATCH) -> int:
+    """For systems without a routing feed: look the followed letters up, those checked longest
+    ago first (so every letter's turn comes), and record what differs from what we know."""
+    _ensure_state(px, slug)
+    with px.sessions() as s:
+        state = s.get(OrgState, slug)
+        if state is not None and state.paused:
+            return 0
+        rows = s.execute(
+            select(Letter.id, Letter.tracking_code)
+            .where(Letter.org == slug, Letter.state.in_([st.value for st in FOLLOWED]))
+            .order_by(Letter.checked_at.is_not(None), Letter.checked_at, Letter.id)
+            .limit(batch)).all()
+    adapter, new = px.adapter(slug), 0
+    for letter_id, code in rows:
+        try:
+            receipt = adapter.find(code)
+        except ExternalError as exc:
+            with transaction(px.sessions) as s:
+                state = s.get(OrgState, slug)
+                assert state is not None
+                state.last_poll_at = now()
+                state.last_poll_error = f"{code}: {exc.kind}: {exc.detail}"[:2000]
+                letter = s.get(Letter, letter_id)
+                if isinstance(exc, PermanentError) and letter is not None:
+                    # This letter's look-up fails on its own; its turn passes, so one letter
+                    # cannot keep the organization's others from being checked.
+                    letter.checked_at = now()
+                    letter.last_error = f"status look-up: {exc.detail}"[:2000]
+            log.warning("status look-up for %s failed: %s", slug, exc.detail)
+            if isinstance(exc, PermanentError):
+                continue
+            return new  # the system is down or misconfigured: try again next poll
+        with transaction(px.sessions) as s:
+            letter = s.get(Letter, letter_id)
+            if letter is None:
+                continue
+            letter.checked_at = now()
+            change = snapshot_change(code, receipt) if receipt is not None else None
+            if change is not None:
+                new += apply_change(px, s, slug, change)
+    with transaction(px.sessions) as s:
+        state = s.get(OrgState, slug)
+        assert state is not None
+        state.last_poll_at = state.last_poll_ok_at = now()
+        state.last_poll_error = None
+    return new
+
+
+def poll_org(px: Pishkhan, slug: str) -> int:
+    """One routing poll for an organization; returns how many new changes were recorded.
+
+    The org's state row is locked for the poll (PostgreSQL), so only one worker polls an
+    organization at a time. Nothing is written before the remote call: on SQLite a write would
+    hold the database lock for as long as the remote system takes to answer."""
+    _ensure_state(px, slug)
+    if not px.adapter(slug).capabilities.changes_feed:
+        return poll_snapshots(px, slug)
+    with transaction(px.sessions) as s:
+        state = s.scalars(for_claim(select(OrgState).where(OrgState.org == slug), s)).first()
+        if state is None or state.paused:
+            return 0
+        try:
+            result = px.adapter(slug).changes(state.cursor)
+        except ExternalError as exc:
+            state.last_poll_at = now()
+            state.last_poll_error = f"{exc.kind}: {exc.detail}"[:2000]
+            log.warning("poll %s failed: %s", slug, state.last_poll_error)
+            return 0
+        new = sum(apply_change(px, s, slug, change) for change in result.changes)
+        state.cursor = result.cursor
+        state.last_poll_at = state.last_poll_ok_at = now()
+        state.last_poll_error = None
+    if new:
+        log.info("poll %s: %s new changes", slug, new)
+    return new

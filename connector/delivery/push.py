@@ -1,0 +1,264 @@
+"""Pushing staged and approved letters into each organization's correspondence system.
+
+A letter is claimed in the database (so two workers never deliver it both), delivered outside
+any transaction, and the outcome recorded. After an ambiguous failure, or a worker that died
+mid-call, the letter is looked up by tracking code before it is ever sent again.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+from tenacity import (Retrying, retry_if_exception_type, stop_after_attempt,
+                      wait_random_exponential)
+
+from connector.outbox import sms as sms_outbox
+
+from connector.delivery import polling
+from connector.domain.clock import now
+from connector.store.db import for_claim, transaction
+from connector.domain.letter import (ApplicantType, DeliveryReceipt, OutgoingAttachment, OutgoingLetter,
+                     State)
+from connector.domain.errors import (AmbiguousError, ExternalError, PermanentError, PishkhanError,
+                     TransientError)
+from connector.letters.usecases import _event, move
+from connector.store.models import Letter, OrgState
+from connector.plugins.ports import DeliveryProgress
+
+if TYPE_CHECKING:
+    from connector.bootstrap import Pishkhan
+
+log = logging.getLogger(__name__)
+
+CLAIMABLE = (State.STAGED.value, State.APPROVED.value, State.DELIVERY_FAILED.value,
+             State.DEAD.value)
+LEASE = timedelta(minutes=5)  # a claim older than this belongs to a worker that died
+
+
+def backoff(attempts: int, base: float, cap: float) -> timedelta:
+    """Exponential with full jitter, so failed letters don't all come back at once."""
+    return timedelta(seconds=random.uniform(base / 2, min(cap, base * 2 ** max(0, attempts - 1))))
+
+
+def _paused(px: Pishkhan) -> set[str]:
+    with px.sessions() as s:
+        return set(s.scalars(select(OrgState.org).where(OrgState.paused.is_(True))))
+
+
+def release_expired(px: Pishkhan) -> int:
+    """Letters left in ``delivering`` by a worker that died: fail them so they are reconciled."""
+    with transaction(px.sessions) as s:
+        stmt = select(Letter).where(Letter.state == State.DELIVERING.value,
+                                    Letter.claimed_until < now())
+        rows = s.scalars(for_claim(stmt, s)).all()
+        for letter in rows:
+            move(letter, State.DELIVERY_FAILED)
+            letter.needs_reconcile = True
+            letter.next_attempt_at = now()
+            letter.last_error = "ambiguous: the worker stopped during delivery"
+        return len(rows)
+
+
+def claim(px: Pishkhan, limit: int) -> dict[int, datetime]:
+    """Take due letters; returns each letter's lease, which is also the proof that this worker
+    still holds it (see :func:`_renew`)."""
+    eligible = sorted(set(px.orgs) - _paused(px))
+    with transaction(px.sessions) as s:
+        stmt = (select(Letter).where(Letter.state.in_(CLAIMABLE),
+                                     Letter.next_attempt_at <= now(),
+                                     Letter.org.in_(eligible))
+                .order_by(Letter.next_attempt_at, Letter.id).limit(limit))
+        rows = s.scalars(for_claim(stmt, s)).all()
+        lease = now() + LEASE
+        for letter in rows:
+            move(letter, State.DELIVERING)
+            letter.attempts += 1
+            letter.claimed_until = lease
+        return {letter.id: lease for letter in rows}
+
+
+def _holds(letter: Letter | None, lease: datetime) -> bool:
+    """This worker's claim on the letter still stands: nobody took it over since."""
+    return letter is not None and letter.state == State.DELIVERING.value \
+        and letter.claimed_until == lease
+
+
+def _renew(px: Pishkhan, letter_id: int, lease: datetime) -> datetime | None:
+    """Extend our claim right before the remote call. None when the claim is no longer ours:
+    a slow batch outlived its lease and another worker took the letter over (it reconciles
+    before sending, so the letter still goes once)."""
+    with transaction(px.sessions) as s:
+        letter = s.scalars(for_claim(select(Letter).where(Letter.id == letter_id), s)).first()
+        if not _holds(letter, lease):
+            return None
+        if lease - now() > LEASE / 2:
+            return lease  # still fresh: checking it was enough, and costs no write
+        letter.claimed_until = renewed = now() + LEASE
+        return renewed
+
+
+def outgoing(px: Pishkhan, letter: Letter) -> OutgoingLetter:
+    org = px.org(letter.org)
+    service = org.service(letter.service_code)
+    return OutgoingLetter(
+        tracking_code=letter.tracking_code, subject=letter.subject, body=letter.body,
+        sender_name=letter.applicant_name,
+        sender_national_code=letter.national_id or letter.national_code,
+        sender_mobile=letter.mobile, applicant_type=ApplicantType(letter.applicant_type),
+        unit_code=org.system_unit_for(service), service_title=service.title if service else "",
+        submitted_at=letter.created_at,
+        attachments=tuple(OutgoingAttachment(a.name, a.content_type, px.blobs.get(a.sha256))
+                          for a in letter.attachments))
+
+
+class StoredProgress(DeliveryProgress):
+    """A letter's delivery progress in ``letters.delivery_progress``; each step is committed in
+    its own short transaction, so it survives the attempt failing or the worker dying."""
+
+    def __init__(self, px: Pishkhan, letter_id: int, steps: dict[str, Any] | None,
+                 uncertain: bool) -> None:
+        self._px = px
+        self._letter_id = letter_id
+        self._steps = dict(steps or {})
+        self.uncertain = uncertain
+
+    def get(self, step: str) -> Any:
+        return self._steps.get(step)
+
+    def put(self, step: str, value: Any) -> None:
+        with transaction(self._px.sessions) as s:
+            letter = s.get(Letter, self._letter_id)
+            assert letter is not None
+            steps = dict(letter.delivery_progress or {})
+            steps[step] = value
+            letter.delivery_progress = steps
+        self._steps[step] = value
+
+
+def _call(px: Pishkhan, letter_id: int) -> DeliveryReceipt:
+    with px.sessions() as s:
+        letter = s.scalars(select(Letter).options(selectinload(Letter.attachments))
+                           .where(Letter.id == letter_id)).one()
+        reconcile, slug, code = letter.needs_reconcile, letter.org, letter.tracking_code
+        message = outgoing(px, letter)
+        progress = StoredProgress(px, letter_id, letter.delivery_progress, reconcile)
+    adapter = px.adapter(slug)
+    # Quick in-call retries for blips; longer outages are retried by later ticks with backoff.
+    retrying = Retrying(retry=retry_if_exception_type(TransientError), reraise=True,
+                        stop=stop_after_attempt(3),
+                        wait=wait_random_exponential(multiplier=0.2,
+                                                     max=px.settings.call_retry_wait))
+    resumable = adapter.capabilities.resumable_delivery
+    if reconcile:
+        found = retrying(adapter.find, code)
+        if found is not None and not resumable:
+            log.info("letter %s was already in %s; not sending it again", code, slug)
+            return found
+        # A multi-step delivery goes on from the letter found, never inserting it again.
+        progress.found = found
+    if resumable:
+        return retrying(adapter.deliver_resuming, message, progress)
+    return retrying(adapter.deliver, message)
+
+
+def deliver_one(px: Pishkhan, letter_id: int, lease: datetime) -> str | None:
+    """Deliver one claimed letter and record the outcome; None if the claim was lost."""
+    held = _renew(px, letter_id, lease)
+    if held is None:
+        log.warning("letter %s: claim lost before delivery; left to the worker holding it",
+                    letter_id)
+        return None
+    receipt: DeliveryReceipt | None = None
+    error: ExternalError | None = None
+    try:
+        receipt = _call(px, letter_id)
+    except ExternalError as exc:
+        error = exc
+    except PishkhanError as exc:  # e.g. a missing blob: a person has to look
+        error = PermanentError(str(exc))
+    except Exception as exc:  # a bug in an adapter must not strand the rest of the batch
+        log.exception("letter %s: unexpected error from the adapter", letter_id)
+        error = AmbiguousError(f"unexpected error: {exc!r}")
+    with transaction(px.sessions) as s:
+        letter = s.scalars(for_claim(select(Letter).options(selectinload(Letter.events))
+                                     .where(Letter.id == letter_id), s)).first()
+        if not _holds(letter, held):
+            log.warning("letter %s: claim lost during delivery; the new holder reconciles",
+                        letter_id)
+            return None
+        letter.claimed_until = None
+        if receipt is not None:
+            _delivered(px, s, letter, receipt)
+        else:
+            assert error is not None
+            _failed(px, letter, error)
+        return letter.state
+
+
+def _delivered(px: Pishkhan, s: Session, letter: Letter, receipt: DeliveryReceipt) -> None:
+    letter.external_id = receipt.external_id
+    letter.needs_reconcile = False
+    letter.last_error = None
+    letter.next_attempt_at = None
+    if receipt.letter_number:
+        move(letter, State.REGISTERED)
+        letter.letter_number = receipt.letter_number
+        letter.letter_date = receipt.letter_date or now()
+        already = any(e.kind == "registered" and e.data.get("number") == receipt.letter_number
+                      for e in letter.events)  # the poller saw it while we were delivering
+        if not already:
+            _event(letter, "registered", number=receipt.letter_number)
+        sms_outbox.queue(s, px, "registered", letter.mobile,
+                            sms_outbox.letter_variables(px, letter), letter=letter)
+    else:
+        move(letter, State.DELIVERED)
+        _event(letter, "delivered")
+    polling.replay_held(px, s, letter)
+
+
+def _failed(px: Pishkhan, letter: Letter, error: ExternalError) -> None:
+    letter.last_error = f"{error.kind}: {error.detail}"[:2000]
+    if error.kind == "ambiguous":
+        letter.needs_reconcile = True
+    settings = px.settings
+    if isinstance(error, PermanentError) or letter.attempts >= settings.max_attempts:
+        move(letter, State.DEAD)
+        letter.next_attempt_at = None
+        log.error("letter %s is dead after %s attempts: %s", letter.tracking_code,
+                  letter.attempts, letter.last_error)
+    else:
+        move(letter, State.DELIVERY_FAILED)
+        letter.next_attempt_at = now() + backoff(letter.attempts, settings.retry_base_seconds,
+                                                 settings.retry_cap_seconds)
+        log.warning("letter %s delivery failed (attempt %s): %s", letter.tracking_code,
+                    letter.attempts, letter.last_error)
+
+
+def run_once(px: Pishkhan, limit: int = 50) -> int:
+    """One delivery tick: claim due letters and deliver them, each organization with its own
+    concurrency."""
+    release_expired(px)
+    leases = claim(px, limit)
+    ids = list(leases)
+    if not ids:
+        return 0
+    by_org: dict[str, list[int]] = defaultdict(list)
+    with px.sessions() as s:
+        for letter_id, org in s.execute(select(Letter.id, Letter.org)
+                                        .where(Letter.id.in_(ids))):
+            by_org[org].append(letter_id)
+    for slug, letter_ids in by_org.items():
+        workers = min(px.org(slug).delivery_concurrency, len(letter_ids))
+        if workers <= 1:
+            for letter_id in letter_ids:
+                deliver_one(px, letter_id, leases[letter_id])
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix=f"deliver-{slug}") as pool:
+                list(pool.map(lambda i: deliver_one(px, i, leases[i]), letter_ids))
+    return len(ids)

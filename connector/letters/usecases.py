@@ -1,0 +1,292 @@
+"""Use cases on letters: hand in, approve, reject, withdraw, retry, and what a citizen may see."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from connector.letters import files
+
+from connector.outbox import sms as sms_outbox
+
+from connector.letters import timeline
+
+from connector.domain import tracking
+from connector.domain.clock import now
+from connector.store.db import transaction
+from connector.domain.letter import FINAL, WITHDRAWABLE, ApplicantType, Document, State, ensure_transition
+from connector.domain.errors import ExternalError, Forbidden, NotFound, ValidationError
+from connector.store.models import Attachment, Event, Letter, Survey
+from connector.domain.normalize import digits_only, legal_id, national_code, text
+
+log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from connector.bootstrap import Pishkhan
+    from connector.config.organizations import Organization
+
+MSG = {
+    "applicant_type": "نوع متقاضی را انتخاب کنید: شخص یا شرکت.",
+    "national_code": "کد ملی درست نیست. ۱۰ رقم کارت ملی را بنویسید.",
+    "national_id": "شناسه ملی شرکت درست نیست. ۱۱ رقم آن را بنویسید.",
+    "company_name": "نام شرکت را بنویسید.",
+    "first_name": "نام را بنویسید.",
+    "last_name": "نام خانوادگی را بنویسید.",
+    "subject": "موضوع نامه را بنویسید (حداکثر ۲۰۰ حرف).",
+    "body": "متن نامه را بنویسید (حداکثر ۱۰ هزار حرف).",
+    "service": "خدمت یا واحد مورد نظر را انتخاب کنید.",
+    "reason": "دلیل رد را بنویسید تا برای متقاضی پیامک شود.",
+}
+
+
+@dataclass
+class LetterForm:
+    applicant_type: str = "natural"
+    national_code: str = ""
+    national_id: str = ""
+    company_name: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    subject: str = ""
+    body: str = ""
+    service: str = ""
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> LetterForm:
+        return cls(**{k: str(data.get(k, "") or "") for k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Cleaned:
+    form: LetterForm
+    attachments: list[tuple[files.Upload, str]] = field(default_factory=list)
+
+
+def validate(org: Organization, form: LetterForm, uploads: list[files.Upload]) -> Cleaned:
+    errors: dict[str, str] = {}
+    f = LetterForm(**{k: text(v) for k, v in vars(form).items()})
+    if f.applicant_type not in (ApplicantType.NATURAL.value, ApplicantType.LEGAL.value):
+        errors["applicant_type"] = MSG["applicant_type"]
+    if f.applicant_type == ApplicantType.LEGAL.value:
+        code = legal_id(f.national_id)
+        if not code:
+            errors["national_id"] = MSG["national_id"]
+        f.national_id = code or f.national_id
+        if not f.company_name:
+            errors["company_name"] = MSG["company_name"]
+        f.national_code = national_code(f.national_code) or "" if f.national_code else ""
+    else:
+        code = national_code(f.national_code)
+        if not code:
+            errors["national_code"] = MSG["national_code"]
+        f.national_code = code or f.national_code
+        f.national_id = f.company_name = ""
+    for key in ("first_name", "last_name"):
+        if not f.__dict__[key] or len(f.__dict__[key]) > 100:
+            errors[key] = MSG[key]
+    if not f.subject or len(f.subject) > 200:
+        errors["subject"] = MSG["subject"]
+    if not f.body or len(f.body) > 10_000:
+        errors["body"] = MSG["body"]
+    if org.service(f.service) is None:
+        errors["service"] = MSG["service"]
+    accepted, file_errors = files.check(uploads, org.attachments)
+    errors.update(file_errors)
+    if errors:
+        raise ValidationError(errors)
+    return Cleaned(form=f, attachments=accepted)
+
+
+def _event(letter: Letter, kind: str, source_id: str | None = None, at: datetime | None = None,
+           **data: Any) -> Event:
+    event = Event(source_id=source_id or f"pishkhan:{kind}:{len(letter.events)}", kind=kind,
+                  at=at or now(), data={k: v for k, v in data.items() if v is not None})
+    letter.events.append(event)
+    return event
+
+
+def move(letter: Letter, target: State) -> None:
+    letter.state = ensure_transition(letter.state, target).value
+
+
+def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Upload],
+           mobile: str, channel: str = "portal") -> Letter:
+    org = px.org(org_slug)
+    cleaned = validate(org, form, uploads)
+    f = cleaned.form
+    service = org.service(f.service)
+    # Blobs first: if the transaction fails an orphan blob is harmless; the reverse is not.
+    stored = [(u, kind, px.blobs.put(u.content)) for u, kind in cleaned.attachments]
+    with transaction(px.sessions) as s:
+        letter = Letter(tracking_code=tracking.new_code(), org=org.slug, service_code=f.service,
+                        unit_code=service.unit if service else org.secretariat_unit,
+                        channel=channel, subject=f.subject, body=f.body,
+                        applicant_type=f.applicant_type, national_code=f.national_code,
+                        national_id=f.national_id, company_name=f.company_name,
+                        first_name=f.first_name, last_name=f.last_name, mobile=mobile,
+                        state=State.STAGED.value, attempts=0, next_attempt_at=now())
+        for i, (upload, kind, digest) in enumerate(stored):
+            letter.attachments.append(Attachment(
+                position=i, name=files.safe_name(upload.name, kind), content_type=kind,
+                size=len(upload.content), sha256=digest))
+        _event(letter, "submitted")
+        if org.approval == "portal":
+            move(letter, State.AWAITING_APPROVAL)
+            letter.next_attempt_at = None
+            _event(letter, "awaiting_approval")
+        s.add(letter)
+        s.flush()
+        sms_outbox.queue(s, px, "receipt", mobile, sms_outbox.letter_variables(px, letter),
+                            letter=letter)
+    return letter
+
+
+def _load(s: Session, code: str, lock: bool = False) -> Letter:
+    stmt = select(Letter).where(Letter.tracking_code == tracking.clean(code)).options(
+        selectinload(Letter.attachments), selectinload(Letter.events),
+        selectinload(Letter.survey))
+    if lock and s.get_bind().dialect.name != "sqlite":
+        stmt = stmt.with_for_update()
+    letter = s.scalars(stmt).first()
+    if letter is None:
+        raise NotFound(code)
+    return letter
+
+
+def approve(px: Pishkhan, code: str, operator: str) -> None:
+    with transaction(px.sessions) as s:
+        letter = _load(s, code, lock=True)
+        move(letter, State.APPROVED)
+        letter.decided_by = operator
+        letter.next_attempt_at = now()
+        _event(letter, "approved")
+
+
+def reject(px: Pishkhan, code: str, operator: str, reason: str) -> None:
+    reason = text(reason)
+    if not reason:
+        raise ValidationError({"reason": MSG["reason"]})
+    with transaction(px.sessions) as s:
+        letter = _load(s, code, lock=True)
+        move(letter, State.REJECTED)
+        letter.decided_by = operator
+        letter.rejection_reason = reason
+        _event(letter, "rejected", reason=reason)
+        sms_outbox.queue(s, px, "rejected", letter.mobile,
+                            sms_outbox.letter_variables(px, letter), letter=letter)
+
+
+def withdraw(px: Pishkhan, code: str, mobile: str) -> None:
+    with transaction(px.sessions) as s:
+        letter = _load(s, code, lock=True)
+        if letter.mobile != mobile:
+            raise NotFound(code)
+        if State(letter.state) not in WITHDRAWABLE:
+            raise Forbidden("the letter has already gone to the organization")
+        move(letter, State.WITHDRAWN)
+        letter.next_attempt_at = None
+        _event(letter, "withdrawn")
+
+
+def retry(px: Pishkhan, code: str) -> str:
+    """An admin's retry of a failed delivery: attempts start again from zero."""
+    with transaction(px.sessions) as s:
+        letter = _load(s, code, lock=True)
+        if letter.state not in (State.DEAD.value, State.DELIVERY_FAILED.value):
+            raise Forbidden(f"only failed deliveries can be retried (state: {letter.state})")
+        letter.attempts = 0
+        letter.next_attempt_at = now()
+        return letter.state
+
+
+def get(px: Pishkhan, code: str, mobile: str | None = None) -> Letter:
+    """The letter, only for its own mobile when one is given (a code alone reveals nothing)."""
+    if not tracking.is_valid(code):
+        raise NotFound(code)
+    with px.sessions() as s:
+        letter = _load(s, code)
+        if mobile is not None and letter.mobile != mobile:
+            raise NotFound(code)
+        s.expunge(letter)
+        return letter
+
+
+def for_mobile(px: Pishkhan, mobile: str) -> list[Letter]:
+    with px.sessions() as s:
+        rows = s.scalars(select(Letter).where(Letter.mobile == mobile)
+                         .order_by(Letter.id.desc()).limit(100)).all()
+        return list(rows)
+
+
+def queue_for(px: Pishkhan, org_slug: str) -> list[Letter]:
+    """Letters waiting for an operator's decision, oldest first."""
+    with px.sessions() as s:
+        rows = s.scalars(select(Letter).options(selectinload(Letter.attachments))
+                         .where(Letter.org == org_slug,
+                                Letter.state == State.AWAITING_APPROVAL.value)
+                         .order_by(Letter.id)).all()
+        return list(rows)
+
+
+def view(px: Pishkhan, letter: Letter) -> dict[str, Any]:
+    """The citizen's view of a letter (the JSON API's shape)."""
+    org = px.orgs.get(letter.org)
+    return {
+        "tracking_code": letter.tracking_code,
+        "org": letter.org,
+        "org_name": org.name if org else letter.org,
+        "subject": letter.subject,
+        "status": letter.state,
+        "letter_number": letter.letter_number,
+        "registered_at": letter.letter_date.isoformat() + "Z" if letter.letter_date else None,
+        "unit": letter.current_unit,
+        "handler": letter.current_handler,
+        "rejection_reason": letter.rejection_reason,
+        "reply_available": letter.reply_available,
+        "submitted_at": letter.created_at.isoformat() + "Z",
+        "attachments": [{"name": a.name, "size": a.size, "content_type": a.content_type}
+                        for a in letter.attachments],
+        "timeline": [{"at": e.at.isoformat() + "Z", "kind": e.kind,
+                      "text": timeline.line(e.kind, e.data)} for e in letter.events],
+        "final": State(letter.state) in FINAL,
+        "can_withdraw": State(letter.state) in WITHDRAWABLE,
+        "survey_open": letter.state == State.CLOSED.value and letter.survey is None,
+    }
+
+
+def reply(px: Pishkhan, letter: Letter) -> Document:
+    """The organization's answer, fetched from its system when asked for (the caller has
+    already checked who may see the letter). Not kept here: the system stays the record."""
+    if not letter.reply_available or not letter.external_id:
+        raise NotFound(f"no reply for {letter.tracking_code}")
+    try:
+        document = px.adapter(letter.org).fetch_reply(letter.external_id)
+    except ExternalError as exc:
+        log.warning("reply of %s from %s failed (%s): %s", letter.tracking_code, letter.org,
+                    exc.kind, exc.detail)
+        raise
+    if document is None or not (document.content or document.text):
+        raise NotFound(f"no reply for {letter.tracking_code}")
+    return document
+
+
+def save_survey(px: Pishkhan, code: str, mobile: str, score: str | int, comment: str) -> int:
+    """Record the citizen's 1–5 rating (typed in Persian or Latin digits); returns the score."""
+    raw = digits_only(str(score))
+    if not raw.isdigit() or not 1 <= int(raw) <= 5:
+        raise ValidationError({"score": "یک امتیاز از ۱ تا ۵ انتخاب کنید."})
+    score = int(raw)
+    with transaction(px.sessions) as s:
+        letter = _load(s, code)
+        if letter.mobile != mobile:
+            raise NotFound(code)
+        if letter.state != State.CLOSED.value:
+            raise Forbidden("the survey opens when the letter is closed")
+        if letter.survey is not None:
+            raise Forbidden("already rated")
+        s.add(Survey(letter_id=letter.id, score=score, comment=text(comment)[:2000]))
+    return score

@@ -1,0 +1,138 @@
+"""Proving a mobile number with a one-time code, and the session token that follows."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.outbox import sms as sms_outbox
+from connector.domain.clock import now
+from connector.people.credentials import digest, new_otp, new_token
+from connector.store.db import transaction
+from connector.domain.errors import RateLimited, ValidationError
+from connector.store.models import ApiToken, OtpChallenge
+from connector.domain.normalize import digits_only, to_persian_digits
+from connector.domain.normalize import mobile as normalize_mobile
+
+if TYPE_CHECKING:
+    from connector.bootstrap import Pishkhan
+
+OTP_PER_WINDOW = 3
+OTP_WINDOW = timedelta(minutes=10)
+OTP_MAX_TRIES = 5
+# A new code only after this long, so a second SMS isn't asked for before the first arrives.
+RESEND_AFTER = timedelta(seconds=60)
+# Lockout: this many wrong codes for one mobile within the window lock it (both asking for a
+# code and checking one) until enough of those tries are older than the window.
+LOCK_AFTER = 8
+LOCK_WINDOW = timedelta(hours=1)
+MSG_MOBILE = "شماره همراه درست نیست. یک شماره ۱۱ رقمی مانند ۰۹۱۲۳۴۵۶۷۸۹ بنویسید."
+MSG_CODE = "کد درست نیست یا وقت آن گذشته است. دوباره کد بگیرید."
+MSG_WRONG = "کد درست نیست. {left} بار دیگر می‌توانید امتحان کنید."
+
+
+def clean_mobile(value: str) -> str:
+    m = normalize_mobile(value or "")
+    if not m:
+        raise ValidationError({"mobile": MSG_MOBILE})
+    return m
+
+
+def _seconds(delta: timedelta) -> int:
+    return max(1, int(delta.total_seconds() + 0.999))
+
+
+def _lock_wait(s: Session, mobile: str) -> int:
+    """Seconds until the mobile is unlocked; 0 when it is not locked."""
+    rows = s.execute(select(OtpChallenge.created_at, OtpChallenge.attempts).where(
+        OtpChallenge.mobile == mobile, OtpChallenge.used_at.is_(None),
+        OtpChallenge.attempts > 0, OtpChallenge.created_at > now() - LOCK_WINDOW)
+        .order_by(OtpChallenge.created_at.desc())).all()
+    wrong = 0
+    for created_at, attempts in rows:
+        wrong += attempts
+        if wrong >= LOCK_AFTER:
+            # Unlocked when this challenge's tries leave the window and fewer than LOCK_AFTER
+            # remain.
+            return _seconds(created_at + LOCK_WINDOW - now())
+    return 0
+
+
+def resend_wait(px: Pishkhan, mobile: str) -> int:
+    """Seconds before a new code may be asked for this mobile (0: now)."""
+    mobile = clean_mobile(mobile)
+    with px.sessions() as s:
+        return _resend_wait(s, mobile)
+
+
+def _resend_wait(s: Session, mobile: str) -> int:
+    locked = _lock_wait(s, mobile)
+    if locked:
+        return locked
+    recent = s.execute(select(OtpChallenge.created_at, OtpChallenge.used_at).where(
+        OtpChallenge.mobile == mobile, OtpChallenge.created_at > now() - OTP_WINDOW)
+        .order_by(OtpChallenge.created_at)).all()
+    if len(recent) >= OTP_PER_WINDOW:
+        return _seconds(recent[0].created_at + OTP_WINDOW - now())
+    # Only while the last code is still unused: signing in again later needs no wait.
+    if recent and recent[-1].used_at is None and recent[-1].created_at > now() - RESEND_AFTER:
+        return _seconds(recent[-1].created_at + RESEND_AFTER - now())
+    return 0
+
+
+def request_otp(px: Pishkhan, mobile: str) -> str:
+    """Queue a code for the mobile; returns the normalized mobile."""
+    mobile = clean_mobile(mobile)
+    with transaction(px.sessions) as s:
+        wait = _resend_wait(s, mobile)
+        if wait:
+            raise RateLimited(wait)
+        code = new_otp()
+        s.add(OtpChallenge(mobile=mobile, code_hash=digest(f"{mobile}:{code}",
+                                                           px.settings.secret_key),
+                           expires_at=now() + timedelta(seconds=px.settings.otp_ttl)))
+        sms_outbox.queue(s, px, "otp", mobile, {"code": code})
+    return mobile
+
+
+def verify_otp(px: Pishkhan, mobile: str, code: str) -> str:
+    """Check the newest live code for the mobile and return a new session token."""
+    mobile = clean_mobile(mobile)
+    code = digits_only(code)
+    with transaction(px.sessions) as s:
+        locked = _lock_wait(s, mobile)
+        if locked:
+            raise RateLimited(locked)
+        challenge = s.scalars(select(OtpChallenge).where(
+            OtpChallenge.mobile == mobile, OtpChallenge.used_at.is_(None),
+            OtpChallenge.expires_at > now()).order_by(OtpChallenge.id.desc()).limit(1)).first()
+        if challenge is None or challenge.attempts >= OTP_MAX_TRIES:
+            raise ValidationError({"code": MSG_CODE})
+        challenge.attempts += 1
+        if challenge.code_hash != digest(f"{mobile}:{code}", px.settings.secret_key):
+            s.flush()
+            locked = _lock_wait(s, mobile)
+            # Committed on purpose: each wrong try counts even though we refuse.
+            s.commit()
+            if locked:
+                raise RateLimited(locked)
+            left = OTP_MAX_TRIES - challenge.attempts
+            raise ValidationError({"code": MSG_WRONG.format(left=to_persian_digits(left))
+                                   if left else MSG_CODE})
+        challenge.used_at = now()
+        token = new_token()
+        s.add(ApiToken(token_hash=digest(token, px.settings.secret_key), mobile=mobile,
+                       expires_at=now() + timedelta(seconds=px.settings.token_ttl)))
+    return token
+
+
+def mobile_for_token(px: Pishkhan, token: str) -> str | None:
+    if not token:
+        return None
+    with px.sessions() as s:
+        row = s.scalars(select(ApiToken).where(
+            ApiToken.token_hash == digest(token, px.settings.secret_key),
+            ApiToken.expires_at > now())).first()
+        return row.mobile if row else None

@@ -1,0 +1,195 @@
+"""Staff accounts: controllers who approve letters in Pishkhan's console, front-desk staff and
+admins. Passwords are argon2 hashes (or checked by the directory for LDAP accounts); repeated
+failures lock the account for a while; every change and every sign-in is audited."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from connector.store import audit
+from connector.domain.clock import now
+from connector.people.credentials import Argon2Cost, check_password, hash_password, needs_rehash
+from connector.store.db import transaction
+from connector.people.directory import ldap_bind
+from connector.domain.errors import ExternalError, NotFound, ValidationError
+from connector.store.models import StaffUser
+
+if TYPE_CHECKING:
+    from connector.bootstrap import Pishkhan
+
+log = logging.getLogger(__name__)
+
+ROLES = ("controller", "desk", "org_admin", "platform_admin")
+DEMO_OPERATOR = ("operator", "pishkhan-demo")
+DEMO_ADMIN = ("admin", "pishkhan-admin")
+# Stored instead of a hash for accounts whose password the directory checks.
+LDAP_MARKER = "ldap"
+MSG_PASSWORD = "رمز باید دست‌کم ۸ حرف باشد."
+
+
+def _cost(px: Pishkhan) -> Argon2Cost:
+    return Argon2Cost(px.settings.argon2_time_cost, px.settings.argon2_memory_kib)
+
+
+def _check_password_rule(password: str) -> None:
+    if len(password) < 8:
+        raise ValidationError({"password": MSG_PASSWORD})
+
+
+def add_user(px: Pishkhan, username: str, password: str | None, role: str = "controller",
+             orgs: list[str] | None = None, display_name: str = "",
+             ldap: bool = False) -> StaffUser:
+    """``ldap=True`` makes an account that signs in with the directory's password."""
+    if role not in ROLES:
+        raise ValidationError({"role": f"use one of: {', '.join(ROLES)}"})
+    if not ldap:
+        _check_password_rule(password or "")
+    unknown = sorted(set(orgs or []) - set(px.orgs))
+    if unknown:
+        raise ValidationError({"orgs": f"unknown organizations: {', '.join(unknown)}"})
+    with transaction(px.sessions) as s:
+        if s.scalars(select(StaffUser).where(StaffUser.username == username)).first():
+            raise ValidationError({"username": "این نام کاربری پیش‌تر ساخته شده است."})
+        user = StaffUser(username=username, role=role, orgs=list(orgs or []),
+                         password_hash=LDAP_MARKER if ldap else
+                         hash_password(password or "", _cost(px)),
+                         display_name=display_name or username, failed_logins=0)
+        s.add(user)
+        audit.record(s, "user.add", target=username, role=role, orgs=list(orgs or []),
+                     ldap=ldap or None)
+    return user
+
+
+@dataclass(frozen=True)
+class Login:
+    user: StaffUser | None
+    problem: str = ""  # "", "bad", "locked", "directory"
+
+
+def login(px: Pishkhan, username: str, password: str) -> Login:
+    """Check a password; count failures and lock the account after too many."""
+    settings = px.settings
+    with transaction(px.sessions) as s:
+        user = s.scalars(select(StaffUser).where(StaffUser.username == username)).first()
+        if user is None or not user.active:
+            audit.record(s, "staff.login_failed", actor=f"staff:{username}", why="unknown or "
+                         "disabled account")
+            return Login(None, "bad")
+        if user.locked_until and user.locked_until > now():
+            audit.record(s, "staff.login_failed", actor=f"staff:{username}", why="locked")
+            return Login(None, "locked")
+    try:
+        ok = ldap_bind(settings, username, password) if user.password_hash == LDAP_MARKER \
+            else check_password(password, user.password_hash)
+    except ExternalError as exc:
+        log.error("directory sign-in for %s failed: %s", username, exc.detail)
+        return Login(None, "directory")
+    with transaction(px.sessions) as s:
+        user = s.get(StaffUser, user.id)
+        assert user is not None
+        if not ok:
+            user.failed_logins += 1
+            locked = user.failed_logins >= settings.staff_max_failed_logins
+            if locked:
+                user.locked_until = now() + timedelta(seconds=settings.staff_lockout_seconds)
+                user.failed_logins = 0
+            audit.record(s, "staff.locked" if locked else "staff.login_failed",
+                         actor=f"staff:{username}", why="wrong password")
+            return Login(None, "locked" if locked else "bad")
+        user.failed_logins = 0
+        user.locked_until = None
+        user.last_login_at = now()
+        if user.password_hash != LDAP_MARKER and needs_rehash(user.password_hash, _cost(px)):
+            user.password_hash = hash_password(password, _cost(px))
+        audit.record(s, "staff.login", actor=f"staff:{username}")
+        return Login(user)
+
+
+def authenticate(px: Pishkhan, username: str, password: str) -> StaffUser | None:
+    return login(px, username, password).user
+
+
+def get_user(px: Pishkhan, user_id: int) -> StaffUser | None:
+    with px.sessions() as s:
+        user = s.get(StaffUser, user_id)
+        return user if user and user.active else None
+
+
+def _change(px: Pishkhan, username: str, action: str, **fields: object) -> StaffUser:
+    with transaction(px.sessions) as s:
+        user = s.scalars(select(StaffUser).where(StaffUser.username == username)).first()
+        if user is None:
+            raise NotFound(f"no staff account {username!r}")
+        for key, value in fields.items():
+            setattr(user, key, value)
+        audit.record(s, action, target=username)
+        return user
+
+
+def disable_user(px: Pishkhan, username: str) -> StaffUser:
+    """The account can no longer sign in; its open sessions end at their next request."""
+    return _change(px, username, "user.disable", active=False)
+
+
+def enable_user(px: Pishkhan, username: str) -> StaffUser:
+    return _change(px, username, "user.enable", active=True, failed_logins=0, locked_until=None)
+
+
+def reset_password(px: Pishkhan, username: str, password: str) -> StaffUser:
+    """A new password, which also lifts a lockout."""
+    _check_password_rule(password)
+    return _change(px, username, "user.reset_password",
+                   password_hash=hash_password(password, _cost(px)),
+                   failed_logins=0, locked_until=None)
+
+
+DECIDERS = ("controller", "org_admin", "platform_admin")
+ADMINS = ("org_admin", "platform_admin")
+DESK = ("desk", "org_admin", "platform_admin")
+
+
+def may_act_for(user: StaffUser, org: str) -> bool:
+    return not user.orgs or org in user.orgs
+
+
+def may_decide(user: StaffUser, org: str) -> bool:
+    """Approving or rejecting is a controller's job; front-desk staff hand letters in only."""
+    return user.role in DECIDERS and may_act_for(user, org)
+
+
+def may_administer(user: StaffUser, org: str) -> bool:
+    """The pipeline dashboard, the organization view, retries and pausing delivery."""
+    return user.role in ADMINS and may_act_for(user, org)
+
+
+def may_hand_in(user: StaffUser, org: str) -> bool:
+    return user.role in DESK and may_act_for(user, org)
+
+
+def may_read(user: StaffUser, org: str, channel: str) -> bool:
+    """Who may open a letter's papers: its organization's deciders, and front-desk staff for
+    the letters they handed in at the desk — not every citizen's letter."""
+    return may_decide(user, org) or (channel == "desk" and may_hand_in(user, org))
+
+
+def list_users(px: Pishkhan) -> list[StaffUser]:
+    with px.sessions() as s:
+        return list(s.scalars(select(StaffUser).order_by(StaffUser.username)))
+
+
+def ensure_demo_operator(px: Pishkhan) -> tuple[str, str] | None:
+    """The demo's operator (and an admin), created only when PISHKHAN_DEMO is on."""
+    if not px.settings.demo:
+        return None
+    for (username, password), role, name in (
+            (DEMO_OPERATOR, "controller", "کنترل‌کننده نمونه"),
+            (DEMO_ADMIN, "platform_admin", "مدیر سامانه نمونه")):
+        with px.sessions() as s:
+            exists = s.scalars(select(StaffUser).where(StaffUser.username == username)).first()
+        if not exists:
+            add_user(px, username, password, role, display_name=name)
+    return DEMO_OPERATOR

@@ -1,0 +1,180 @@
+"""The contracts the core depends on. Adapters (``pishkhan.adapters`` entry points) implement
+``CorrespondenceSystem``; SMS gateways (``pishkhan.sms_gateways``) implement ``SmsGateway``.
+Each raises the error classes of :mod:`connector.errors`."""
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connector.domain.letter import Capabilities, DeliveryReceipt, Document, OutgoingLetter, PollResult
+from connector.domain.errors import ExternalError
+
+# A tracking code no letter has (its check digit is wrong), for the dry-run look-up.
+DRY_RUN_CODE = "000000000001"
+
+
+class DeliveryProgress(abc.ABC):
+    """The finished steps of one letter's delivery, kept by the core across attempts, so a
+    delivery that takes several calls (insert the letter, attach each file, number it) resumes
+    where it stopped instead of creating a second letter, attachment or number.
+
+    ``uncertain``: the previous attempt failed ambiguously, so the first unfinished step may
+    have taken effect and must be looked up before it is repeated. ``found``: what the core's
+    reconciliation (``find`` by tracking code) found for this attempt, or None."""
+
+    uncertain: bool = False
+    found: DeliveryReceipt | None = None
+
+    @abc.abstractmethod
+    def get(self, step: str) -> Any:
+        """The value stored for ``step``, or None if the step has not finished."""
+
+    @abc.abstractmethod
+    def put(self, step: str, value: Any) -> None:
+        """Record a finished step (a JSON value); it is durable when this returns."""
+
+
+class MemoryProgress(DeliveryProgress):
+    """Progress kept for one call only: for a plain ``deliver`` and for tests."""
+
+    def __init__(self, steps: Mapping[str, Any] | None = None) -> None:
+        self.steps: dict[str, Any] = dict(steps or {})
+
+    def get(self, step: str) -> Any:
+        return self.steps.get(step)
+
+    def put(self, step: str, value: Any) -> None:
+        self.steps[step] = value
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of ``pishkhan adapter check``."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+class CorrespondenceSystem(abc.ABC):
+    """One organization's office-automation system."""
+
+    capabilities: Capabilities = Capabilities()
+
+    @abc.abstractmethod
+    def deliver(self, letter: OutgoingLetter) -> DeliveryReceipt:
+        """Put the letter in the system as a pending incoming letter."""
+
+    def deliver_resuming(self, letter: OutgoingLetter, progress: DeliveryProgress
+                         ) -> DeliveryReceipt:
+        """Deliver in steps, skipping those ``progress`` holds and recording each one finished.
+        Adapters that deliver in one call need not override it (set
+        ``capabilities.resumable_delivery`` when they do)."""
+        return self.deliver(letter)
+
+    @abc.abstractmethod
+    def find(self, tracking_code: str) -> DeliveryReceipt | None:
+        """Look a letter up by our tracking code (to reconcile after an ambiguous failure)."""
+
+    @abc.abstractmethod
+    def changes(self, cursor: str) -> PollResult:
+        """Routing changes since ``cursor`` ('' = from the start) and the cursor to use next."""
+
+    def fetch_reply(self, external_id: str) -> Document | None:
+        return None
+
+    @abc.abstractmethod
+    def ping(self) -> str:
+        """Reach the system and authenticate; return a one-line description."""
+
+    def close(self) -> None:
+        """Release connections; called when the adapter is thrown away."""
+
+    def last_exchange(self) -> tuple[str, str]:
+        """The last request and response sent to and received from the system, secrets masked,
+        for an admin diagnosing a failure ("" where the adapter keeps none)."""
+        return "", ""
+
+    def structure(self) -> str:
+        """Check that the system offers what the configuration uses (WSDL operations, tables);
+        return a one-line description or raise the error classes. Nothing is written."""
+        return "not checked by this adapter"
+
+    def check(self) -> list[Check]:
+        """The checks of ``pishkhan adapter check``, in order, stopping at the first failure
+        (the later ones would only fail the same way): what the system offers, reaching and
+        signing in, and a look-up of a tracking code that does not exist (a dry run)."""
+        steps = (("what the configuration uses is there", self.structure),
+                 ("reach and sign in", self.ping),
+                 ("look-up by tracking code (dry run)", self._dry_run))
+        results = []
+        for name, run in steps:
+            try:
+                results.append(Check(name, True, run()))
+            except ExternalError as exc:
+                results.append(Check(name, False, f"{exc.kind}: {exc.detail}"))
+                break
+        return results
+
+    def _dry_run(self) -> str:
+        found = self.find(DRY_RUN_CODE)
+        return "answered (nothing found, nothing written)" if found is None else \
+            f"answered (a letter {found.external_id} has the dry-run code)"
+
+
+SMS_STATES = ("created", "sending", "pending", "delivered", "temporary-failure",
+              "permanent-failure", "technical-failure")
+SMS_FINAL = frozenset({"delivered", "temporary-failure", "permanent-failure", "technical-failure"})
+
+
+@dataclass(frozen=True)
+class SmsResult:
+    provider_message_id: str
+    status: str = "pending"  # the outbox state the message is in after this call
+    raw: str = ""  # the provider's own code or status text, kept for the admin
+
+
+@dataclass(frozen=True)
+class SmsGatewayCapabilities:
+    supports_client_reference: bool = False
+    supports_status_query: bool = False
+    supports_template: bool = False
+    # The provider can say whether it holds a message with our client reference; the only safe
+    # way to settle a send that timed out without resending it.
+    supports_status_by_reference: bool = False
+
+
+class SmsGateway(abc.ABC):
+    name: str = ""
+    capabilities: SmsGatewayCapabilities = SmsGatewayCapabilities()
+
+    @abc.abstractmethod
+    def send(self, to: str, text: str, client_reference: str) -> SmsResult:
+        """Send one message; ``to`` is 09xxxxxxxxx. Raise the error classes on failure."""
+
+    def send_template(
+        self, to: str, template: str, params: Mapping[str, str], client_reference: str
+    ) -> SmsResult:
+        raise NotImplementedError
+
+    def status(self, provider_ids: list[str]) -> dict[str, SmsResult]:
+        """Where each message stands, by provider message id, for those the provider knows."""
+        return {}
+
+    def find(self, client_reference: str) -> SmsResult | None:
+        """The message the provider holds under our reference, or None if it has none (it never
+        took it). Only called when ``supports_status_by_reference``."""
+        raise NotImplementedError
+
+
+class TextCatalog(abc.ABC):
+    """Turns an event kind and its variables into the SMS text an organization sends."""
+
+    @abc.abstractmethod
+    def render(self, kind: str, variables: Mapping[str, Any],
+               overrides: Mapping[str, str] | None = None) -> str: ...
+
+    @abc.abstractmethod
+    def segments(self, text: str) -> int: ...

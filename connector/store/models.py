@@ -1,0 +1,237 @@
+"""The staging store's tables (SQLAlchemy 2). Change them only together with a migration."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from connector.domain.clock import now
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Letter(Base):
+    __tablename__ = "letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracking_code: Mapped[str] = mapped_column(String(16), unique=True)
+    org: Mapped[str] = mapped_column(String(40))
+    service_code: Mapped[str] = mapped_column(String(60), default="")
+    unit_code: Mapped[str] = mapped_column(String(60), default="")
+    channel: Mapped[str] = mapped_column(String(10), default="portal")
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    applicant_type: Mapped[str] = mapped_column(String(10))
+    national_code: Mapped[str] = mapped_column(String(11), default="")
+    national_id: Mapped[str] = mapped_column(String(11), default="")
+    company_name: Mapped[str] = mapped_column(String(200), default="")
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    mobile: Mapped[str] = mapped_column(String(11))
+    state: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    letter_number: Mapped[str | None] = mapped_column(String(100))
+    letter_date: Mapped[datetime | None] = mapped_column(DateTime)
+    current_unit: Mapped[str | None] = mapped_column(String(200))
+    current_handler: Mapped[str | None] = mapped_column(String(200))
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    reply_available: Mapped[bool] = mapped_column(Boolean, default=False)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Set after an ambiguous failure or a crash mid-delivery: look the letter up before resending.
+    needs_reconcile: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Finished steps of a multi-step delivery, by step key, so a retry resumes (ports.py).
+    delivery_progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Last status look-up, for systems without a routing feed (polled oldest first).
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=now, onupdate=now)
+
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="letter", order_by="Attachment.position", cascade="all, delete-orphan")
+    events: Mapped[list[Event]] = relationship(
+        back_populates="letter", order_by="Event.id", cascade="all, delete-orphan")
+    survey: Mapped[Survey | None] = relationship(cascade="all, delete-orphan")
+
+    __table_args__ = (
+        Index("ix_letters_work", "state", "next_attempt_at"),
+        Index("ix_letters_org_state", "org", "state"),
+        Index("ix_letters_org_external", "org", "external_id"),
+        Index("ix_letters_mobile", "mobile"),
+    )
+
+    @property
+    def applicant_name(self) -> str:
+        if self.applicant_type == "legal":
+            return self.company_name
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+    letter: Mapped[Letter] = relationship(back_populates="attachments")
+
+
+class Event(Base):
+    """Append-only timeline entry; ``source_id`` makes a change seen twice count once."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"))
+    source_id: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+    letter: Mapped[Letter] = relationship(back_populates="events")
+
+    __table_args__ = (UniqueConstraint("letter_id", "source_id", name="uq_events_source"),)
+
+
+class Notification(Base):
+    """The SMS outbox: written in the same transaction as the change it tells about."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org: Mapped[str | None] = mapped_column(String(40))
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id", ondelete="SET NULL"))
+    to: Mapped[str] = mapped_column(String(11))
+    kind: Mapped[str] = mapped_column(String(30))
+    text: Mapped[str] = mapped_column(Text)
+    segments: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), default="created")
+    gateway: Mapped[str | None] = mapped_column(String(40))
+    provider_message_id: Mapped[str | None] = mapped_column(String(100))
+    client_reference: Mapped[str] = mapped_column(String(40), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=now, onupdate=now)
+    # The provider's own status code or text, as it last reported it.
+    provider_status: Mapped[str | None] = mapped_column(String(40))
+    # Variables for a provider's template line (the OTP code), when one is configured.
+    params: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    checks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    letter: Mapped[Letter | None] = relationship()
+
+    __table_args__ = (Index("ix_notifications_work", "state", "next_attempt_at"),
+                      Index("ix_notifications_to", "to"),
+                      Index("ix_notifications_sent_at", "sent_at"))  # rate limits
+
+
+class OtpChallenge(Base):
+    __tablename__ = "otp_challenges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mobile: Mapped[str] = mapped_column(String(11), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class ApiToken(Base):
+    """A citizen's session after OTP; only the token's hash is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    mobile: Mapped[str] = mapped_column(String(11))
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="controller")
+    orgs: Mapped[list[str]] = mapped_column(JSON, default=list)  # [] = every organization
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class OrgState(Base):
+    """Per-organization worker state: the routing-feed cursor and the health of the last poll."""
+
+    __tablename__ = "org_state"
+
+    org: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cursor: Mapped[str] = mapped_column(String(200), default="")
+    last_poll_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_poll_ok_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_poll_error: Mapped[str | None] = mapped_column(Text)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Survey(Base):
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letters.id", ondelete="CASCADE"),
+                                           unique=True)
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class AuditRecord(Base):
+    """One link of the audit chain (see :mod:`connector.audit`); never updated or deleted."""
+
+    __tablename__ = "audit_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60))
+    org: Mapped[str] = mapped_column(String(40), default="")
+    letter: Mapped[str] = mapped_column(String(16), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_audit_org_at", "org", "at"),
+                      Index("ix_audit_letter", "letter"))
+
+
+class AuditHead(Base):
+    """The end of the audit chain, so records deleted from the end are noticed."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default="")
