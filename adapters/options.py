@@ -9,10 +9,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from connector.domain.letter import ChangeKind, OutgoingLetter
 from connector.domain.errors import ConfigurationError
+from connector.domain.letter import ChangeKind, OutgoingLetter
 from connector.plugins.secrets import env_secret
-
 
 
 def secret(options: Mapping[str, Any], secrets: Mapping[str, str], key: str,

@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connector.letters import usecases as letters  # noqa: E402
 from connector.bootstrap import bootstrap  # noqa: E402
-from connector.store.db import make_session_factory, upgrade  # noqa: E402
-from connector.letters.files import Upload  # noqa: E402
 from connector.config.settings import load_settings  # noqa: E402
+from connector.letters import usecases as letters  # noqa: E402
+from connector.letters.files import Upload  # noqa: E402
+from connector.store.db import make_session_factory, upgrade  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"

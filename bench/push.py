@@ -30,15 +30,16 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from connector.delivery import push as delivery  # noqa: E402
-
-from connector.letters import usecases as letters
 from connector.bootstrap import bootstrap  # noqa: E402
-from connector.store.db import upgrade  # noqa: E402
+from connector.config.settings import (
+    Settings,  # noqa: E402
+    load_settings,  # noqa: E402
+)
+from connector.delivery import push as delivery  # noqa: E402
 from connector.domain.letter import ApplicantType, OutgoingAttachment, OutgoingLetter  # noqa: E402
-from connector.config.settings import Settings  # noqa: E402
+from connector.letters import usecases as letters
 from connector.letters.files import Upload  # noqa: E402
-from connector.config.settings import load_settings  # noqa: E402
+from connector.store.db import upgrade  # noqa: E402
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"

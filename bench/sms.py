@@ -12,21 +12,21 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import sys
-import uuid
-from contextlib import contextmanager
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from connector.outbox import sms as sms_outbox  # noqa: E402
 from connector.bootstrap import bootstrap  # noqa: E402
+from connector.config.settings import load_settings  # noqa: E402
+from connector.outbox import sms as sms_outbox  # noqa: E402
 from connector.store.db import transaction, upgrade  # noqa: E402
 from connector.store.models import Notification  # noqa: E402
-from connector.config.settings import load_settings  # noqa: E402
 from tests.smsfakes import kavenegar, serve  # noqa: E402
 
 ORG = """slug = "bench"

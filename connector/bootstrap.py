@@ -10,16 +10,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.store import audit
-
-from connector.plugins import registry
-from connector.letters.blobs import BlobStore
-from connector.store.db import make_engine, make_session_factory
-from connector.domain.errors import ConfigurationError, NotFound
 from connector.config.organizations import Organization, Problem, load_organizations
-from connector.plugins.ports import CorrespondenceSystem, SmsGateway, TextCatalog
 from connector.config.settings import Settings, load_settings
+from connector.domain.errors import ConfigurationError, NotFound
+from connector.letters import lifecycle
+from connector.letters.blobs import BlobStore
 from connector.outbox.policy import GatewayConfig, GatewayHealth, QuietHours, SmsPolicy
+from connector.plugins import registry
+from connector.plugins.ports import CorrespondenceSystem, SmsGateway, TextCatalog
+from connector.store.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +99,7 @@ def bootstrap(settings: Settings | None = None, *,
     if texts is None:
         texts = registry.load(registry.SMS_TEXTS, "default")()
     sessions = make_session_factory(engine)
-    audit.install(sessions)
+    lifecycle.install_audit(sessions)
     px = Pishkhan(settings=settings, orgs=orgs, problems=problems, engine=engine,
                   sessions=sessions, blobs=BlobStore(settings.blob_dir), texts=texts)
     px._adapters.update(adapters or {})

@@ -44,8 +44,21 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.extensions[EXTENSION] = px
     app.config["DEMO_OPERATOR"] = ensure_demo_operator(px)
 
-    from . import (admin, api, citizen, console, desk, errors, filters, i18n, limits, ops,
-                   reports, security, staff_ui)
+    from . import (
+        admin,
+        api,
+        citizen,
+        console,
+        desk,
+        errors,
+        filters,
+        i18n,
+        limits,
+        ops,
+        reports,
+        security,
+        staff_ui,
+    )
 
     ops.register(app)  # first: the request id is set before any other hook logs
     i18n.register(app)

@@ -7,21 +7,24 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from connector.store import audit
-
-from connector.letters import usecases as letters
-
-from connector.operations import dashboard
-
-from connector.people import staff
-
+from connector.config.organizations import Organization
 from connector.domain import tracking
 from connector.domain.errors import Forbidden, NotFound
-from connector.config.organizations import Organization
+from connector.letters import usecases as letters
+from connector.operations import dashboard
+from connector.people import staff
+from connector.store import audit
 
 from . import pishkhan
-from .staff_ui import (day_start_utc, next_day_start_utc, org_where, orgs_where, parse_day,
-                       role_required, user)
+from .staff_ui import (
+    day_start_utc,
+    next_day_start_utc,
+    org_where,
+    orgs_where,
+    parse_day,
+    role_required,
+    user,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 admin_only = role_required(*staff.ADMINS)

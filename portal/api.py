@@ -5,9 +5,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from connector.people import citizens
-
 from connector.letters import usecases as letters
+from connector.people import citizens
 
 from . import attachments, pishkhan, receipts
 from .openapi import document

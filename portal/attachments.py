@@ -7,8 +7,8 @@ import io
 from flask import Response, send_file
 from werkzeug.datastructures import FileStorage
 
-from connector.domain.letter import Document
 from connector.domain.errors import NotFound
+from connector.domain.letter import Document
 from connector.letters.files import EXTENSIONS, Upload, safe_name, sniff
 from connector.store.models import Letter
 

@@ -12,21 +12,22 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from connector.people import citizens
-
-from connector.letters import usecases as letters
-
-from connector.domain import tracking
-from connector.domain.errors import (Forbidden, InvalidTransition, NotFound, RateLimited,
-                              ValidationError)
-
 from connector.config.organizations import Organization
+from connector.domain import tracking
+from connector.domain.errors import (
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    RateLimited,
+    ValidationError,
+)
+from connector.letters import usecases as letters
+from connector.people import citizens
 
 from . import attachments, drafts, labels, pishkhan
 from .errors import rate_limit_message
 from .filters import fa_digits
-from .security import (citizen_required, current_mobile, login_citizen, logout_citizen,
-                       safe_next)
+from .security import citizen_required, current_mobile, login_citizen, logout_citizen, safe_next
 
 bp = Blueprint("citizen", __name__)
 

@@ -7,18 +7,22 @@ from collections import Counter
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from connector.store import audit
-
-from connector.letters import usecases as letters
-
-from connector.people import staff
-from connector.domain.errors import Forbidden, InvalidTransition, ValidationError
-from connector.store.models import Letter, StaffUser
 from connector.config.organizations import Organization
+from connector.domain.errors import Forbidden, InvalidTransition, ValidationError
+from connector.letters import usecases as letters
+from connector.people import staff
+from connector.store import audit
+from connector.store.models import Letter, StaffUser
 
 from . import attachments, pishkhan
-from .security import (current_staff, login_staff, logout_staff, require_org, safe_next,
-                       staff_required)
+from .security import (
+    current_staff,
+    login_staff,
+    logout_staff,
+    require_org,
+    safe_next,
+    staff_required,
+)
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from connector.store import audit
-
-from connector.letters import usecases as letters
-
-from connector.people import staff
+from connector.config.organizations import Organization
 from connector.domain.errors import NotFound, ValidationError
 from connector.domain.normalize import mobile as clean_mobile
-from connector.config.organizations import Organization
+from connector.letters import usecases as letters
+from connector.people import staff
+from connector.store import audit
 
 from . import attachments, drafts, pishkhan
 from .staff_ui import org_where, orgs_where, role_required, user

@@ -14,9 +14,9 @@ from typing import Any, TypedDict
 
 from flask import session
 
+from connector.config.organizations import Organization
 from connector.domain.errors import NotFound
 from connector.letters.files import Upload, acceptable
-from connector.config.organizations import Organization
 
 from . import pishkhan
 

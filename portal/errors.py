@@ -9,8 +9,14 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from connector.domain.errors import (ExternalError, Forbidden, InvalidTransition, NotFound, RateLimited,
-                              ValidationError)
+from connector.domain.errors import (
+    ExternalError,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    RateLimited,
+    ValidationError,
+)
 
 from .security import CsrfError
 

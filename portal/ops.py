@@ -16,13 +16,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from connector.operations import health
-
-from connector.operations import logs
-
-from connector.operations import metrics
 from connector.bootstrap import Pishkhan
 from connector.domain.letter import State
+from connector.operations import health, logs, metrics
 
 from . import pishkhan
 

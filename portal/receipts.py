@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Response
 
-from connector.store.models import Letter
 from connector.domain.normalize import mask_id, to_persian_digits
+from connector.store.models import Letter
 
 from . import labels, pishkhan
 from .filters import jalali

@@ -8,15 +8,22 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
 
-from connector.operations import reports
-
-from connector.people import staff
 from connector.config.organizations import Organization
+from connector.operations import reports
+from connector.people import staff
 
 from . import pishkhan
 from .charts import grouped_bars
-from .staff_ui import (day_start_utc, next_day_start_utc, org_where, orgs_where, parse_day,
-                       role_required, today, user)
+from .staff_ui import (
+    day_start_utc,
+    next_day_start_utc,
+    org_where,
+    orgs_where,
+    parse_day,
+    role_required,
+    today,
+    user,
+)
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 admin_only = role_required(*staff.ADMINS)

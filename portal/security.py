@@ -19,16 +19,12 @@ from flask import Flask, abort, g, redirect, request, session, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import Unauthorized
 
-from connector.store import audit
-
-from connector.people import citizens
-
-from connector.letters import usecases as letters
-
-from connector.people import staff
 from connector.domain.errors import NotFound
-from connector.store.models import Letter, StaffUser
 from connector.domain.normalize import mask_mobile
+from connector.letters import usecases as letters
+from connector.people import citizens, staff
+from connector.store import audit
+from connector.store.models import Letter, StaffUser
 
 from . import pishkhan
 

@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 from flask import Flask, abort, current_app
 from persiantools.jdatetime import JalaliDate
 
-from connector.domain.clock import now, to_naive_utc
-from connector.store.models import StaffUser
 from connector.config.organizations import Organization
+from connector.domain.clock import now, to_naive_utc
 from connector.domain.normalize import digits_only, mask_mobile, to_latin_digits
+from connector.store.models import StaffUser
 
 from . import pishkhan
 from .filters import TEHRAN, fa_digits

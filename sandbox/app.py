@@ -6,10 +6,9 @@ import os
 from typing import Any, Mapping
 
 from flask import Flask
-
-from sandbox import api, cartable, legacy, soap
 from sqlalchemy import Engine
 
+from sandbox import api, cartable, legacy, soap
 from sandbox.db import open_database
 from sandbox.dbproxy import DatabaseProxy
 from sandbox.faults import FaultInjector, FaultSettings

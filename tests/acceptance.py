@@ -15,11 +15,9 @@ from pathlib import Path
 import requests
 from flask import Flask
 
-from connector.delivery import push as delivery
-
-from connector.letters import usecases as letters
-
 from connector.delivery import polling
+from connector.delivery import push as delivery
+from connector.letters import usecases as letters
 from connector.letters.files import Upload
 from sandbox import letters as oa
 from sandbox.state import get_sandbox

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from connector.bootstrap import Pishkhan, bootstrap
-from connector.store.db import upgrade
 from connector.config.settings import Settings, load_settings
+from connector.store.db import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("PISHKHAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

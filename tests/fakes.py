@@ -7,9 +7,15 @@ import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
-from connector.domain.letter import (Capabilities, ChangeKind, DeliveryReceipt, OutgoingLetter,
-                              PollResult, RoutingChange)
 from connector.domain.errors import ExternalError
+from connector.domain.letter import (
+    Capabilities,
+    ChangeKind,
+    DeliveryReceipt,
+    OutgoingLetter,
+    PollResult,
+    RoutingChange,
+)
 from connector.plugins.ports import CorrespondenceSystem, SmsGateway, SmsResult
 
 

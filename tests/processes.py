@@ -7,8 +7,8 @@ from pathlib import Path
 def delivery_worker(tmp_path: str, env: dict[str, str], start, results) -> None:
     """A worker process: wait for the start signal, deliver until nothing is left, report how
     many letters it claimed itself."""
-    from connector.delivery import push as delivery
     from connector.bootstrap import bootstrap
+    from connector.delivery import push as delivery
     from tests.conftest import make_settings
 
     px = bootstrap(make_settings(Path(tmp_path), **env))

@@ -11,14 +11,20 @@ from typing import Any
 
 import pyodbc
 
-from connector.domain.letter import (Capabilities, DeliveryReceipt, Document, OutgoingLetter,
-                              PollResult, RoutingChange)
 from connector.domain.errors import ConfigurationError, PermanentError
+from connector.domain.letter import (
+    Capabilities,
+    DeliveryReceipt,
+    Document,
+    OutgoingLetter,
+    PollResult,
+    RoutingChange,
+)
 from connector.plugins.ports import CorrespondenceSystem
 
-from ..options import check_known, letter_fields, naive_utc, secret, text as _text
+from ..options import IGNORE, check_known, letter_fields, naive_utc, secret
+from ..options import text as _text
 from .errors import classify
-from ..options import IGNORE
 from .profile import SqlProfile, Statement, load_sql_profile
 from .sql import bind
 

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError, PermanentError,
-                              TransientError)
+from connector.domain.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    ExternalError,
+    PermanentError,
+    TransientError,
+)
 
 # SQLSTATE classes and codes (ISO/ODBC); drivers fill in the rest of the message.
 _CONFIGURATION = ("28", "42", "IM", "3D", "3F")  # credentials, SQL/objects, driver, database

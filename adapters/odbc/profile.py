@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connector.domain.letter import ChangeKind
 from connector.domain.errors import ConfigurationError
+from connector.domain.letter import ChangeKind
 
 from ..options import check_kinds, map_kind, read_profile
 

@@ -13,21 +13,33 @@ from urllib.parse import urlsplit
 import requests
 import zeep
 import zeep.plugins
-from zeep.wsse.username import UsernameToken
 from lxml import etree
+from zeep.wsse.username import UsernameToken
 
-from connector.domain.letter import (Capabilities, ChangeKind, DeliveryReceipt, Document, OutgoingLetter,
-                              PollResult, RoutingChange)
-from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError, PermanentError,
-                              TransientError)
+from connector.domain.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    ExternalError,
+    PermanentError,
+    TransientError,
+)
+from connector.domain.letter import (
+    Capabilities,
+    ChangeKind,
+    DeliveryReceipt,
+    Document,
+    OutgoingLetter,
+    PollResult,
+    RoutingChange,
+)
 from connector.plugins.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
-
-from ..options import check_known, letter_fields, naive_utc as _naive_utc, secret, text as _text
-from .dates import iran, parse_jalali, to_jalali
 from connector.plugins.secrets import scrub
 
+from ..options import IGNORE, check_known, letter_fields, secret
+from ..options import naive_utc as _naive_utc
+from ..options import text as _text
+from .dates import iran, parse_jalali, to_jalali
 from .errors import classify
-from ..options import IGNORE
 from .profile import Profile, load_profile, resolve, run, run_resuming
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,13 @@ import requests
 import urllib3.exceptions
 import zeep.exceptions
 
-from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError, PermanentError,
-                              TransientError)
+from connector.domain.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    ExternalError,
+    PermanentError,
+    TransientError,
+)
 from connector.plugins.secrets import scrub
 
 _AUTH_WORDS = ("authenticationfailed", "authentication failed", "unauthorized", "access denied",

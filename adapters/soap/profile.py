@@ -81,8 +81,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from connector.domain.letter import ChangeKind
 from connector.domain.errors import ConfigurationError
+from connector.domain.letter import ChangeKind
 from connector.plugins.ports import DeliveryProgress
 
 from ..options import check_kinds, map_kind, read_profile

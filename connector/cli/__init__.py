@@ -6,12 +6,10 @@ import getpass
 
 import click
 
-from connector.operations import logs
-from connector.store.audit import acting_as
 from connector.bootstrap import Pishkhan, bootstrap
 from connector.config.settings import load_settings
-
-
+from connector.operations import logs
+from connector.store.audit import acting_as
 
 
 def _px(ctx: click.Context) -> Pishkhan:

@@ -6,7 +6,9 @@ import json
 import click
 
 from connector.domain.errors import PishkhanError
+
 from . import _px, main
+
 
 @main.group("letters")
 def letters_group() -> None:

@@ -12,7 +12,9 @@ from typing import Any
 import click
 
 from connector.config.settings import Settings
+
 from . import _px, main
+
 
 def _child_env(settings: Settings) -> dict[str, str]:
     """What the web, worker and sandbox processes see: .env merged under the real environment."""
@@ -88,8 +90,8 @@ def _wait_http(url: str, seconds: float) -> bool:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Everything on one machine: migrate, then sandbox + portal + worker until Ctrl-C."""
-    from connector.store import db
     from connector.people.staff import DEMO_ADMIN, ensure_demo_operator
+    from connector.store import db
 
     settings: Settings = ctx.obj["settings"]
     db.upgrade(settings.database_url)

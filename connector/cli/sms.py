@@ -20,8 +20,8 @@ def sms_group() -> None:
 @click.pass_context
 def sms_list(ctx: click.Context, to: str | None, as_json: bool, limit: int) -> None:
     """Messages in the outbox, newest first, with the parts (segments) each one costs."""
-    from connector.outbox import sms as sms_outbox
     from connector.domain.normalize import mobile
+    from connector.outbox import sms as sms_outbox
     rows = sms_outbox.listing(_px(ctx), to=mobile(to) or to if to else None, limit=limit)
     if as_json:
         click.echo(json.dumps([{k: r[k] for k in ("id", "to", "text", "kind", "letter", "status",
@@ -44,10 +44,10 @@ def sms_list(ctx: click.Context, to: str | None, as_json: bool, limit: int) -> N
 @click.pass_context
 def sms_send_test(ctx: click.Context, org: str, mobile: str, gateway: str | None) -> None:
     """Send a test SMS now through ORG's gateways (quiet hours and limits do not apply)."""
-    from connector.outbox import sms as sms_outbox
-    from connector.store.db import transaction
     from connector.domain.errors import NotFound, ValidationError
     from connector.domain.normalize import mobile as normalize_mobile
+    from connector.outbox import sms as sms_outbox
+    from connector.store.db import transaction
     px = _px(ctx)
     to = normalize_mobile(mobile)
     if to is None:
@@ -81,8 +81,8 @@ def sms_send_test(ctx: click.Context, org: str, mobile: str, gateway: str | None
 @click.pass_context
 def sms_retry(ctx: click.Context, note_id: int) -> None:
     """Queue a message that failed to be sent again, under a new reference."""
-    from connector.outbox import sms as sms_outbox
     from connector.domain.errors import NotFound, ValidationError
+    from connector.outbox import sms as sms_outbox
     try:
         sms_outbox.retry(_px(ctx), note_id)
     except NotFound:

@@ -7,7 +7,9 @@ import click
 
 from connector.bootstrap import check_plugins
 from connector.domain.errors import ExternalError, PishkhanError
+
 from . import _px, main
+
 
 @main.group("db")
 def db_group() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from connector.domain.errors import PishkhanError
+
 from . import _px, main
 
 

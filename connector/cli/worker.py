@@ -10,13 +10,10 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from connector.delivery import push as delivery
-
-from connector.operations import digest
-
-from connector.outbox import sms as sms_outbox
-
 from connector.delivery import polling
+from connector.delivery import push as delivery
+from connector.operations import digest
+from connector.outbox import sms as sms_outbox
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler

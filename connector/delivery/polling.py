@@ -9,13 +9,17 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from connector.outbox import sms as sms_outbox
 from connector.domain.clock import now, to_naive_utc
-from connector.store.db import for_claim, transaction
-from connector.domain.letter import (CHANGE_TARGET, FOLLOWED, ChangeKind, DeliveryReceipt, RoutingChange,
-                     State, can_transition)
 from connector.domain.errors import ExternalError, PermanentError
-from connector.letters.usecases import _event
+from connector.domain.letter import (
+    FOLLOWED,
+    ChangeKind,
+    DeliveryReceipt,
+    RoutingChange,
+    State,
+)
+from connector.letters import lifecycle
+from connector.store.db import for_claim, transaction
 from connector.store.models import Event, Letter, OrgState
 
 if TYPE_CHECKING:
@@ -57,7 +61,7 @@ def apply_change(px: Pishkhan, s: Session, org: str, change: RoutingChange) -> b
             and letter.letter_number == change.number):
         return False  # already known from the delivery answer
     unit = px.org(org).unit_name(change.unit)  # citizens read "امور مالی", not "FIN"
-    event = _event(letter, change.kind.value, source_id=change.source_id,
+    event = lifecycle.record_event(letter, change.kind.value, source_id=change.source_id,
                    at=to_naive_utc(change.at), number=change.number, reason=change.reason,
                    unit=unit, person=change.person, instruction=change.instruction)
     if State(letter.state) in FOLLOWED:
@@ -69,31 +73,10 @@ def apply_change(px: Pishkhan, s: Session, org: str, change: RoutingChange) -> b
 
 
 def advance(px: Pishkhan, s: Session, letter: Letter, event: Event) -> None:
-    """Move the letter by a recorded system change and queue the citizen's SMS, if the
-    transition table allows it."""
-    kind = ChangeKind(event.kind)
-    target = CHANGE_TARGET[kind]
-    if not can_transition(letter.state, target):
+    """Move the letter by a recorded system change, if the transition table allows it."""
+    if not lifecycle.apply_system_change(px, s, letter, event):
         log.info("letter %s: %s after %s kept in the timeline only", letter.tracking_code,
-                 kind.value, letter.state)
-        return
-    if (kind is ChangeKind.REGISTERED and letter.letter_number
-            and letter.letter_number == event.data.get("number")):
-        return
-    letter.state = target.value
-    data = event.data
-    if kind is ChangeKind.REGISTERED:
-        letter.letter_number = data.get("number")
-        letter.letter_date = event.at
-    elif kind is ChangeKind.REJECTED:
-        letter.rejection_reason = data.get("reason") or "دلیلی نوشته نشده است."
-    elif kind is ChangeKind.REFERRED:
-        letter.current_unit = data.get("unit")
-        letter.current_handler = data.get("person")
-    elif kind is ChangeKind.ANSWERED:
-        letter.reply_available = px.adapter(letter.org).capabilities.reply_download
-    sms_outbox.queue(s, px, kind.value, letter.mobile,
-                        sms_outbox.letter_variables(px, letter), letter=letter)
+                 event.kind, letter.state)
 
 
 def replay_held(px: Pishkhan, s: Session, letter: Letter) -> None:

@@ -15,21 +15,28 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
-from tenacity import (Retrying, retry_if_exception_type, stop_after_attempt,
-                      wait_random_exponential)
-
-from connector.outbox import sms as sms_outbox
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from connector.delivery import polling
 from connector.domain.clock import now
-from connector.store.db import for_claim, transaction
-from connector.domain.letter import (ApplicantType, DeliveryReceipt, OutgoingAttachment, OutgoingLetter,
-                     State)
-from connector.domain.errors import (AmbiguousError, ExternalError, PermanentError, PishkhanError,
-                     TransientError)
-from connector.letters.usecases import _event, move
-from connector.store.models import Letter, OrgState
+from connector.domain.errors import (
+    AmbiguousError,
+    ExternalError,
+    PermanentError,
+    PishkhanError,
+    TransientError,
+)
+from connector.domain.letter import (
+    ApplicantType,
+    DeliveryReceipt,
+    OutgoingAttachment,
+    OutgoingLetter,
+    State,
+)
+from connector.letters import lifecycle
 from connector.plugins.ports import DeliveryProgress
+from connector.store.db import for_claim, transaction
+from connector.store.models import Letter, OrgState
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
@@ -58,7 +65,7 @@ def release_expired(px: Pishkhan) -> int:
                                     Letter.claimed_until < now())
         rows = s.scalars(for_claim(stmt, s)).all()
         for letter in rows:
-            move(letter, State.DELIVERY_FAILED)
+            lifecycle.move(letter, State.DELIVERY_FAILED)
             letter.needs_reconcile = True
             letter.next_attempt_at = now()
             letter.last_error = "ambiguous: the worker stopped during delivery"
@@ -77,7 +84,7 @@ def claim(px: Pishkhan, limit: int) -> dict[int, datetime]:
         rows = s.scalars(for_claim(stmt, s)).all()
         lease = now() + LEASE
         for letter in rows:
-            move(letter, State.DELIVERING)
+            lifecycle.move(letter, State.DELIVERING)
             letter.attempts += 1
             letter.claimed_until = lease
         return {letter.id: lease for letter in rows}
@@ -207,18 +214,14 @@ def _delivered(px: Pishkhan, s: Session, letter: Letter, receipt: DeliveryReceip
     letter.last_error = None
     letter.next_attempt_at = None
     if receipt.letter_number:
-        move(letter, State.REGISTERED)
         letter.letter_number = receipt.letter_number
         letter.letter_date = receipt.letter_date or now()
-        already = any(e.kind == "registered" and e.data.get("number") == receipt.letter_number
-                      for e in letter.events)  # the poller saw it while we were delivering
-        if not already:
-            _event(letter, "registered", number=receipt.letter_number)
-        sms_outbox.queue(s, px, "registered", letter.mobile,
-                            sms_outbox.letter_variables(px, letter), letter=letter)
+        seen = any(e.kind == "registered" and e.data.get("number") == receipt.letter_number
+                   for e in letter.events)  # the poller saw it while we were delivering
+        lifecycle.move(letter, State.REGISTERED, event=None if seen else "registered",
+                       number=receipt.letter_number, px=px, s=s, sms="registered")
     else:
-        move(letter, State.DELIVERED)
-        _event(letter, "delivered")
+        lifecycle.move(letter, State.DELIVERED, event="delivered")
     polling.replay_held(px, s, letter)
 
 
@@ -228,12 +231,12 @@ def _failed(px: Pishkhan, letter: Letter, error: ExternalError) -> None:
         letter.needs_reconcile = True
     settings = px.settings
     if isinstance(error, PermanentError) or letter.attempts >= settings.max_attempts:
-        move(letter, State.DEAD)
+        lifecycle.move(letter, State.DEAD)
         letter.next_attempt_at = None
         log.error("letter %s is dead after %s attempts: %s", letter.tracking_code,
                   letter.attempts, letter.last_error)
     else:
-        move(letter, State.DELIVERY_FAILED)
+        lifecycle.move(letter, State.DELIVERY_FAILED)
         letter.next_attempt_at = now() + backoff(letter.attempts, settings.retry_base_seconds,
                                                  settings.retry_cap_seconds)
         log.warning("letter %s delivery failed (attempt %s): %s", letter.tracking_code,

@@ -3,25 +3,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from connector.letters import files
-
-from connector.outbox import sms as sms_outbox
-
-from connector.letters import timeline
-
 from connector.domain import tracking
 from connector.domain.clock import now
-from connector.store.db import transaction
-from connector.domain.letter import FINAL, WITHDRAWABLE, ApplicantType, Document, State, ensure_transition
 from connector.domain.errors import ExternalError, Forbidden, NotFound, ValidationError
-from connector.store.models import Attachment, Event, Letter, Survey
+from connector.domain.letter import FINAL, WITHDRAWABLE, ApplicantType, Document, State
 from connector.domain.normalize import digits_only, legal_id, national_code, text
+from connector.letters import files, lifecycle, timeline
+from connector.store.db import transaction
+from connector.store.models import Attachment, Letter, Survey
 
 log = logging.getLogger(__name__)
 
@@ -101,18 +95,6 @@ def validate(org: Organization, form: LetterForm, uploads: list[files.Upload]) -
     return Cleaned(form=f, attachments=accepted)
 
 
-def _event(letter: Letter, kind: str, source_id: str | None = None, at: datetime | None = None,
-           **data: Any) -> Event:
-    event = Event(source_id=source_id or f"pishkhan:{kind}:{len(letter.events)}", kind=kind,
-                  at=at or now(), data={k: v for k, v in data.items() if v is not None})
-    letter.events.append(event)
-    return event
-
-
-def move(letter: Letter, target: State) -> None:
-    letter.state = ensure_transition(letter.state, target).value
-
-
 def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Upload],
            mobile: str, channel: str = "portal") -> Letter:
     org = px.org(org_slug)
@@ -122,26 +104,24 @@ def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Up
     # Blobs first: if the transaction fails an orphan blob is harmless; the reverse is not.
     stored = [(u, kind, px.blobs.put(u.content)) for u, kind in cleaned.attachments]
     with transaction(px.sessions) as s:
-        letter = Letter(tracking_code=tracking.new_code(), org=org.slug, service_code=f.service,
+        letter = lifecycle.new_letter(
+                        tracking_code=tracking.new_code(), org=org.slug, service_code=f.service,
                         unit_code=service.unit if service else org.secretariat_unit,
                         channel=channel, subject=f.subject, body=f.body,
                         applicant_type=f.applicant_type, national_code=f.national_code,
                         national_id=f.national_id, company_name=f.company_name,
-                        first_name=f.first_name, last_name=f.last_name, mobile=mobile,
-                        state=State.STAGED.value, attempts=0, next_attempt_at=now())
+                        first_name=f.first_name, last_name=f.last_name, mobile=mobile)
         for i, (upload, kind, digest) in enumerate(stored):
             letter.attachments.append(Attachment(
                 position=i, name=files.safe_name(upload.name, kind), content_type=kind,
                 size=len(upload.content), sha256=digest))
-        _event(letter, "submitted")
+        lifecycle.record_event(letter, "submitted")
         if org.approval == "portal":
-            move(letter, State.AWAITING_APPROVAL)
+            lifecycle.move(letter, State.AWAITING_APPROVAL, event="awaiting_approval")
             letter.next_attempt_at = None
-            _event(letter, "awaiting_approval")
         s.add(letter)
         s.flush()
-        sms_outbox.queue(s, px, "receipt", mobile, sms_outbox.letter_variables(px, letter),
-                            letter=letter)
+        lifecycle.notify(px, s, letter, "receipt")
     return letter
 
 
@@ -160,10 +140,9 @@ def _load(s: Session, code: str, lock: bool = False) -> Letter:
 def approve(px: Pishkhan, code: str, operator: str) -> None:
     with transaction(px.sessions) as s:
         letter = _load(s, code, lock=True)
-        move(letter, State.APPROVED)
+        lifecycle.move(letter, State.APPROVED, event="approved")
         letter.decided_by = operator
         letter.next_attempt_at = now()
-        _event(letter, "approved")
 
 
 def reject(px: Pishkhan, code: str, operator: str, reason: str) -> None:
@@ -172,12 +151,10 @@ def reject(px: Pishkhan, code: str, operator: str, reason: str) -> None:
         raise ValidationError({"reason": MSG["reason"]})
     with transaction(px.sessions) as s:
         letter = _load(s, code, lock=True)
-        move(letter, State.REJECTED)
         letter.decided_by = operator
         letter.rejection_reason = reason
-        _event(letter, "rejected", reason=reason)
-        sms_outbox.queue(s, px, "rejected", letter.mobile,
-                            sms_outbox.letter_variables(px, letter), letter=letter)
+        lifecycle.move(letter, State.REJECTED, event="rejected", reason=reason, px=px, s=s,
+                       sms="rejected")
 
 
 def withdraw(px: Pishkhan, code: str, mobile: str) -> None:
@@ -187,9 +164,8 @@ def withdraw(px: Pishkhan, code: str, mobile: str) -> None:
             raise NotFound(code)
         if State(letter.state) not in WITHDRAWABLE:
             raise Forbidden("the letter has already gone to the organization")
-        move(letter, State.WITHDRAWN)
+        lifecycle.move(letter, State.WITHDRAWN, event="withdrawn")
         letter.next_attempt_at = None
-        _event(letter, "withdrawn")
 
 
 def retry(px: Pishkhan, code: str) -> str:

@@ -11,16 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from connector.store import audit
-
-from connector.letters import usecases as letters
 from connector.bootstrap import check_plugins
-from connector.domain.clock import now
-from connector.store.db import transaction
-from connector.domain.letter import State
-from connector.domain.errors import ExternalError, PishkhanError
-from connector.store.models import Letter, Notification, OrgState
 from connector.config.organizations import Organization, Problem
+from connector.domain.clock import now
+from connector.domain.errors import ExternalError, PishkhanError
+from connector.domain.letter import State
+from connector.letters import usecases as letters
+from connector.store import audit
+from connector.store.db import transaction
+from connector.store.models import Letter, Notification, OrgState
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan

@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from connector.store import audit
 from connector.domain.clock import now, to_naive_utc
-from connector.store.db import transaction
 from connector.domain.letter import State
-from connector.store.models import AuditRecord, Letter, Notification, OrgState, StaffUser
 from connector.operations.dashboard import SMS_FAILED, poll_status
+from connector.store import audit
+from connector.store.db import transaction
+from connector.store.models import AuditRecord, Letter, Notification, OrgState, StaffUser
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan

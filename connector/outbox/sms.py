@@ -23,13 +23,19 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.domain.clock import now
-from connector.store.db import for_claim, transaction
-from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError, NotFound,
-                     PermanentError, ValidationError)
-from connector.store.models import Letter, Notification
+from connector.domain.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    ExternalError,
+    NotFound,
+    PermanentError,
+    ValidationError,
+)
 from connector.domain.normalize import mask_mobile
-from connector.plugins.ports import SMS_FINAL, SMS_STATES, SmsGateway, SmsResult
 from connector.outbox.policy import URGENT_KINDS, GatewayConfig
+from connector.plugins.ports import SMS_FINAL, SMS_STATES, SmsGateway, SmsResult
+from connector.store.db import for_claim, transaction
+from connector.store.models import Letter, Notification
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.outbox import sms as sms_outbox
 from connector.domain.clock import now
-from connector.people.credentials import digest, new_otp, new_token
-from connector.store.db import transaction
 from connector.domain.errors import RateLimited, ValidationError
-from connector.store.models import ApiToken, OtpChallenge
 from connector.domain.normalize import digits_only, to_persian_digits
 from connector.domain.normalize import mobile as normalize_mobile
+from connector.outbox import sms as sms_outbox
+from connector.people.credentials import digest, new_otp, new_token
+from connector.store.db import transaction
+from connector.store.models import ApiToken, OtpChallenge
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan

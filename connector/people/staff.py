@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from connector.store import audit
 from connector.domain.clock import now
-from connector.people.credentials import Argon2Cost, check_password, hash_password, needs_rehash
-from connector.store.db import transaction
-from connector.people.directory import ldap_bind
 from connector.domain.errors import ExternalError, NotFound, ValidationError
+from connector.people.credentials import Argon2Cost, check_password, hash_password, needs_rehash
+from connector.people.directory import ldap_bind
+from connector.store import audit
+from connector.store.db import transaction
 from connector.store.models import StaffUser
 
 if TYPE_CHECKING:

@@ -8,8 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connector.domain.letter import Capabilities, DeliveryReceipt, Document, OutgoingLetter, PollResult
 from connector.domain.errors import ExternalError
+from connector.domain.letter import (
+    Capabilities,
+    DeliveryReceipt,
+    Document,
+    OutgoingLetter,
+    PollResult,
+)
 
 # A tracking code no letter has (its check digit is wrong), for the dry-run look-up.
 DRY_RUN_CODE = "000000000001"

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, func, insert, inspect, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
 
 from connector.domain.clock import now
-from connector.store.models import AuditHead, AuditRecord, Letter
+from connector.store.models import AuditHead, AuditRecord
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
@@ -65,7 +65,8 @@ def _digest(seq: int, at: datetime, actor: str, action: str, org: str, letter: s
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _append(session: Session, entries: list[dict[str, Any]]) -> None:
+def append(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Append records to the chain in the caller's transaction."""
     conn = session.connection()
     # Touch the head row first: the write locks it on every database (on SQLite it takes the
     # one write lock), so the read below sees the true end of the chain until we commit.
@@ -96,7 +97,7 @@ def record(session: Session, action: str, *, org: str = "", letter: str = "",
            actor: str | None = None, **detail: Any) -> None:
     """A staff action, in the caller's transaction: it commits or rolls back with the action."""
     with session.no_autoflush:
-        _append(session, [{"action": action, "org": org, "letter": letter, "actor": actor,
+        append(session, [{"action": action, "org": org, "letter": letter, "actor": actor,
                            "detail": {k: v for k, v in detail.items() if v is not None}}])
 
 
@@ -104,50 +105,6 @@ def log(px: Pishkhan, action: str, **kwargs: Any) -> None:
     """A staff action that changes nothing else in the store (a login, a viewed attachment)."""
     with px.sessions() as s, s.begin():
         record(s, action, **kwargs)
-
-
-def _state_changes(session: Session) -> list[dict[str, Any]]:
-    entries = []
-    for obj in list(session.new) + list(session.dirty):
-        if not isinstance(obj, Letter):
-            continue
-        hist = inspect(obj).attrs.state.history
-        if not hist.added:
-            continue
-        before = hist.deleted[0] if hist.deleted else None
-        after = hist.added[0]
-        if before == after:
-            continue
-        detail = {"from": before, "to": after}
-        if after == "rejected" and obj.rejection_reason:
-            detail["reason"] = obj.rejection_reason
-        if after in ("delivery_failed", "dead") and obj.last_error:
-            detail["error"] = obj.last_error
-        entries.append({"action": "letter.state", "org": obj.org, "letter": obj.tracking_code,
-                        "detail": detail})
-    return entries
-
-
-def install(factory: sessionmaker[Session]) -> None:
-    """Record every letter state change made through sessions of ``factory``."""
-    pending: dict[int, list[dict[str, Any]]] = {}
-
-    @event.listens_for(factory, "before_flush")
-    def _collect(session: Session, _ctx: Any, _instances: Any) -> None:
-        # History is complete before the flush; ids and locks come after it.
-        entries = _state_changes(session)
-        if entries:
-            pending[id(session)] = entries
-
-    @event.listens_for(factory, "after_flush")
-    def _write(session: Session, _ctx: Any) -> None:
-        entries = pending.pop(id(session), None)
-        if entries:
-            _append(session, entries)
-
-    @event.listens_for(factory, "after_soft_rollback")
-    def _forget(session: Session, _tx: Any) -> None:
-        pending.pop(id(session), None)
 
 
 # --- checking and reading ---------------------------------------------------------------------

@@ -13,8 +13,13 @@ from typing import Any, TypeVar
 import requests
 from urllib3.exceptions import ConnectTimeoutError
 
-from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError,
-                              PermanentError, TransientError)
+from connector.domain.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    ExternalError,
+    PermanentError,
+    TransientError,
+)
 from connector.domain.normalize import mobile
 from connector.plugins.secrets import env_secret, scrub
 

@@ -6,12 +6,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connector.domain.errors import (ConfigurationError, ExternalError, PermanentError,
-                              TransientError)
+from connector.domain.errors import (
+    ConfigurationError,
+    ExternalError,
+    PermanentError,
+    TransientError,
+)
 from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
 
-from .base import (HttpClient, Options, Reply, check_tokens, classify, national_mobile,
-                   numeric_reference)
+from .base import (
+    HttpClient,
+    Options,
+    Reply,
+    check_tokens,
+    classify,
+    national_mobile,
+    numeric_reference,
+)
 
 # return.status codes (Kavenegar's REST documentation). Only 200 and 431 are confirmed by our
 # reference notes; the others follow the provider's published table.

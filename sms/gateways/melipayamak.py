@@ -7,8 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connector.domain.errors import (ConfigurationError, ExternalError, PermanentError,
-                              TransientError)
+from connector.domain.errors import (
+    ConfigurationError,
+    ExternalError,
+    PermanentError,
+    TransientError,
+)
 from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
 
 from .base import HttpClient, Options, classify, national_mobile

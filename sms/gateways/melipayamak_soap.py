@@ -13,8 +13,12 @@ import zeep.exceptions
 from lxml.etree import XMLSyntaxError
 from zeep.transports import Transport
 
-from connector.domain.errors import (AmbiguousError, ConfigurationError, PermanentError,
-                              TransientError)
+from connector.domain.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    PermanentError,
+    TransientError,
+)
 from connector.plugins.ports import SmsResult
 
 from .base import national_mobile

@@ -14,8 +14,8 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from connector.cli import worker
 from connector.bootstrap import Pishkhan, bootstrap
+from connector.cli import worker
 from connector.store.db import upgrade
 from tests.conftest import make_settings
 from tests.sandbox_server import start_sandbox

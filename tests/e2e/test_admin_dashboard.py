@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from connector.cli import worker
 from connector.bootstrap import bootstrap
-from connector.store.db import upgrade
+from connector.cli import worker
 from connector.people.staff import add_user
+from connector.store.db import upgrade
 from tests.conftest import make_settings
 from tests.e2e.conftest import Stack, _serve, wait_for
 from tests.sandbox_server import start_sandbox

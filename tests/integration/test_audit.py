@@ -9,12 +9,10 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from connector.store import audit
-
 from connector.delivery import push as delivery
-
 from connector.letters import usecases as letters
 from connector.letters.files import Upload
+from connector.store import audit
 
 MOBILE = "09121234567"
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
@@ -117,9 +115,8 @@ def test_a_rolled_back_change_leaves_no_record(apx):
 def test_a_citizen_handing_in_through_the_api_is_the_recorded_actor(px, client):
     import re
 
-    from connector.people import citizens
-
     from connector.outbox import sms as sms_outbox
+    from connector.people import citizens
     citizens.request_otp(px, MOBILE)
     sms = next(n for n in sms_outbox.listing(px, to=MOBILE) if n["kind"] == "otp")
     token = citizens.verify_otp(px, MOBILE, re.search(r"\d{5}", sms["text"]).group(0))

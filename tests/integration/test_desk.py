@@ -4,13 +4,10 @@ from __future__ import annotations
 import io
 import re
 
-from connector.store import audit
-
 from connector.letters import usecases as letters
-
 from connector.outbox import sms as sms_outbox
-
 from connector.people import staff
+from connector.store import audit
 from tests.conftest import csrf_of, staff_login, staff_logout
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"

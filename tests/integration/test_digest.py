@@ -5,17 +5,13 @@ import json
 
 import pytest
 
-from connector.delivery import push as delivery
-
-from connector.operations import digest
-
-from connector.letters import usecases as letters
-
-from connector.people import staff
-
 from connector.cli import worker
+from connector.delivery import push as delivery
 from connector.domain.errors import PermanentError
+from connector.letters import usecases as letters
 from connector.letters.files import Upload
+from connector.operations import digest
+from connector.people import staff
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
 

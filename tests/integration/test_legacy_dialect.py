@@ -9,12 +9,12 @@ import pytest
 import requests
 
 from adapters.soap import SoapAdapter
-from connector.delivery import polling
 from connector.bootstrap import bootstrap
-from connector.store.db import upgrade
-from connector.domain.letter import ChangeKind
+from connector.delivery import polling
 from connector.domain.errors import AmbiguousError, ConfigurationError
+from connector.domain.letter import ChangeKind
 from connector.plugins.ports import MemoryProgress
+from connector.store.db import upgrade
 from sandbox import letters as oa
 from sandbox.state import get_sandbox
 from tests.acceptance import check_twenty_letters, set_option

@@ -16,9 +16,9 @@ from sqlalchemy.engine import make_url
 
 from adapters.odbc import OdbcAdapter
 from connector.bootstrap import bootstrap
-from connector.store.db import upgrade
-from connector.domain.letter import ChangeKind
 from connector.domain.errors import AmbiguousError, ConfigurationError, PermanentError
+from connector.domain.letter import ChangeKind
+from connector.store.db import upgrade
 from sandbox import letters as oa
 from sandbox.state import get_sandbox
 from tests.acceptance import check_twenty_letters, set_option

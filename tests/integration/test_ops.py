@@ -7,8 +7,8 @@ import logging
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from connector.operations import logs
 from connector.bootstrap import bootstrap
+from connector.operations import logs
 from tests.conftest import make_settings
 
 
@@ -19,8 +19,8 @@ def test_health_and_readiness(client):
 
 
 def test_not_ready_until_the_schema_is_migrated(tmp_path):
-    from portal import create_app
     from connector.store.db import upgrade
+    from portal import create_app
     settings = make_settings(tmp_path)
     upgrade(settings.database_url, "0001")  # the code expects a newer schema
     px = bootstrap(settings)
@@ -35,8 +35,8 @@ def test_not_ready_until_the_schema_is_migrated(tmp_path):
 
 
 def test_metrics_are_valid_and_may_require_a_token(tmp_path):
-    from portal import create_app
     from connector.store.db import upgrade
+    from portal import create_app
     settings = make_settings(tmp_path, PISHKHAN_METRICS_TOKEN="scrape-me")
     upgrade(settings.database_url)
     px = bootstrap(settings)

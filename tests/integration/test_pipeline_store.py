@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from connector.delivery import push as delivery
-
-from connector.letters import usecases as letters
-
-from connector.outbox import sms as sms_outbox
-
-from connector.delivery import polling
 from connector.bootstrap import bootstrap
-from connector.store.db import upgrade
-from connector.domain.letter import ChangeKind
+from connector.delivery import polling
+from connector.delivery import push as delivery
 from connector.domain.errors import AmbiguousError, PermanentError, TransientError
+from connector.domain.letter import ChangeKind
+from connector.letters import usecases as letters
 from connector.letters.files import Upload
+from connector.outbox import sms as sms_outbox
+from connector.store.db import upgrade
 from tests.conftest import make_settings
 from tests.fakes import FakeSystem, RecordingGateway
 

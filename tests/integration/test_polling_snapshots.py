@@ -7,15 +7,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from connector.delivery import push as delivery
-
-from connector.letters import usecases as letters
-
-from connector.delivery import polling
 from connector.bootstrap import bootstrap
-from connector.store.db import upgrade
-from connector.domain.letter import Capabilities, ChangeKind, DeliveryReceipt, RoutingChange
+from connector.delivery import polling
+from connector.delivery import push as delivery
 from connector.domain.errors import TransientError
+from connector.domain.letter import Capabilities, ChangeKind, DeliveryReceipt, RoutingChange
+from connector.letters import usecases as letters
+from connector.store.db import upgrade
 from connector.store.models import OrgState
 from tests.conftest import make_settings
 from tests.fakes import FakeSystem, RecordingGateway

@@ -7,12 +7,10 @@ from typing import Any
 
 import pytest
 
-from connector.letters import usecases as letters
-
-from connector.outbox import sms as sms_outbox
-
 from connector.domain import tracking
 from connector.domain.normalize import to_latin_digits
+from connector.letters import usecases as letters
+from connector.outbox import sms as sms_outbox
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 MOBILE = "09121234567"

@@ -6,8 +6,7 @@ import io
 import re
 
 from connector.letters import usecases as letters
-from tests.integration.test_portal_pages import (MOBILE, PDF, csrf, letter_data, page,
-                                                 web_login)
+from tests.integration.test_portal_pages import MOBILE, PDF, csrf, letter_data, page, web_login
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

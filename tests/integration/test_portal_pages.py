@@ -6,12 +6,10 @@ import io
 import re
 from typing import Any
 
-from connector.letters import usecases as letters
-
-from connector.outbox import sms as sms_outbox
-
-from connector.people import staff
 from connector.domain.normalize import to_latin_digits, to_persian_digits
+from connector.letters import usecases as letters
+from connector.outbox import sms as sms_outbox
+from connector.people import staff
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 MOBILE = "09121234567"

@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from portal.filters import jalali
-
 from tests.integration.test_portal_pages import MOBILE, OTHER, submit_letter, web_login
 
 

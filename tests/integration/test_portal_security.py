@@ -8,13 +8,11 @@ import uuid
 
 import pytest
 
-from connector.people import staff
-
-from connector.domain import tracking
 from connector.bootstrap import bootstrap
+from connector.domain import tracking
+from connector.people import staff
 from tests.conftest import make_settings
-from tests.integration.test_portal_pages import (MOBILE, OTHER, csrf, page, submit_letter,
-                                                 web_login)
+from tests.integration.test_portal_pages import MOBILE, OTHER, csrf, page, submit_letter, web_login
 
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -53,8 +51,9 @@ def test_otp_requests_are_limited_per_address_across_mobiles(app):
 
 
 def test_redis_storage_shares_counters_between_web_processes(tmp_path):
-    from portal import create_app
     import redis
+
+    from portal import create_app
 
     assert redis.Redis.from_url(REDIS, socket_timeout=2).ping()
     settings = make_settings(tmp_path, PISHKHAN_RATELIMIT_STORAGE=REDIS)
@@ -79,8 +78,8 @@ def test_redis_storage_shares_counters_between_web_processes(tmp_path):
 
 
 def test_session_cookie_flags_on_https(tmp_path):
-    from portal import create_app
     from connector.store.db import upgrade
+    from portal import create_app
     settings = make_settings(tmp_path, PISHKHAN_PUBLIC_URL="https://portal.example.ir")
     upgrade(settings.database_url)
     px = bootstrap(settings)
@@ -159,9 +158,10 @@ def test_login_posts_are_limited_per_address(app, step):
 
 
 def test_reply_download_when_the_system_is_down_is_a_plain_503(client, px):
+    from sqlalchemy import select
+
     from connector.store.db import transaction
     from connector.store.models import Letter
-    from sqlalchemy import select
     web_login(client, px)
     code = submit_letter(client, px)
     assert client.get(f"/api/v1/letters/{code}/reply").status_code == 404  # no reply yet

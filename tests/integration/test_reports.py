@@ -9,18 +9,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from connector.delivery import push as delivery
-
-from connector.letters import usecases as letters
-
 from connector.delivery import polling
-
-from connector.operations import reports
-
-from connector.people import staff
+from connector.delivery import push as delivery
 from connector.domain.clock import now
 from connector.domain.letter import ChangeKind
+from connector.letters import usecases as letters
 from connector.letters.files import Upload
+from connector.operations import reports
+from connector.people import staff
 from connector.store.models import Letter
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"

@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from connector.outbox import sms as sms_outbox
 from connector.bootstrap import bootstrap
 from connector.cli import main
+from connector.outbox import sms as sms_outbox
 from connector.store.db import transaction, upgrade
 from connector.store.models import Notification
 from sms import segments

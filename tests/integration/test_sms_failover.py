@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from connector.domain import clock
-
-from connector.outbox import sms as sms_outbox
 from connector.bootstrap import bootstrap, check_plugins
+from connector.domain import clock
+from connector.outbox import sms as sms_outbox
 from connector.store.db import transaction, upgrade
 from connector.store.models import Notification
 from tests.conftest import make_settings

@@ -9,13 +9,27 @@ from typing import Any
 
 import pytest
 
+from connector.domain.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    ExternalError,
+    PermanentError,
+    TransientError,
+)
 from connector.plugins import registry
-from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError,
-                              PermanentError, TransientError)
 from connector.plugins.ports import SmsGateway
-from tests.smsfakes import FakeProvider, closed_port, serve
-from tests.smsfakes import (ghasedak, ippanel, kavenegar, magfa, melipayamak,
-                            melipayamak_soap, smsir)
+from tests.smsfakes import (
+    FakeProvider,
+    closed_port,
+    ghasedak,
+    ippanel,
+    kavenegar,
+    magfa,
+    melipayamak,
+    melipayamak_soap,
+    serve,
+    smsir,
+)
 
 TEXT = "اداره نمونه\nنامه شما رسید.\nکد رهگیری: K7P2QX\nمی‌توانید پیگیری کنید."
 REF = "3f2b9c1d8e7a4b5c6d7e8f9a0b1c2d3e"

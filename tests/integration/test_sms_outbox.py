@@ -7,14 +7,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from connector.domain import clock
-
-from connector.outbox import sms as sms_outbox
 from connector.bootstrap import bootstrap
-from connector.store.db import transaction, upgrade
+from connector.domain import clock
 from connector.domain.errors import ValidationError
-from connector.store.models import Notification
+from connector.outbox import sms as sms_outbox
 from connector.plugins.ports import SmsResult
+from connector.store.db import transaction, upgrade
+from connector.store.models import Notification
 from tests.conftest import make_settings
 from tests.fakes import ScriptedGateway
 

@@ -11,10 +11,19 @@ import pytest
 import requests
 
 from adapters.soap import SoapAdapter
-from connector.domain.letter import (ApplicantType, ChangeKind, OutgoingAttachment, OutgoingLetter,
-                              PollResult)
-from connector.domain.errors import (AmbiguousError, ConfigurationError, PermanentError,
-                              TransientError)
+from connector.domain.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    PermanentError,
+    TransientError,
+)
+from connector.domain.letter import (
+    ApplicantType,
+    ChangeKind,
+    OutgoingAttachment,
+    OutgoingLetter,
+    PollResult,
+)
 from tests.sandbox_server import PASSWORD, USERNAME, start_sandbox
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

@@ -1,7 +1,7 @@
 import pytest
 
-from connector.people import staff
 from connector.domain.errors import ValidationError
+from connector.people import staff
 
 
 def test_passwords_are_hashed_and_checked(px):

@@ -8,10 +8,9 @@ import time
 import pytest
 from sqlalchemy import select, update
 
-from connector.store import audit
-
-from connector.people import staff
 from connector.bootstrap import bootstrap
+from connector.people import staff
+from connector.store import audit
 from connector.store.db import upgrade
 from connector.store.models import StaffUser
 from tests.conftest import make_settings, staff_login

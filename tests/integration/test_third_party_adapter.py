@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from connector.delivery import push as delivery
-
-from connector.letters import usecases as letters
 from connector.bootstrap import bootstrap, check_plugins
-from connector.store.db import upgrade
+from connector.delivery import push as delivery
+from connector.letters import usecases as letters
 from connector.plugins.registry import ADAPTERS, names
+from connector.store.db import upgrade
 from tests.conftest import make_settings
 from tests.integration.test_pipeline_store import submit
 

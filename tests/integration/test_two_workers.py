@@ -5,10 +5,10 @@ import multiprocessing
 
 import requests
 
-from connector.letters import usecases as letters
 from connector.bootstrap import bootstrap
-from connector.store.db import upgrade
+from connector.letters import usecases as letters
 from connector.letters.files import Upload
+from connector.store.db import upgrade
 from tests.conftest import make_settings
 from tests.processes import delivery_worker
 from tests.sandbox_server import start_sandbox

@@ -2,8 +2,8 @@ import hashlib
 
 import pytest
 
-from connector.letters.blobs import BlobStore
 from connector.domain.errors import NotFound
+from connector.letters.blobs import BlobStore
 
 
 def test_put_is_content_addressed_and_idempotent(tmp_path):

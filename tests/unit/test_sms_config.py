@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from connector.domain.clock import local
 from connector.config.organizations import load_organizations
+from connector.domain.clock import local
 from connector.outbox.policy import QuietHours
 
 ROOT = Path(__file__).resolve().parents[2]

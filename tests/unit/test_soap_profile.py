@@ -13,13 +13,25 @@ import requests
 import urllib3.exceptions
 import zeep.exceptions
 
-from adapters.soap.errors import classify
 from adapters.options import IGNORE
-from adapters.soap.profile import (PROFILE_DIR, Operation, Step, load_profile,
-                                   parse_profile, render, resolve, run)
+from adapters.soap.errors import classify
+from adapters.soap.profile import (
+    PROFILE_DIR,
+    Operation,
+    Step,
+    load_profile,
+    parse_profile,
+    render,
+    resolve,
+    run,
+)
+from connector.domain.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    PermanentError,
+    TransientError,
+)
 from connector.domain.letter import ChangeKind
-from connector.domain.errors import (AmbiguousError, ConfigurationError, PermanentError,
-                              TransientError)
 
 
 def reference_data() -> dict[str, Any]:
@@ -240,6 +252,7 @@ def test_status_codes_inside_answers() -> None:
 def test_legacy_profile_mistakes_are_named(change, expected) -> None:
     import copy
     import tomllib
+
     from adapters.soap.profile import PROFILE_DIR, parse_profile
     data = copy.deepcopy(tomllib.loads((PROFILE_DIR / "legacy.toml").read_text("utf-8")))
     change(data)
@@ -249,6 +262,7 @@ def test_legacy_profile_mistakes_are_named(change, expected) -> None:
 
 def test_jalali_dates_both_ways() -> None:
     from datetime import datetime
+
     from adapters.soap.dates import parse_jalali, to_jalali
     assert to_jalali(datetime(2024, 10, 6, 21, 0)) == "1403/07/16"  # after midnight in Tehran
     assert parse_jalali("۱۴۰۳/۰۷/۱۶ ۰۰:۳۰") == datetime(2024, 10, 6, 21, 0)

@@ -1,8 +1,16 @@
 import pytest
 
-from connector.domain.letter import (CHANGE_TARGET, FINAL, TRANSITIONS, WITHDRAWABLE, ChangeKind,
-                              State, can_transition, ensure_transition)
 from connector.domain.errors import InvalidTransition
+from connector.domain.letter import (
+    CHANGE_TARGET,
+    FINAL,
+    TRANSITIONS,
+    WITHDRAWABLE,
+    ChangeKind,
+    State,
+    can_transition,
+    ensure_transition,
+)
 
 
 def test_every_state_has_a_row():

@@ -1,0 +1,146 @@
+"""A letter's life: the one place that changes its state.
+
+Every change goes through :func:`move`, which checks the transition table, appends the timeline
+event (with its source id: ours, or the correspondence system's for a routing change) and queues
+the SMS the change causes, in the caller's transaction. The audit record of each change is
+written by the listener :func:`install_audit` puts on the session factory, from the same
+attribute history, so even a change made through a future code path cannot go unrecorded.
+
+Nothing else assigns ``Letter.state``; a test reads every module of the product to keep it so.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+from connector.domain.clock import now
+from connector.domain.letter import (
+    CHANGE_TARGET,
+    ChangeKind,
+    State,
+    can_transition,
+    ensure_transition,
+)
+from connector.outbox import sms as sms_outbox
+from connector.store import audit
+from connector.store.models import Event, Letter
+
+if TYPE_CHECKING:
+    from connector.bootstrap import Pishkhan
+
+# Letters as they are handed in: the state every letter starts from.
+INITIAL = State.STAGED
+
+
+def new_letter(**fields: Any) -> Letter:
+    """A letter as handed in, in the initial state, due for delivery now."""
+    return Letter(state=INITIAL.value, attempts=0, next_attempt_at=now(), **fields)
+
+
+def record_event(letter: Letter, kind: str, source_id: str | None = None,
+                 at: datetime | None = None, **data: Any) -> Event:
+    """Append a timeline entry. Our own events get a source id from their position, so the
+    same event is never recorded twice; the system's changes bring their own."""
+    entry = Event(source_id=source_id or f"pishkhan:{kind}:{len(letter.events)}", kind=kind,
+                  at=at or now(), data={k: v for k, v in data.items() if v is not None})
+    letter.events.append(entry)
+    return entry
+
+
+def notify(px: Pishkhan, s: Session, letter: Letter, kind: str) -> None:
+    """Queue the citizen's SMS about this letter, in the same transaction as the change."""
+    sms_outbox.queue(s, px, kind, letter.mobile, sms_outbox.letter_variables(px, letter),
+                     letter=letter)
+
+
+def move(letter: Letter, target: State, *, event: str | None = None,
+         px: Pishkhan | None = None, s: Session | None = None, sms: str | None = None,
+         **event_data: Any) -> None:
+    """Change the letter's state along the transition table (a forbidden move raises
+    :class:`InvalidTransition`), record ``event`` in its timeline and queue the ``sms`` kind."""
+    letter.state = ensure_transition(letter.state, target).value
+    if event:
+        record_event(letter, event, **event_data)
+    if sms:
+        assert px is not None and s is not None, "an SMS needs the store and the texts"
+        notify(px, s, letter, sms)
+
+
+def may_move(letter: Letter, target: State) -> bool:
+    return can_transition(letter.state, target)
+
+
+def apply_system_change(px: Pishkhan, s: Session, letter: Letter, entry: Event) -> bool:
+    """Move the letter by a routing change already in its timeline, if the table allows it,
+    and queue the citizen's SMS. A repeated or late change never rolls the letter back."""
+    kind = ChangeKind(entry.kind)
+    target = CHANGE_TARGET[kind]
+    data = entry.data
+    if not can_transition(letter.state, target):
+        return False
+    if kind is ChangeKind.REGISTERED and letter.letter_number \
+            and letter.letter_number == data.get("number"):
+        return False  # already known from the delivery answer
+    move(letter, target)
+    if kind is ChangeKind.REGISTERED:
+        letter.letter_number = data.get("number")
+        letter.letter_date = entry.at
+    elif kind is ChangeKind.REJECTED:
+        letter.rejection_reason = data.get("reason") or "دلیلی نوشته نشده است."
+    elif kind is ChangeKind.REFERRED:
+        letter.current_unit = data.get("unit")
+        letter.current_handler = data.get("person")
+    elif kind is ChangeKind.ANSWERED:
+        letter.reply_available = px.adapter(letter.org).capabilities.reply_download
+    notify(px, s, letter, kind.value)
+    return True
+
+
+# --- the audit record of every change --------------------------------------------------------
+
+def _state_changes(session: Session) -> list[dict[str, Any]]:
+    entries = []
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, Letter):
+            continue
+        hist = inspect(obj).attrs.state.history
+        if not hist.added:
+            continue
+        before = hist.deleted[0] if hist.deleted else None
+        after = hist.added[0]
+        if before == after:
+            continue
+        detail = {"from": before, "to": after}
+        if after == "rejected" and obj.rejection_reason:
+            detail["reason"] = obj.rejection_reason
+        if after in ("delivery_failed", "dead") and obj.last_error:
+            detail["error"] = obj.last_error
+        entries.append({"action": "letter.state", "org": obj.org, "letter": obj.tracking_code,
+                        "detail": detail})
+    return entries
+
+
+def install_audit(factory: sessionmaker[Session]) -> None:
+    """Audit every letter state change made through sessions of ``factory``. Collected before
+    the flush (the attribute history is complete then), written after it (ids and locks)."""
+    pending: dict[int, list[dict[str, Any]]] = {}
+
+    @sa_event.listens_for(factory, "before_flush")
+    def _collect(session: Session, _ctx: Any, _instances: Any) -> None:
+        entries = _state_changes(session)
+        if entries:
+            pending[id(session)] = entries
+
+    @sa_event.listens_for(factory, "after_flush")
+    def _write(session: Session, _ctx: Any) -> None:
+        entries = pending.pop(id(session), None)
+        if entries:
+            audit.append(session, entries)
+
+    @sa_event.listens_for(factory, "after_soft_rollback")
+    def _forget(session: Session, _tx: Any) -> None:
+        pending.pop(id(session), None)
