@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 from flask import Flask, has_request_context
 from persiantools.jdatetime import JalaliDateTime
 
+from connector.domain.clock import TEHRAN
 from connector.domain.normalize import to_persian_digits
 
 from . import labels
 from .i18n import locale, translate
-
-TEHRAN = ZoneInfo("Asia/Tehran")
 
 
 def fa_digits(value: object) -> str:

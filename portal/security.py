@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -19,6 +18,7 @@ from flask import Flask, abort, g, redirect, request, session, url_for
 from markupsafe import Markup
 from werkzeug.exceptions import Unauthorized
 
+from connector.domain import clock
 from connector.domain.errors import NotFound
 from connector.domain.normalize import mask_mobile
 from connector.letters import usecases as letters
@@ -123,7 +123,7 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 def _staff_session_alive() -> bool:
     """Idle too long, or signed in too long ago: the staff member signs in again."""
-    settings, t = pishkhan().settings, time.time()
+    settings, t = pishkhan().settings, clock.timestamp()
     since, seen = session.get(STAFF_SINCE, 0), session.get(STAFF_SEEN, 0)
     if t - seen > settings.staff_idle_seconds or t - since > settings.staff_session_seconds:
         return False
@@ -144,7 +144,7 @@ def current_staff() -> StaffUser | None:
 
 def login_staff(user: StaffUser) -> None:
     session[STAFF_KEY] = user.id
-    session[STAFF_SINCE] = session[STAFF_SEEN] = int(time.time())
+    session[STAFF_SINCE] = session[STAFF_SEEN] = int(clock.timestamp())
     g.pop("staff_user", None)
     _rotate_csrf()
 

@@ -11,7 +11,7 @@ from flask import Flask, abort, current_app
 from persiantools.jdatetime import JalaliDate
 
 from connector.config.organizations import Organization
-from connector.domain.clock import now, to_naive_utc
+from connector.domain.clock import local, now, to_naive_utc
 from connector.domain.normalize import digits_only, mask_mobile, to_latin_digits
 from connector.store.models import StaffUser
 
@@ -82,7 +82,7 @@ def jalali_day(day: date) -> str:
 
 def today() -> date:
     """Today in Tehran."""
-    return datetime.now(TEHRAN).date()
+    return local(now()).date()
 
 
 def day_start_utc(day: date) -> datetime:

@@ -25,7 +25,6 @@ DEFAULTS: dict[str, str] = {
               "{survey_url}",
     "test": "{org_name}\nاین یک پیامک آزمایشی از میز خدمت است.",
 }
-KINDS = tuple(DEFAULTS)
 MAX_SEGMENTS = 6  # a guard against a template or a reason that runs away
 
 

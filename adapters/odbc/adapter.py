@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import pyodbc
 
+from connector.domain import clock
 from connector.domain.errors import ConfigurationError, PermanentError
 from connector.domain.letter import (
     Capabilities,
@@ -291,7 +292,7 @@ def _braced(value: str) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return clock.now()
 
 
 def _naive(value: Any) -> datetime | None:

@@ -16,6 +16,7 @@ import zeep.plugins
 from lxml import etree
 from zeep.wsse.username import UsernameToken
 
+from connector.domain import clock
 from connector.domain.errors import (
     AmbiguousError,
     ConfigurationError,
@@ -38,7 +39,7 @@ from connector.plugins.secrets import scrub
 from ..options import IGNORE, check_known, letter_fields, secret
 from ..options import naive_utc as _naive_utc
 from ..options import text as _text
-from .dates import iran, parse_jalali, to_jalali
+from .dates import parse_jalali, to_jalali
 from .errors import classify
 from .profile import Profile, load_profile, resolve, run, run_resuming
 
@@ -234,7 +235,7 @@ class SoapAdapter(CorrespondenceSystem):
         a wider window; the core drops what it has seen by source id. The cursor is
         ``<last day read>/<polls since the last wide sweep>``."""
         day_text, _, count_text = cursor.strip().partition("/")
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = clock.now()
         polls = int(count_text) + 1 if count_text.isdigit() else 0
         sweep = not day_text or (self.profile.sweep_every and polls >= self.profile.sweep_every)
         try:
@@ -295,7 +296,7 @@ class SoapAdapter(CorrespondenceSystem):
                         "dropped", self.profile.name, change_id, system_kind)
             return None
         assert isinstance(kind, ChangeKind)
-        at = self._time(get("at")) or datetime.now(timezone.utc).replace(tzinfo=None)
+        at = self._time(get("at")) or clock.now()
         letter_id = get("letter_id")
         return change_id, RoutingChange(
             source_id=f"{self.profile.name}:{change_id}", kind=kind, at=at,
@@ -520,7 +521,7 @@ def _items(out: dict[str, Any]) -> list[Any]:
 def _iran_days(since: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
     """Iran's calendar days from ``since`` to ``until`` (naive UTC), each as its first and last
     second in naive UTC — the days such systems' Jalali date filters mean."""
-    tz = iran()
+    tz = clock.TEHRAN
     day = since.replace(tzinfo=timezone.utc).astimezone(tz).date()
     last = until.replace(tzinfo=timezone.utc).astimezone(tz).date()
     while day <= last:

@@ -2,29 +2,22 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, timezone
 
 from persiantools.digits import ar_to_fa, fa_to_en
 from persiantools.jdatetime import JalaliDate, JalaliDateTime
 
+from connector.domain.clock import TEHRAN
+
 _JALALI = re.compile(r"^\s*(\d{4})[/-](\d{1,2})[/-](\d{1,2})"
                      r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$")
-
-
-def iran() -> timezone | ZoneInfo:
-    try:
-        return ZoneInfo("Asia/Tehran")
-    except ZoneInfoNotFoundError:
-        # Iran has kept +03:30 all year since 2022.
-        return timezone(timedelta(hours=3, minutes=30))
 
 
 def to_jalali(value: datetime | date) -> str:
     """The Jalali date in Iran of a naive-UTC (or aware) time, or of a calendar date."""
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        value = aware.astimezone(iran()).date()
+        value = aware.astimezone(TEHRAN).date()
     return JalaliDate(value).strftime("%Y/%m/%d")
 
 
@@ -39,4 +32,4 @@ def parse_jalali(text: str) -> datetime | None:
         local = JalaliDateTime(y, m, d, hh, mm, ss).to_gregorian()
     except ValueError:
         return None
-    return local.replace(tzinfo=iran()).astimezone(timezone.utc).replace(tzinfo=None)
+    return local.replace(tzinfo=TEHRAN).astimezone(timezone.utc).replace(tzinfo=None)

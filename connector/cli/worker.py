@@ -12,6 +12,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from connector.delivery import polling
 from connector.delivery import push as delivery
+from connector.domain.clock import TEHRAN
 from connector.operations import digest
 from connector.outbox import sms as sms_outbox
 
@@ -55,7 +56,7 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
 
 
 def run(px: Pishkhan) -> None:
-    scheduler = BlockingScheduler(timezone="Asia/Tehran")
+    scheduler = BlockingScheduler(timezone=TEHRAN)
     add_jobs(scheduler, px)
     log.info("worker started: %s organizations", len(px.orgs))
     try:
@@ -66,7 +67,7 @@ def run(px: Pishkhan) -> None:
 
 def start_background(px: Pishkhan) -> BackgroundScheduler:
     """A worker inside another process (tests, a single-process demo)."""
-    scheduler = BackgroundScheduler(timezone="Asia/Tehran")
+    scheduler = BackgroundScheduler(timezone=TEHRAN)
     add_jobs(scheduler, px)
     scheduler.start()
     return scheduler

@@ -1,1 +1,3 @@
-"""TODO"""
+"""Configuration as declared data: process settings from the environment and one file per
+organization, validated with messages that name the file, the key and the fix. May import
+domain only."""

@@ -23,6 +23,11 @@ def now() -> datetime:
     return _source()
 
 
+def timestamp() -> float:
+    """Seconds since the epoch on the same clock (for cookies and other wire formats)."""
+    return now().replace(tzinfo=timezone.utc).timestamp()
+
+
 def to_naive_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value

@@ -10,6 +10,9 @@ Nothing else assigns ``Letter.state``; a test reads every module of the product 
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +38,29 @@ if TYPE_CHECKING:
 # Letters as they are handed in: the state every letter starts from.
 INITIAL = State.STAGED
 
+_moving: ContextVar[bool] = ContextVar("lifecycle_moving", default=False)
+
+
+@contextmanager
+def _owned() -> Iterator[None]:
+    token = _moving.set(True)
+    try:
+        yield
+    finally:
+        _moving.reset(token)
+
+
+@sa_event.listens_for(Letter.state, "set")
+def _only_here(_letter: Letter, _value: Any, _old: Any, _initiator: Any) -> None:
+    # A state written anywhere else would skip the table, the timeline or the SMS.
+    if not _moving.get():
+        raise RuntimeError("a letter's state changes only through connector.letters.lifecycle")
+
 
 def new_letter(**fields: Any) -> Letter:
     """A letter as handed in, in the initial state, due for delivery now."""
-    return Letter(state=INITIAL.value, attempts=0, next_attempt_at=now(), **fields)
+    with _owned():
+        return Letter(state=INITIAL.value, attempts=0, next_attempt_at=now(), **fields)
 
 
 def record_event(letter: Letter, kind: str, source_id: str | None = None,
@@ -62,7 +84,8 @@ def move(letter: Letter, target: State, *, event: str | None = None,
          **event_data: Any) -> None:
     """Change the letter's state along the transition table (a forbidden move raises
     :class:`InvalidTransition`), record ``event`` in its timeline and queue the ``sms`` kind."""
-    letter.state = ensure_transition(letter.state, target).value
+    with _owned():
+        letter.state = ensure_transition(letter.state, target).value
     if event:
         record_event(letter, event, **event_data)
     if sms:

@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 # Outbox states in which an SMS did not reach the citizen.
 SMS_FAILED = ("permanent-failure", "technical-failure", "failed", "undelivered", "expired")
 # Letters an admin may have to look at, in the dashboard's order.
-ACTIVE = (State.STAGED, State.AWAITING_APPROVAL, State.APPROVED, State.DELIVERING,
-          State.DELIVERY_FAILED, State.DEAD, State.DELIVERED, State.REGISTERED,
-          State.IN_PROGRESS, State.ANSWERED)
 
 
 @dataclass(frozen=True)

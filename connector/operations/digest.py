@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from connector.domain.clock import now, to_naive_utc
+from connector.domain.clock import TEHRAN, local, now, to_naive_utc
 from connector.domain.letter import State
 from connector.operations.dashboard import SMS_FAILED, poll_status
 from connector.store import audit
@@ -25,7 +24,6 @@ from connector.store.models import AuditRecord, Letter, Notification, OrgState, 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
 
-TEHRAN = ZoneInfo("Asia/Tehran")
 ADMIN_ROLES = ("org_admin", "platform_admin")
 
 
@@ -61,7 +59,7 @@ class FileOutbox(DigestOutbox):
 
 
 def tehran_day(at: datetime | None = None) -> date:
-    return ((at or now()).replace(tzinfo=ZoneInfo("UTC"))).astimezone(TEHRAN).date()
+    return local(at or now()).date()
 
 
 def org_section(px: Pishkhan, slug: str, since: datetime) -> list[str]:

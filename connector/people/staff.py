@@ -109,10 +109,6 @@ def login(px: Pishkhan, username: str, password: str) -> Login:
         return Login(user)
 
 
-def authenticate(px: Pishkhan, username: str, password: str) -> StaffUser | None:
-    return login(px, username, password).user
-
-
 def get_user(px: Pishkhan, user_id: int) -> StaffUser | None:
     with px.sessions() as s:
         user = s.get(StaffUser, user_id)

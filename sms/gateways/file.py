@@ -5,10 +5,10 @@ from __future__ import annotations
 import fcntl
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from connector.domain import clock
 from connector.domain.errors import ConfigurationError, TransientError
 from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
 
@@ -29,7 +29,7 @@ class FileGateway(SmsGateway):
 
     def send(self, to: str, text: str, client_reference: str) -> SmsResult:
         record = {"to": to, "text": text, "reference": client_reference,
-                  "at": datetime.now(timezone.utc).isoformat()}
+                  "at": clock.now().isoformat() + "Z"}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as fh:

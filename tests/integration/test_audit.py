@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from connector.delivery import push as delivery
+from connector.domain.letter import State
+from connector.letters import lifecycle
 from connector.letters import usecases as letters
 from connector.letters.files import Upload
 from connector.store import audit
@@ -105,7 +107,7 @@ def test_a_rolled_back_change_leaves_no_record(apx):
         with apx.sessions() as s, s.begin():
             row = s.scalars(letters.select(letters.Letter)
                             .where(letters.Letter.id == letter.id)).one()
-            row.state = "withdrawn"
+            lifecycle.move(row, State.WITHDRAWN)
             s.flush()
             raise RuntimeError("undo")
     verdict = audit.verify(apx)

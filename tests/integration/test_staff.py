@@ -6,11 +6,11 @@ from connector.people import staff
 
 def test_passwords_are_hashed_and_checked(px):
     staff.add_user(px, "ali", "long-enough-1", orgs=["demo-portal"])
-    user = staff.authenticate(px, "ali", "long-enough-1")
+    user = staff.login(px, "ali", "long-enough-1").user
     assert user is not None and user.password_hash.startswith("$argon2id$")
     assert "long-enough-1" not in user.password_hash
-    assert staff.authenticate(px, "ali", "wrong-password") is None
-    assert staff.authenticate(px, "nobody", "long-enough-1") is None
+    assert staff.login(px, "ali", "wrong-password").user is None
+    assert staff.login(px, "nobody", "long-enough-1").user is None
 
 
 def test_short_passwords_and_duplicates_are_refused(px):
