@@ -1,4 +1,4 @@
-"""The admin pages: the pipeline dashboard of each organization (letters per state, failed and
+"""The admin pages: the dashboard of each organization (letters per state, failed and
 dead deliveries with retry, SMS failures, poll lag, pause and resume), the organization view
 (configuration with secrets masked, units, services, config check, test connection) and the
 audit viewer. Organization admins see their own organizations; platform admins see all."""

@@ -82,9 +82,9 @@ def sms_send_test(ctx: click.Context, org: str, mobile: str, gateway: str | None
 def sms_retry(ctx: click.Context, note_id: int) -> None:
     """Queue a message that failed to be sent again, under a new reference."""
     from connector.domain.errors import NotFound, ValidationError
-    from connector.outbox import sms as sms_outbox
+    from connector.outbox import sms_status
     try:
-        sms_outbox.retry(_px(ctx), note_id)
+        sms_status.retry(_px(ctx), note_id)
     except NotFound:
         raise click.ClickException(f"no SMS with id {note_id}") from None
     except ValidationError as exc:

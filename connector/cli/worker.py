@@ -15,6 +15,7 @@ from connector.delivery import push as delivery
 from connector.domain.clock import TEHRAN
 from connector.operations import digest
 from connector.outbox import sms as sms_outbox
+from connector.outbox import sms_status
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -45,9 +46,9 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
     scheduler.add_job(_guarded("digest", lambda: digest.run_daily(px, outbox)), "cron",
                       hour=px.settings.digest_hour, minute=0, id="digest", name="digest",
                       **{**opts, "misfire_grace_time": 3600})
-    scheduler.add_job(_guarded("sms status", lambda: sms_outbox.check_statuses(px)),
+    scheduler.add_job(_guarded("sms status", lambda: sms_status.check_statuses(px)),
                       "interval", seconds=15, id="sms-status", name="sms status", **opts)
-    scheduler.add_job(_guarded("sms sweep", lambda: sms_outbox.sweep(px)), "interval",
+    scheduler.add_job(_guarded("sms sweep", lambda: sms_status.sweep(px)), "interval",
                       minutes=10, id="sms-sweep", name="sms sweep", **opts)
     for slug, org in px.orgs.items():
         scheduler.add_job(_guarded(f"poll {slug}", lambda s=slug: polling.poll_org(px, s)),

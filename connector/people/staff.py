@@ -158,7 +158,7 @@ def may_decide(user: StaffUser, org: str) -> bool:
 
 
 def may_administer(user: StaffUser, org: str) -> bool:
-    """The pipeline dashboard, the organization view, retries and pausing delivery."""
+    """The dashboard, the organization view, retries and pausing delivery."""
     return user.role in ADMINS and may_act_for(user, org)
 
 

@@ -1,6 +1,6 @@
 """The contracts the core depends on. Adapters (``pishkhan.adapters`` entry points) implement
 ``CorrespondenceSystem``; SMS gateways (``pishkhan.sms_gateways``) implement ``SmsGateway``.
-Each raises the error classes of :mod:`connector.errors`."""
+Each raises the error classes of :mod:`connector.domain.errors`."""
 from __future__ import annotations
 
 import abc

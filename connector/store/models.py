@@ -217,7 +217,7 @@ class Survey(Base):
 
 
 class AuditRecord(Base):
-    """One link of the audit chain (see :mod:`connector.audit`); never updated or deleted."""
+    """One link of the audit chain (see :mod:`connector.store.audit`); never updated or deleted."""
 
     __tablename__ = "audit_records"
 

@@ -11,6 +11,7 @@ import pytest
 from connector.bootstrap import bootstrap, check_plugins
 from connector.domain import clock
 from connector.outbox import sms as sms_outbox
+from connector.outbox import sms_status
 from connector.store.db import transaction, upgrade
 from connector.store.models import Notification
 from tests.conftest import make_settings
@@ -85,13 +86,13 @@ def test_a_provider_that_takes_then_times_out_sends_one_sms_only(tmp_path, clk):
         for _ in range(6):
             clk.advance(minutes=5)
             sms_outbox.dispatch_due(px)
-            sms_outbox.check_statuses(px)
+            sms_status.check_statuses(px)
         n = row(px, note)
         assert n.provider_message_id in kave.messages and n.gateway == "kavenegar"
         assert len(kave.messages) == 1 and ghas.messages == {}
         kave.messages[n.provider_message_id]["status"] = 10
         clk.value = n.next_attempt_at
-        sms_outbox.check_statuses(px)
+        sms_status.check_statuses(px)
         assert row(px, note).state == "delivered"
         px.close()
 
@@ -107,8 +108,8 @@ def test_without_a_reference_lookup_a_lost_answer_is_not_resent(tmp_path, clk):
         for _ in range(14):  # 84 hours of ticking
             clk.advance(hours=6)
             sms_outbox.dispatch_due(px)
-            sms_outbox.check_statuses(px)
-            sms_outbox.sweep(px)
+            sms_status.check_statuses(px)
+            sms_status.sweep(px)
         assert row(px, note).state == "temporary-failure"
         assert len(fake.messages) == 1 and ghas.messages == {}
         px.close()

@@ -11,6 +11,7 @@ from connector.bootstrap import bootstrap
 from connector.domain import clock
 from connector.domain.errors import ValidationError
 from connector.outbox import sms as sms_outbox
+from connector.outbox import sms_status
 from connector.plugins.ports import SmsResult
 from connector.store.db import transaction, upgrade
 from connector.store.models import Notification
@@ -90,7 +91,7 @@ def test_a_provider_that_takes_the_message_then_times_out_never_leads_to_a_secon
     for _ in range(5):  # the worker keeps ticking
         assert sms_outbox.dispatch_due(px) == 0
         clk.advance(minutes=10)
-        sms_outbox.check_statuses(px)
+        sms_status.check_statuses(px)
     n = row(px, note)
     assert n.state == "pending" and n.provider_message_id == f"a-{n.client_reference}"
     assert len(a.sent) == 1 and b.sent == {} and a.calls == 1
@@ -105,10 +106,10 @@ def test_without_lookup_by_reference_a_timed_out_message_waits_for_the_sweeper(t
     for _ in range(4):
         clk.advance(hours=12)
         sms_outbox.dispatch_due(px)
-        sms_outbox.check_statuses(px)
-        assert sms_outbox.sweep(px) == 0
+        sms_status.check_statuses(px)
+        assert sms_status.sweep(px) == 0
     clk.advance(hours=25)
-    assert sms_outbox.sweep(px) == 1
+    assert sms_status.sweep(px) == 1
     assert row(px, note).state == "temporary-failure"
     assert len(a.sent) == 1 and a.calls == 1 and b.calls == 0
     px.close()
@@ -122,10 +123,10 @@ def test_a_timeout_before_the_provider_took_it_is_resent_once_it_says_it_has_not
     sms_outbox.dispatch_due(px)
     for _ in range(sms_outbox.NOT_FOUND_CHECKS - 1):
         clk.advance(hours=1)
-        sms_outbox.check_statuses(px)
+        sms_status.check_statuses(px)
         assert row(px, note).state == "sending"
     clk.advance(hours=1)
-    sms_outbox.check_statuses(px)
+    sms_status.check_statuses(px)
     assert row(px, note).state == "created"
     sms_outbox.dispatch_due(px)
     assert row(px, note).state == "sending" and len(a.sent) == 1 and a.calls == 2
@@ -138,7 +139,7 @@ def test_an_unconfirmed_one_time_code_is_never_sent_again(px, gw, clk):
     sms_outbox.dispatch_due(px)
     for _ in range(sms_outbox.NOT_FOUND_CHECKS + 2):
         clk.advance(hours=1)
-        sms_outbox.check_statuses(px)
+        sms_status.check_statuses(px)
         sms_outbox.dispatch_due(px)
     n = row(px, note)
     assert n.state == "temporary-failure" and "new code" in n.last_error
@@ -253,18 +254,18 @@ def test_status_is_polled_with_backoff_and_the_first_final_status_wins(px, gw, c
     for _ in range(3):
         clk.value = row(px, note).next_attempt_at
         a.states[pid] = SmsResult(pid, "pending", "4")
-        sms_outbox.check_statuses(px)
+        sms_status.check_statuses(px)
         gaps.append(row(px, note).next_attempt_at - clk.value)
     assert gaps == sorted(gaps) and gaps[0] < gaps[-1]
     assert row(px, note).state == "pending" and row(px, note).checks == 3
     clk.value = row(px, note).next_attempt_at
     a.states[pid] = SmsResult(pid, "delivered", "10")
-    sms_outbox.check_statuses(px)
+    sms_status.check_statuses(px)
     assert row(px, note).state == "delivered" and row(px, note).provider_status == "10"
-    assert not sms_outbox.record_status(px, note, "temporary-failure", "11")
+    assert not sms_status.record_status(px, note, "temporary-failure", "11")
     assert row(px, note).state == "delivered"
     clk.advance(days=5)
-    assert sms_outbox.sweep(px) == 0 and sms_outbox.check_statuses(px) == 0
+    assert sms_status.sweep(px) == 0 and sms_status.check_statuses(px) == 0
 
 
 def test_retry_sends_a_failed_message_again_under_a_new_reference(px, gw, clk):
@@ -273,12 +274,12 @@ def test_retry_sends_a_failed_message_again_under_a_new_reference(px, gw, clk):
     a.script = ["bad-number"]
     sms_outbox.dispatch_due(px)
     old = row(px, note).client_reference
-    sms_outbox.retry(px, note)
+    sms_status.retry(px, note)
     sms_outbox.dispatch_due(px)
     n = row(px, note)
     assert n.state == "sending" and n.client_reference != old and n.client_reference in a.sent
     with pytest.raises(ValidationError):
-        sms_outbox.retry(px, note)
+        sms_status.retry(px, note)
 
 
 def test_concurrent_sends_send_each_message_once(px, gw):
@@ -296,9 +297,9 @@ def test_a_worker_that_died_mid_send_leaves_a_message_found_at_whichever_provide
     note = add(px)
     [job] = sms_outbox._claim(px, 1)  # a worker claims it, hands it to b, and dies
     b.sent[job.ref] = (job.to, job.text)
-    assert sms_outbox.check_statuses(px) == 0  # not before the claim's lease runs out
+    assert sms_status.check_statuses(px) == 0  # not before the claim's lease runs out
     clk.advance(seconds=61)
-    sms_outbox.check_statuses(px)
+    sms_status.check_statuses(px)
     n = row(px, note)
     assert n.state == "pending" and n.gateway == "b" and n.provider_message_id == f"b-{job.ref}"
     sms_outbox.dispatch_due(px)
