@@ -16,8 +16,9 @@ from connector.domain.errors import ConfigurationError, NotFound
 from connector.letters import lifecycle
 from connector.letters.blobs import BlobStore
 from connector.outbox.policy import GatewayConfig, GatewayHealth, QuietHours, SmsPolicy
+from connector.outbox.webhook_http import HttpWebhookSink
 from connector.plugins import registry
-from connector.plugins.ports import CorrespondenceSystem, SmsGateway, TextCatalog
+from connector.plugins.ports import CorrespondenceSystem, SmsGateway, TextCatalog, WebhookSink
 from connector.store.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class Pishkhan:
     _gateways: dict[str, SmsGateway] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     sms_health: GatewayHealth = field(default_factory=GatewayHealth)
+    webhook_sink: WebhookSink | None = None
 
     def org(self, slug: str) -> Organization:
         try:
@@ -90,7 +92,8 @@ class Pishkhan:
 def bootstrap(settings: Settings | None = None, *,
               adapters: Mapping[str, CorrespondenceSystem] | None = None,
               gateways: Mapping[str, SmsGateway] | None = None,
-              texts: TextCatalog | None = None) -> Pishkhan:
+              texts: TextCatalog | None = None,
+              webhook_sink: WebhookSink | None = None) -> Pishkhan:
     settings = settings or load_settings()
     orgs, problems = load_organizations(settings.orgs_dir, settings.env)
     for problem in problems:
@@ -102,9 +105,23 @@ def bootstrap(settings: Settings | None = None, *,
     lifecycle.install_audit(sessions)
     px = Pishkhan(settings=settings, orgs=orgs, problems=problems, engine=engine,
                   sessions=sessions, blobs=BlobStore(settings.blob_dir), texts=texts)
+    px.webhook_sink = webhook_sink or HttpWebhookSink(
+        connect_timeout=_seconds(settings, "PISHKHAN_WEBHOOK_CONNECT_TIMEOUT", 5.0),
+        read_timeout=_seconds(settings, "PISHKHAN_WEBHOOK_TIMEOUT", 10.0))
     px._adapters.update(adapters or {})
     px._gateways.update(gateways or {})
     return px
+
+
+def _seconds(settings: Settings, name: str, default: float) -> float:
+    raw = settings.env.get(name, "")
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 < value <= 300:
+        raise ConfigurationError(f"{name} must be between 0 and 300 seconds, not {raw!r}")
+    return value
 
 
 def check_plugins(px: Pishkhan, slugs: list[str] | None = None) -> list[Problem]:

@@ -58,6 +58,7 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
         reports,
         security,
         staff_ui,
+        webhooks_admin,
     )
 
     ops.register(app)  # first: the request id is set before any other hook logs
@@ -72,5 +73,6 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.register_blueprint(admin.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(webhooks_admin.bp)
     limits.register(app, px.settings.ratelimit_storage)
     return app

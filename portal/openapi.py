@@ -250,6 +250,30 @@ def _paths() -> dict[str, Any]:
     }
 
 
+_SCHEMAS["WebhookEvent"] = {
+    "type": "object",
+    "required": ["specversion", "id", "source", "type", "time", "datacontenttype", "data"],
+    "properties": {
+        "specversion": {"type": "string", "enum": ["1.0"]},
+        "id": {"type": "string", "description": "The same on every attempt"},
+        "source": {"type": "string", "example": "urn:pishkhan:org:demo"},
+        "type": {"type": "string", "example": "ir.pishkhan.letter.registered",
+                 "description": "ir.pishkhan.letter.<state> (submitted for a new letter), "
+                                "ir.pishkhan.sms.failed"},
+        "subject": {"type": "string", "description": "The letter's tracking code"},
+        "time": {"type": "string", "format": "date-time"},
+        "datacontenttype": {"type": "string", "enum": ["application/json"]},
+        "data": {"type": "object", "properties": {
+            "tracking_code": {"type": "string", "nullable": True},
+            "status": {"type": "string"},
+            "previous_status": {"type": "string", "nullable": True},
+            "rejection_reason": {"type": "string"},
+            "sms_id": {"type": "integer"}, "kind": {"type": "string"},
+            "error": {"type": "string", "nullable": True}}},
+    },
+}
+
+
 def document(server_url: str) -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
@@ -260,6 +284,18 @@ def document(server_url: str) -> dict[str, Any]:
                                 "`{error: {code, message, fields?}}` with a Persian message."},
         "servers": [{"url": server_url}],
         "paths": _paths(),
+        # OpenAPI 3.0 has no webhooks object (3.1 does): described as an extension.
+        "x-webhooks": {"event": {"post": {
+            "summary": "An organization's event, pushed to a subscribed endpoint",
+            "description": "CloudEvents 1.0, structured mode (`application/cloudevents+json`). "
+                           "The header `X-Pishkhan-Signature: sha256=<hex>` is the HMAC-SHA256 "
+                           "of the body keyed with the subscription's secret. Delivery is at "
+                           "least once with a stable `id`: keep the ids you have processed. "
+                           "Answer 2xx to accept; 4xx refuses the event for good; anything "
+                           "else (or no answer) is retried with growing gaps.",
+            "requestBody": {"required": True, "content": {"application/cloudevents+json": {
+                "schema": _ref("WebhookEvent")}}},
+            "responses": {"204": {"description": "Accepted"}}}}},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "The token from /otp/verify."}},

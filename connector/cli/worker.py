@@ -1,6 +1,6 @@
 """The scheduler process: one APScheduler (3.x) per worker process, ticking delivery, routing
-polls (each organization at its own interval) and the SMS outbox. Several workers may share one
-PostgreSQL: every tick claims its rows in the database first."""
+polls (each organization at its own interval), the SMS outbox and the webhook outbox. Several
+workers may share one PostgreSQL: every tick claims its rows in the database first."""
 from __future__ import annotations
 
 import logging
@@ -15,7 +15,7 @@ from connector.delivery import push as delivery
 from connector.domain.clock import TEHRAN
 from connector.operations import digest
 from connector.outbox import sms as sms_outbox
-from connector.outbox import sms_status
+from connector.outbox import sms_status, webhooks
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -50,6 +50,9 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
                       "interval", seconds=15, id="sms-status", name="sms status", **opts)
     scheduler.add_job(_guarded("sms sweep", lambda: sms_status.sweep(px)), "interval",
                       minutes=10, id="sms-sweep", name="sms sweep", **opts)
+    scheduler.add_job(_guarded("webhooks", lambda: webhooks.dispatch_due(px)), "interval",
+                      seconds=int(px.settings.env.get("PISHKHAN_WEBHOOK_INTERVAL", "") or 5),
+                      id="webhooks", name="webhooks", **opts)
     for slug, org in px.orgs.items():
         scheduler.add_job(_guarded(f"poll {slug}", lambda s=slug: polling.poll_org(px, s)),
                           "interval", seconds=org.poll_interval, id=f"poll:{slug}",

@@ -2,9 +2,9 @@
 
 Every change goes through :func:`move`, which checks the transition table, appends the timeline
 event (with its source id: ours, or the correspondence system's for a routing change) and queues
-the SMS the change causes, in the caller's transaction. The audit record of each change is
-written by the listener :func:`install_audit` puts on the session factory, from the same
-attribute history, so even a change made through a future code path cannot go unrecorded.
+the SMS the change causes, in the caller's transaction. The audit record and the webhook event
+of each change are written by the listener :func:`install_audit` puts on the session factory,
+from the attribute history, in the same transaction.
 
 Nothing else assigns ``Letter.state``; a test reads every module of the product to keep it so.
 """
@@ -29,6 +29,7 @@ from connector.domain.letter import (
     ensure_transition,
 )
 from connector.outbox import sms as sms_outbox
+from connector.outbox import webhooks
 from connector.store import audit
 from connector.store.models import Event, Letter
 
@@ -148,8 +149,9 @@ def _state_changes(session: Session) -> list[dict[str, Any]]:
 
 
 def install_audit(factory: sessionmaker[Session]) -> None:
-    """Audit every letter state change made through sessions of ``factory``. Collected before
-    the flush (the attribute history is complete then), written after it (ids and locks)."""
+    """Audit every letter state change made through sessions of ``factory`` and queue its
+    webhook event. Collected before the flush (the attribute history is complete then),
+    written after it (ids and locks)."""
     pending: dict[int, list[dict[str, Any]]] = {}
 
     @sa_event.listens_for(factory, "before_flush")
@@ -163,6 +165,9 @@ def install_audit(factory: sessionmaker[Session]) -> None:
         entries = pending.pop(id(session), None)
         if entries:
             audit.append(session, entries)
+            conn = session.connection()
+            for entry in entries:
+                webhooks.letter_changed(conn, entry)
 
     @sa_event.listens_for(factory, "after_soft_rollback")
     def _forget(session: Session, _tx: Any) -> None:

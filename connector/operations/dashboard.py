@@ -17,6 +17,7 @@ from connector.domain.clock import now
 from connector.domain.errors import ExternalError, PishkhanError
 from connector.domain.letter import State
 from connector.letters import usecases as letters
+from connector.outbox import webhooks
 from connector.store import audit
 from connector.store.db import transaction
 from connector.store.models import Letter, Notification, OrgState
@@ -60,6 +61,7 @@ class Dashboard:
     poll: Poll
     health: str  # ok | failing | paused | unknown
     problems: list[str] = field(default_factory=list)
+    webhooks: dict[str, int] = field(default_factory=dict)  # events per state
 
 
 def _org_state(s: Any, slug: str) -> OrgState | None:
@@ -110,7 +112,8 @@ def dashboard(px: Pishkhan, slug: str, limit: int = 100) -> Dashboard:
     return Dashboard(org=org, counts=counts(px, slug), failed=failed, dead=dead,
                      sms_failures=sms, paused=paused, poll=poll,
                      health=health_of(paused, poll, len(failed) + len(dead)),
-                     problems=[str(p) for p in config_problems(px, slug)])
+                     problems=[str(p) for p in config_problems(px, slug)],
+                     webhooks=webhooks.summary(px, slug))
 
 
 def overview(px: Pishkhan, slugs: list[str]) -> dict[str, dict[str, Any]]:

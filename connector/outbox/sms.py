@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from connector.domain.clock import now
@@ -32,6 +33,7 @@ from connector.domain.errors import (
     ValidationError,
 )
 from connector.domain.normalize import mask_mobile
+from connector.outbox import webhooks
 from connector.outbox.policy import URGENT_KINDS, GatewayConfig
 from connector.plugins.ports import SMS_FINAL, SMS_STATES, SmsGateway, SmsResult
 from connector.store.db import for_claim, transaction
@@ -229,10 +231,27 @@ def _settle_many(px: Pishkhan, changes: list[tuple[int, tuple[str, ...], dict[st
     once set, stays, and two workers cannot both settle one message. Statements on a bare
     connection, in one transaction: this runs for every message sent."""
     with px.engine.begin() as conn:
-        return [conn.execute(update(Notification).where(Notification.id == note_id,
+        done = [conn.execute(update(Notification).where(Notification.id == note_id,
                                                         Notification.state.in_(expect))
                              .values(updated_at=now(), **values)).rowcount == 1
                 for note_id, expect, values in changes]
+        failed = [note_id for ok, (note_id, _, values) in zip(done, changes)
+                  if ok and values.get("state") in webhooks.SMS_FAILURES]
+        if failed:
+            _tell_failures(conn, failed)
+        return done
+
+
+def _tell_failures(conn: Connection, note_ids: list[int]) -> None:
+    rows = conn.execute(select(Notification.id, Notification.org, Notification.kind,
+                               Notification.state, Notification.last_error, Letter.tracking_code)
+                        .outerjoin(Letter, Letter.id == Notification.letter_id)
+                        .where(Notification.id.in_(note_ids))).all()
+    for row in rows:
+        if row.org:
+            webhooks.emit(conn, row.org, f"{webhooks.PREFIX}sms.failed", row.tracking_code,
+                          {"sms_id": row.id, "kind": row.kind, "status": row.state,
+                           "tracking_code": row.tracking_code, "error": row.last_error})
 
 
 def settle(px: Pishkhan, note_id: int, expect: tuple[str, ...], **values: Any) -> bool:

@@ -184,3 +184,13 @@ class TextCatalog(abc.ABC):
 
     @abc.abstractmethod
     def segments(self, text: str) -> int: ...
+
+
+class WebhookSink(abc.ABC):
+    """Hands one signed CloudEvent to an integrator's endpoint. Raises ``TransientError`` when
+    nothing reached the endpoint or it asked us to come back, ``PermanentError`` when it refuses
+    the event for good, ``AmbiguousError`` when the request went out and no answer came."""
+
+    @abc.abstractmethod
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """POST ``body``; returns the HTTP status of an accepted event (2xx)."""

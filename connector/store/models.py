@@ -244,3 +244,48 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class WebhookSubscription(Base):
+    """An integrator's endpoint for one organization's events. The signing secret is never
+    here: ``secret_env`` names the environment variable that holds it."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org: Mapped[str] = mapped_column(String(40), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret_env: Mapped[str] = mapped_column(String(100))
+    # Event types (``ir.pishkhan.letter.registered``, …) or ["*"] for all of them.
+    types: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class WebhookDelivery(Base):
+    """The webhook outbox: one CloudEvent for one subscription, queued in the transaction of
+    the change it tells about and sent by the worker under a claim."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
+    org: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[str] = mapped_column(String(40))
+    type: Mapped[str] = mapped_column(String(80))
+    subject: Mapped[str | None] = mapped_column(String(40))
+    # The whole CloudEvent as sent: the same bytes (and id) on every attempt.
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (UniqueConstraint("subscription_id", "event_id",
+                                       name="uq_webhook_delivery_event"),
+                      Index("ix_webhook_deliveries_work", "state", "next_attempt_at"),
+                      Index("ix_webhook_deliveries_org", "org", "state"))

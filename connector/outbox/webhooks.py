@@ -1,0 +1,295 @@
+"""The webhook outbox: push notifications to integrators (a provincial portal, the government
+service bus, the organization's own dashboards) instead of polling our API.
+
+An event is a CloudEvents 1.0 JSON document, queued once per matching subscription in the same
+transaction as the change it reports, and sent later by the worker under a claim with a lease,
+so no two workers send one row at the same time and a worker that dies mid-send leaves a row
+another takes over. Each request carries an HMAC-SHA256 of the body, keyed with the secret the
+subscription names by environment variable.
+
+Delivery is at least once with a stable event ``id``: a request that timed out after it went
+out (the receiver may have taken it) is sent again, byte for byte the same, so a receiver that
+keeps the ids it has processed — as CloudEvents asks of consumers — sees each event once.
+Refusals (4xx) stop at once; everything else is retried with growing gaps up to a limit, then
+the row is ``dead`` and shown on the dashboard until an admin retries it.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import uuid
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from connector.domain.clock import now
+from connector.domain.errors import (
+    ConfigurationError,
+    ExternalError,
+    NotFound,
+    PermanentError,
+    ValidationError,
+)
+from connector.store.db import for_claim, transaction
+from connector.store.models import WebhookDelivery, WebhookSubscription
+
+if TYPE_CHECKING:
+    from connector.bootstrap import Pishkhan
+
+log = logging.getLogger(__name__)
+
+PREFIX = "ir.pishkhan."
+# Every type a subscription may ask for; "*" stands for all of them.
+TYPES = (
+    *(f"{PREFIX}letter.{kind}" for kind in (
+        "submitted", "awaiting_approval", "approved", "delivering", "delivered",
+        "registered", "in_progress", "answered", "closed", "rejected", "delivery_failed",
+        "dead", "withdrawn")),
+    f"{PREFIX}sms.failed",
+)
+SIGNATURE_HEADER = "X-Pishkhan-Signature"
+MAX_ATTEMPTS = 12
+LEASE = timedelta(minutes=2)
+FIRST_GAP = timedelta(seconds=10)
+MAX_GAP = timedelta(hours=1)
+SMS_FAILURES = ("permanent-failure", "technical-failure", "temporary-failure")
+
+
+# --- subscriptions ----------------------------------------------------------------------------
+
+def subscribe(px: Pishkhan, org: str, url: str, secret_env: str,
+              types: Iterable[str] = ("*",)) -> WebhookSubscription:
+    """Add an endpoint for an organization's events. The secret stays in the environment."""
+    px.org(org)  # NotFound for an organization we do not serve
+    problems: dict[str, str] = {}
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        problems["url"] = "نشانی باید با https:// (یا http://) شروع شود و نام میزبان داشته باشد."
+    if not secret_env or not secret_env.replace("_", "").isalnum():
+        problems["secret_env"] = ("نام متغیر محیطی رمز را بنویسید، مانند WEBHOOK_SECRET "
+                                  "(خود رمز را اینجا ننویسید).")
+    wanted = sorted({t.strip() for t in types if t.strip()}) or ["*"]
+    unknown = [t for t in wanted if t != "*" and t not in TYPES]
+    if unknown:
+        problems["types"] = (f"این نوع رویداد را نمی‌شناسیم: {', '.join(unknown)}. "
+                             f"نوع‌های درست: {', '.join(TYPES)} یا *")
+    if problems:
+        raise ValidationError(problems)
+    with transaction(px.sessions) as s:
+        sub = WebhookSubscription(org=org, url=url.strip(), secret_env=secret_env,
+                                  types=wanted, active=True)
+        s.add(sub)
+        s.flush()
+        s.expunge(sub)
+    return sub
+
+
+def unsubscribe(px: Pishkhan, subscription_id: int) -> None:
+    with transaction(px.sessions) as s:
+        sub = s.get(WebhookSubscription, subscription_id)
+        if sub is None:
+            raise NotFound(f"webhook {subscription_id}")
+        s.delete(sub)
+
+
+def subscriptions(px: Pishkhan, org: str | None = None) -> list[WebhookSubscription]:
+    with px.sessions() as s:
+        stmt = select(WebhookSubscription).order_by(WebhookSubscription.id)
+        if org:
+            stmt = stmt.where(WebhookSubscription.org == org)
+        return list(s.scalars(stmt).all())
+
+
+# --- queueing ---------------------------------------------------------------------------------
+
+def cloud_event(source: str, type_: str, subject: str | None, data: Mapping[str, Any],
+                at: datetime | None = None) -> dict[str, Any]:
+    event = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": source, "type": type_,
+             "time": (at or now()).isoformat(timespec="seconds") + "Z",
+             "datacontenttype": "application/json", "data": dict(data)}
+    if subject:
+        event["subject"] = subject
+    return event
+
+
+def emit(conn: Connection, org: str, type_: str, subject: str | None,
+         data: Mapping[str, Any]) -> int:
+    """Queue one event for every active subscription of ``org`` that wants it, on the caller's
+    connection (and so in its transaction). Returns how many rows were queued."""
+    subs = conn.execute(select(WebhookSubscription.id, WebhookSubscription.types)
+                        .where(WebhookSubscription.org == org,
+                               WebhookSubscription.active.is_(True))).all()
+    wanted = [sub_id for sub_id, types in subs if "*" in types or type_ in types]
+    if not wanted:
+        return 0
+    event = cloud_event(f"urn:pishkhan:org:{org}", type_, subject, data)
+    body = json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    at = now()
+    conn.execute(insert(WebhookDelivery), [
+        {"subscription_id": sub_id, "org": org, "event_id": event["id"], "type": type_,
+         "subject": subject, "body": body, "state": "pending", "attempts": 0,
+         "next_attempt_at": at, "created_at": at} for sub_id in wanted])
+    return len(wanted)
+
+
+def letter_changed(conn: Connection, entry: Mapping[str, Any]) -> None:
+    """The event of one letter state change (an audit entry of the lifecycle)."""
+    detail = entry["detail"]
+    kind = "submitted" if detail.get("from") is None else detail["to"]
+    data = {"tracking_code": entry["letter"], "status": detail["to"],
+            "previous_status": detail.get("from")}
+    if detail.get("reason"):
+        data["rejection_reason"] = detail["reason"]
+    emit(conn, entry["org"], f"{PREFIX}letter.{kind}", entry["letter"], data)
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, signature: str) -> bool:
+    """What a receiver does with our header: compare in constant time."""
+    return hmac.compare_digest(sign(secret, body), signature or "")
+
+
+@dataclass(frozen=True)
+class _Job:
+    id: int
+    url: str
+    secret_env: str
+    body: str
+    event_id: str
+    type: str
+    attempts: int
+
+
+def _claim(px: Pishkhan, limit: int) -> list[_Job]:
+    at = now()
+    with transaction(px.sessions) as s:
+        stmt = (select(WebhookDelivery, WebhookSubscription)
+                .join(WebhookSubscription,
+                      WebhookSubscription.id == WebhookDelivery.subscription_id)
+                .where(WebhookDelivery.state.in_(("pending", "sending")),
+                       WebhookDelivery.next_attempt_at <= at)
+                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit))
+        jobs = []
+        for row, sub in s.execute(for_claim(stmt, s)).all():
+            if row.state == "sending" and row.claimed_until and row.claimed_until > at:
+                continue
+            # A row still "sending" here belonged to a worker that died: its attempt counts.
+            row.state, row.claimed_until = "sending", at + LEASE
+            row.attempts += 1
+            row.next_attempt_at = at + LEASE
+            jobs.append(_Job(row.id, sub.url, sub.secret_env, row.body, row.event_id, row.type,
+                             row.attempts))
+        return jobs
+
+
+def _gap(attempts: int) -> timedelta:
+    gap = min(MAX_GAP, FIRST_GAP * (2 ** max(0, attempts - 1)))
+    return gap * random.uniform(0.8, 1.2)
+
+
+def _send(px: Pishkhan, job: _Job) -> tuple[str, str | None]:
+    secret = px.settings.env.get(job.secret_env, "")
+    if not secret:
+        return "config", f"the environment variable {job.secret_env} holding the secret is empty"
+    body = job.body.encode()
+    headers = {"Content-Type": "application/cloudevents+json; charset=utf-8",
+               SIGNATURE_HEADER: sign(secret, body), "X-Pishkhan-Event-Id": job.event_id,
+               "X-Pishkhan-Attempt": str(job.attempts), "User-Agent": "Pishkhan-Webhooks/1"}
+    try:
+        px.webhook_sink.post(job.url, body, headers)
+    except PermanentError as exc:
+        return "dead", f"{exc.kind}: {exc.detail}"
+    except ExternalError as exc:
+        return "retry", f"{exc.kind}: {exc.detail}"
+    except ConfigurationError as exc:
+        return "config", exc.detail
+    except Exception as exc:  # a bug must not strand the row in "sending"
+        log.exception("webhook %s failed unexpectedly", job.id)
+        return "retry", f"ambiguous: {type(exc).__name__}"
+    return "delivered", None
+
+
+def _record(px: Pishkhan, job: _Job, outcome: str, error: str | None) -> None:
+    at = now()
+    values: dict[str, Any] = {"claimed_until": None, "last_error": error}
+    if outcome == "delivered":
+        values.update(state="delivered", delivered_at=at, next_attempt_at=None)
+    elif outcome == "dead" or job.attempts >= MAX_ATTEMPTS:
+        values.update(state="dead", next_attempt_at=None)
+        log.error("webhook %s (%s) is dead after %s attempts: %s", job.id, job.type,
+                  job.attempts, error)
+    else:
+        values.update(state="pending", next_attempt_at=at + _gap(job.attempts))
+        log.warning("webhook %s (%s) attempt %s failed: %s", job.id, job.type, job.attempts,
+                    error)
+    with px.engine.begin() as conn:
+        # Only while the claim is ours: a worker that outlived its lease records nothing.
+        conn.execute(update(WebhookDelivery).where(WebhookDelivery.id == job.id,
+                                                   WebhookDelivery.state == "sending",
+                                                   WebhookDelivery.attempts == job.attempts)
+                     .values(**values))
+
+
+def dispatch_due(px: Pishkhan, limit: int = 100, concurrency: int = 4) -> int:
+    """One tick: claim due events and send them, a few at a time. Returns how many were tried."""
+    jobs = _claim(px, limit)
+    if not jobs:
+        return 0
+
+    def run(job: _Job) -> None:
+        _record(px, job, *_send(px, job))
+
+    if concurrency <= 1 or len(jobs) == 1:
+        for job in jobs:
+            run(job)
+    else:
+        with ThreadPoolExecutor(min(concurrency, len(jobs)),
+                                thread_name_prefix="webhooks") as pool:
+            list(pool.map(run, jobs))
+    return len(jobs)
+
+
+def retry(px: Pishkhan, delivery_id: int) -> None:
+    """An admin's retry of a dead event: its attempts start again."""
+    with px.engine.begin() as conn:
+        done = conn.execute(update(WebhookDelivery)
+                            .where(WebhookDelivery.id == delivery_id,
+                                   WebhookDelivery.state == "dead")
+                            .values(state="pending", attempts=0, next_attempt_at=now(),
+                                    last_error=None)).rowcount
+    if not done:
+        raise NotFound(f"no dead webhook event {delivery_id}")
+
+
+def summary(px: Pishkhan, org: str) -> dict[str, int]:
+    """Events per state for the dashboard (an indexed count, not a scan of the bodies)."""
+    with px.sessions() as s:
+        rows = s.execute(select(WebhookDelivery.state, func.count())
+                         .where(WebhookDelivery.org == org)
+                         .group_by(WebhookDelivery.state)).all()
+    return {state: n for state, n in rows}
+
+
+def failures(px: Pishkhan, org: str, limit: int = 50) -> list[WebhookDelivery]:
+    """Dead events and those that failed at least once, newest first."""
+    with px.sessions() as s:
+        return list(s.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.org == org,
+                   WebhookDelivery.state.in_(("dead", "pending", "sending")),
+                   WebhookDelivery.last_error.is_not(None))
+            .order_by(WebhookDelivery.id.desc()).limit(limit)).all())
