@@ -31,13 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from connector.bootstrap import bootstrap  # noqa: E402
-from connector.config.settings import (
-    Settings,  # noqa: E402
-    load_settings,  # noqa: E402
-)
+from connector.config.settings import Settings, load_settings  # noqa: E402
 from connector.delivery import push as delivery  # noqa: E402
 from connector.domain.letter import ApplicantType, OutgoingAttachment, OutgoingLetter  # noqa: E402
-from connector.letters import usecases as letters
+from connector.letters import usecases as letters  # noqa: E402
 from connector.letters.files import Upload  # noqa: E402
 from connector.store.db import upgrade  # noqa: E402
 
