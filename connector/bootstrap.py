@@ -15,10 +15,17 @@ from connector.config.settings import Settings, load_settings
 from connector.domain.errors import ConfigurationError, NotFound
 from connector.letters import lifecycle
 from connector.letters.blobs import BlobStore
+from connector.letters.scanning import Scanning
 from connector.outbox.policy import GatewayConfig, GatewayHealth, QuietHours, SmsPolicy
 from connector.outbox.webhook_http import HttpWebhookSink
 from connector.plugins import registry
-from connector.plugins.ports import CorrespondenceSystem, SmsGateway, TextCatalog, WebhookSink
+from connector.plugins.ports import (
+    CorrespondenceSystem,
+    SmsGateway,
+    TextCatalog,
+    VirusScanner,
+    WebhookSink,
+)
 from connector.store.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,7 @@ class Pishkhan:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     sms_health: GatewayHealth = field(default_factory=GatewayHealth)
     webhook_sink: WebhookSink | None = None
+    _scanners: dict[str, Scanning] = field(default_factory=dict)
 
     def org(self, slug: str) -> Organization:
         try:
@@ -52,6 +60,21 @@ class Pishkhan:
                 self._adapters[slug] = registry.create(
                     registry.ADAPTERS, org.adapter.type, org.adapter.options, self.settings.env)
             return self._adapters[slug]
+
+    def scanner(self, slug: str | None = None) -> Scanning:
+        """The virus check for uploads to this organization: its own ``[scanner]`` table, else
+        the process's PISHKHAN_SCANNER (built once, kept)."""
+        own = self.org(slug).scanner if slug else None
+        key = slug if own is not None and slug else ""
+        with self._lock:
+            if key not in self._scanners:
+                kind, options = (own.type, own.options) if own is not None else \
+                    (self.settings.scanner, self.settings.scanner_options)
+                if kind == "none":
+                    options = {}
+                self._scanners[key] = Scanning(registry.create(
+                    registry.SCANNERS, kind, options, self.settings.env))
+            return self._scanners[key]
 
     def sms_policy(self, slug: str | None) -> SmsPolicy:
         """The organization's gateways and sending rules; ``None`` (OTP before an organization
@@ -93,7 +116,10 @@ def bootstrap(settings: Settings | None = None, *,
               adapters: Mapping[str, CorrespondenceSystem] | None = None,
               gateways: Mapping[str, SmsGateway] | None = None,
               texts: TextCatalog | None = None,
-              webhook_sink: WebhookSink | None = None) -> Pishkhan:
+              webhook_sink: WebhookSink | None = None,
+              scanners: Mapping[str, VirusScanner] | None = None) -> Pishkhan:
+    """``adapters``, ``gateways``, ``webhook_sink`` and ``scanners`` (by organization slug;
+    "" = the process's scanner) replace what the configuration would build, for tests."""
     settings = settings or load_settings()
     orgs, problems = load_organizations(settings.orgs_dir, settings.env)
     for problem in problems:
@@ -110,6 +136,7 @@ def bootstrap(settings: Settings | None = None, *,
         read_timeout=_seconds(settings, "PISHKHAN_WEBHOOK_TIMEOUT", 10.0))
     px._adapters.update(adapters or {})
     px._gateways.update(gateways or {})
+    px._scanners.update({k: Scanning(v) for k, v in (scanners or {}).items()})
     return px
 
 
@@ -133,6 +160,7 @@ def check_plugins(px: Pishkhan, slugs: list[str] | None = None) -> list[Problem]
             continue
         builds: list[tuple[str, Callable[[], object]]] = [("adapter", lambda: px.adapter(slug))]
         builds += [("sms", lambda g=g: px.gateway(slug, g.name)) for g in org.sms_policy.gateways]
+        builds.append(("scanner", lambda: px.scanner(slug)))
         for key, build in builds:
             try:
                 build()

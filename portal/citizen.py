@@ -121,7 +121,7 @@ def write(org: str) -> Page:
         # the letter without it.
         return _form_page(organization, form, {"attachments": drafts.MSG_GONE}, kept), 400
     try:
-        cleaned = letters.validate(organization, form, everything)
+        cleaned = letters.validate(organization, form, everything, px.scanner(org))
         if action != "send":
             held = drafts.hold(organization, everything)
             return render_template("citizen/preview.html", org=organization,

@@ -58,7 +58,8 @@ def new(org: str) -> Page:
         if len(kept) < len(set(request.form.getlist("keep"))):
             errors["attachments"] = drafts.MSG_GONE
         try:
-            letters.validate(organization, form, uploads)
+            letters.validate(organization, form, uploads,
+                             pishkhan().scanner(organization.slug))
         except ValidationError as exc:
             errors = {**errors, **exc.errors}
         if errors:

@@ -55,12 +55,14 @@ def load(items: list[Held]) -> list[Upload]:
 
 
 def hold(org: Organization, uploads: list[Upload]) -> list[Held]:
-    """Keep the uploads that pass the content check (up to the organization's count)."""
+    """Keep the uploads that pass the content check, the archive limits and the virus scan
+    (up to the organization's count): nothing unscanned or infected is stored."""
     blobs = pishkhan().blobs
+    scanner = pishkhan().scanner(org.slug)
     items: list[Held] = []
     seen: set[str] = set()
     for upload in uploads:
-        kind = acceptable(upload, org.attachments)
+        kind = acceptable(upload, org.attachments, scanner)
         if kind is None or len(items) >= org.attachments.max_files:
             continue
         digest = blobs.put(upload.content)
@@ -69,6 +71,9 @@ def hold(org: Organization, uploads: list[Upload]) -> list[Held]:
         seen.add(digest)
         items.append(Held(name=upload.name[:200], sha256=digest, size=len(upload.content),
                           type=kind))
+    if not items:
+        clear()  # nothing to hold: no listing blob either
+        return items
     listing = json.dumps(items, ensure_ascii=False).encode()
     session[KEY] = {"org": org.slug, "list": blobs.put(listing)}
     return items

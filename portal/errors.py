@@ -15,6 +15,7 @@ from connector.domain.errors import (
     InvalidTransition,
     NotFound,
     RateLimited,
+    TryLater,
     ValidationError,
 )
 
@@ -83,6 +84,13 @@ def register(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError) -> Response:
         return error_response(400, VALIDATION, fields=exc.errors, code="validation")
+
+    @app.errorhandler(TryLater)
+    def _try_later(exc: TryLater) -> Response:
+        # Nothing was stored and nothing is wrong with the input: the same request will do
+        # in a few minutes (the virus scanner was down).
+        return error_response(503, next(iter(exc.errors.values()), None), fields=exc.errors,
+                              code="try_later", headers={"Retry-After": "120"})
 
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound) -> Response:

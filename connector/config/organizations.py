@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connector.config.retention import RetentionPolicy, parse_retention
 from connector.letters.files import Limits
 from connector.outbox.policy import GatewayConfig, QuietHours, SmsPolicy
 
@@ -88,6 +89,9 @@ class Organization:
     path: Path
     attachments: Limits = Limits()
     sms_policy: SmsPolicy = SmsPolicy()
+    # [scanner]: this organization's own virus scanner; None = the process's (PISHKHAN_SCANNER).
+    scanner: PluginConfig | None = None
+    retention: RetentionPolicy = RetentionPolicy()
 
     def unit(self, code: str) -> Unit | None:
         return next((u for u in self.units if u.code == code), None)
@@ -329,7 +333,9 @@ def parse_organization(path: Path, data: Mapping[str, Any], env: Mapping[str, st
         texts=dict(texts),
         rejection_reasons=tuple(r.get(data, "rejection_reasons", list, default=[])),
         path=path, sms_policy=policy,
-        attachments=Limits(max_files=max_files or 0, max_mb=max_mb or Limits.max_mb))
+        attachments=Limits(max_files=max_files or 0, max_mb=max_mb or Limits.max_mb),
+        scanner=_plugin(r, data, "scanner", None, env) if "scanner" in data else None,
+        retention=parse_retention(data.get("retention"), r.problem))
     return org if len(problems) == before else None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +48,11 @@ class Settings:
     log_format: str = "text"
     digest_hour: int = 7
     ratelimit_storage: str = "memory://"
+    # The virus scanner for every organization without a [scanner] table of its own: an entry
+    # point name of ``pishkhan.scanners`` ("none" in the embedded setup, "clamav") and its options.
+    scanner: str = "none"
+    scanner_options: Mapping[str, object] = field(default_factory=dict)
+    retention_hour: int = 3
     env: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     @property
@@ -69,6 +74,18 @@ def _secret_key(var_dir: Path) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+def _scanner_options(get: Callable[[str, str], str]) -> dict[str, object]:
+    """clamd's address: a unix socket (Debian's clamav-daemon listens on
+    /run/clamav/clamd.ctl) unless PISHKHAN_CLAMD_HOST names a TCP one."""
+    host = get("PISHKHAN_CLAMD_HOST", "")
+    options: dict[str, object] = {"timeout": float(get("PISHKHAN_SCANNER_TIMEOUT", "30"))}
+    if host:
+        options.update(host=host, port=int(get("PISHKHAN_CLAMD_PORT", "3310")))
+    else:
+        options["socket"] = get("PISHKHAN_CLAMD_SOCKET", "/run/clamav/clamd.ctl")
+    return options
 
 
 def load_settings(environ: Mapping[str, str] | None = None,
@@ -128,5 +145,8 @@ def load_settings(environ: Mapping[str, str] | None = None,
         log_format=get("PISHKHAN_LOG_FORMAT", "text").lower(),
         digest_hour=int(get("PISHKHAN_DIGEST_HOUR", "7")),
         ratelimit_storage=get("PISHKHAN_RATELIMIT_STORAGE", "memory://"),
+        scanner=get("PISHKHAN_SCANNER", "none"),
+        scanner_options=_scanner_options(get),
+        retention_hour=int(get("PISHKHAN_RETENTION_HOUR", "3")),
         env=env,
     )

@@ -73,3 +73,8 @@ class RateLimited(PishkhanError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"retry after {retry_after} s")
         self.retry_after = retry_after
+
+
+class TryLater(ValidationError):
+    """The input could not be checked now (the virus scanner is down): nothing was stored, the
+    person may send the same again in a few minutes."""

@@ -1,4 +1,6 @@
-"""Attachments are judged by their content, not their name: a renamed .exe is not a PDF."""
+"""Attachments are judged by their content, not their name: a renamed .exe is not a PDF.
+Office files are zip archives and are measured before anyone opens them (an archive bomb is
+refused), and every file passes the virus scanner before any of it is stored."""
 from __future__ import annotations
 
 import io
@@ -6,6 +8,7 @@ import zipfile
 from dataclasses import dataclass
 
 from connector.domain.normalize import to_persian_digits
+from connector.letters.scanning import Scanning, ScanUnavailable
 
 PDF, PNG, JPEG = "application/pdf", "image/png", "image/jpeg"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -55,6 +58,40 @@ def sniff(content: bytes) -> str | None:
     return None
 
 
+# Archive limits for docx/xlsx. Real office files unpack to a few times their size (XML packs
+# well, 5-20x; a sheet of repeated cells up to ~50x); a bomb unpacks to thousands of times it.
+MAX_ENTRIES = 1000
+MAX_RATIO = 100          # unpacked size over the file's own size
+RATIO_FLOOR = 20 * 1024 * 1024   # below this unpacked size the ratio is not asked
+MAX_UNPACKED = 200 * 1024 * 1024
+READ_CHUNK = 64 * 1024
+
+
+def archive_problem(content: bytes) -> str | None:
+    """Why this zip-based office file is out of proportion, or None. Reads the central
+    directory for the sizes the archive declares, then streams every entry through the
+    decompressor in memory (nothing goes to disk) so an archive that lies about its sizes is
+    caught too: zipfile stops at the declared size and checks the CRC."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as z:
+            entries = z.infolist()
+            if len(entries) > MAX_ENTRIES:
+                return "entries"
+            declared = sum(e.file_size for e in entries)
+            if declared > MAX_UNPACKED or (declared > RATIO_FLOOR
+                                            and declared > MAX_RATIO * len(content)):
+                return "size"
+            for entry in entries:
+                with z.open(entry) as fh:
+                    while fh.read(READ_CHUNK):
+                        pass
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError,
+            OSError, ValueError, RuntimeError):
+        # Encrypted, damaged, or using a method we cannot read: nobody can vouch for it.
+        return "damaged"
+    return None
+
+
 def safe_name(name: str, content_type: str) -> str:
     """Keep the citizen's name (Persian included) but no path parts or control characters."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
@@ -63,16 +100,35 @@ def safe_name(name: str, content_type: str) -> str:
     return f"{(stem or 'attachment')[:120]}.{EXTENSIONS[content_type]}"
 
 
-def acceptable(upload: Upload, limits: Limits = Limits()) -> str | None:
-    """The sniffed type when this one file would pass :func:`check`, else None."""
+def acceptable(upload: Upload, limits: Limits, scanner: Scanning) -> str | None:
+    """The sniffed type when this one file would pass :func:`check`, else None (a scanner that
+    cannot answer now counts as a refusal: nothing unscanned is kept)."""
     if not upload.content or len(upload.content) > limits.max_bytes:
         return None
-    return sniff(upload.content)
+    kind = sniff(upload.content)
+    if kind is None or (kind in ARCHIVES and archive_problem(upload.content)):
+        return None
+    try:
+        return kind if scanner.scan(upload.content).clean else None
+    except ScanUnavailable:
+        return None
 
 
-def check(uploads: list[Upload], limits: Limits = Limits()
+ARCHIVES = (DOCX, XLSX)
+MSG_ARCHIVE = ("«{name}» فایل Word یا Excel سالمی به نظر نمی‌رسد: باز شده‌اش بسیار بزرگ‌تر از "
+               "خودش است یا خراب است. فایل را دوباره ذخیره کنید یا PDF آن را بفرستید.")
+MSG_INFECTED = ("«{name}» ویروس دارد و پذیرفته نشد. چیزی از آن نگه داشته نشد. "
+                "فایل سالم را بفرستید.")
+MSG_SCAN_DOWN = ("بررسی ویروس پیوست‌ها الان ممکن نیست. چند دقیقه دیگر دوباره بفرستید؛ "
+                 "نوشته‌هایتان سر جایش می‌ماند، فقط پیوست‌ها را دوباره انتخاب کنید.")
+MSG_SCAN_TOO_BIG = "«{name}» را نمی‌شود برای ویروس بررسی کرد. فایل کوچک‌تری بفرستید."
+
+
+def check(uploads: list[Upload], limits: Limits, scanner: Scanning
           ) -> tuple[list[tuple[Upload, str]], dict[str, str]]:
-    """Accepted uploads with their sniffed type, and a Persian message if any was refused."""
+    """Accepted uploads with their sniffed type, and a Persian message if any was refused.
+    Only files that pass every other check are scanned; a scanner that cannot answer refuses
+    the uploads with MSG_SCAN_DOWN (the caller keeps what was typed)."""
     accepted: list[tuple[Upload, str]] = []
     uploads = [u for u in uploads if u.content]
     if len(uploads) > limits.max_files:
@@ -88,5 +144,23 @@ def check(uploads: list[Upload], limits: Limits = Limits()
         if kind is None:
             bad.append(f"«{upload.name}» پذیرفته نیست. فقط PDF، Word، Excel، JPG و PNG.")
             continue
+        if kind in ARCHIVES and archive_problem(upload.content):
+            bad.append(MSG_ARCHIVE.format(name=upload.name))
+            continue
         accepted.append((upload, kind))
-    return accepted, ({"attachments": " ".join(bad)} if bad else {})
+    if bad:
+        # Refused already: scanning the rest would only cost time, and nothing is stored.
+        return accepted, {"attachments": " ".join(bad)}
+    for upload, kind in accepted:
+        try:
+            result = scanner.scan(upload.content)
+        except ScanUnavailable as exc:
+            if exc.lasting:
+                bad.append(MSG_SCAN_TOO_BIG.format(name=upload.name))
+                continue
+            return [], {"attachments": MSG_SCAN_DOWN}
+        if not result.clean:
+            bad.append(MSG_INFECTED.format(name=upload.name))
+    if bad:
+        return [], {"attachments": " ".join(bad)}
+    return accepted, {}

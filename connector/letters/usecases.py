@@ -10,10 +10,17 @@ from sqlalchemy.orm import Session, selectinload
 
 from connector.domain import tracking
 from connector.domain.clock import now
-from connector.domain.errors import ExternalError, Forbidden, NotFound, ValidationError
+from connector.domain.errors import (
+    ExternalError,
+    Forbidden,
+    NotFound,
+    TryLater,
+    ValidationError,
+)
 from connector.domain.letter import FINAL, WITHDRAWABLE, ApplicantType, Document, State
 from connector.domain.normalize import digits_only, legal_id, national_code, text
 from connector.letters import files, lifecycle, timeline
+from connector.letters.scanning import Scanning
 from connector.store.db import transaction
 from connector.store.models import Attachment, Letter, Survey
 
@@ -60,7 +67,11 @@ class Cleaned:
     attachments: list[tuple[files.Upload, str]] = field(default_factory=list)
 
 
-def validate(org: Organization, form: LetterForm, uploads: list[files.Upload]) -> Cleaned:
+def validate(org: Organization, form: LetterForm, uploads: list[files.Upload],
+             scanner: Scanning) -> Cleaned:
+    """The cleaned form and the accepted uploads (checked, measured and virus-scanned: nothing
+    of them is stored yet), or ValidationError with a Persian message per field — TryLater when
+    the only thing wrong is a scanner that cannot answer now."""
     errors: dict[str, str] = {}
     f = LetterForm(**{k: text(v) for k, v in vars(form).items()})
     if f.applicant_type not in (ApplicantType.NATURAL.value, ApplicantType.LEGAL.value):
@@ -88,17 +99,18 @@ def validate(org: Organization, form: LetterForm, uploads: list[files.Upload]) -
         errors["body"] = MSG["body"]
     if org.service(f.service) is None:
         errors["service"] = MSG["service"]
-    accepted, file_errors = files.check(uploads, org.attachments)
+    accepted, file_errors = files.check(uploads, org.attachments, scanner)
     errors.update(file_errors)
     if errors:
-        raise ValidationError(errors)
+        raise (TryLater if errors.get("attachments") == files.MSG_SCAN_DOWN
+               else ValidationError)(errors)
     return Cleaned(form=f, attachments=accepted)
 
 
 def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Upload],
            mobile: str, channel: str = "portal") -> Letter:
     org = px.org(org_slug)
-    cleaned = validate(org, form, uploads)
+    cleaned = validate(org, form, uploads, px.scanner(org.slug))
     f = cleaned.form
     service = org.service(f.service)
     # Blobs first: if the transaction fails an orphan blob is harmless; the reverse is not.

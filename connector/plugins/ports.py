@@ -1,12 +1,13 @@
 """The contracts the core depends on. Adapters (``pishkhan.adapters`` entry points) implement
-``CorrespondenceSystem``; SMS gateways (``pishkhan.sms_gateways``) implement ``SmsGateway``.
+``CorrespondenceSystem``; SMS gateways (``pishkhan.sms_gateways``) implement ``SmsGateway``;
+virus scanners (``pishkhan.scanners``) implement ``VirusScanner``.
 Each raises the error classes of :mod:`connector.domain.errors`."""
 from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from connector.domain.errors import ExternalError
 from connector.domain.letter import (
@@ -194,3 +195,47 @@ class WebhookSink(abc.ABC):
     @abc.abstractmethod
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
         """POST ``body``; returns the HTTP status of an accepted event (2xx)."""
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """A scanner's verdict on one file: clean, or infected with the named signature."""
+
+    clean: bool
+    signature: str = ""
+
+
+CLEAN = ScanResult(True)
+
+
+class VirusScanner(abc.ABC):
+    """Looks at a file's bytes before anything of it is stored. Raises ``TransientError`` when
+    the scanner cannot answer now (down, busy, timed out: try again later) and
+    ``PermanentError`` when it never will for this file (too large for its limits)."""
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def scan(self, content: bytes | BinaryIO) -> ScanResult: ...
+
+    def ping(self) -> str:
+        """Reach the scanner; return a one-line description."""
+        return "nothing to reach"
+
+
+class NoScanner(VirusScanner):
+    """The embedded setup's default: every file is taken as clean. Production sets a real
+    scanner (``PISHKHAN_SCANNER=clamav``)."""
+
+    name = "none"
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
+                     ) -> NoScanner:
+        return cls()
+
+    def scan(self, content: bytes | BinaryIO) -> ScanResult:
+        return CLEAN
+
+    def ping(self) -> str:
+        return "no virus scanner configured: files are not scanned"

@@ -1,4 +1,4 @@
-"""Adapters and SMS gateways found by name through entry points, imported only when chosen
+"""Adapters, SMS gateways and virus scanners found by name through entry points, imported only when chosen
 (so pyodbc, for one, is needed only by organizations that use ODBC)."""
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from connector.domain.errors import ConfigurationError
 ADAPTERS = "pishkhan.adapters"
 SMS_GATEWAYS = "pishkhan.sms_gateways"
 SMS_TEXTS = "pishkhan.sms_texts"
+SCANNERS = "pishkhan.scanners"
 
 
 def names(group: str) -> list[str]:

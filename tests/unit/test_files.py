@@ -2,6 +2,11 @@ import io
 import zipfile
 
 from connector.letters import files
+from connector.letters.scanning import Scanning
+from connector.plugins.ports import NoScanner
+
+NOSCAN = Scanning(NoScanner())
+DEFAULT = files.Limits()
 
 
 def office(kind):
@@ -23,7 +28,7 @@ def test_types_are_sniffed_from_content():
 
 
 def test_a_renamed_program_is_refused_with_a_persian_message():
-    accepted, errors = files.check([files.Upload("نامه.pdf", b"MZ\x90\x00")])
+    accepted, errors = files.check([files.Upload("نامه.pdf", b"MZ\x90\x00")], DEFAULT, NOSCAN)
     assert accepted == [] and "نامه.pdf" in errors["attachments"]
 
 
@@ -34,15 +39,17 @@ def test_names_keep_persian_and_lose_paths():
 
 
 def test_too_many_files():
-    accepted, errors = files.check([files.Upload(f"{i}.pdf", b"%PDF-1") for i in range(6)])
+    accepted, errors = files.check([files.Upload(f"{i}.pdf", b"%PDF-1") for i in range(6)], DEFAULT,
+                                   NOSCAN)
     assert "۵" in errors["attachments"]
 
 
 def test_limits_come_from_the_organization():
     limits = files.Limits(max_files=2, max_mb=1)
-    _, errors = files.check([files.Upload(f"{i}.pdf", b"%PDF-1") for i in range(3)], limits)
+    _, errors = files.check([files.Upload(f"{i}.pdf", b"%PDF-1") for i in range(3)], limits,
+                            NOSCAN)
     assert "حداکثر ۲ پیوست" in errors["attachments"]
     big = files.Upload("بزرگ.pdf", b"%PDF-1" + b"0" * (1024 * 1024))
-    accepted, errors = files.check([big, files.Upload("a.pdf", b"%PDF-1")], limits)
+    accepted, errors = files.check([big, files.Upload("a.pdf", b"%PDF-1")], limits, NOSCAN)
     assert [u.name for u, _ in accepted] == ["a.pdf"]
     assert "«بزرگ.pdf» بزرگ‌تر از ۱ مگابایت" in errors["attachments"]
