@@ -1,6 +1,7 @@
 """The scheduler process: one APScheduler (3.x) per worker process, ticking delivery, routing
-polls (each organization at its own interval), the SMS outbox and the webhook outbox. Several
-workers may share one PostgreSQL: every tick claims its rows in the database first."""
+polls (each organization at its own interval), the SMS outbox, the webhook outbox, the daily
+digest and the daily retention run. Several workers may share one PostgreSQL: every tick claims
+its rows in the database first."""
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from connector.delivery import polling
 from connector.delivery import push as delivery
 from connector.domain.clock import TEHRAN
-from connector.operations import digest
+from connector.operations import digest, retention
 from connector.outbox import sms as sms_outbox
 from connector.outbox import sms_status, webhooks
 
@@ -46,6 +47,10 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
     scheduler.add_job(_guarded("digest", lambda: digest.run_daily(px, outbox)), "cron",
                       hour=px.settings.digest_hour, minute=0, id="digest", name="digest",
                       **{**opts, "misfire_grace_time": 3600})
+    # Destruction of expired data, daily; safe to run on every worker at once (retention.py).
+    scheduler.add_job(_guarded("retention", lambda: retention.run(px)), "cron",
+                      hour=px.settings.retention_hour, minute=17, id="retention",
+                      name="retention", **{**opts, "misfire_grace_time": 3600})
     scheduler.add_job(_guarded("sms status", lambda: sms_status.check_statuses(px)),
                       "interval", seconds=15, id="sms-status", name="sms status", **opts)
     scheduler.add_job(_guarded("sms sweep", lambda: sms_status.sweep(px)), "interval",

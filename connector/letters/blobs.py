@@ -5,9 +5,20 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from connector.domain.errors import NotFound
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    digest: str
+    size: int
+    touched_at: datetime  # naive UTC, like every time in the store
 
 
 class BlobStore:
@@ -23,7 +34,13 @@ class BlobStore:
         digest = hashlib.sha256(content).hexdigest()
         path = self._path(digest)
         if path.exists():
-            return digest
+            # A blob's age says when it was last wanted: the retention run destroys unreferenced
+            # blobs by age, so one put again now (a held file being sent) is not taken for old.
+            try:
+                os.utime(path)
+                return digest
+            except FileNotFoundError:
+                pass  # destroyed just now: write it again
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
@@ -50,3 +67,62 @@ class BlobStore:
         if hashlib.sha256(data).hexdigest() != digest:
             raise NotFound(f"{digest} is damaged on disk")
         return data
+
+    def has(self, digest: str) -> bool:
+        try:
+            return self._path(digest).exists()
+        except NotFound:
+            return False
+
+    # Destruction in two steps, so that several workers sweeping at once each destroy (and
+    # record) a file only once, and a file put again meanwhile survives: ``claim`` renames the
+    # blob aside atomically (only one caller wins), ``purge`` deletes what was claimed.
+    GONE = ".gone-"
+
+    def claim(self, digest: str, untouched_since: datetime | None = None) -> bool:
+        """Set a blob aside for deletion; False when it is not there, another caller claimed
+        it, or it was written or put again after ``untouched_since`` (someone wants it)."""
+        path = self._path(digest)
+        aside = path.with_name(self.GONE + digest)
+        try:
+            if untouched_since is not None and _touched(path) >= untouched_since:
+                return False
+            os.replace(path, aside)  # atomic: of several callers, one finds the file
+        except FileNotFoundError:
+            return False
+        # put() may have refreshed it between our look and the rename: give it back.
+        if untouched_since is not None and _touched(aside) >= untouched_since:
+            os.replace(aside, path)
+            return False
+        return True
+
+    def purge(self, digest: str) -> None:
+        self._path(digest).with_name(self.GONE + digest).unlink(missing_ok=True)
+
+    def set_aside(self, min_age: float = 3600.0) -> list[str]:
+        """Blobs claimed at least ``min_age`` seconds ago (by the file system's clock) and never
+        purged: left by a run that stopped midway, not by one still running."""
+        found = []
+        for path in self.root.glob(f"??/??/{self.GONE}*") if self.root.is_dir() else []:
+            try:
+                if time.time() - path.stat().st_ctime >= min_age:
+                    found.append(path.name[len(self.GONE):])
+            except FileNotFoundError:
+                continue
+        return found
+
+    def all(self) -> Iterator[StoredBlob]:
+        """Every blob with its size and the last time it was written or put again."""
+        if not self.root.is_dir():
+            return
+        for path in self.root.glob("??/??/*"):
+            if path.name.startswith(".") or len(path.name) != 64:
+                continue
+            try:
+                yield StoredBlob(path.name, path.stat().st_size, _touched(path))
+            except FileNotFoundError:
+                continue
+
+
+def _touched(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(tzinfo=None)

@@ -2,8 +2,10 @@
 median time to registration and to an answer, letters overdue against their service's promised
 duration, and the average satisfaction score.
 
-Counted over letters handed in during the period. "Approved" means accepted by the secretariat:
-approved in the console or registered in the correspondence system. Durations are calendar days
+Counted over letters handed in during the period, including those the retention run has since
+destroyed (it keeps an anonymous statistics row for each: no name, code, mobile or text).
+"Approved" means accepted by the secretariat: approved in the console or registered in the
+correspondence system. Durations are calendar days
 (the catalog's ``duration_days`` is what citizens are promised; holidays are not subtracted).
 """
 from __future__ import annotations
@@ -11,13 +13,14 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
 
 from connector.domain.clock import now
 from connector.domain.letter import State
-from connector.store.models import Event, Letter, Survey
+from connector.store.models import Event, Letter, LetterStatistic, Survey
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
@@ -75,53 +78,92 @@ class Report:
     total: Row
 
 
+@dataclass(frozen=True)
+class Fact:
+    """What a report needs of one letter, and nothing personal: the same whether it is read
+    from a letter or from the statistics row the retention run keeps when it destroys one."""
+    unit_code: str
+    service_code: str
+    state: str
+    created_at: datetime
+    approved: bool
+    rejected: bool
+    registered_at: datetime | None
+    answered_at: datetime | None
+    score: int | None
+
+
+def letter_facts(s: Session, where: Any) -> list[tuple[int, Fact]]:
+    """(letter id, fact) for the letters matching ``where`` (a SQL condition on Letter)."""
+    rows = s.execute(select(Letter.id, Letter.unit_code, Letter.service_code, Letter.state,
+                            Letter.created_at).where(where)).all()
+    ids = [r.id for r in rows]
+    firsts: dict[tuple[int, str], datetime] = {}
+    scores: dict[int, int] = {}
+    # In chunks: some databases limit the number of bound parameters.
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        for letter_id, kind, first in s.execute(
+                select(Event.letter_id, Event.kind, func.min(Event.at))
+                .where(Event.letter_id.in_(chunk),
+                       Event.kind.in_(("approved", "registered", "rejected") + ANSWERED_KINDS))
+                .group_by(Event.letter_id, Event.kind)):
+            firsts[(letter_id, kind)] = first
+        scores.update(s.execute(select(Survey.letter_id, Survey.score)
+                                .where(Survey.letter_id.in_(chunk))).all())
+    facts = []
+    for r in rows:
+        registered = firsts.get((r.id, "registered"))
+        facts.append((r.id, Fact(
+            unit_code=r.unit_code, service_code=r.service_code, state=r.state,
+            created_at=r.created_at,
+            approved=bool(registered or (r.id, "approved") in firsts),
+            rejected=r.state == State.REJECTED.value or (r.id, "rejected") in firsts,
+            registered_at=registered,
+            answered_at=min((firsts[(r.id, k)] for k in ANSWERED_KINDS
+                             if (r.id, k) in firsts), default=None),
+            score=scores.get(r.id))))
+    return facts
+
+
+def _kept_facts(s: Session, slug: str, since: datetime, until: datetime) -> list[Fact]:
+    """Letters the retention run has destroyed still count in the period they were handed in."""
+    rows = s.scalars(select(LetterStatistic).where(
+        LetterStatistic.org == slug, LetterStatistic.created_at >= since,
+        LetterStatistic.created_at < until)).all()
+    return [Fact(unit_code=r.unit_code, service_code=r.service_code, state=r.state,
+                 created_at=r.created_at, approved=r.approved, rejected=r.rejected,
+                 registered_at=r.registered_at, answered_at=r.answered_at, score=r.score)
+            for r in rows]
+
+
 def build(px: Pishkhan, slug: str, since: datetime, until: datetime) -> Report:
     org = px.org(slug)
     at = now()
     with px.sessions() as s:
-        rows = s.execute(select(Letter.id, Letter.unit_code, Letter.service_code, Letter.state,
-                                Letter.created_at)
-                         .where(Letter.org == slug, Letter.created_at >= since,
-                                Letter.created_at < until)).all()
-        ids = [r.id for r in rows]
-        firsts: dict[tuple[int, str], datetime] = {}
-        scores: dict[int, int] = {}
-        # In chunks: some databases limit the number of bound parameters.
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            for letter_id, kind, first in s.execute(
-                    select(Event.letter_id, Event.kind, func.min(Event.at))
-                    .where(Event.letter_id.in_(chunk),
-                           Event.kind.in_(("approved", "registered", "rejected")
-                                          + ANSWERED_KINDS))
-                    .group_by(Event.letter_id, Event.kind)):
-                firsts[(letter_id, kind)] = first
-            scores.update(s.execute(select(Survey.letter_id, Survey.score)
-                                    .where(Survey.letter_id.in_(chunk))).all())
+        facts = [f for _, f in letter_facts(s, and_(Letter.org == slug,
+                                                    Letter.created_at >= since,
+                                                    Letter.created_at < until))]
+        facts += _kept_facts(s, slug, since, until)
     by_unit: dict[str, Row] = {}
-    for r in rows:
+    for r in facts:
         unit = org.unit(r.unit_code)
         row = by_unit.setdefault(r.unit_code, Row(r.unit_code, unit.name if unit else
                                                   r.unit_code))
         row.received += 1
-        registered = firsts.get((r.id, "registered"))
-        if registered or (r.id, "approved") in firsts:
-            row.approved += 1
-        if r.state == State.REJECTED.value or (r.id, "rejected") in firsts:
-            row.rejected += 1
-        if registered:
-            row._to_registration.append((registered - r.created_at).total_seconds())
-        answered = min((firsts[(r.id, k)] for k in ANSWERED_KINDS if (r.id, k) in firsts),
-                       default=None)
-        if answered:
-            row._to_answer.append((answered - r.created_at).total_seconds())
+        row.approved += r.approved
+        row.rejected += r.rejected
+        if r.registered_at:
+            row._to_registration.append((r.registered_at - r.created_at).total_seconds())
+        if r.answered_at:
+            row._to_answer.append((r.answered_at - r.created_at).total_seconds())
         service = org.service(r.service_code)
         if service and service.duration_days and r.state not in NOT_PURSUED:
             due = r.created_at + timedelta(days=service.duration_days)
-            if (answered or at) > due:
+            if (r.answered_at or at) > due:
                 row.overdue += 1
-        if r.id in scores:
-            row._scores.append(scores[r.id])
+        if r.score is not None:
+            row._scores.append(r.score)
     # Every unit of the organization appears, in the file's order, even with nothing in it.
     units = [by_unit.pop(u.code, Row(u.code, u.name)) for u in org.units]
     units += sorted(by_unit.values(), key=lambda row: row.unit)

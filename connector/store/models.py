@@ -289,3 +289,28 @@ class WebhookDelivery(Base):
                                        name="uq_webhook_delivery_event"),
                       Index("ix_webhook_deliveries_work", "state", "next_attempt_at"),
                       Index("ix_webhook_deliveries_org", "org", "state"))
+
+
+class LetterStatistic(Base):
+    """What the reports need of a letter the retention run destroyed, and nothing personal
+    (no applicant, tracking code, text or files), so a period's totals do not change when the
+    letters in it are destroyed. Written in the same transaction as the destruction."""
+
+    __tablename__ = "letter_statistics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org: Mapped[str] = mapped_column(String(40))
+    unit_code: Mapped[str] = mapped_column(String(60), default="")
+    service_code: Mapped[str] = mapped_column(String(60), default="")
+    channel: Mapped[str] = mapped_column(String(10), default="portal")
+    state: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    rejected: Mapped[bool] = mapped_column(Boolean, default=False)
+    registered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    score: Mapped[int | None] = mapped_column(Integer)
+    attachments: Mapped[int] = mapped_column(Integer, default=0)
+    destroyed_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+    __table_args__ = (Index("ix_letter_statistics_org_created", "org", "created_at"),)
