@@ -183,9 +183,18 @@ def _paths() -> dict[str, Any]:
             "requestBody": {"required": True, "content": {"multipart/form-data": {
                 "schema": _ref("LetterForm"),
                 "encoding": {"attachments": {"contentType": "application/octet-stream"}}}}},
+            "description": "Every attachment is checked before anything is stored: its type by "
+                           "content, Word and Excel files for archive bombs (unpacked size and "
+                           "entry count), and the virus scanner. A refused file is named in "
+                           "`fields.attachments` (400); when the scanner cannot answer now "
+                           "the answer is 503 `try_later` with Retry-After and nothing is "
+                           "kept: send the same request again later.",
             "responses": {"201": _json(_ref("Submitted"), "Staged"),
                           "400": _error("BadRequest"), "401": _error("Unauthorized"),
-                          "404": _error("NotFound"), "413": _error("TooLarge")}}},
+                          "404": _error("NotFound"), "413": _error("TooLarge"),
+                          "503": _json(_ref("Error"), "The virus scanner did not answer; "
+                                                      "nothing was stored, try again later "
+                                                      "(Retry-After)")}}},
         f"{p}/letters/{{tracking_code}}": {"get": {
             "summary": "A letter of the token's mobile", "operationId": "getLetter",
             "security": _BEARER, "parameters": [_CODE],

@@ -85,7 +85,7 @@ def run(px: Pishkhan, dry_run: bool = False, at: datetime | None = None
     done += _sms_texts(px, None, period, why, at, dry_run)
     done += _otp_and_tokens(px, at, dry_run)
     done += _drafts(px, at, dry_run)
-    for d in done:
+    for d in (d for d in done if d.count):
         log.info("retention%s: %s %s of %s (%s)", " (dry run)" if dry_run else "", d.count,
                  d.kind, d.org or "the platform", d.reason)
     return [d for d in done if d.count]

@@ -102,3 +102,17 @@ def test_system_unit_codes_read_as_names():
     assert demo.unit_name("CIV") == "واحد خدمات شهری"
     assert demo.unit_name("civil") == "واحد خدمات شهری"
     assert demo.unit_name("XYZ") == "XYZ" and demo.unit_name(None) is None
+
+
+def test_retention_keys_are_checked_and_default():
+    from connector.config.retention import RetentionPolicy, parse_retention
+    problems: list[tuple[str, str, str]] = []
+    policy = parse_retention({"letters_years": 2, "otp_days": 0.5, "sms_text_days": -1,
+                              "drafts_hours": "24", "keep_forever": True},
+                             lambda *p: problems.append(p))
+    assert policy.letters_years == 2 and policy.otp_days == 0.5
+    assert policy.sms_text_days == RetentionPolicy.sms_text_days  # the bad value keeps its default
+    assert {p[0] for p in problems} == {"retention.sms_text_days", "retention.drafts_hours",
+                                        "retention.keep_forever"}
+    assert policy.period("drafts_hours").total_seconds() == 24 * 3600
+    assert parse_retention(None, lambda *p: problems.append(p)) == RetentionPolicy()
