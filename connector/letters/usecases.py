@@ -110,7 +110,8 @@ def validate(org: Organization, form: LetterForm, uploads: list[files.Upload],
 def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Upload],
            mobile: str, channel: str = "portal") -> Letter:
     org = px.org(org_slug)
-    cleaned = validate(org, form, uploads, px.scanner(org.slug))
+    scanner = px.scanner(org.slug)
+    cleaned = validate(org, form, uploads, scanner)
     f = cleaned.form
     service = org.service(f.service)
     # Blobs first: if the transaction fails an orphan blob is harmless; the reverse is not.
@@ -126,7 +127,7 @@ def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Up
         for i, (upload, kind, digest) in enumerate(stored):
             letter.attachments.append(Attachment(
                 position=i, name=files.safe_name(upload.name, kind), content_type=kind,
-                size=len(upload.content), sha256=digest))
+                size=len(upload.content), sha256=digest, scanned_by=scanner.name))
         lifecycle.record_event(letter, "submitted")
         if org.approval == "portal":
             lifecycle.move(letter, State.AWAITING_APPROVAL, event="awaiting_approval")

@@ -94,6 +94,8 @@ class Attachment(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
+    # The virus scanner that passed the file ("none": not scanned; NULL: before scanning).
+    scanned_by: Mapped[str | None] = mapped_column(String(40))
 
     letter: Mapped[Letter] = relationship(back_populates="attachments")
 

@@ -55,7 +55,10 @@ def pdf(tag: str) -> bytes:
 def rpx(tmp_path, store_url):
     settings = make_settings(tmp_path, PISHKHAN_DATABASE_URL=store_url)
     demo = settings.orgs_dir / "demo.toml"
-    demo.write_text(demo.read_text(encoding="utf-8") + SHORT, encoding="utf-8")
+    # The demo file's own [retention] table (the defaults) gives way to the short policy.
+    text = re.sub(r"\n\[retention\]\n.*?\n\n", "\n", demo.read_text(encoding="utf-8"),
+                  flags=re.S)
+    demo.write_text(text + SHORT, encoding="utf-8")
     upgrade(store_url)
     system, gateway = FakeSystem(), RecordingGateway()
     px = bootstrap(settings, adapters={"demo": system, "demo-portal": system},
@@ -230,3 +233,14 @@ def test_workers_running_retention_at_once_destroy_each_letter_once(history):
                 AuditRecord.action == f"retention.{action}_destroyed")) == 1, action
     assert {b.digest for b in px.blobs.all()} == wanted_blobs(px)
     assert audit.verify(px).ok
+
+
+def test_the_worker_runs_retention_daily(rpx):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from connector.cli import worker
+    px, _ = rpx
+    scheduler = BackgroundScheduler()
+    worker.add_jobs(scheduler, px)
+    job = scheduler.get_job("retention")
+    assert job is not None and str(px.settings.retention_hour) in str(job.trigger)

@@ -87,6 +87,9 @@ def test_eicar_in_a_pdf_is_refused_through_the_api_and_nothing_is_stored(scanned
     r = submit(client, token, files=[(CLEAN_PDF, "مدارک.pdf")])
     assert r.status_code == 201, r.json
     assert _stored(scanned)[0] == 1
+    with scanned.sessions() as s:
+        from connector.store.models import Attachment
+        assert s.scalars(select(Attachment.scanned_by)).all() == ["clamav"]
 
 
 def test_eicar_on_the_letter_form_keeps_what_was_typed_and_holds_nothing(scanned):
@@ -106,6 +109,24 @@ def test_eicar_on_the_letter_form_keeps_what_was_typed_and_holds_nothing(scanned
     import hashlib
     assert hashlib.sha256(INFECTED_PDF).hexdigest() not in stored
     assert hashlib.sha256(CLEAN_PDF).hexdigest() in stored
+
+
+def test_eicar_at_the_front_desk_is_refused_and_the_form_comes_back(scanned):
+    from connector.people import staff
+    from tests.conftest import csrf_of, staff_login
+    from tests.integration.test_desk import FORM
+    client = _client(scanned)
+    staff.add_user(scanned, "desk1", "long-enough-1", role="desk", orgs=["demo"])
+    staff_login(client, "desk1")
+    form_page = client.get("/desk/demo/new").get_data(as_text=True)
+    r = client.post("/desk/demo/new", data={
+        **FORM, "csrf_token": csrf_of(form_page),
+        "attachments": [(io.BytesIO(INFECTED_PDF), "scan-1.pdf")]},
+        content_type="multipart/form-data")
+    assert r.status_code == 400
+    body = page(r)
+    assert "«scan-1.pdf» ویروس دارد" in body and FORM["subject"] in body
+    assert _stored(scanned) == (0, [])
 
 
 def test_a_scanner_that_is_down_says_try_later_and_loses_nothing_typed(tmp_path):

@@ -1,4 +1,5 @@
-"""retention: anonymous statistics of destroyed letters, so reports still add up
+"""retention: anonymous statistics of destroyed letters, so reports still add up; the scanner
+that passed each attachment
 
 Revision ID: 0011
 Revises: 0004
@@ -33,8 +34,12 @@ def upgrade() -> None:
     )
     op.create_index('ix_letter_statistics_org_created', 'letter_statistics',
                     ['org', 'created_at'], unique=False)
+    with op.batch_alter_table('attachments', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('scanned_by', sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('attachments', schema=None) as batch_op:
+        batch_op.drop_column('scanned_by')
     op.drop_index('ix_letter_statistics_org_created', table_name='letter_statistics')
     op.drop_table('letter_statistics')
