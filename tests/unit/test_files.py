@@ -39,15 +39,15 @@ def test_names_keep_persian_and_lose_paths():
 
 
 def test_too_many_files():
-    accepted, errors = files.check([files.Upload(f"{i}.pdf", b"%PDF-1") for i in range(6)], DEFAULT,
-                                   NOSCAN)
+    six = [files.Upload(f"{i}.pdf", b"%PDF-1") for i in range(6)]
+    accepted, errors = files.check(six, DEFAULT, NOSCAN)
     assert "۵" in errors["attachments"]
 
 
 def test_limits_come_from_the_organization():
     limits = files.Limits(max_files=2, max_mb=1)
-    _, errors = files.check([files.Upload(f"{i}.pdf", b"%PDF-1") for i in range(3)], limits,
-                            NOSCAN)
+    three = [files.Upload(f"{i}.pdf", b"%PDF-1") for i in range(3)]
+    _, errors = files.check(three, limits, NOSCAN)
     assert "حداکثر ۲ پیوست" in errors["attachments"]
     big = files.Upload("بزرگ.pdf", b"%PDF-1" + b"0" * (1024 * 1024))
     accepted, errors = files.check([big, files.Upload("a.pdf", b"%PDF-1")], limits, NOSCAN)
