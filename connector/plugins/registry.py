@@ -1,5 +1,5 @@
-"""Adapters, SMS gateways and virus scanners found by name through entry points, imported only when chosen
-(so pyodbc, for one, is needed only by organizations that use ODBC)."""
+"""Adapters, SMS gateways and virus scanners found by name through entry points, imported only
+when chosen (so pyodbc, for one, is needed only by organizations that use ODBC)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
