@@ -16,7 +16,10 @@ What goes, and when:
 Drafts, challenges, tokens and platform SMS belong to no one organization: the shortest period
 any organization sets applies. Every destruction is an audit record (``retention.*``) saying
 what went and why, in the transaction that destroys it. Safe to run from several workers at
-once: rows are locked or removed by single statements, and nothing is recorded twice.
+once: rows are locked or removed by single statements, and nothing is recorded twice. Every
+writing transaction here locks the end of the audit chain *before* any other row, so two
+workers' runs (one redacting an organization's SMS, one destroying a letter and its SMS) cannot
+deadlock over the outbox rows.
 """
 from __future__ import annotations
 
@@ -109,6 +112,7 @@ def _letters(px: Pishkhan, slug: str, policy: RetentionPolicy, at: datetime, dry
     after = 0
     while True:
         with transaction(px.sessions) as s:
+            audit.hold_chain(s)  # first: see the module's docstring
             stmt = select(Letter).where(*due, Letter.id > after).order_by(Letter.id) \
                 .limit(BATCH).options(selectinload(Letter.attachments),
                                       selectinload(Letter.events),
@@ -187,6 +191,7 @@ def _sms_texts(px: Pishkhan, slug: str | None, period: timedelta, why: str, at: 
         if dry_run:
             count = s.scalar(select(func.count()).select_from(Notification).where(*due)) or 0
         else:
+            audit.hold_chain(s)
             count = _redact(s, *due)
             if count:
                 audit.record(s, "retention.sms_redacted", org=slug or "", count=count,
@@ -208,6 +213,7 @@ def _otp_and_tokens(px: Pishkhan, at: datetime, dry_run: bool) -> list[Destructi
                 count = s.scalar(select(func.count()).select_from(model)
                                  .where(column < cutoff)) or 0
             else:
+                audit.hold_chain(s)
                 count = s.execute(delete(model).where(column < cutoff)
                                   .execution_options(synchronize_session=False)).rowcount or 0
                 if count:

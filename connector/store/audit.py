@@ -65,15 +65,23 @@ def _digest(seq: int, at: datetime, actor: str, action: str, org: str, letter: s
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def append(session: Session, entries: list[dict[str, Any]]) -> None:
-    """Append records to the chain in the caller's transaction."""
+def hold_chain(session: Session) -> None:
+    """Lock the end of the chain until the caller's transaction ends. ``append`` does it first;
+    a transaction that will append after locking other rows may call it before them, so every
+    writer takes the locks in the same order."""
     conn = session.connection()
-    # Touch the head row first: the write locks it on every database (on SQLite it takes the
-    # one write lock), so the read below sees the true end of the chain until we commit.
+    # Touch the head row: the write locks it on every database (on SQLite it takes the one
+    # write lock), so a read after it sees the true end of the chain until we commit.
     touched = conn.execute(update(AuditHead).where(AuditHead.id == 1)
                            .values(seq=AuditHead.seq)).rowcount
     if not touched:
         conn.execute(insert(AuditHead).values(id=1, seq=0, hash=""))
+
+
+def append(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Append records to the chain in the caller's transaction."""
+    conn = session.connection()
+    hold_chain(session)
     head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
     seq, prev = head.seq, head.hash
     # Whole seconds: every database keeps them exactly, so the hash can be recomputed anywhere.

@@ -155,6 +155,16 @@ def test_a_short_policy_destroys_what_expired_and_keeps_the_reports(history):
     assert all(re.fullmatch(r"09\d\d\*\*\*\d{4}", n) for n in numbers)
     assert len(texts) == sms_rows  # the messages are still there to count
 
+    # Nowhere in the database — any table, any column — is a name from a destroyed letter.
+    from sqlalchemy import text as sql
+    from connector.store.models import Base
+    with px.sessions() as s:
+        dump = " ".join(str(row) for table in Base.metadata.sorted_tables
+                        for row in s.execute(sql(f'SELECT * FROM "{table.name}"')))
+    assert "باز" in dump  # the open letter's applicant is still there
+    for name in ("بسته", "ردشده", "پس‌گرفته", "خوب بود"):
+        assert name not in dump, name
+
     # The blob folder holds only the open letter's two files (one shared with a destroyed one).
     with px.sessions() as s:
         wanted = set(s.scalars(select(Attachment.sha256)))
