@@ -2,13 +2,13 @@
 that passed each attachment
 
 Revision ID: 0011
-Revises: 0004
+Revises: 0012
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0011'
-down_revision = '0004'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
