@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from connector.config.settings import Settings
+from connector.config.settings import TRUE, Settings
 
 from . import _px, main
 
@@ -28,11 +28,11 @@ def _child_env(settings: Settings) -> dict[str, str]:
 
 
 def _gunicorn(settings: Settings, name: str, app: str, host: str, port: int,
-              workers: int, access_log: bool) -> list[str]:
+              workers: int, access_log: bool, log_level: str = "info") -> list[str]:
     # Each server gets its own control socket; gunicorn's default path is shared by all.
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers",
-            str(workers), "--threads", "4", "--timeout", "120",
+            str(workers), "--threads", "4", "--timeout", "120", "--log-level", log_level,
             *(["--access-logfile", "-"] if access_log else []),
             "--control-socket", str(settings.var_dir / f"gunicorn-{name}.ctl"), app]
 
@@ -46,8 +46,27 @@ def _web_cmd(settings: Settings) -> list[str]:
 
 
 def _sandbox_cmd(settings: Settings) -> list[str]:
+    # The worker polls the sandbox every few seconds: a line per request (and gunicorn's start-up
+    # chatter) would bury the portal's and the worker's own lines. Asked for, both come back.
+    verbose = settings.env.get("PISHKHAN_SANDBOX_ACCESS_LOG", "").strip().lower() in TRUE
     return _gunicorn(settings, "sandbox", "sandbox.wsgi:app", settings.sandbox_host,
-                     settings.sandbox_port, 1, access_log=True)
+                     settings.sandbox_port, 1, access_log=verbose,
+                     log_level="info" if verbose else "warning")
+
+
+def _prepare_demo(ctx: click.Context) -> tuple[str, str] | None:
+    """The demo's database and accounts, made here, once, before gunicorn forks its workers
+    (each of which would otherwise race the others to make them). Production migrates with
+    ``pishkhan db upgrade`` and makes its accounts with ``pishkhan users add``."""
+    from connector.store import db
+    from connector.people.staff import ensure_demo_operator
+
+    db.upgrade(ctx.obj["settings"].database_url)
+    px = _px(ctx)
+    try:
+        return ensure_demo_operator(px)
+    finally:
+        px.engine.dispose()  # no pooled connection may outlive this process's exec
 
 
 @main.command()
@@ -55,6 +74,8 @@ def _sandbox_cmd(settings: Settings) -> list[str]:
 def web(ctx: click.Context) -> None:
     """Serve the portal (citizen pages, console, JSON API) with gunicorn."""
     settings = ctx.obj["settings"]
+    if settings.demo:
+        _prepare_demo(ctx)
     os.execvpe(sys.executable, _web_cmd(settings), _child_env(settings))
 
 
@@ -99,7 +120,7 @@ def run(ctx: click.Context) -> None:
     if px.problems:
         for problem in px.problems:
             click.echo(f"config: {problem}", err=True)
-    operator = ensure_demo_operator(px)
+    operator = ensure_demo_operator(px)  # before the web server forks its workers
     env = _child_env(settings)
     cli = [sys.executable, "-m", "connector.cli"]
     procs = {
