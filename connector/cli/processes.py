@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from connector.bootstrap import Pishkhan
 from connector.config.settings import TRUE, Settings
 
 from . import _px, main
@@ -107,6 +108,17 @@ def _wait_http(url: str, seconds: float) -> bool:
     return False
 
 
+def _echo_unusable(px: Pishkhan) -> None:
+    """Organizations that cannot work until something is fixed (a missing ODBC driver, a bad
+    adapter or SMS option), said once here; the worker records the same on their dashboard."""
+    from connector.bootstrap import check_plugins
+
+    for slug, org in sorted(px.orgs.items()):
+        for problem in check_plugins(px, [slug]):
+            click.echo(f"  NOT WORKING: {org.name} ({slug}) — letters to it wait in the queue "
+                       f"until this is fixed: {problem.message}", err=True)
+
+
 @main.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
@@ -151,6 +163,7 @@ def run(ctx: click.Context) -> None:
                    f"password {DEMO_ADMIN[1]})")
         click.echo(f"  Front desk:            {web_url}/desk/")
     click.echo(f"  SMS sent so far:       pishkhan sms list   (file: {settings.sms_outbox})")
+    _echo_unusable(px)
     click.echo("  Stop with Ctrl-C.")
     code = 0
     while not stopping:

@@ -43,6 +43,8 @@ def process_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "PISHKHAN_ORGS_DIR": str(orgs),
         "PISHKHAN_ENV_FILE": str(tmp_path / "none.env"),
         "PISHKHAN_SECRET_KEY": "test-secret",
+        "PISHKHAN_DEMO_OA_USERNAME": "pishkhan",
+        "PISHKHAN_DEMO_OA_PASSWORD": "sandbox-secret",
         "PISHKHAN_ARGON2_TIME_COST": "1",
         "PISHKHAN_ARGON2_MEMORY_KIB": "8192",
         "PYTHONPATH": str(ROOT),
