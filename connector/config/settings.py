@@ -48,6 +48,7 @@ class Settings:
     log_format: str = "text"
     digest_hour: int = 7
     ratelimit_storage: str = "memory://"
+    proxy_fix: int = 0  # reverse proxies in front of the portal whose X-Forwarded-* we trust
     env: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     @property
@@ -128,5 +129,6 @@ def load_settings(environ: Mapping[str, str] | None = None,
         log_format=get("PISHKHAN_LOG_FORMAT", "text").lower(),
         digest_hour=int(get("PISHKHAN_DIGEST_HOUR", "7")),
         ratelimit_storage=get("PISHKHAN_RATELIMIT_STORAGE", "memory://"),
+        proxy_fix=int(get("PISHKHAN_PROXY_FIX", "0")),
         env=env,
     )
