@@ -15,11 +15,12 @@ RUNTIME="unixodbc odbc-postgresql odbc-mariadb libsqliteodbc"
 # What the tests need on top: unixODBC's headers (pyodbc builds from source where no wheel
 # fits), poppler/zbar (reading the PDF receipt and its QR code back), slapd + ldap-utils (a real
 # LDAP server for directory sign-in), Debian's Chromium (the Playwright browser tests drive
-# /usr/bin/chromium; `playwright install` is never run), and the servers the tests talk to over
+# /usr/bin/chromium; `playwright install` is never run), the servers the tests talk to over
 # loopback — PostgreSQL, MariaDB and Redis (their start and trust setup is the machine's job;
-# see README.md).
+# see README.md) — and nginx, run by the deployment test in front of two portal processes
+# with the site shipped in deploy/.
 TEST="unixodbc-dev poppler-utils zbar-tools slapd ldap-utils chromium
-postgresql mariadb-server redis-server"
+postgresql mariadb-server redis-server nginx"
 
 which="${1:-runtime}"
 case "$which" in

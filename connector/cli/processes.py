@@ -93,6 +93,10 @@ def sandbox(ctx: click.Context) -> None:
 def worker(ctx: click.Context) -> None:
     """Run the scheduler: delivery, routing polls and SMS."""
     from connector.cli import worker as worker_mod
+
+    # systemd (and `pishkhan run`) stop the worker with SIGTERM: leave the scheduler's loop as
+    # Ctrl-C does, so the ticks in flight finish instead of dying mid-call.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     worker_mod.run(_px(ctx))
 
 
