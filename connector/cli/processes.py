@@ -139,10 +139,13 @@ def run(ctx: click.Context) -> None:
     operator = ensure_demo_operator(px)  # before the web server forks its workers
     env = _child_env(settings)
     cli = [sys.executable, "-m", "connector.cli"]
+    # Each child in a process group of its own: Ctrl-C reaches only this process, which stops
+    # each server through its master (SIGTERM, a graceful stop). A terminal's SIGINT sent to
+    # every gunicorn worker at once could leave one hung behind its exited master.
     procs = {
-        "sandbox": subprocess.Popen(_sandbox_cmd(settings), env=env),
-        "web": subprocess.Popen(_web_cmd(settings), env=env),
-        "worker": subprocess.Popen([*cli, "worker"], env=env),
+        "sandbox": subprocess.Popen(_sandbox_cmd(settings), env=env, start_new_session=True),
+        "web": subprocess.Popen(_web_cmd(settings), env=env, start_new_session=True),
+        "worker": subprocess.Popen([*cli, "worker"], env=env, start_new_session=True),
     }
     stopping = False
 
@@ -184,7 +187,11 @@ def run(ctx: click.Context) -> None:
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever of its group is still there
+        except ProcessLookupError:
+            pass
     sys.exit(code)
 
 

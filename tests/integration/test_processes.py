@@ -96,6 +96,15 @@ def started(cmd: Sequence[str], env: dict[str, str], log: Path,
 PISHKHAN = [sys.executable, "-m", "connector.cli"]
 
 
+def wait_banner(proc: subprocess.Popen, log: Path, seconds: float = 90) -> None:
+    """Until `pishkhan run` has printed its addresses (its servers answer by then)."""
+    deadline = time.monotonic() + seconds
+    while "Stop with Ctrl-C" not in log.read_text():
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.3)
+
+
 def test_web_alone_starts_on_a_fresh_postgres_in_demo_mode(tmp_path, pg_url):
     port = free_port()
     env = process_env(tmp_path, PISHKHAN_DATABASE_URL=pg_url, PISHKHAN_DEMO="true",
@@ -167,3 +176,36 @@ def test_sandbox_access_log_stays_out_of_the_terminal_unless_asked_for(tmp_path)
     assert "/api/health" not in quiet and "Booting worker" not in quiet, quiet
     loud = _sandbox_output(tmp_path, PISHKHAN_SANDBOX_ACCESS_LOG="true")
     assert loud.count("GET /api/health") >= 3, loud
+
+
+def _left_behind(marker: str) -> list[str]:
+    """Processes whose command line names this test's folder (its gunicorn control sockets)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if proc.name.isdigit() and marker in cmdline and int(proc.name) != os.getpid():
+            found.append(f"{proc.name} {cmdline}")
+    return found
+
+
+def test_ctrl_c_on_pishkhan_run_stops_everything(tmp_path):
+    port = free_port()
+    env = process_env(tmp_path, PISHKHAN_DEMO="true", PISHKHAN_WEB_PORT=str(port),
+                      PISHKHAN_SANDBOX_PORT=str(free_port()))
+    log = tmp_path / "run.log"
+    with started([*PISHKHAN, "run"], env, log) as proc:
+        wait_banner(proc, log)
+        time.sleep(2)  # the worker polls the sandbox meanwhile
+        # What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+    deadline = time.monotonic() + 15
+    while _left_behind(str(tmp_path / "var")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = _left_behind(str(tmp_path / "var"))
+    for line in left:  # a failing run must not leave servers behind for the next tests
+        os.kill(int(line.split()[0]), signal.SIGKILL)
+    assert left == []
