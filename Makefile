@@ -4,7 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-unit lint install clean
+.PHONY: run test test-unit lint install clean system-packages system-packages-test
+
+# The operating system's packages (unixODBC and its drivers, and for the tests a few servers and
+# tools): scripts/system-packages.sh installs what is missing, or prints the command to run.
+# Quiet and quick when everything is there.
+system-packages:
+	@PYTHON=$(PYTHON) sh scripts/system-packages.sh runtime
+
+system-packages-test:
+	@PYTHON=$(PYTHON) sh scripts/system-packages.sh test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +29,10 @@ install: $(STAMP)
 	cp config/pishkhan.example.env .env
 
 # Starts the sandbox (127.0.0.1:8001), the portal (127.0.0.1:8000) and the worker.
-run: install .env
+run: system-packages install .env
 	PISHKHAN_DEMO=$${PISHKHAN_DEMO:-true} $(BIN)/pishkhan run
 
-test: install
+test: system-packages-test install
 	$(BIN)/lint-imports --config setup.cfg
 	$(BIN)/pytest -q tests
 

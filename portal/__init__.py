@@ -75,4 +75,12 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.register_blueprint(reports.bp)
     app.register_blueprint(webhooks_admin.bp)
     limits.register(app, px.settings.ratelimit_storage)
+    if px.settings.proxy_fix > 0:
+        # Behind nginx the client's address, scheme and host arrive in X-Forwarded-* headers;
+        # only as many hops as there are proxies of ours are trusted, so a client cannot pick
+        # its own address (and rate-limit key) by sending the header itself.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = px.settings.proxy_fix
+        app.wsgi_app = ProxyFix(app.wsgi_app,  # type: ignore[method-assign]
+                                x_for=hops, x_proto=hops, x_host=hops)
     return app

@@ -33,8 +33,8 @@ LIMITS: dict[str, tuple[str, list[str] | None]] = {
 
 
 def register(app: Flask, storage_uri: str) -> Limiter:
-    # Behind a reverse proxy the address is the proxy's unless the deployment adds ProxyFix
-    # for its known proxies; trusting X-Forwarded-For blindly would let anyone pick a key.
+    # Behind a reverse proxy the address is the proxy's unless PISHKHAN_PROXY_FIX names how
+    # many proxies to trust; trusting X-Forwarded-For blindly would let anyone pick a key.
     # Its own headers are off: it would put Retry-After on every answer, even a 200.
     limiter = Limiter(get_remote_address, app=app, storage_uri=storage_uri,
                       headers_enabled=False, strategy="fixed-window", key_prefix="pishkhan")

@@ -9,7 +9,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-import pyodbc
+try:
+    import pyodbc
+except ImportError as exc:  # pyodbc is there but unixODBC's library (libodbc.so.2) is not
+    raise ImportError(f"{exc} — unixODBC is not installed on this machine; install it with: "
+                      "sudo apt-get install unixodbc (or run scripts/system-packages.sh)") from exc
 
 from connector.domain import clock
 from connector.domain.errors import ConfigurationError, PermanentError
@@ -25,6 +29,7 @@ from connector.plugins.ports import CorrespondenceSystem
 
 from ..options import IGNORE, check_known, letter_fields, naive_utc, secret
 from ..options import text as _text
+from .drivers import check_driver
 from .errors import classify
 from .profile import SqlProfile, Statement, load_sql_profile
 from .sql import bind
@@ -68,6 +73,7 @@ class OdbcAdapter(CorrespondenceSystem):
         if re.search(r"(?i)(^|;)\s*pwd\s*=", connection):
             raise ConfigurationError("adapter.connection holds a password — remove PWD=… and "
                                      'name an environment variable: password_env = "OA_DB_PASSWORD"')
+        check_driver(connection, pyodbc.drivers(), pyodbc.dataSources())
         numbers = {}
         for key, default, low, high in (("timeout", 10, 0.1, 600), ("page_size", 200, 1, 10000),
                                         ("overlap", 0, 0, 100000), ("sweep_every", 0, 0, 100000),

@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 
-from connector.config.settings import Settings
+from connector.bootstrap import Pishkhan
+from connector.config.settings import TRUE, Settings
 
 from . import _px, main
 
@@ -28,11 +29,11 @@ def _child_env(settings: Settings) -> dict[str, str]:
 
 
 def _gunicorn(settings: Settings, name: str, app: str, host: str, port: int,
-              workers: int, access_log: bool) -> list[str]:
+              workers: int, access_log: bool, log_level: str = "info") -> list[str]:
     # Each server gets its own control socket; gunicorn's default path is shared by all.
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers",
-            str(workers), "--threads", "4", "--timeout", "120",
+            str(workers), "--threads", "4", "--timeout", "120", "--log-level", log_level,
             *(["--access-logfile", "-"] if access_log else []),
             "--control-socket", str(settings.var_dir / f"gunicorn-{name}.ctl"), app]
 
@@ -46,8 +47,27 @@ def _web_cmd(settings: Settings) -> list[str]:
 
 
 def _sandbox_cmd(settings: Settings) -> list[str]:
+    # The worker polls the sandbox every few seconds: a line per request (and gunicorn's start-up
+    # chatter) would bury the portal's and the worker's own lines. Asked for, both come back.
+    verbose = settings.env.get("PISHKHAN_SANDBOX_ACCESS_LOG", "").strip().lower() in TRUE
     return _gunicorn(settings, "sandbox", "sandbox.wsgi:app", settings.sandbox_host,
-                     settings.sandbox_port, 1, access_log=True)
+                     settings.sandbox_port, 1, access_log=verbose,
+                     log_level="info" if verbose else "warning")
+
+
+def _prepare_demo(ctx: click.Context) -> tuple[str, str] | None:
+    """The demo's database and accounts, made here, once, before gunicorn forks its workers
+    (each of which would otherwise race the others to make them). Production migrates with
+    ``pishkhan db upgrade`` and makes its accounts with ``pishkhan users add``."""
+    from connector.store import db
+    from connector.people.staff import ensure_demo_operator
+
+    db.upgrade(ctx.obj["settings"].database_url)
+    px = _px(ctx)
+    try:
+        return ensure_demo_operator(px)
+    finally:
+        px.engine.dispose()  # no pooled connection may outlive this process's exec
 
 
 @main.command()
@@ -55,6 +75,8 @@ def _sandbox_cmd(settings: Settings) -> list[str]:
 def web(ctx: click.Context) -> None:
     """Serve the portal (citizen pages, console, JSON API) with gunicorn."""
     settings = ctx.obj["settings"]
+    if settings.demo:
+        _prepare_demo(ctx)
     os.execvpe(sys.executable, _web_cmd(settings), _child_env(settings))
 
 
@@ -71,6 +93,10 @@ def sandbox(ctx: click.Context) -> None:
 def worker(ctx: click.Context) -> None:
     """Run the scheduler: delivery, routing polls and SMS."""
     from connector.cli import worker as worker_mod
+
+    # systemd (and `pishkhan run`) stop the worker with SIGTERM: leave the scheduler's loop as
+    # Ctrl-C does, so the ticks in flight finish instead of dying mid-call.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     worker_mod.run(_px(ctx))
 
 
@@ -86,6 +112,17 @@ def _wait_http(url: str, seconds: float) -> bool:
     return False
 
 
+def _echo_unusable(px: Pishkhan) -> None:
+    """Organizations that cannot work until something is fixed (a missing ODBC driver, a bad
+    adapter or SMS option), said once here; the worker records the same on their dashboard."""
+    from connector.bootstrap import check_plugins
+
+    for slug, org in sorted(px.orgs.items()):
+        for problem in check_plugins(px, [slug]):
+            click.echo(f"  NOT WORKING: {org.name} ({slug}) — letters to it wait in the queue "
+                       f"until this is fixed: {problem.message}", err=True)
+
+
 @main.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
@@ -99,13 +136,16 @@ def run(ctx: click.Context) -> None:
     if px.problems:
         for problem in px.problems:
             click.echo(f"config: {problem}", err=True)
-    operator = ensure_demo_operator(px)
+    operator = ensure_demo_operator(px)  # before the web server forks its workers
     env = _child_env(settings)
     cli = [sys.executable, "-m", "connector.cli"]
+    # Each child in a process group of its own: Ctrl-C reaches only this process, which stops
+    # each server through its master (SIGTERM, a graceful stop). A terminal's SIGINT sent to
+    # every gunicorn worker at once could leave one hung behind its exited master.
     procs = {
-        "sandbox": subprocess.Popen(_sandbox_cmd(settings), env=env),
-        "web": subprocess.Popen(_web_cmd(settings), env=env),
-        "worker": subprocess.Popen([*cli, "worker"], env=env),
+        "sandbox": subprocess.Popen(_sandbox_cmd(settings), env=env, start_new_session=True),
+        "web": subprocess.Popen(_web_cmd(settings), env=env, start_new_session=True),
+        "worker": subprocess.Popen([*cli, "worker"], env=env, start_new_session=True),
     }
     stopping = False
 
@@ -130,6 +170,7 @@ def run(ctx: click.Context) -> None:
                    f"password {DEMO_ADMIN[1]})")
         click.echo(f"  Front desk:            {web_url}/desk/")
     click.echo(f"  SMS sent so far:       pishkhan sms list   (file: {settings.sms_outbox})")
+    _echo_unusable(px)
     click.echo("  Stop with Ctrl-C.")
     code = 0
     while not stopping:
@@ -146,7 +187,11 @@ def run(ctx: click.Context) -> None:
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever of its group is still there
+        except ProcessLookupError:
+            pass
     sys.exit(code)
 
 

@@ -72,6 +72,11 @@ def run(px: Pishkhan) -> None:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
+    finally:
+        if scheduler.running:
+            # Let the ticks in flight finish their calls and commit, rather than cut them off.
+            scheduler.shutdown(wait=True)
+    log.info("worker stopped")
 
 
 def start_background(px: Pishkhan) -> BackgroundScheduler:

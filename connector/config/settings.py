@@ -53,6 +53,7 @@ class Settings:
     scanner: str = "none"
     scanner_options: Mapping[str, object] = field(default_factory=dict)
     retention_hour: int = 3
+    proxy_fix: int = 0  # reverse proxies in front of the portal whose X-Forwarded-* we trust
     env: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     @property
@@ -148,5 +149,6 @@ def load_settings(environ: Mapping[str, str] | None = None,
         scanner=get("PISHKHAN_SCANNER", "none"),
         scanner_options=_scanner_options(get),
         retention_hour=int(get("PISHKHAN_RETENTION_HOUR", "3")),
+        proxy_fix=int(get("PISHKHAN_PROXY_FIX", "0")),
         env=env,
     )

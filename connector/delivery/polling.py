@@ -160,6 +160,33 @@ def poll_snapshots(px: Pishkhan, slug: str, batch: int = SNAPSHOT_BATCH) -> int:
     return new
 
 
+_warned: dict[str, str] = {}  # per organization, the poll error last logged by this process
+
+
+def _warn_once(slug: str, error: str | None) -> None:
+    """Log a failing poll when its error is new, and the recovery; the same error at every
+    tick (a missing driver, a system that is down for an hour) is logged once, while the
+    organization's state row keeps the latest for the dashboard."""
+    if error is None:
+        if _warned.pop(slug, None) is not None:
+            log.info("poll %s works again", slug)
+    elif _warned.get(slug) != error:
+        _warned[slug] = error
+        log.warning("poll %s failed: %s", slug, error)
+
+
+def _record_unusable(px: Pishkhan, slug: str, exc: ExternalError) -> None:
+    """The organization's adapter cannot even be built (a missing ODBC driver, a bad option):
+    a plain error on its state row, not a traceback at every tick."""
+    error = f"{exc.kind}: {exc.detail}"[:2000]
+    with transaction(px.sessions) as s:
+        state = s.get(OrgState, slug)
+        if state is not None:
+            state.last_poll_at = now()
+            state.last_poll_error = error
+    _warn_once(slug, error)
+
+
 def poll_org(px: Pishkhan, slug: str) -> int:
     """One routing poll for an organization; returns how many new changes were recorded.
 
@@ -167,23 +194,29 @@ def poll_org(px: Pishkhan, slug: str) -> int:
     organization at a time. Nothing is written before the remote call: on SQLite a write would
     hold the database lock for as long as the remote system takes to answer."""
     _ensure_state(px, slug)
-    if not px.adapter(slug).capabilities.changes_feed:
+    try:
+        adapter = px.adapter(slug)
+    except ExternalError as exc:
+        _record_unusable(px, slug, exc)
+        return 0
+    if not adapter.capabilities.changes_feed:
         return poll_snapshots(px, slug)
     with transaction(px.sessions) as s:
         state = s.scalars(for_claim(select(OrgState).where(OrgState.org == slug), s)).first()
         if state is None or state.paused:
             return 0
         try:
-            result = px.adapter(slug).changes(state.cursor)
+            result = adapter.changes(state.cursor)
         except ExternalError as exc:
             state.last_poll_at = now()
             state.last_poll_error = f"{exc.kind}: {exc.detail}"[:2000]
-            log.warning("poll %s failed: %s", slug, state.last_poll_error)
+            _warn_once(slug, state.last_poll_error)
             return 0
         new = sum(apply_change(px, s, slug, change) for change in result.changes)
         state.cursor = result.cursor
         state.last_poll_at = state.last_poll_ok_at = now()
         state.last_poll_error = None
+    _warn_once(slug, None)
     if new:
         log.info("poll %s: %s new changes", slug, new)
     return new

@@ -133,7 +133,8 @@ def overview(px: Pishkhan, slugs: list[str]) -> dict[str, dict[str, Any]]:
         st = states.get(slug)
         poll = poll_status(st)
         result[slug] = {"counts": c, "failing": failing, "poll": poll,
-                        "health": health_of(bool(st and st.paused), poll, failing)}
+                        "health": health_of(bool(st and st.paused), poll, failing),
+                        "problems": [p.message for p in config_problems(px, slug)]}
     return result
 
 

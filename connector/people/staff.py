@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from connector.domain.clock import now
 from connector.domain.errors import ExternalError, NotFound, ValidationError
@@ -178,7 +179,9 @@ def list_users(px: Pishkhan) -> list[StaffUser]:
 
 
 def ensure_demo_operator(px: Pishkhan) -> tuple[str, str] | None:
-    """The demo's operator (and an admin), created only when PISHKHAN_DEMO is on."""
+    """The demo's operator (and an admin), created only when PISHKHAN_DEMO is on. Safe to call
+    from several processes at once (gunicorn's workers each build the app): whoever loses the
+    race to insert an account finds it made by the other."""
     if not px.settings.demo:
         return None
     for (username, password), role, name in (
@@ -186,6 +189,11 @@ def ensure_demo_operator(px: Pishkhan) -> tuple[str, str] | None:
             (DEMO_ADMIN, "platform_admin", "مدیر سامانه نمونه")):
         with px.sessions() as s:
             exists = s.scalars(select(StaffUser).where(StaffUser.username == username)).first()
-        if not exists:
+        if exists:
+            continue
+        try:
             add_user(px, username, password, role, display_name=name)
+        except (IntegrityError, ValidationError):
+            # The unique username refused a second insert: another process made it first.
+            log.info("demo account %s was made by another process", username)
     return DEMO_OPERATOR
