@@ -51,7 +51,7 @@ def _run(tmp_path: Path, bin_dir: Path, which: str = "runtime", **env: str):
 
 RUNTIME = ["unixodbc", "odbc-postgresql", "odbc-mariadb", "libsqliteodbc"]
 TEST_ONLY = ["unixodbc-dev", "poppler-utils", "zbar-tools", "slapd", "ldap-utils", "chromium",
-             "postgresql", "mariadb-server", "redis-server", "nginx"]
+             "postgresql", "mariadb-server", "redis-server", "nginx", "clamav-daemon"]
 
 
 def test_everything_present_is_silent_and_never_calls_apt(tmp_path):
