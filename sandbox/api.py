@@ -93,6 +93,12 @@ def set_faults() -> Response:
     return jsonify(settings.to_json())
 
 
+@bp.post("/sessions/expire")
+def expire_sessions() -> Response:
+    """End every login ticket of the session dialect now, as a restart of such a system does."""
+    return jsonify({"expired": current_sandbox().sessions.expire_all()})
+
+
 def letter_json(letter: letters.Letter) -> dict[str, Any]:
     """A letter as the scripting API shows it."""
     return {

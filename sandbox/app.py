@@ -6,13 +6,14 @@ import os
 from typing import Any, Mapping
 
 from flask import Flask
+
+from sandbox import api, cartable, legacy, session, soap
 from sqlalchemy import Engine
 
-from sandbox import api, cartable, legacy, soap
 from sandbox.db import open_database
 from sandbox.dbproxy import DatabaseProxy
 from sandbox.faults import FaultInjector, FaultSettings
-from sandbox.state import Sandbox, install
+from sandbox.state import Sandbox, Sessions, install
 
 # Config key -> (environment variable, default). Read in create_app only, never on import.
 _SETTINGS: dict[str, tuple[str, str | None]] = {
@@ -24,6 +25,8 @@ _SETTINGS: dict[str, tuple[str, str | None]] = {
     "TIMEOUT_SLEEP": ("SANDBOX_TIMEOUT_SLEEP", "30"),
     # host:port on which to expose the database server through the fault-injecting proxy.
     "DB_PROXY": ("SANDBOX_DB_PROXY", None),
+    # How long a login ticket of the session dialect lives, in seconds.
+    "SESSION_LIFETIME": ("SANDBOX_SESSION_LIFETIME", "600"),
 }
 
 # Large enough for scanned attachments, small enough that a runaway client cannot exhaust memory.
@@ -52,10 +55,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             public_url=settings["PUBLIC_URL"] or None,
             timeout_sleep=_seconds(settings["TIMEOUT_SLEEP"]),
             db_proxy=_db_proxy(settings["DB_PROXY"], engine, faults),
+            sessions=Sessions(_seconds(settings["SESSION_LIFETIME"])),
         ),
     )
     app.register_blueprint(soap.bp)
     app.register_blueprint(legacy.bp)
+    app.register_blueprint(session.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(cartable.bp)
     api.register_error_handlers(app)

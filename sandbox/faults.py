@@ -11,7 +11,8 @@ from typing import Any, Mapping, Sequence, TypeVar
 T = TypeVar("T")
 
 # Every fault but latency is a share of calls; true and false stand for 1 and 0.
-_RATES = ("error_rate", "down", "commit_then_timeout", "duplicate_events", "reorder_events")
+_RATES = ("error_rate", "down", "commit_then_timeout", "duplicate_events", "reorder_events",
+          "commit_then_fault", "session_expiry")
 
 
 class InvalidFaults(ValueError):
@@ -26,6 +27,12 @@ class FaultSettings:
     commit_then_timeout: float | bool = 0
     duplicate_events: float | bool = 0
     reorder_events: float | bool = False
+    # A write commits, then the answer is a soap:Server fault (as WCF services do on an error
+    # after their transaction): the client cannot tell it from a failure before the commit.
+    commit_then_fault: float | bool = 0
+    # The session dialect: before a call, every login ticket expires (the system restarted or
+    # dropped its sessions), so the call is refused with "session expired".
+    session_expiry: float | bool = 0
 
     @classmethod
     def from_json(cls, data: Any) -> FaultSettings:

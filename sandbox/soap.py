@@ -112,6 +112,9 @@ def serve(dispatch: Callable[[Sandbox, FaultSettings], tuple[etree._Element, boo
         log.exception("SOAP call failed")
         return _fault_response(SoapFault("Server", "InternalError", "internal error"))
 
+    if writes and faults.strikes(settings, "commit_then_fault"):
+        return _fault_response(SoapFault("Server", "InternalServiceFault",
+                                         "خطای داخلی سرور (the change was saved)"))
     if writes and faults.strikes(settings, "commit_then_timeout"):
         # Already committed: the client gives up waiting although its call took effect.
         time.sleep(sandbox.timeout_sleep)

@@ -5,50 +5,38 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
-from copy import deepcopy
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 import zeep
-import zeep.plugins
-from lxml import etree
 from zeep.wsse.username import UsernameToken
 
-from connector.domain import clock
-from connector.domain.errors import (
-    AmbiguousError,
-    ConfigurationError,
-    ExternalError,
-    PermanentError,
-    TransientError,
-)
-from connector.domain.letter import (
-    Capabilities,
-    ChangeKind,
-    DeliveryReceipt,
-    Document,
-    OutgoingLetter,
-    PollResult,
-    RoutingChange,
-)
+from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError,
+                                     PermanentError, TransientError)
+from connector.domain.letter import (Capabilities, ChangeKind, DeliveryReceipt, Document,
+                                     OutgoingLetter, PollResult, RoutingChange)
 from connector.plugins.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
 from connector.plugins.secrets import scrub
 
-from ..options import IGNORE, check_known, letter_fields, secret
-from ..options import naive_utc as _naive_utc
+from ..options import IGNORE, check_known, letter_fields, naive_utc as _naive_utc, secret
 from ..options import text as _text
-from .dates import parse_jalali, to_jalali
+from .calls import Caller, now_utc
+from .checks import Binding, bind
+from .dates import iran, parse_jalali, to_jalali
 from .errors import classify
-from .profile import Profile, load_profile, resolve, run, run_resuming
+from .profile import Profile, load_profile
+from .runner import NotFound, run, run_resuming
+from .templates import resolve
+from .transport import ExchangePlugin, RecordingTransport
 
 log = logging.getLogger(__name__)
 
 WSSE_MODES = ("text", "digest", "none")
 OPTIONS = ("wsdl", "profile", "username_env", "password_env", "wsse", "timeout",
            "register_on_delivery", "page_size", "verify", "client_cert", "client_key",
-           "endpoint")
+           "endpoint", "params", "maps")
 
 
 class SoapAdapter(CorrespondenceSystem):
@@ -59,9 +47,11 @@ class SoapAdapter(CorrespondenceSystem):
                  wsse: str = "text", timeout: float = 10.0, register_on_delivery: bool = False,
                  page_size: int = 200, verify: bool | str = True,
                  client_cert: str | None = None, client_key: str | None = None,
-                 endpoint: str | None = None) -> None:
+                 endpoint: str | None = None, binding: Binding | None = None) -> None:
         self.wsdl = wsdl
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
+        # The organization's parameters and value maps (checked by bind() in from_options).
+        self.binding = binding or bind(self.profile, {}, {}, {})
         self.wsse = wsse
         self.timeout = timeout
         self.register_on_delivery = register_on_delivery
@@ -77,8 +67,12 @@ class SoapAdapter(CorrespondenceSystem):
                                          reply_download="fetch_reply" in ops,
                                          resumable_delivery=self.profile.multi_step)
         self._lock = threading.Lock()
-        self._built: tuple[Any, _RecordingTransport] | None = None
-        self._exchange = _ExchangePlugin()
+        self._built: tuple[Any, RecordingTransport] | None = None
+        session = self.profile.session
+        masked = (session.header.rsplit(".", 1)[-1],) if session and session.header else ()
+        self._exchange = ExchangePlugin(masked)
+        self._caller = Caller(self.profile, self._client_service, self._base_context,
+                              self._fixed_secrets, self.binding.lookup)
 
     # -- building --------------------------------------------------------------------------
 
@@ -131,11 +125,14 @@ class SoapAdapter(CorrespondenceSystem):
         if key is not None and cert is None:
             raise ConfigurationError("adapter.client_key is set without adapter.client_cert — "
                                      'add client_cert = "/path/to/client.pem"')
-        return cls(wsdl, profile, username=username, password=password, wsse=wsse,
+        loaded = load_profile(profile)
+        binding = bind(loaded, options.get("params"), options.get("maps"), secrets)
+        return cls(wsdl, loaded, username=username, password=password, wsse=wsse,
                    timeout=float(timeout), register_on_delivery=register, page_size=page_size,
-                   verify=verify, client_cert=cert, client_key=key, endpoint=endpoint)
+                   verify=verify, client_cert=cert, client_key=key, endpoint=endpoint,
+                   binding=binding)
 
-    def _client_service(self) -> tuple[Any, _RecordingTransport]:
+    def _client_service(self) -> tuple[Any, RecordingTransport]:
         """The zeep service proxy and its transport, built on first use; a failed build is
         retried on the next call."""
         built = self._built
@@ -148,7 +145,7 @@ class SoapAdapter(CorrespondenceSystem):
             session.verify = self._verify
             if self._cert:
                 session.cert = self._cert
-            transport = _RecordingTransport(session=session, timeout=self.timeout,
+            transport = RecordingTransport(session=session, timeout=self.timeout,
                                             operation_timeout=self.timeout)
             settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True,
                                      forbid_external=True)
@@ -214,13 +211,32 @@ class SoapAdapter(CorrespondenceSystem):
                                letter_date=self._time(out.get("number_date")))
 
     def find(self, tracking_code: str) -> DeliveryReceipt | None:
-        out = self._run("find", {"tracking_code": tracking_code})
+        try:
+            out = self._run("find", {"tracking_code": tracking_code})
+        except NotFound:
+            return None
         if not out.get("found"):
             return None
         if out.get("letter_id") is None:
             raise ConfigurationError("find: the system says found but the profile's outputs "
                                      "give no letter_id — check the profile")
+        statuses = self.profile.operations["find"].statuses
+        if statuses:
+            theirs = _text(out.get("status")) or ""
+            ours = statuses.get(theirs.strip())
+            if ours is None:
+                log.warning("soap %s: status %r is not in [find.statuses]; taken as no news",
+                            self.profile.name, theirs)
+            out = {**out, "status": "" if ours in (None, IGNORE) else ours}
         return self._receipt(out)
+
+    def _lookup(self, tracking_code: str) -> dict[str, Any] | None:
+        """For an "already exists" answer: the letter's outputs as a delivery step has them."""
+        found = self.find(tracking_code)
+        if found is None:
+            return None
+        return {"letter_id": found.external_id, "number": found.letter_number,
+                "number_date": found.letter_date, "status": found.status}
 
     def changes(self, cursor: str) -> PollResult:
         if self.profile.cursor == "date":
@@ -235,7 +251,7 @@ class SoapAdapter(CorrespondenceSystem):
         a wider window; the core drops what it has seen by source id. The cursor is
         ``<last day read>/<polls since the last wide sweep>``."""
         day_text, _, count_text = cursor.strip().partition("/")
-        now = clock.now()
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
         polls = int(count_text) + 1 if count_text.isdigit() else 0
         sweep = not day_text or (self.profile.sweep_every and polls >= self.profile.sweep_every)
         try:
@@ -296,7 +312,7 @@ class SoapAdapter(CorrespondenceSystem):
                         "dropped", self.profile.name, change_id, system_kind)
             return None
         assert isinstance(kind, ChangeKind)
-        at = self._time(get("at")) or clock.now()
+        at = self._time(get("at")) or datetime.now(timezone.utc).replace(tzinfo=None)
         letter_id = get("letter_id")
         return change_id, RoutingChange(
             source_id=f"{self.profile.name}:{change_id}", kind=kind, at=at,
@@ -308,7 +324,10 @@ class SoapAdapter(CorrespondenceSystem):
     def fetch_reply(self, external_id: str) -> Document | None:
         if "fetch_reply" not in self.profile.operations:
             return None
-        out = self._run("fetch_reply", {"external_id": external_id})
+        try:
+            out = self._run("fetch_reply", {"external_id": external_id})
+        except NotFound:
+            return None
         if not out.get("found"):
             return None
         text = _text(out.get("text")) or ""
@@ -338,6 +357,8 @@ class SoapAdapter(CorrespondenceSystem):
                 f"{self.profile.name!r} profile uses")
 
     def close(self) -> None:
+        if self._caller.session is not None and self._built is not None:
+            self._caller.session.close()
         with self._lock:
             if self._built is not None:
                 self._built[1].session.close()
@@ -352,8 +373,12 @@ class SoapAdapter(CorrespondenceSystem):
 
     # -- plumbing --------------------------------------------------------------------------
 
+    def _fixed_secrets(self) -> list[str]:
+        return [s for s in (self._password, *self.binding.secrets) if s]
+
     def _secrets(self) -> list[str]:
-        return [s for s in (self._password,) if s]
+        """Everything to mask: the password, secret parameters, every session ticket."""
+        return self._caller.secrets()
 
     def _time(self, value: Any) -> datetime | None:
         """A time from an answer as naive UTC: zeep's datetimes, ISO strings, or Jalali strings
@@ -367,44 +392,34 @@ class SoapAdapter(CorrespondenceSystem):
                 return None
         return _naive_utc(value)
 
-    def _check_status(self, name: str, answer: Any) -> Any:
-        """Raise the profile's error class for a status code inside the answer."""
-        status = self.profile.status
-        if status is None:
-            return answer
-        kind, code, message = status.classify(answer)
-        if kind in ("ok", "ignore"):
-            return answer
-        error = {"transient": TransientError, "permanent": PermanentError,
-                 "configuration": ConfigurationError, "ambiguous": AmbiguousError}[kind]
-        raise error(scrub(f"{name}: the system answered code {code}"
-                          + (f" ({message})" if message else ""), self._secrets()))
+    def _base_context(self) -> dict[str, Any]:
+        """What every operation's templates (and the login) may use besides its own fields."""
+        return {"username": self._username, "password": self._password,
+                "params": dict(self.binding.params), "now": now_utc()}
 
     def _run(self, operation: str, context: dict[str, Any],
              progress: DeliveryProgress | None = None) -> dict[str, Any]:
         effectful = operation == "deliver"
-        service, transport = self._client_service()
         done = 0
 
-        def call(name: str, kwargs: dict[str, Any]) -> Any:
+        def call(spec: Any, kwargs: dict[str, Any]) -> Any:
             nonlocal done
-            transport.begin()
-            try:
-                answer = service[name](**kwargs)
-            except Exception as exc:
-                raise classify(exc, action=name, effectful=effectful,
-                               posted=transport.posted, http_status=transport.status,
-                               secrets=self._secrets()) from exc
-            answer = self._check_status(name, answer)
+            answer = self._caller.call(spec, kwargs, effectful)
             done += 1
             return answer
 
-        # Credentials are in the context for dialects that want them in the body.
-        context = {**context, "username": self._username, "password": self._password}
+        context = {**context, **self._base_context()}
+        op = self.profile.operations[operation]
+        lookup = (lambda: self._lookup(context["tracking_code"])) if effectful else None
         try:
             if progress is not None:
-                return run_resuming(self.profile.operations[operation], context, call, progress)
-            return run(self.profile.operations[operation], context, call)
+                return run_resuming(op, context, call, progress, self.binding.lookup, lookup)
+            return run(op, context, call, self.binding.lookup, lookup, strict_ids=effectful)
+        except NotFound as signal:
+            if operation in ("find", "fetch_reply"):
+                raise
+            raise PermanentError(f"{signal}: the system says there is no such thing — check "
+                                 "the profile's codes for this step") from None
         except ExternalError as err:
             # Stored progress makes the finished steps safe to skip on the next attempt.
             resumable = isinstance(progress, DeliveryProgress) and \
@@ -417,76 +432,6 @@ class SoapAdapter(CorrespondenceSystem):
             raise
         except Exception as exc:  # a template that cannot be rendered (e.g. |int of a word)
             raise classify(exc, action=operation, secrets=self._secrets()) from exc
-
-
-class _RecordingTransport(zeep.Transport):
-    """zeep's transport, noting per thread whether the request went out and what status came
-    back — the classifier needs both and zeep's exceptions do not always carry them."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._local = threading.local()
-
-    def begin(self) -> None:
-        self._local.posted = False
-        self._local.status = None
-
-    @property
-    def posted(self) -> bool:
-        return getattr(self._local, "posted", False)
-
-    @property
-    def status(self) -> int | None:
-        return getattr(self._local, "status", None)
-
-    def post(self, address: str, message: Any, headers: Any) -> requests.Response:
-        self._local.posted = True
-        response = super().post(address, message, headers)
-        self._local.status = response.status_code
-        return response
-
-
-class _ExchangePlugin(zeep.plugins.Plugin):
-    """Keeps the last request/response pair. Like zeep's HistoryPlugin(maxlen=1), but pairs a
-    response with its own thread's request, since delivery threads share the adapter."""
-
-    _MASK = "***"
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._last: tuple[Any, Any] = (None, None)
-
-    def egress(self, envelope: Any, http_headers: Any, operation: Any,
-               binding_options: Any) -> tuple[Any, Any]:
-        # The WS-Security header is added to this same element after the plugins run, and
-        # the masking happens on read, so the stored element is not serialized here.
-        self._local.sent = envelope
-        with self._lock:
-            self._last = (envelope, None)
-        return envelope, http_headers
-
-    def ingress(self, envelope: Any, http_headers: Any, operation: Any) -> tuple[Any, Any]:
-        with self._lock:
-            self._last = (getattr(self._local, "sent", None), envelope)
-        return envelope, http_headers
-
-    def last(self, secrets: list[str]) -> tuple[str, str]:
-        with self._lock:
-            sent, received = self._last
-        return self._show(sent, secrets), self._show(received, secrets)
-
-    def _show(self, envelope: Any, secrets: list[str]) -> str:
-        if envelope is None:
-            return ""
-        copy = deepcopy(envelope)
-        for el in copy.iter():
-            if isinstance(el.tag, str) and etree.QName(el).localname == "Password":
-                el.text = self._MASK
-        text = etree.tostring(copy, pretty_print=True, encoding="unicode")
-        for value in secrets:
-            text = text.replace(value, self._MASK)
-        return text
 
 
 def _check_url(key: str, value: Any, example: str) -> None:
@@ -521,7 +466,7 @@ def _items(out: dict[str, Any]) -> list[Any]:
 def _iran_days(since: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
     """Iran's calendar days from ``since`` to ``until`` (naive UTC), each as its first and last
     second in naive UTC — the days such systems' Jalali date filters mean."""
-    tz = clock.TEHRAN
+    tz = iran()
     day = since.replace(tzinfo=timezone.utc).astimezone(tz).date()
     last = until.replace(tzinfo=timezone.utc).astimezone(tz).date()
     while day <= last:

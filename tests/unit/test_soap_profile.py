@@ -123,7 +123,8 @@ def test_multi_step_operation_chains_outputs() -> None:
     ))
     calls: list[tuple[str, dict[str, Any]]] = []
 
-    def call(name: str, args: dict[str, Any]) -> Any:
+    def call(step: Any, args: dict[str, Any]) -> Any:
+        name = step.call
         calls.append((name, args))
         return {"Result": {"Id": 99}} if name == "InsertLetter" else None
 
@@ -200,7 +201,8 @@ def _legacy_run(progress, fail_at: str | None = None, calls: list[str] | None = 
                "InsertAssignment": {"Err": {"ErrorCode": 0}},
                "InsertLetterNumber": {"fldNumber": "1403/9", "fldDate": "1403/07/15 10:00"}}
 
-    def call(name, kwargs):
+    def call(step, kwargs):
+        name = step.call
         calls.append(name)
         if name == fail_at:
             raise AmbiguousError("no answer")
