@@ -83,8 +83,12 @@ def classify(exc: BaseException, *, action: str, effectful: bool = False, posted
             return make(ConfigurationError, f"the system refused our credentials ({text}) — "
                                             "check the username and password variables")
         if code in ("Server", "Receiver"):
+            # WCF services raise these after their transaction has committed, too: on a step
+            # that writes (and is not marked idempotent) the letter may be in.
             where = f" (HTTP {http_status})" if http_status else ""
-            return make(TransientError, f"server fault {text}{where}")
+            if http_status == 503:  # refused before any work: unavailable
+                return make(TransientError, f"server fault {text}{where}")
+            return unknown_outcome(f"server fault {text}{where}")
         if code in ("Client", "Sender"):
             return make(PermanentError, f"the system rejected the call: {text}")
         return unknown_outcome(f"unexpected answer ({text})")

@@ -12,7 +12,7 @@ from connector.cli import main
 from tests.conftest import ROOT
 from tests.sandbox_server import start_sandbox
 
-ORGS = ["demo", "demo-portal", "demo-legacy", "demo-odbc"]
+ORGS = ["demo", "demo-portal", "demo-legacy", "demo-odbc", "demo-session"]
 
 
 def env(tmp_path: Path, sandbox_url: str) -> dict[str, str]:

@@ -171,7 +171,8 @@ def test_faults_are_read_replaced_and_cleared(sandbox):
     defaults = requests.get(f"{sandbox}/api/faults", timeout=5).json()
     assert defaults == {
         "latency_ms": 0, "error_rate": 0, "down": False, "commit_then_timeout": 0,
-        "duplicate_events": 0, "reorder_events": False,
+        "duplicate_events": 0, "reorder_events": False, "commit_then_fault": 0,
+        "session_expiry": 0,
     }
     post(sandbox, "/api/faults", {"latency_ms": 50, "error_rate": 0.25})
     post(sandbox, "/api/faults", {"down": True})

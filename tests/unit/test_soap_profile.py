@@ -162,7 +162,9 @@ def _refused() -> requests.exceptions.ConnectionError:
     (zeep.exceptions.TransportError("x", status_code=504), False, True, 504, TransientError),
     (zeep.exceptions.TransportError("x", status_code=401), True, True, 401, ConfigurationError),
     (zeep.exceptions.TransportError("x", status_code=200), True, True, 200, AmbiguousError),
-    (zeep.exceptions.Fault("Unavailable", code="soap:Server"), True, True, 500, TransientError),
+    # A server fault on a write may come after the commit (WCF): ambiguous; on a read, retry.
+    (zeep.exceptions.Fault("Unavailable", code="soap:Server"), True, True, 500, AmbiguousError),
+    (zeep.exceptions.Fault("Unavailable", code="soap:Server"), False, True, 500, TransientError),
     (zeep.exceptions.Fault("AuthenticationFailed", code="soap:Client"), False, True, 500,
      ConfigurationError),
     (zeep.exceptions.Fault("Denied", code="soap:Client"), False, True, 401, ConfigurationError),
