@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time, timedelta, timezone
@@ -20,10 +19,10 @@ from connector.domain.letter import (Capabilities, ChangeKind, DeliveryReceipt, 
 from connector.plugins.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
 from connector.plugins.secrets import scrub
 
-from ..options import IGNORE, check_known, letter_fields, naive_utc as _naive_utc, secret
-from ..options import text as _text
+from ..options import IGNORE, letter_fields, naive_utc as _naive_utc, text as _text
 from .calls import Caller, now_utc
 from .checks import Binding, bind
+from .config import adapter_options
 from .dates import iran, parse_jalali, to_jalali
 from .errors import classify
 from .profile import Profile, load_profile
@@ -33,10 +32,6 @@ from .transport import ExchangePlugin, RecordingTransport
 
 log = logging.getLogger(__name__)
 
-WSSE_MODES = ("text", "digest", "none")
-OPTIONS = ("wsdl", "profile", "username_env", "password_env", "wsse", "timeout",
-           "register_on_delivery", "page_size", "verify", "client_cert", "client_key",
-           "endpoint", "params", "maps")
 
 
 class SoapAdapter(CorrespondenceSystem):
@@ -80,57 +75,7 @@ class SoapAdapter(CorrespondenceSystem):
     def from_options(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> SoapAdapter:
         """Build from an organization's ``[adapter]`` table; every mistake is a
         ConfigurationError naming the key and the fix. Touches no network."""
-        check_known(options, OPTIONS, "soap")
-        wsdl = options.get("wsdl")
-        if wsdl is None or wsdl == "":
-            raise ConfigurationError('adapter.wsdl is missing — add wsdl = "https://…?wsdl"')
-        _check_url("wsdl", wsdl, 'wsdl = "https://oa.example.ir/Service.svc?wsdl"')
-        endpoint = options.get("endpoint")
-        if endpoint is not None:
-            _check_url("endpoint", endpoint, 'endpoint = "https://oa.example.ir/Service.svc"')
-        profile = options.get("profile", "reference")
-        if not isinstance(profile, str) or not profile:
-            raise ConfigurationError('adapter.profile must be a profile name — write '
-                                     'profile = "reference"')
-        wsse = options.get("wsse", "text")
-        if wsse not in WSSE_MODES:
-            raise ConfigurationError(f"adapter.wsse is {wsse!r} — use one of: "
-                                     f"{', '.join(WSSE_MODES)}")
-        username = _secret(options, secrets, "username_env", required=wsse != "none")
-        password = _secret(options, secrets, "password_env", required=wsse != "none")
-        timeout = options.get("timeout", 10)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
-                0 < timeout <= 600):
-            raise ConfigurationError("adapter.timeout must be a number of seconds between 0 "
-                                     "and 600 — write timeout = 10")
-        register = options.get("register_on_delivery", False)
-        if not isinstance(register, bool):
-            raise ConfigurationError("adapter.register_on_delivery must be true or false — "
-                                     "write register_on_delivery = true")
-        page_size = options.get("page_size", 200)
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or not (
-                1 <= page_size <= 10000):
-            raise ConfigurationError("adapter.page_size must be a whole number from 1 to "
-                                     "10000 — write page_size = 200")
-        verify = options.get("verify", True)
-        if not isinstance(verify, (bool, str)) or verify == "":
-            raise ConfigurationError("adapter.verify must be true, false or the path of a CA "
-                                     'bundle — write verify = "/etc/pishkhan/oa-ca.pem"')
-        if isinstance(verify, str):
-            _check_path("verify", verify)
-        cert, key = options.get("client_cert"), options.get("client_key")
-        for name, value in (("client_cert", cert), ("client_key", key)):
-            if value is not None:
-                _check_path(name, value)
-        if key is not None and cert is None:
-            raise ConfigurationError("adapter.client_key is set without adapter.client_cert — "
-                                     'add client_cert = "/path/to/client.pem"')
-        loaded = load_profile(profile)
-        binding = bind(loaded, options.get("params"), options.get("maps"), secrets)
-        return cls(wsdl, loaded, username=username, password=password, wsse=wsse,
-                   timeout=float(timeout), register_on_delivery=register, page_size=page_size,
-                   verify=verify, client_cert=cert, client_key=key, endpoint=endpoint,
-                   binding=binding)
+        return cls(**adapter_options(options, secrets))
 
     def _client_service(self) -> tuple[Any, RecordingTransport]:
         """The zeep service proxy and its transport, built on first use; a failed build is
@@ -208,7 +153,9 @@ class SoapAdapter(CorrespondenceSystem):
         return DeliveryReceipt(external_id=str(out["letter_id"]),
                                status=_text(out.get("status")) or "",
                                letter_number=_text(out.get("number")) or None,
-                               letter_date=self._time(out.get("number_date")))
+                               letter_date=self._time(out.get("number_date")),
+                               **{k: _text(out.get(k)) or None for k in ("reason", "unit",
+                                                                         "person")})
 
     def find(self, tracking_code: str) -> DeliveryReceipt | None:
         try:
@@ -432,27 +379,6 @@ class SoapAdapter(CorrespondenceSystem):
             raise
         except Exception as exc:  # a template that cannot be rendered (e.g. |int of a word)
             raise classify(exc, action=operation, secrets=self._secrets()) from exc
-
-
-def _check_url(key: str, value: Any, example: str) -> None:
-    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https", "file") \
-            or not (urlsplit(value).netloc or value.startswith("file:")):
-        raise ConfigurationError(f"adapter.{key} is {value!r}, not an http(s) URL — "
-                                 f"write {example}")
-
-
-def _check_path(key: str, value: Any) -> None:
-    if not isinstance(value, str) or not os.path.exists(value):
-        raise ConfigurationError(f"adapter.{key} is {value!r}, which does not exist — give the "
-                                 "path of an existing file")
-
-
-def _secret(options: Mapping[str, Any], secrets: Mapping[str, str], key: str,
-            required: bool) -> str | None:
-    example = "OA_USERNAME" if key == "username_env" else "OA_PASSWORD"
-    return secret(options, secrets, key, missing=None if not required else (
-        f'adapter.{key} is missing — add {key} = "{example}" and set {example} in the '
-        'environment (or write wsse = "none" if the service needs no credentials)'))
 
 
 def _items(out: dict[str, Any]) -> list[Any]:

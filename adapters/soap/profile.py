@@ -69,7 +69,9 @@ RESULT_FIELDS: dict[str, frozenset[str]] = {
 }
 CHANGE_FIELDS = frozenset({"change_id", "letter_id", "reference", "kind", "at", "number",
                            "reason", "unit", "person", "instruction", "text"})
-REQUIRED_OPERATIONS = ("deliver", "find", "changes", "ping")
+# Without [changes] the system is "feedless": the core follows each letter with find (whose
+# [find.statuses] maps the system's status values to ours).
+REQUIRED_OPERATIONS = ("deliver", "find", "ping")
 ATTACHMENT_FIELDS = frozenset({"name", "content_type", "content", "size"})
 
 _STEP_KEYS = frozenset({"call", "args", "outputs", "for_each", "when", "reconcile", "codes",
@@ -119,13 +121,19 @@ def parse_profile(data: Mapping[str, Any], default_name: str = "", source: str =
         raw = data.get(op_name)
         if raw is None:
             if op_name in REQUIRED_OPERATIONS:
-                raise bad(f"[{op_name}]", "is missing — every profile maps deliver, find, "
-                                          "changes and ping")
+                raise bad(f"[{op_name}]", "is missing — every profile maps deliver, find "
+                                          "and ping (and changes, where the system has a "
+                                          "history)")
             continue
         operations[op_name] = _parse_operation(op_name, raw, bad)
 
-    changes = data["changes"]
-    item = changes.get("item", {})
+    changes = data.get("changes") or {}
+    if "changes" not in operations and not operations["find"].statuses:
+        raise bad("[changes]", "is missing, and [find.statuses] too — map the system's "
+                               "history in [changes], or its status values in [find.statuses] "
+                               "so letters are followed one by one")
+    item = changes.get("item", {}) if "changes" in operations else {
+        "change_id": "", "kind": ""}
     if not isinstance(item, dict) or not all(isinstance(v, str) for v in item.values()):
         raise bad("[changes.item]", "must map field names to response paths")
     if set(item) - CHANGE_FIELDS:
@@ -134,7 +142,7 @@ def parse_profile(data: Mapping[str, Any], default_name: str = "", source: str =
     for required in ("change_id", "kind"):
         if required not in item:
             raise bad("[changes.item]", f"must give the path of {required}")
-    kinds = check_kinds(changes.get("kinds", {}), bad)
+    kinds = check_kinds(changes.get("kinds", {}), bad) if "changes" in operations else {}
     date_format = data.get("date_format", "iso")
     if date_format not in DATE_FORMATS:
         raise bad("date_format", f"is {date_format!r}; use one of {list(DATE_FORMATS)}")

@@ -108,7 +108,8 @@ def snapshot_change(tracking_code: str, receipt: DeliveryReceipt) -> RoutingChan
     return RoutingChange(source_id=f"snapshot:{kind.value}:{receipt.letter_number or ''}",
                          kind=kind, at=receipt.letter_date or now(),
                          external_id=receipt.external_id, reference=tracking_code,
-                         number=receipt.letter_number)
+                         number=receipt.letter_number, reason=receipt.reason,
+                         unit=receipt.unit, person=receipt.person)
 
 
 def poll_snapshots(px: Pishkhan, slug: str, batch: int = SNAPSHOT_BATCH) -> int:

@@ -117,6 +117,11 @@ class DeliveryReceipt:
     status: str = ""
     letter_number: str | None = None
     letter_date: datetime | None = None
+    # What a status look-up adds for systems without a routing feed (rejected: why; referred:
+    # to which unit and person).
+    reason: str | None = None
+    unit: str | None = None
+    person: str | None = None
 
 
 @dataclass(frozen=True)

@@ -205,3 +205,53 @@ def _database_text(px) -> str:
             for row in conn.execute(text(f'SELECT * FROM "{table}"')):
                 parts.append(repr(tuple(row)))
     return "\n".join(parts)
+
+
+def feedless_profile(tmp_path: Path) -> Path:
+    """The session profile without its history: a system with only "get letter status"."""
+    text_ = PROFILE.read_text("utf-8")
+    start = text_.index("# The history, by Jalali date-time range.")
+    end = text_.index("[[ping.steps]]")
+    path = tmp_path / "session-feedless.toml"
+    path.write_text(text_[:start] + text_[end:], "utf-8")
+    return path
+
+
+def test_feedless_status_codes_are_mapped(sandbox, tmp_path: Path) -> None:
+    base, app = sandbox
+    engine = get_sandbox(app).engine
+    adapter = session_adapter(base, profile=str(feedless_profile(tmp_path)),
+                              register_on_delivery=False)
+    assert not adapter.capabilities.changes_feed
+    receipt = adapter.deliver(dated("PK-8101"))
+    assert adapter.find("PK-8101").status == "delivered"  # 1: pending in the inbox
+    oa.reject(engine, int(receipt.external_id), "مدارک ناقص است")
+    rejected = adapter.find("PK-8101")
+    assert (rejected.status, rejected.reason) == ("rejected", "مدارک ناقص است")
+
+
+def test_feedless_organization_follows_letters_one_by_one(sandbox, tmp_path: Path) -> None:
+    from connector.delivery import polling
+    base, app = sandbox
+    engine = get_sandbox(app).engine
+    settings = make_settings(tmp_path, PISHKHAN_SANDBOX_URL=base)
+    set_option(settings.orgs_dir, "demo-session", "profile",
+               f'"{feedless_profile(tmp_path)}"')
+    upgrade(settings.database_url)
+    px = bootstrap(settings)
+    try:
+        form = letters.LetterForm(national_code="0076229645", first_name="مریم",
+                                  last_name="احمدی", subject="درخواست", body="متن",
+                                  service="general")
+        sent = letters.submit(px, "demo-session", form, [Upload("نامه.pdf", PDF)], MOBILE)
+        letters.approve(px, sent.tracking_code, "operator")
+        delivery.run_once(px)
+        mine = letters.get(px, sent.tracking_code)
+        assert mine.state == "registered"
+        oa.refer(engine, int(mine.external_id), "FIN", person="زهرا کریمی")
+        assert polling.poll_org(px, "demo-session") == 1
+        mine = letters.get(px, sent.tracking_code)
+        assert mine.state == "in_progress" and mine.current_unit == "امور مالی"
+        assert polling.poll_org(px, "demo-session") == 0  # the same status is no news
+    finally:
+        px.close()
