@@ -47,11 +47,8 @@ class SoapAdapter(CorrespondenceSystem):
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         # The organization's parameters and value maps (checked by bind() in from_options).
         self.binding = binding or bind(self.profile, {}, {}, {})
-        self.wsse = wsse
-        self.timeout = timeout
-        self.register_on_delivery = register_on_delivery
-        self.page_size = page_size
-        self.endpoint = endpoint
+        self.wsse, self.timeout, self.endpoint = wsse, timeout, endpoint
+        self.register_on_delivery, self.page_size = register_on_delivery, page_size
         self._username = username
         self._password = password
         self._verify = verify
