@@ -22,9 +22,15 @@ Bad = Callable[[str, str], Exception]
 DOMAINS: dict[str, tuple[str, ...]] = {"applicant_type": ("natural", "legal")}
 
 
-def check_profile_templates(profile: Profile, bad: Bad) -> None:
+MapUse = tuple[str, str, str, str]  # (where, placeholder as written, field, map)
+
+
+def check_profile_templates(profile: Profile, bad: Bad) -> tuple[MapUse, ...]:
+    """Check every template of the profile; return where value maps are used, for the check of
+    each organization's merged maps (:func:`bind`)."""
     from .profile import (ATTACHMENT_FIELDS, COMMON_FIELDS, CONTEXT_FIELDS, RESULT_FIELDS)
     session_used = False
+    uses: list[MapUse] = []
     for op_name, op in profile.operations.items():
         known = set(CONTEXT_FIELDS[op_name]) | COMMON_FIELDS
         referenced: set[str] = set()
@@ -45,6 +51,8 @@ def check_profile_templates(profile: Profile, bad: Bad) -> None:
                 for ph, inside in _placeholders(table, f"{where}.{part}", bad):
                     _check_name(profile, ph, known, in_item or inside, f"{where}.{part}", bad,
                                 ATTACHMENT_FIELDS)
+                    uses += [(f"{where}.{part}", _text(ph), ph.name, arg or "")
+                             for fname, arg in ph.filters if fname == "map"]
                     session_used |= ph.root == "session"
                     referenced.add(ph.root)
             referenced.update(n.split(".")[0] for n in (step.for_each, step.when) if n)
@@ -77,6 +85,12 @@ def check_profile_templates(profile: Profile, bad: Bad) -> None:
             for ph, inside in _placeholders(session.logout.args, "session.logout.args", bad):
                 _check_name(profile, ph, known | {"session"}, inside, "session.logout.args",
                             bad, ATTACHMENT_FIELDS)
+    return tuple(uses)
+
+
+def _text(ph: Placeholder) -> str:
+    return "{" + ph.name + "".join(f"|{f}" + (f"({a})" if a is not None else "")
+                                   for f, a in ph.filters) + "}"
 
 
 def _placeholders(table: Any, where: str, bad: Bad) -> list[tuple[Placeholder, bool]]:
@@ -88,8 +102,7 @@ def _placeholders(table: Any, where: str, bad: Bad) -> list[tuple[Placeholder, b
 
 def _check_name(profile: Profile, ph: Placeholder, known: set[str], in_item: bool, where: str,
                 bad: Bad, attachment_fields: Iterable[str]) -> None:
-    text = "{" + ph.name + "".join(f"|{f}" + (f"({a})" if a is not None else "")
-                                   for f, a in ph.filters) + "}"
+    text = _text(ph)
     root = ph.root
     if root == "item":
         if not in_item:
@@ -122,12 +135,6 @@ def _check_name(profile: Profile, ph: Placeholder, known: set[str], in_item: boo
             raise bad(where, f"uses {text}, but the profile has no map {arg!r} — add "
                              f"[maps.{arg}] with one line per value" + _suggest(arg or "",
                                                                                profile.maps))
-        domain = DOMAINS.get(ph.name, ())
-        missing = [v for v in domain if v not in profile.maps[arg] and "*" not in profile.maps[arg]]
-        if missing:
-            raise bad(where, f"uses {text}, but [maps.{arg}] has no entry for "
-                             f"{', '.join(map(repr, missing))} — add {missing[0]} = <their "
-                             "value> (or \"*\" = <value> for everything else)")
 
 
 def _suggest(name: str, choices: Iterable[str]) -> str:
@@ -210,4 +217,16 @@ def bind(profile: Profile, params: Any, maps: Any, env: Mapping[str, str]) -> Bi
                                          + _suggest(name, merged) + f"; it has: "
                                          f"{', '.join(sorted(merged)) or 'none'}")
             merged[name].update({str(k): v for k, v in table.items()})
+    for where, text, name, map_name in profile.map_uses:
+        domain = DOMAINS.get(name, ())
+        if name.startswith("params."):
+            domain = (str(values.get(name.split(".", 1)[1])),)
+        table = merged.get(map_name, {})
+        missing = [v for v in domain if v not in table and "*" not in table]
+        if missing:
+            raise ConfigurationError(
+                f"{prefix} ({profile.source}): {where} uses {text}, but the map {map_name!r} "
+                f"has no entry for {', '.join(map(repr, missing))} — add {missing[0]} = "
+                f"<their value> under [maps.{map_name}] in the profile or "
+                f"[adapter.maps.{map_name}] in the organization file")
     return Binding(params=values, maps=merged, secrets=tuple(secrets))

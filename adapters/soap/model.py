@@ -121,6 +121,8 @@ class Profile:
     params: Mapping[str, Param] = field(default_factory=dict)
     maps: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: str = "profile"
+    # Where value maps are used: (where, placeholder, field, map), checked per organization.
+    map_uses: tuple[tuple[str, str, str, str], ...] = ()
 
     @property
     def multi_step(self) -> bool:

@@ -30,6 +30,7 @@ and results are listed in ``CONTEXT_FIELDS`` and ``RESULT_FIELDS``.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -161,8 +162,7 @@ def parse_profile(data: Mapping[str, Any], default_name: str = "", source: str =
                       session=session, params=_parse_params(data.get("params", {}), bad),
                       maps=_parse_maps(data.get("maps", {}), bad, "maps"), source=source,
                       **numbers)
-    check_profile_templates(profile, bad)
-    return profile
+    return dataclasses.replace(profile, map_uses=check_profile_templates(profile, bad))
 
 
 def _codes(raw: Any, where: str, bad: Bad) -> dict[str, str]:
