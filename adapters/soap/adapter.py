@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
-from datetime import date, datetime, time, timedelta, timezone
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +23,7 @@ from ..options import IGNORE, letter_fields, naive_utc as _naive_utc, text as _t
 from .calls import Caller, now_utc
 from .checks import Binding, bind
 from .config import adapter_options
-from .dates import iran, parse_jalali, to_jalali
+from .dates import iran_days as _iran_days, parse_jalali, to_jalali
 from .errors import classify
 from .profile import Profile, load_profile
 from .runner import NotFound, run, run_resuming
@@ -67,6 +67,16 @@ class SoapAdapter(CorrespondenceSystem):
                               self._fixed_secrets, self.binding.lookup)
 
     # -- building --------------------------------------------------------------------------
+
+    @staticmethod
+    def draft(wsdl: str) -> str:
+        """A commented profile skeleton for any WSDL (``pishkhan adapter draft``)."""
+        from .draft import draft, read_wsdl
+        try:
+            service, ops = read_wsdl(wsdl)
+        except Exception as exc:
+            raise classify(exc, action=f"reading the WSDL at {wsdl}", loading_wsdl=True) from exc
+        return draft(wsdl, ops, service)
 
     @classmethod
     def from_options(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> SoapAdapter:
@@ -384,15 +394,3 @@ def _items(out: dict[str, Any]) -> list[Any]:
     if items is None:
         return []
     return list(items) if isinstance(items, (list, tuple)) else [items]
-
-
-def _iran_days(since: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
-    """Iran's calendar days from ``since`` to ``until`` (naive UTC), each as its first and last
-    second in naive UTC — the days such systems' Jalali date filters mean."""
-    tz = iran()
-    day = since.replace(tzinfo=timezone.utc).astimezone(tz).date()
-    last = until.replace(tzinfo=timezone.utc).astimezone(tz).date()
-    while day <= last:
-        start = datetime.combine(day, time.min, tz).astimezone(timezone.utc).replace(tzinfo=None)
-        yield start, min(until, start + timedelta(days=1, seconds=-1))
-        day += timedelta(days=1)

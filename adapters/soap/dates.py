@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta, timezone
 
 from persiantools.digits import ar_to_fa, fa_to_en
 from persiantools.jdatetime import JalaliDate, JalaliDateTime
@@ -33,3 +34,15 @@ def parse_jalali(text: str) -> datetime | None:
     except ValueError:
         return None
     return local.replace(tzinfo=TEHRAN).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def iran_days(since: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """Iran's calendar days from ``since`` to ``until`` (naive UTC), each as its first and last
+    second in naive UTC — the days such systems' Jalali date filters mean."""
+    day = since.replace(tzinfo=timezone.utc).astimezone(TEHRAN).date()
+    last = until.replace(tzinfo=timezone.utc).astimezone(TEHRAN).date()
+    while day <= last:
+        start = datetime.combine(day, time.min, TEHRAN).astimezone(timezone.utc).replace(
+            tzinfo=None)
+        yield start, min(until, start + timedelta(days=1, seconds=-1))
+        day += timedelta(days=1)

@@ -7,7 +7,7 @@ import click
 
 from connector.bootstrap import check_plugins
 from connector.domain.errors import ExternalError, PishkhanError
-
+from connector.plugins import registry
 from . import _px, main
 
 
@@ -76,3 +76,22 @@ def adapter_check(ctx: click.Context, org: str, exchange: bool) -> None:
         click.echo(f"--- last request\n{request or '(none)'}\n--- last response\n"
                    f"{response or '(none)'}")
     sys.exit(0 if all(c.ok for c in checks) else 1)
+
+
+@adapter_group.command("draft")
+@click.argument("wsdl_url")
+@click.option("--type", "kind", default="soap", show_default=True,
+              help="The adapter whose profile to draft.")
+def adapter_draft(wsdl_url: str, kind: str) -> None:
+    """Print a commented profile skeleton for a vendor's WSDL: every operation with its fields,
+    a [session] block where one looks like a login. Save it, complete it, and point an
+    organization's adapter.profile at the file (docs/adapters.md)."""
+    try:
+        factory = registry.load(registry.ADAPTERS, kind)
+        make = getattr(factory, "draft", None)
+        if make is None:
+            raise PishkhanError(f"the {kind} adapter cannot draft a profile")
+        click.echo(make(wsdl_url), nl=False)
+    except (ExternalError, PishkhanError) as exc:
+        click.echo(f"FAIL {getattr(exc, 'detail', exc)}", err=True)
+        sys.exit(1)
