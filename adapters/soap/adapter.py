@@ -8,7 +8,6 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 import zeep
 from zeep.wsse.username import UsernameToken
 
@@ -28,7 +27,7 @@ from .errors import classify
 from .profile import Profile, load_profile
 from .runner import NotFound, run, run_resuming
 from .templates import resolve
-from .transport import ExchangePlugin, RecordingTransport
+from .transport import ExchangePlugin, PinnedSession, RecordingTransport
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +92,7 @@ class SoapAdapter(CorrespondenceSystem):
         with self._lock:
             if self._built is not None:
                 return self._built
-            session = requests.Session()
+            session = PinnedSession()
             session.verify = self._verify
             if self._cert:
                 session.cert = self._cert

@@ -12,6 +12,19 @@ import zeep.plugins
 from lxml import etree
 
 
+class PinnedSession(requests.Session):
+    """A requests session whose own ``verify`` wins over REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE:
+    requests lets those variables (set system-wide on many servers) override a session's CA
+    bundle, so the CA an admin configured in adapter.verify would be silently ignored."""
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> dict[str, Any]:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
+
+
 class RecordingTransport(zeep.Transport):
     """zeep's transport, noting per thread whether the request went out and what status came
     back — the classifier needs both and zeep's exceptions do not always carry them."""
