@@ -255,3 +255,16 @@ def test_feedless_organization_follows_letters_one_by_one(sandbox, tmp_path: Pat
         assert polling.poll_org(px, "demo-session") == 0  # the same status is no news
     finally:
         px.close()
+
+
+def test_thirty_two_threads_share_one_session_and_renew_it_once(sandbox) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    base, app = sandbox
+    adapter = session_adapter(base)
+    receipt = adapter.deliver(dated("PK-8201"))
+    requests.post(f"{base}/api/sessions/expire", timeout=5).raise_for_status()
+    with ThreadPoolExecutor(32) as pool:
+        found = list(pool.map(lambda _: adapter.find("PK-8201"), range(64)))
+    assert {f.external_id for f in found} == {receipt.external_id}
+    assert adapter._caller.session.logins == 2  # the first login, and one renewal
+    assert len(get_sandbox(app).sessions.issued) == 2

@@ -1,0 +1,121 @@
+"""Profile templates: placeholders, filters (base64, Jalali date-times, Gregorian, case,
+default, value maps), the session token, and a session kept once for many threads."""
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime
+
+import pytest
+
+from adapters.soap.checks import Binding
+from adapters.soap.runner import usable_id
+from adapters.soap.session import SessionKeeper
+from adapters.soap.templates import (SESSION_TOKEN, TemplateError, parse_placeholder,
+                                     put_session, render)
+from connector.domain.errors import ConfigurationError
+
+MAPS = Binding(params={}, maps={"sender": {"natural": 1, "legal": 2},
+                                "unit": {"CIV": "12", "*": "99"}}, secrets=())
+# 10:00 UTC on 29 Nov 2026 is 13:30 in Tehran, 1405/09/08.
+WHEN = datetime(2026, 11, 29, 10, 0)
+
+
+@pytest.mark.parametrize("template, expected", [
+    ("{when|jalali}", "1405/09/08"),
+    ("{when|jalali(date)}", "1405/09/08"),
+    ("{when|jalali(datetime)}", "1405/09/08 13:30"),
+    ("{when|jalali(datetime-seconds)}", "1405/09/08 13:30:00"),
+    ("{when|jalali(%Y-%m-%d)}", "1405-09-08"),
+    ("{day|jalali}", "1405/09/08"),
+    ("{when|gregorian}", "2026-11-29"),
+    ("{when|gregorian(datetime)}", "2026-11-29T13:30:00"),
+    ("{blob|base64}", "JVBERi0="),
+    ("{name|upper}", "ABC"),
+    ("{shout|lower}", "abc"),
+    ("{missing|default(2)}", 2),
+    ("{missing|default(none given)}", "none given"),
+    ("{empty|default(x)|upper}", "X"),
+    ("{kind|map(sender)}", 2),
+    ("{unit|map(unit)}", "12"),
+    ("{other|map(unit)}", "99"),
+    ("{digits|latin_digits|int}", 1405),
+    ("{missing|base64}", None),
+    ("از {when|jalali(datetime)} تا {name}", "از 1405/09/08 13:30 تا abc"),
+    ("{{literal}} {name}", "{literal} abc"),
+])
+def test_filters(template: str, expected: object) -> None:
+    ctx = {"when": WHEN, "day": date(2026, 11, 29), "blob": b"%PDF-", "name": "abc",
+           "shout": "ABC", "empty": "", "kind": "legal", "unit": "CIV", "other": "FIN",
+           "digits": "۱۴۰۵"}
+    assert render(template, ctx, MAPS.lookup) == expected
+
+
+def test_a_value_missing_from_a_map_is_an_error_naming_the_fix() -> None:
+    with pytest.raises(ConfigurationError, match=r"no entry for 'robot'.*adapter\.maps\.sender"):
+        render("{kind|map(sender)}", {"kind": "robot"}, MAPS.lookup)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("tracking code", "is not a placeholder"),
+    ("when|jalaly", "unknown filter 'jalaly'"),
+    ("when|map", "needs an argument"),
+    ("when|upper(x)", "takes no argument"),
+])
+def test_placeholder_mistakes(text: str, problem: str) -> None:
+    with pytest.raises(TemplateError, match=problem):
+        parse_placeholder(text)
+
+
+def test_the_session_is_a_token_until_the_call() -> None:
+    args = render({"Ticket": "{session}", "Auth": "Bearer {session}", "n": "{n}"}, {"n": 1})
+    assert args == {"Ticket": SESSION_TOKEN, "Auth": f"Bearer {SESSION_TOKEN}", "n": 1}
+    assert put_session(args, "t-1") == {"Ticket": "t-1", "Auth": "Bearer t-1", "n": 1}
+
+
+@pytest.mark.parametrize("value, usable", [
+    (None, False), ("", False), ("0", False), (0, False), ("-1", False), (-5, False),
+    ("None", False), ("42", True), (42, True), ("1405/12", True),
+])
+def test_usable_ids(value: object, usable: bool) -> None:
+    assert usable_id(value) is usable
+
+
+def test_one_login_for_many_threads_and_one_renewal() -> None:
+    issued: list[str] = []
+    lock = threading.Lock()
+
+    def login() -> str:
+        with lock:
+            issued.append(f"t{len(issued) + 1}")
+            return issued[-1]
+
+    keeper = SessionKeeper(login)
+    barrier = threading.Barrier(32)
+    seen: list[str] = []
+
+    def worker() -> None:
+        barrier.wait()
+        ticket = keeper.ticket()
+        keeper.expire("t1")  # every thread was told t1 expired; one renewal follows
+        seen.append(keeper.ticket())
+        seen.append(ticket)
+
+    threads = [threading.Thread(target=worker) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert issued == ["t1", "t2"]
+    assert set(seen) == {"t1", "t2"} and keeper.seen() == ["t1", "t2"]
+
+
+def test_a_ticket_older_than_its_lifetime_is_renewed() -> None:
+    now = [0.0]
+    count = iter(range(1, 100))
+    keeper = SessionKeeper(lambda: f"t{next(count)}", lifetime_seconds=60,
+                           clock=lambda: now[0])
+    assert keeper.ticket() == "t1"
+    now[0] = 59
+    assert keeper.ticket() == "t1"
+    now[0] = 61
+    assert keeper.ticket() == "t2" and keeper.logins == 2
