@@ -9,7 +9,7 @@ ENV = {"PISHKHAN_SANDBOX_URL": "http://127.0.0.1:8001", "PISHKHAN_VAR_DIR": "/sr
 def test_shipped_demo_organizations_are_valid():
     orgs, problems = load_organizations(ROOT / "config" / "organizations", ENV)
     assert problems == []
-    assert {"demo", "demo-portal", "demo-legacy", "demo-odbc"} <= set(orgs)
+    assert {"demo", "demo-portal", "demo-legacy", "demo-odbc", "demo-session"} <= set(orgs)
     assert "Database=/srv/pishkhan/var/sandbox.db;" in orgs["demo-odbc"].adapter.options[
         "connection"]
     demo = orgs["demo"]
