@@ -6,7 +6,8 @@ For each delivery concurrency (the per-organization setting ``delivery_concurren
 are staged for the demo organization and one delivery tick pushes them all into the sandbox,
 which answers every SOAP call after ``latency_ms``. The bound is concurrency ÷ (calls per letter
 × latency): what the workers could do if nothing but the latency counted. Target: 80 % of it.
-The `legacy` rows deliver in five calls per letter (letter, two files, assignment, number).
+The `legacy` rows deliver in five calls per letter (letter, two files, assignment, number), the
+`session` rows in four (letter, two files, number; one login per worker process besides).
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08
        b"\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N"
        b"\x00\x00\x00\x00IEND\xaeB`\x82")
 # organization, calls per letter, attachments per letter
-CASES = (("demo-portal", 1, 1), ("demo-legacy", 5, 2))
+CASES = (("demo-portal", 1, 1), ("demo-legacy", 5, 2), ("demo-session", 4, 2))
 
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"

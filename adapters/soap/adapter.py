@@ -143,8 +143,9 @@ class SoapAdapter(CorrespondenceSystem):
 
     def _deliver(self, letter: OutgoingLetter, progress: DeliveryProgress | None
                  ) -> DeliveryReceipt:
+        fields = letter_fields(letter)
         context = {
-            **letter_fields(letter),
+            **fields, "submitted_at": fields["submitted_at"] or now_utc(),
             # None rather than False: the argument is then left out, so WSDLs that have no
             # register element still accept the call.
             "register": True if self.register_on_delivery else None,
@@ -371,6 +372,8 @@ class SoapAdapter(CorrespondenceSystem):
         except NotFound as signal:
             if operation in ("find", "fetch_reply"):
                 raise
+            if operation == "changes":  # "no records" for a quiet window
+                return {**context, "changes": []}
             raise PermanentError(f"{signal}: the system says there is no such thing — check "
                                  "the profile's codes for this step") from None
         except ExternalError as err:

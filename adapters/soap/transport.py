@@ -2,6 +2,7 @@
 adds the session cookie), and the plugin that keeps the last exchange for ``--exchange``."""
 from __future__ import annotations
 
+import logging
 import threading
 from copy import deepcopy
 from typing import Any
@@ -10,6 +11,10 @@ import requests
 import zeep
 import zeep.plugins
 from lxml import etree
+
+# zeep logs every request and answer in full at DEBUG — passwords and session tickets with them.
+# What an admin needs of the exchange is `adapter check --exchange`, masked.
+logging.getLogger("zeep.transports").setLevel(logging.INFO)
 
 
 class PinnedSession(requests.Session):

@@ -5,6 +5,7 @@ writes commit and then answer a soap:Server fault."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -140,8 +141,9 @@ def test_ticket_in_a_header_or_a_cookie(sandbox, tmp_path: Path, mode: str, extr
     assert not any(t in sent for t in get_sandbox(sandbox[1]).sessions.issued)
 
 
-def test_fifty_letters_with_expiring_sessions_and_faults_after_commit(sandbox,
-                                                                     tmp_path: Path) -> None:
+def test_fifty_letters_with_expiring_sessions_and_faults_after_commit(sandbox, tmp_path: Path,
+                                                                     caplog) -> None:
+    caplog.set_level(logging.DEBUG)  # every log line, zeep's included
     base, app = sandbox
     settings = make_settings(tmp_path, PISHKHAN_SANDBOX_URL=base, PISHKHAN_MAX_ATTEMPTS="60")
     set_option(settings.orgs_dir, "demo-session", "timeout", "2")
@@ -186,6 +188,9 @@ def test_fifty_letters_with_expiring_sessions_and_faults_after_commit(sandbox,
         assert len(tickets) > 1  # sessions did expire and were renewed
         dump = _database_text(px)
         assert not [t for t in tickets if t in dump], "a session ticket is in the database"
+        logged = "\n".join(r.getMessage() for r in caplog.records)
+        assert "AddAttachment" in logged or "delivery failed" in logged  # the log was captured
+        assert not [t for t in tickets if t in logged], "a session ticket is in the log"
 
         result = CliRunner().invoke(main, ["adapter", "check", "demo-session", "--exchange"],
                                     env={**cli_env(tmp_path, base),

@@ -119,3 +119,52 @@ def test_a_ticket_older_than_its_lifetime_is_renewed() -> None:
     assert keeper.ticket() == "t1"
     now[0] = 61
     assert keeper.ticket() == "t2" and keeper.logins == 2
+
+
+def test_success_without_a_usable_id_is_not_a_receipt() -> None:
+    """A "duplicate" answer marked ignore, or an insert that says ok with id 0: the letter may
+    exist, so it is looked up rather than taken as delivered as letter 0."""
+    from adapters.soap.model import Operation, Step
+    from adapters.soap.runner import run
+    from connector.domain.errors import AmbiguousError
+    op = Operation(steps=(Step(call="AddLetter", outputs={"letter_id": "LetterId"}),))
+    for answer in ({"LetterId": 0}, {"LetterId": None}, {}):
+        with pytest.raises(AmbiguousError, match="no usable letter id"):
+            run(op, {}, lambda step, kwargs, a=answer: a, strict_ids=True)
+    assert run(op, {}, lambda step, kwargs: {"LetterId": 7}, strict_ids=True)["letter_id"] == 7
+
+
+def test_a_fault_listed_in_relogin_faults_logs_in_again_once() -> None:
+    """The vendor side is a stand-in service object answering like zeep's proxy would."""
+    import zeep.exceptions
+    from adapters.soap.calls import Caller
+    from adapters.soap.model import Profile, Session, Step, Operation
+    from adapters.soap.transport import RecordingTransport
+
+    tickets = iter(["t1", "t2", "t3"])
+    refused = {"t1"}
+
+    class Service:
+        def __getitem__(self, name):
+            def call(**kwargs):
+                if name == "Login":
+                    return {"Ticket": next(tickets)}
+                if kwargs["Ticket"] in refused:
+                    raise zeep.exceptions.Fault("Session has expired", code="s:Client")
+                return {"ok": kwargs["Ticket"]}
+            return call
+
+    op = Operation(steps=(Step(call="Ping", args={"Ticket": "{session}"}),))
+    profile = Profile(name="p", description="", operations={"ping": op},
+                      session=Session(call="Login", args={}, ticket="Ticket",
+                                      relogin_faults=("session has expired",)))
+    transport = RecordingTransport()
+    caller = Caller(profile, lambda: (Service(), transport), dict, list, lambda n, v: v)
+    step = op.steps[0]
+    assert caller.call(step, {"Ticket": SESSION_TOKEN}, False) == {"ok": "t2"}
+    assert caller.session.logins == 2
+    refused.add("t2")
+    refused.add("t3")
+    from connector.domain.errors import TransientError
+    with pytest.raises(TransientError, match="fresh session ticket too"):
+        caller.call(step, {"Ticket": SESSION_TOKEN}, False)
