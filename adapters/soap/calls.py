@@ -83,11 +83,10 @@ class Caller:
         headers: dict[str, str] = {}
         extra: dict[str, Any] = {}
         if ticket is not None and spec is not None:
-            if spec.pass_as == "argument":
-                kwargs = put_session(kwargs, ticket)
-            elif spec.pass_as == "header":
+            kwargs = put_session(kwargs, ticket)  # {session} may appear in any mode
+            if spec.pass_as == "header":
                 extra["_soapheaders"] = [self._header(spec, ticket, service)]
-            else:
+            elif spec.pass_as == "cookie":
                 headers["Cookie"] = f"{spec.cookie}={ticket}"
         transport.begin(headers)
         try:

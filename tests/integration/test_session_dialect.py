@@ -273,3 +273,13 @@ def test_thirty_two_threads_share_one_session_and_renew_it_once(sandbox) -> None
     assert {f.external_id for f in found} == {receipt.external_id}
     assert adapter._caller.session.logins == 2  # the first login, and one renewal
     assert len(get_sandbox(app).sessions.issued) == 2
+
+
+def test_closing_logs_out(sandbox) -> None:
+    base, app = sandbox
+    adapter = session_adapter(base)
+    adapter.ping()
+    (ticket,) = get_sandbox(app).sessions.issued
+    assert get_sandbox(app).sessions.valid(ticket)
+    adapter.close()
+    assert not get_sandbox(app).sessions.valid(ticket)

@@ -168,3 +168,48 @@ def test_a_fault_listed_in_relogin_faults_logs_in_again_once() -> None:
     from connector.domain.errors import TransientError
     with pytest.raises(TransientError, match="fresh session ticket too"):
         caller.call(step, {"Ticket": SESSION_TOKEN}, False)
+
+
+def test_a_write_fault_is_ambiguous_unless_the_step_is_idempotent() -> None:
+    import zeep.exceptions
+    from adapters.soap.calls import Caller
+    from adapters.soap.model import Operation, Profile, Step
+    from adapters.soap.transport import RecordingTransport
+    from connector.domain.errors import AmbiguousError, TransientError
+
+    class Service:  # stands in for the vendor: it committed, then raised a WCF server fault
+        def __getitem__(self, name):
+            def call(**kwargs):
+                raise zeep.exceptions.Fault("InternalServiceFault", code="s:Server")
+            return call
+
+    transport = RecordingTransport()
+    write, setter = Step(call="AddLetter"), Step(call="SetUnit", idempotent=True)
+    profile = Profile(name="p", description="",
+                      operations={"deliver": Operation(steps=(write, setter))})
+    caller = Caller(profile, lambda: (Service(), transport), dict, list, lambda n, v: v)
+    with pytest.raises(AmbiguousError):
+        caller.call(write, {}, True)
+    with pytest.raises(TransientError) as err:
+        caller.call(setter, {}, True)
+    assert not isinstance(err.value, AmbiguousError)
+    with pytest.raises(TransientError) as err:
+        caller.call(write, {}, False)  # the same fault on a read: retry
+    assert not isinstance(err.value, AmbiguousError)
+
+
+def test_secret_parameters_come_from_the_environment_and_are_masked() -> None:
+    from adapters.soap.checks import bind
+    from adapters.soap.profile import load_profile
+    import dataclasses
+    from adapters.soap.model import Param
+    profile = load_profile("session")
+    profile = dataclasses.replace(profile, params={**profile.params,
+                                                   "api_key": Param(type="secret")})
+    with pytest.raises(ConfigurationError, match=r"api_key_env = \"ENV_VARIABLE\""):
+        bind(profile, {}, {}, {})
+    with pytest.raises(ConfigurationError, match="OA_KEY, which is not set"):
+        bind(profile, {"api_key_env": "OA_KEY"}, {}, {})
+    bound = bind(profile, {"api_key_env": "OA_KEY"}, {}, {"OA_KEY": "k-123"})
+    assert bound.params["api_key"] == "k-123" and bound.secrets == ("k-123",)
+    assert bound.params["organ_id"] == 1  # the profile's default
