@@ -3,6 +3,7 @@ without any server."""
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from pathlib import Path
 from types import SimpleNamespace
@@ -271,3 +272,21 @@ def test_jalali_dates_both_ways() -> None:
     assert to_jalali(datetime(2024, 10, 6, 21, 0)) == "1403/07/16"  # after midnight in Tehran
     assert parse_jalali("۱۴۰۳/۰۷/۱۶ ۰۰:۳۰") == datetime(2024, 10, 6, 21, 0)
     assert parse_jalali("1403/13/01") is None and parse_jalali("tomorrow") is None
+
+
+def test_the_admin_guide_names_every_profile_key_and_filter() -> None:
+    """docs/adapters.md is how an admin configures an unseen system: each key and filter the
+    profile accepts must be in it."""
+    from adapters.soap import profile as p
+    from adapters.soap.model import STATUS_CLASSES
+    from adapters.soap.templates import FILTERS
+    guide = (Path(__file__).resolve().parents[2] / "docs/adapters.md").read_text("utf-8")
+    keys = (set(p._STEP_KEYS) | set(p._RECONCILE_KEYS) | set(p._SESSION_KEYS) | p._TOP_KEYS
+            | {"absent", "statuses", "overlap_days", "sweep_every", "sweep_days", "cursor",
+               "item", "kinds", "header_namespace", "wrap"})
+    missing = sorted(k for k in keys if not re.search(rf"\b{k}\b", guide))
+    assert not missing, missing
+    assert not [f for f in FILTERS if f"`{f}" not in guide]
+    assert not [c for c in STATUS_CLASSES if f"`{c}`" not in guide]
+    from adapters.soap.config import OPTIONS
+    assert not [o for o in OPTIONS if not re.search(rf"^{o} = |\[adapter\.{o}", guide, re.M)]
