@@ -19,7 +19,7 @@ from .errors import classify
 from .model import Profile, Session
 from .runner import AlreadyExists, NotFound
 from .session import SessionKeeper
-from .templates import MapLookup, put_session, render, resolve
+from .templates import MapLookup, put_session, render, resolve_answer
 from .transport import RecordingTransport
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class Caller:
                                 + (f" ({message})" if message else "")
                                 + " — check the username and password variables",
                                 self.secrets()))
-        ticket = resolve(answer, spec.ticket) if spec.ticket else \
+        ticket = resolve_answer(answer, spec.ticket) if spec.ticket else \
             transport.session.cookies.get(spec.cookie)
         if ticket is None or str(ticket).strip() == "":
             raise ConfigurationError(

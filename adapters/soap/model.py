@@ -8,7 +8,7 @@ from typing import Any
 from connector.domain.letter import ChangeKind
 
 from ..options import map_kind
-from .templates import resolve
+from .templates import resolve_answer
 
 # What an answer's result code can mean (docs/adapters.md, "Result codes").
 STATUS_CLASSES = ("ok", "ignore", "not-found", "already-exists", "relogin", "transient",
@@ -60,11 +60,11 @@ class StatusCodes:
     def classify(self, answer: Any, overrides: Mapping[str, str] | None = None
                  ) -> tuple[str, str, str]:
         """(class, code, message) of one answer; the step's ``overrides`` win over the table."""
-        code = resolve(answer, self.path)
+        code = resolve_answer(answer, self.path)
         if code is None:
             return ("ok" if self.ok_when_absent else self.default), "", ""
         code_text = str(code).strip()
-        message = str(resolve(answer, self.message) or "") if self.message else ""
+        message = str(resolve_answer(answer, self.message) or "") if self.message else ""
         table = {**self.codes, **(overrides or {})}
         return table.get(code_text, self.default), code_text, message
 

@@ -17,7 +17,7 @@ from connector.domain.errors import AmbiguousError
 from connector.plugins.ports import DeliveryProgress
 
 from .model import Operation, Reconcile, Step
-from .templates import MapLookup, render, resolve
+from .templates import MapLookup, render, resolve, resolve_answer
 
 Call = Callable[[Any, dict[str, Any]], Any]
 # What a look-up by tracking code found (letter_id, number, …), or None: for already-exists.
@@ -102,7 +102,7 @@ def _do_step(step: Step, context: Mapping[str, Any], call: Call, maps: MapLookup
         answer = call(step, render(step.args, context, maps) or {})
     except AlreadyExists as exists:
         return _existing(step, context, exists.answer, call, maps, lookup)
-    outputs = {name: resolve(answer, path) for name, path in step.outputs.items()}
+    outputs = {name: resolve_answer(answer, path) for name, path in step.outputs.items()}
     if strict_ids and "letter_id" in outputs and not usable_id(outputs["letter_id"]):
         raise AmbiguousError(f"{step.call}: the system answered success but gave no usable "
                              f"letter id ({outputs['letter_id']!r}); the letter may exist — "
@@ -124,7 +124,7 @@ def _existing(step: Step, context: Mapping[str, Any], answer: Any, call: Call,
     looked_up = _reconcile(step.reconcile, context, call, maps)
     if looked_up is not None:
         return looked_up
-    return {name: resolve(answer, path) for name, path in step.outputs.items()}
+    return {name: resolve_answer(answer, path) for name, path in step.outputs.items()}
 
 
 def _reconcile(spec: Reconcile | None, context: Mapping[str, Any], call: Call,
@@ -137,7 +137,7 @@ def _reconcile(spec: Reconcile | None, context: Mapping[str, Any], call: Call,
         answer = call(spec, render(spec.args, context, maps) or {})
     except NotFound:
         return None
-    records = resolve(answer, spec.list) if spec.list else answer
+    records = resolve_answer(answer, spec.list) if spec.list else answer
     if records is None:
         records = []
     elif not isinstance(records, (list, tuple)):

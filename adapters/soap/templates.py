@@ -270,6 +270,21 @@ def resolve(obj: Any, path: str, default: Any = None) -> Any:
     return current
 
 
+def resolve_answer(answer: Any, path: str) -> Any:
+    """A path in a SOAP answer, written as ``--exchange`` shows it (starting at the children
+    of ``<OperationResponse>``). zeep hands back a response's lone child without its wrapper
+    (``LoginResponse{LoginResult{Ticket}}`` comes back as ``{Ticket}``, and
+    ``{LoginResult: "abc"}`` as ``"abc"``), so a first part that is not there is skipped."""
+    head, _, rest = path.partition(".")
+    if not path or resolve(answer, head, MISSING) is not MISSING:
+        return resolve(answer, path)
+    if not rest:
+        scalar = answer is not None and not isinstance(answer, (Mapping, list, tuple)) and \
+            not hasattr(answer, "__values__")
+        return answer if scalar else None
+    return resolve(answer, rest)
+
+
 def put_session(value: Any, ticket: str) -> Any:
     """Rendered arguments with the live session ticket in place of its token."""
     if isinstance(value, str):

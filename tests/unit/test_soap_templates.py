@@ -213,3 +213,17 @@ def test_secret_parameters_come_from_the_environment_and_are_masked() -> None:
     bound = bind(profile, {"api_key_env": "OA_KEY"}, {}, {"OA_KEY": "k-123"})
     assert bound.params["api_key"] == "k-123" and bound.secrets == ("k-123",)
     assert bound.params["organ_id"] == 1  # the profile's default
+
+
+def test_answer_paths_as_exchange_shows_them_even_when_zeep_unwraps() -> None:
+    from adapters.soap.templates import resolve_answer
+    # LoginResponse{LoginResult: "abc"} comes back from zeep as "abc".
+    assert resolve_answer("abc", "LoginResult") == "abc"
+    # LoginResponse{LoginResult{Code, Ticket}} comes back as {Code, Ticket}.
+    assert resolve_answer({"Code": 0, "Ticket": "t"}, "LoginResult.Ticket") == "t"
+    # Several children: nothing is unwrapped, the path is read as written.
+    both = {"Result": {"Code": 3}, "LetterId": None}
+    assert resolve_answer(both, "Result.Code") == 3
+    assert resolve_answer(both, "LetterId") is None
+    assert resolve_answer(both, "Letter.0.Id") is None
+    assert resolve_answer({"letter": None, "number": "x"}, "letter.number") is None
