@@ -92,8 +92,9 @@ class Caller:
         try:
             return service[name](**kwargs, **extra)
         except Exception as exc:
-            if isinstance(exc, zeep.exceptions.Fault) and spec is not None and ticket and \
-                    _matches(exc, spec.relogin_faults):
+            if spec is not None and ticket and (
+                    (isinstance(exc, zeep.exceptions.Fault) and _matches(exc, spec.relogin_faults))
+                    or transport.status == 401):  # a session-cookie service's "log in again"
                 raise _Relogin() from exc
             raise classify(exc, action=name, effectful=effectful, posted=transport.posted,
                            http_status=transport.status, secrets=self.secrets()) from exc

@@ -63,10 +63,14 @@ class StatusCodes:
         code = resolve_answer(answer, self.path)
         if code is None:
             return ("ok" if self.ok_when_absent else self.default), "", ""
-        code_text = str(code).strip()
+        # zeep gives xs:boolean as True/False; the XML and the admin say true/false.
+        code_text = ("true" if code else "false") if isinstance(code, bool) else str(code).strip()
         message = str(resolve_answer(answer, self.message) or "") if self.message else ""
         table = {**self.codes, **(overrides or {})}
-        return table.get(code_text, self.default), code_text, message
+        if code_text not in table:  # "OK" and "ok", "True" and "true" mean the same
+            table = {k.strip().lower(): v for k, v in table.items()}
+            return table.get(code_text.lower(), self.default), code_text, message
+        return table[code_text], code_text, message
 
 
 @dataclass(frozen=True)

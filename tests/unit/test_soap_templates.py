@@ -227,3 +227,16 @@ def test_answer_paths_as_exchange_shows_them_even_when_zeep_unwraps() -> None:
     assert resolve_answer(both, "LetterId") is None
     assert resolve_answer(both, "Letter.0.Id") is None
     assert resolve_answer({"letter": None, "number": "x"}, "letter.number") is None
+
+
+def test_result_codes_booleans_and_case() -> None:
+    from adapters.soap.model import StatusCodes
+    status = StatusCodes(path="IsSuccess", codes={"true": "ok", "false": "permanent"})
+    assert status.classify({"IsSuccess": True})[0] == "ok"
+    assert status.classify({"IsSuccess": False})[:2] == ("permanent", "false")
+    words = StatusCodes(path="Status", codes={"OK": "ok", "Duplicate": "already-exists"},
+                        default="transient")
+    assert words.classify({"Status": "ok"})[0] == "ok"
+    assert words.classify({"Status": "DUPLICATE"})[0] == "already-exists"
+    assert words.classify({"Status": "busy"})[0] == "transient"
+    assert words.classify({"Status": "Duplicate"}, {"Duplicate": "ignore"})[0] == "ignore"
