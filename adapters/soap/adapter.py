@@ -22,6 +22,7 @@ from ..options import IGNORE, letter_fields, naive_utc as _naive_utc, text as _t
 from .calls import Caller, now_utc
 from .checks import Binding, bind
 from .config import adapter_options
+from .draft import draft_profile
 from .dates import iran_days as _iran_days, parse_jalali, to_jalali
 from .errors import classify
 from .profile import Profile, load_profile
@@ -67,15 +68,8 @@ class SoapAdapter(CorrespondenceSystem):
 
     # -- building --------------------------------------------------------------------------
 
-    @staticmethod
-    def draft(wsdl: str) -> str:
-        """A commented profile skeleton for any WSDL (``pishkhan adapter draft``)."""
-        from .draft import draft, read_wsdl
-        try:
-            service, ops = read_wsdl(wsdl)
-        except Exception as exc:
-            raise classify(exc, action=f"reading the WSDL at {wsdl}", loading_wsdl=True) from exc
-        return draft(wsdl, ops, service)
+    # A commented profile skeleton for any WSDL (``pishkhan adapter draft``).
+    draft = staticmethod(draft_profile)
 
     @classmethod
     def from_options(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> SoapAdapter:
@@ -246,6 +240,10 @@ class SoapAdapter(CorrespondenceSystem):
         if all(isinstance(change_id, int) for change_id, _ in ordered):
             ordered.sort(key=lambda entry: entry[0])
         next_cursor = out.get("next_cursor")
+        if next_cursor is None and self.profile.cursor == "id":
+            # No cursor in the answer: the highest change id read is where the next poll starts.
+            ids = [str(resolve(i, self.profile.change_item["change_id"])) for i in items]
+            next_cursor = max([int(x) for x in ids + [cursor] if x.isdigit()], default=None)
         return PollResult(changes=[c for _, c in ordered],
                           cursor=str(next_cursor) if next_cursor is not None else cursor)
 

@@ -59,6 +59,16 @@ class Op:
     outputs: list[Field] = field(default_factory=list)
 
 
+def draft_profile(wsdl: str) -> str:
+    """The skeleton for the WSDL at ``wsdl`` (a URL or a file); failures are classified."""
+    from .errors import classify
+    try:
+        service, ops = read_wsdl(wsdl)
+    except Exception as exc:
+        raise classify(exc, action=f"reading the WSDL at {wsdl}", loading_wsdl=True) from exc
+    return draft(wsdl, ops, service)
+
+
 def read_wsdl(wsdl: str, timeout: float = 20) -> tuple[str, list[Op]]:
     """The service's name and its operations, read with zeep (DTDs and entities refused)."""
     import requests

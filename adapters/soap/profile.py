@@ -345,8 +345,8 @@ def _parse_operation(op_name: str, raw: Any, bad: Bad) -> Operation:
                           reconcile=reconcile, codes=step_codes,
                           idempotent=bool(s.get("idempotent", False))))
     # The adapter reads these names; a typo here would otherwise surface as a missing value.
-    cursor_output = {"next_cursor"} if raw.get("cursor", "id") == "id" else set()
-    missing = {"deliver": {"letter_id"}, "find": {"found"}, "changes": {"changes"} | cursor_output,
+    # (next_cursor may be left out: the highest change id read is used.)
+    missing = {"deliver": {"letter_id"}, "find": {"found"}, "changes": {"changes"},
                "fetch_reply": {"found"}}.get(op_name, set()) - produced
     if missing:
         raise bad(f"[{op_name}]", f"no step outputs {sorted(missing)}")

@@ -302,3 +302,21 @@ def test_from_options_names_the_key(tmp_path: Path) -> None:
                                         "verify": False, "timeout": 3}, SECRETS)
     assert adapter.profile.name == "reference" and adapter.timeout == 3.0
     assert SoapAdapter.from_options({"wsdl": base["wsdl"], "wsse": "none"}, {}).wsse == "none"
+
+
+def test_an_id_cursor_without_next_cursor_continues_from_the_highest_id(sandbox: Sandbox,
+                                                                       tmp_path: Path) -> None:
+    """Many systems answer "events after N" without saying where to go on."""
+    text = PROFILE.read_text("utf-8").replace(
+        'outputs = { changes = "changes", next_cursor = "nextCursor" }',
+        'outputs = { changes = "changes" }')
+    path = tmp_path / "no-cursor.toml"
+    path.write_text(text, "utf-8")
+    adapter = sandbox.adapter(profile=str(path))
+    receipt = adapter.deliver(letter("PK-1201"))
+    sandbox.api(f"/letters/{receipt.external_id}/register", {})
+    first = adapter.changes("")
+    assert [c.kind for c in first.changes] == [ChangeKind.REGISTERED]
+    assert first.cursor == first.changes[0].source_id.split(":")[1]
+    again = adapter.changes(first.cursor)
+    assert again.changes == [] and again.cursor == first.cursor
