@@ -68,10 +68,13 @@ def check_profile_templates(profile: Profile, bad: Bad) -> tuple[MapUse, ...]:
             raise bad("[find.statuses]", "maps statuses, but no find step outputs status — add "
                                          'status = "<path>" to the outputs')
     deliver = profile.operations["deliver"]
-    if profile.multi_step and "letter_id" not in deliver.steps[0].outputs:
-        raise bad("deliver.steps[0]", "must output letter_id: a multi-step delivery is "
-                                      "resumed from the letter found by tracking code (log in "
-                                      "with a [session] block, not a step)")
+    first_id = next((i for i, s in enumerate(deliver.steps) if "letter_id" in s.outputs), 0)
+    if any(not s.idempotent for s in deliver.steps[1:first_id + 1]):
+        # A multi-step delivery resumes from the letter found by tracking code; what comes
+        # before the step giving the id must be the insert and read-only look-ups.
+        raise bad(f"deliver.steps[{first_id}]", "outputs letter_id after a step that writes: "
+                  "output letter_id from the first step, or from look-up steps marked "
+                  "idempotent = true right after it (log in with [session], not a step)")
     session = profile.session
     if session is not None:
         known = set(COMMON_FIELDS) - {"session"}

@@ -21,7 +21,7 @@ from adapters.soap import SoapAdapter
 from connector.bootstrap import bootstrap
 from connector.cli import main
 from connector.delivery import push as delivery
-from connector.domain.errors import PermanentError
+from connector.domain.errors import ConfigurationError, PermanentError
 from connector.letters import usecases as letters
 from connector.letters.files import Upload
 from connector.plugins.ports import MemoryProgress
@@ -283,3 +283,28 @@ def test_closing_logs_out(sandbox) -> None:
     assert get_sandbox(app).sessions.valid(ticket)
     adapter.close()
     assert not get_sandbox(app).sessions.valid(ticket)
+
+
+def test_an_insert_that_gives_no_id_followed_by_a_look_up(sandbox, tmp_path: Path) -> None:
+    """Systems whose insert answers only "done": the next step looks the letter up."""
+    base, app = sandbox
+    text_ = PROFILE.read_text("utf-8").replace('''[deliver.steps.outputs]
+letter_id = "LetterId"
+''', '''
+[[deliver.steps]]
+call = "SearchLetter"
+idempotent = true
+args = { Ticket = "{session}", ReferenceNo = "{tracking_code}" }
+outputs = { letter_id = "LetterId" }
+''', 1)
+    path = tmp_path / "no-id.toml"
+    path.write_text(text_, "utf-8")
+    adapter = session_adapter(base, profile=str(path))
+    receipt = adapter.deliver(dated("PK-8301"))
+    (held,) = oa.find_letters(get_sandbox(app).engine, reference="PK-8301")
+    assert receipt.external_id == str(held.id) and len(held.attachments) == 2
+    bad = text_.replace("idempotent = true\n", "", 1)
+    path.write_text(bad, "utf-8")
+    with pytest.raises(ConfigurationError, match=r"deliver\.steps\[1\].*after a step that "
+                                                 r"writes"):
+        session_adapter(base, profile=str(path))
