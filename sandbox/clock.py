@@ -24,6 +24,11 @@ def _iran() -> tzinfo:
         return timezone(timedelta(hours=3, minutes=30), "IRST")
 
 
+def iran() -> tzinfo:
+    """Iran's time zone (for dialects that read and write Iranian local times)."""
+    return _iran()
+
+
 def utcnow() -> datetime:
     """Now, as the naive UTC value the tables store."""
     return datetime.now(timezone.utc).replace(tzinfo=None)

@@ -29,7 +29,7 @@ from persiantools.digits import ar_to_fa, fa_to_en
 from persiantools.jdatetime import JalaliDateTime
 
 from sandbox import letters
-from sandbox.clock import _iran, jalali_text, utcnow
+from sandbox.clock import iran, jalali_text, utcnow
 from sandbox.faults import FaultSettings
 from sandbox.legacy import _element
 from sandbox.soap import SoapFault, parse_envelope, serve
@@ -137,7 +137,7 @@ def _jalali_datetime(text: str, name: str) -> datetime:
     except ValueError:
         raise Answer(INVALID, f"{name} must be a Jalali date and time like 1405/09/08 14:30"
                      ) from None
-    return local.replace(tzinfo=_iran()).astimezone(timezone.utc).replace(tzinfo=None)
+    return local.replace(tzinfo=iran()).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _minutes(value: datetime | None) -> str:

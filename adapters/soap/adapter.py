@@ -4,13 +4,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import zeep
 from zeep.wsse.username import UsernameToken
 
+from connector.domain import clock
 from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError,
                                      PermanentError, TransientError)
 from connector.domain.letter import (Capabilities, ChangeKind, DeliveryReceipt, Document,
@@ -199,7 +200,7 @@ class SoapAdapter(CorrespondenceSystem):
         a wider window; the core drops what it has seen by source id. The cursor is
         ``<last day read>/<polls since the last wide sweep>``."""
         day_text, _, count_text = cursor.strip().partition("/")
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = clock.now()
         polls = int(count_text) + 1 if count_text.isdigit() else 0
         sweep = not day_text or (self.profile.sweep_every and polls >= self.profile.sweep_every)
         try:
@@ -264,7 +265,7 @@ class SoapAdapter(CorrespondenceSystem):
                         "dropped", self.profile.name, change_id, system_kind)
             return None
         assert isinstance(kind, ChangeKind)
-        at = self._time(get("at")) or datetime.now(timezone.utc).replace(tzinfo=None)
+        at = self._time(get("at")) or clock.now()
         letter_id = get("letter_id")
         return change_id, RoutingChange(
             source_id=f"{self.profile.name}:{change_id}", kind=kind, at=at,

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import zeep.exceptions
 from lxml import etree
 
+from connector.domain import clock
 from connector.domain.errors import (AmbiguousError, ConfigurationError, PermanentError,
                                      TransientError)
 from connector.plugins.secrets import scrub
@@ -183,4 +184,4 @@ def _target_namespace(service: Any) -> str:
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return clock.now()

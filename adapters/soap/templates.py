@@ -36,7 +36,7 @@ from typing import Any
 from persiantools.digits import ar_to_fa, fa_to_en
 from persiantools.jdatetime import JalaliDateTime
 
-from .dates import iran
+from connector.domain.clock import TEHRAN
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _NAME = re.compile(r"^[A-Za-z_][\w]*(?:\.[\w]+)*$")
@@ -232,7 +232,7 @@ def _local(value: Any) -> datetime:
         value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return aware.astimezone(iran()).replace(tzinfo=None)
+        return aware.astimezone(TEHRAN).replace(tzinfo=None)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     raise TemplateError(f"{value!r} is not a date or time")
