@@ -290,3 +290,15 @@ def test_the_admin_guide_names_every_profile_key_and_filter() -> None:
     assert not [c for c in STATUS_CLASSES if f"`{c}`" not in guide]
     from adapters.soap.config import OPTIONS
     assert not [o for o in OPTIONS if not re.search(rf"^{o} = |\[adapter\.{o}", guide, re.M)]
+
+
+def test_the_guides_complete_example_loads() -> None:
+    from adapters.soap.checks import bind
+    guide = (Path(__file__).resolve().parents[2] / "docs/adapters.md").read_text("utf-8")
+    example = guide.split("## A complete example")[1]
+    profile_text, org_text = [b.split("```")[0] for b in example.split("```toml")[1:3]]
+    profile = parse_profile(tomllib.loads(profile_text), "our-oa")
+    org = tomllib.loads(org_text)["adapter"]
+    assert bind(profile, org["params"], org.get("maps"), {}).params == {
+        "organ_id": 7, "letter_type": 2}
+    assert profile.session is not None and not profile.operations.get("changes")
