@@ -43,12 +43,13 @@ class SoapAdapter(CorrespondenceSystem):
                  wsse: str = "text", timeout: float = 10.0, register_on_delivery: bool = False,
                  page_size: int = 200, verify: bool | str = True,
                  client_cert: str | None = None, client_key: str | None = None,
-                 endpoint: str | None = None, binding: Binding | None = None) -> None:
+                 endpoint: str | None = None, binding: Binding | None = None,
+                 http_auth: str = "none") -> None:
         self.wsdl = wsdl
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         # The organization's parameters and value maps (checked by bind() in from_options).
         self.binding = binding or bind(self.profile, {}, {}, {})
-        self.wsse, self.timeout, self.endpoint = wsse, timeout, endpoint
+        self.wsse, self.timeout, self.endpoint, self.http_auth = wsse, timeout, endpoint, http_auth
         self.register_on_delivery, self.page_size = register_on_delivery, page_size
         self._username = username
         self._password = password
@@ -89,6 +90,8 @@ class SoapAdapter(CorrespondenceSystem):
                 return self._built
             session = PinnedSession()
             session.verify = self._verify
+            if self.http_auth == "basic":
+                session.auth = (self._username or "", self._password or "")
             if self._cert:
                 session.cert = self._cert
             transport = RecordingTransport(session=session, timeout=self.timeout,

@@ -96,6 +96,16 @@ def _text(ph: Placeholder) -> str:
                                    for f, a in ph.filters) + "}"
 
 
+def names_used(profile: Profile) -> set[str]:
+    """The context names every template of the profile uses (e.g. username, password)."""
+    tables: list[Any] = [s.args for op in profile.operations.values() for s in op.steps]
+    tables += [s.reconcile.args for op in profile.operations.values() for s in op.steps
+               if s.reconcile]
+    if profile.session:
+        tables.append(profile.session.args)
+    return {ph.root for table in tables for ph, _ in placeholders(table)}
+
+
 def _placeholders(table: Any, where: str, bad: Bad) -> list[tuple[Placeholder, bool]]:
     try:
         return list(placeholders(table))

@@ -10,13 +10,14 @@ from urllib.parse import urlsplit
 from connector.domain.errors import ConfigurationError
 
 from ..options import check_known, secret
-from .checks import bind
+from .checks import bind, names_used
 from .profile import load_profile
 
 WSSE_MODES = ("text", "digest", "none")
 OPTIONS = ("wsdl", "profile", "username_env", "password_env", "wsse", "timeout",
            "register_on_delivery", "page_size", "verify", "client_cert", "client_key",
-           "endpoint", "params", "maps")
+           "endpoint", "params", "maps", "http_auth")
+HTTP_AUTH = ("none", "basic")
 
 
 def adapter_options(options: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str, Any]:
@@ -37,8 +38,18 @@ def adapter_options(options: Mapping[str, Any], secrets: Mapping[str, str]) -> d
     if wsse not in WSSE_MODES:
         raise ConfigurationError(f"adapter.wsse is {wsse!r} — use one of: "
                                  f"{', '.join(WSSE_MODES)}")
-    username = _secret(options, secrets, "username_env", required=wsse != "none")
-    password = _secret(options, secrets, "password_env", required=wsse != "none")
+    http_auth = options.get("http_auth", "none")
+    if http_auth not in HTTP_AUTH:
+        raise ConfigurationError(f"adapter.http_auth is {http_auth!r} — use one of: "
+                                 f"{', '.join(HTTP_AUTH)} (basic: the username and password "
+                                 "as HTTP Basic authentication, as IIS asks)")
+    loaded = load_profile(profile)
+    # The credentials are needed for WS-Security, HTTP Basic, or where the profile's templates
+    # use them (a login, or credentials in every message).
+    needed = wsse != "none" or http_auth != "none" or bool(
+        {"username", "password"} & names_used(loaded))
+    username = _secret(options, secrets, "username_env", required=needed)
+    password = _secret(options, secrets, "password_env", required=needed)
     timeout = options.get("timeout", 10)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
             0 < timeout <= 600):
@@ -66,12 +77,11 @@ def adapter_options(options: Mapping[str, Any], secrets: Mapping[str, str]) -> d
     if key is not None and cert is None:
         raise ConfigurationError("adapter.client_key is set without adapter.client_cert — "
                                  'add client_cert = "/path/to/client.pem"')
-    loaded = load_profile(profile)
     binding = bind(loaded, options.get("params"), options.get("maps"), secrets)
     return dict(wsdl=wsdl, profile=loaded, username=username, password=password, wsse=wsse,
                 timeout=float(timeout), register_on_delivery=register, page_size=page_size,
                 verify=verify, client_cert=cert, client_key=key, endpoint=endpoint,
-                binding=binding)
+                binding=binding, http_auth=http_auth)
 
 
 def _check_url(key: str, value: Any, example: str) -> None:
@@ -92,4 +102,4 @@ def _secret(options: Mapping[str, Any], secrets: Mapping[str, str], key: str,
     example = "OA_USERNAME" if key == "username_env" else "OA_PASSWORD"
     return secret(options, secrets, key, missing=None if not required else (
         f'adapter.{key} is missing — add {key} = "{example}" and set {example} in the '
-        'environment (or write wsse = "none" if the service needs no credentials)'))
+        'environment (the profile or adapter.wsse / adapter.http_auth use them)'))

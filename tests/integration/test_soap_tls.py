@@ -77,3 +77,41 @@ def test_a_server_from_an_unknown_ca_is_refused(https, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="TLS handshake failed") as err:
         adapter(base, verify=str(other), client_cert=str(cert)).ping()
     assert "adapter.verify" in err.value.detail
+
+
+def test_http_basic_authentication_as_iis_asks(tmp_path: Path) -> None:
+    """A front that refuses every request without HTTP Basic credentials (as an IIS site with
+    Basic authentication does), in front of the sandbox."""
+    import base64
+
+    inner = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'sandbox.db'}",
+                        "USERNAME": USERNAME, "PASSWORD": PASSWORD, "FAULTS": {},
+                        "PUBLIC_URL": ""})
+    expected = "Basic " + base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+
+    def front(environ, start_response):
+        if environ.get("HTTP_AUTHORIZATION") != expected:
+            start_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="oa"'),
+                                                ("Content-Type", "text/plain")])
+            return [b"401 - Unauthorized"]
+        return inner(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, front, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        checks = adapter(base, http_auth="basic").check()
+        assert [c.ok for c in checks] == [True, True, True], checks
+        with pytest.raises(ConfigurationError, match="HTTP 401"):
+            adapter(base).ping()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_profile_that_logs_in_needs_the_credentials() -> None:
+    with pytest.raises(ConfigurationError, match="adapter.username_env is missing"):
+        SoapAdapter.from_options({"wsdl": "http://127.0.0.1:9/x?wsdl", "profile": "session",
+                                  "wsse": "none"}, {})
