@@ -104,6 +104,7 @@ def letter_fields(letter: OutgoingLetter) -> dict[str, Any]:
         "sender_mobile": letter.sender_mobile,
         "applicant_type": getattr(letter.applicant_type, "value", letter.applicant_type),
         "unit_code": letter.unit_code, "service_title": letter.service_title,
+        "service_code": letter.service_code,
         "submitted_at": letter.submitted_at,
         "attachments": [{"name": a.name, "content_type": a.content_type,
                          "content": a.content, "size": len(a.content)}

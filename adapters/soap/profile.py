@@ -51,7 +51,8 @@ ALIASES = {"sandbox": "reference"}
 CONTEXT_FIELDS: dict[str, frozenset[str]] = {
     "deliver": frozenset({
         "tracking_code", "subject", "body", "sender_name", "sender_national_code",
-        "sender_mobile", "applicant_type", "unit_code", "service_title", "submitted_at",
+        "sender_mobile", "applicant_type", "unit_code", "service_title", "service_code",
+        "submitted_at",
         "attachments", "register"}),
     "find": frozenset({"tracking_code"}),
     "changes": frozenset({"cursor", "page_size", "since", "until"}),

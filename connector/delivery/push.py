@@ -119,7 +119,7 @@ def outgoing(px: Pishkhan, letter: Letter) -> OutgoingLetter:
         sender_national_code=letter.national_id or letter.national_code,
         sender_mobile=letter.mobile, applicant_type=ApplicantType(letter.applicant_type),
         unit_code=org.system_unit_for(service), service_title=service.title if service else "",
-        submitted_at=letter.created_at,
+        submitted_at=letter.created_at, service_code=letter.service_code,
         attachments=tuple(OutgoingAttachment(a.name, a.content_type, px.blobs.get(a.sha256))
                           for a in letter.attachments))
 

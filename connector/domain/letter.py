@@ -109,6 +109,7 @@ class OutgoingLetter:
     service_title: str = ""
     submitted_at: datetime | None = None
     attachments: tuple[OutgoingAttachment, ...] = ()
+    service_code: str = ""  # the organization's code of the service, for profiles' value maps
 
 
 @dataclass(frozen=True)

@@ -308,3 +308,23 @@ outputs = { letter_id = "LetterId" }
     with pytest.raises(ConfigurationError, match=r"deliver\.steps\[1\].*after a step that "
                                                  r"writes"):
         session_adapter(base, profile=str(path))
+
+
+def test_the_service_maps_to_the_vendors_letter_type(sandbox, tmp_path: Path) -> None:
+    base, app = sandbox
+    text_ = PROFILE.read_text("utf-8").replace(
+        'LetterType = "{params.letter_type}"', 'LetterType = "{service_code|map(letter_type)}"'
+    ).replace("[maps.sender_type]", '[maps.letter_type]\ngeneral = 2\n\n[maps.sender_type]')
+    path = tmp_path / "types.toml"
+    path.write_text(text_, "utf-8")
+    adapter = session_adapter(base, profile=str(path))
+    receipt = adapter.deliver(dataclasses.replace(dated("PK-8401"), service_code="general"))
+    assert receipt.letter_number
+    with pytest.raises(ConfigurationError, match=r"value map 'letter_type' has no entry for "
+                                                 r"'permits'.*adapter\.maps\.letter_type"):
+        adapter.deliver(dataclasses.replace(dated("PK-8402"), service_code="permits"))
+    assert oa.find_letters(get_sandbox(app).engine, reference="PK-8402") == []
+    # An organization adds its own services without touching the profile.
+    adapter = session_adapter(base, profile=str(path), maps={"letter_type": {"permits": 2}})
+    assert adapter.deliver(dataclasses.replace(dated("PK-8403"),
+                                               service_code="permits")).letter_number
