@@ -21,6 +21,9 @@ _PASS = re.compile(r"^(pass(word)?|pwd|pass_?code)$", re.I)
 _TICKET = re.compile(r"(ticket|token|session|sid|key|result)", re.I)
 _CODE = re.compile(r"^(result_?code|error_?code|err_?code|status_?code|code|ret(urn)?_?code)$",
                    re.I)
+# Fields that differ per organization rather than per letter: drafted as profile parameters.
+_PARAM = re.compile(r"^(fld)?(organ_?id|org_?id|organization_?id|secretariat_?id|dabir\w*|"
+                    r"company_?id|branch_?id)$", re.I)
 _MESSAGE = re.compile(r"(message|msg|description|text)$", re.I)
 _GUESSES = (("deliver", re.compile(r"(insert|add|create|new|send|save|register|deliver)", re.I)),
             ("find", re.compile(r"(search|find|get_?letter|lookup|query)", re.I)),
@@ -141,6 +144,11 @@ def draft(wsdl: str, ops: list[Op], service: str = "") -> str:
         if message_path:
             out.append(f'message = "{message_path}"')
         out += ['default = "permanent"', "[status.codes]", '"0" = "ok"', ""]
+    params = sorted({(_snake(f.path), f.type) for op in ops for f in op.inputs
+                     if "." not in f.path and _PARAM.match(f.path)})
+    for name, xsd in params:
+        out += [f"[params.{name}]          # each organization gives it in [adapter.params]",
+                f'type = "{"int" if xsd in ("int", "long", "short") else "str"}"', ""]
     out += ["# ---------------------------------------------------------------------------",
             "# The operations. Uncomment the steps you need under the neutral operation",
             "# they serve; the first guess is in each block's title.", ""]
@@ -213,6 +221,10 @@ def _block(op: Op, session: bool) -> list[str]:
         leaf = f.path
         if session and _TICKET.search(leaf) and not _CODE.match(leaf):
             value = "{session}"
+        elif _USER.match(leaf) or _PASS.match(leaf):  # credentials in every message
+            value = "{username}" if _USER.match(leaf) else "{password}"
+        elif _PARAM.match(leaf):
+            value = f"{{params.{_snake(leaf)}}}"
         else:
             value = next((v for pattern, v in _FIELD_GUESSES if pattern.search(leaf)), "")
             if value == "{item.content}" and f.type == "string":
@@ -225,3 +237,9 @@ def _block(op: Op, session: bool) -> list[str]:
         name = "letter_id" if re.search(r"^(fld)?letter_?id$", f.path, re.I) else "?"
         lines.append(f'# {name} = "{f.path}"')
     return lines + [""]
+
+
+def _snake(name: str) -> str:
+    """OrganId → organ_id, fldSecretariatID → secretariat_id."""
+    name = re.sub(r"^fld", "", name)
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("__", "_")

@@ -87,10 +87,10 @@ def uncomment(text: str, operation: str, table: str) -> str:
 def test_a_drafted_skeleton_completed_by_configuration_works(sandbox, tmp_path: Path) -> None:
     base, app = sandbox
     text = draft(f"{base}/soap/session?wsdl")
+    assert "[params.organ_id]" in text and 'OrganId = "{params.organ_id}"' in text
     text = text.replace('name = "vendor"', 'name = "our-oa"').replace(
         "relogin_codes = []", 'relogin_codes = ["1"]')
     add_letter = uncomment(text, "AddLetter", "deliver") \
-        .replace('OrganId = ""    # int: map it', "OrganId = 1") \
         .replace('SenderType = ""    # int: map it', 'SenderType = "{applicant_type|map(sender)}"') \
         .replace('LetterType = ""    # int: map it', "LetterType = 2")
     attach = uncomment(text, "AddAttachment", "deliver").replace(
@@ -113,7 +113,8 @@ def test_a_drafted_skeleton_completed_by_configuration_works(sandbox, tmp_path: 
     path.write_text(completed, "utf-8")
     adapter = SoapAdapter.from_options(
         {"wsdl": f"{base}/soap/session?wsdl", "profile": str(path), "wsse": "none",
-         "username_env": "OA_USER", "password_env": "OA_PASS", "register_on_delivery": True},
+         "username_env": "OA_USER", "password_env": "OA_PASS", "register_on_delivery": True,
+         "params": {"organ_id": 1}},  # the drafted [params.organ_id], given per organization
         SECRETS)
     assert [c.ok for c in adapter.check()] == [True, True, True]
     receipt = adapter.deliver(dataclasses.replace(letter("PK-9001"),
