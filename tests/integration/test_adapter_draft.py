@@ -90,9 +90,9 @@ def test_a_drafted_skeleton_completed_by_configuration_works(sandbox, tmp_path: 
     assert "[params.organ_id]" in text and 'OrganId = "{params.organ_id}"' in text
     text = text.replace('name = "vendor"', 'name = "our-oa"').replace(
         "relogin_codes = []", 'relogin_codes = ["1"]')
-    add_letter = uncomment(text, "AddLetter", "deliver") \
-        .replace('SenderType = ""    # int: map it', 'SenderType = "{applicant_type|map(sender)}"') \
-        .replace('LetterType = ""    # int: map it', "LetterType = 2")
+    add_letter = uncomment(text, "AddLetter", "deliver").replace(
+        'SenderType = ""    # int: map it', 'SenderType = "{applicant_type|map(sender)}"').replace(
+        'LetterType = ""    # int: map it', "LetterType = 2")
     attach = uncomment(text, "AddAttachment", "deliver").replace(
         'call = "AddAttachment"', 'call = "AddAttachment"\nfor_each = "attachments"')
     register = uncomment(text, "RegisterLetter", "deliver").replace(
