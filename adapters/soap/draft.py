@@ -144,8 +144,8 @@ def draft(wsdl: str, ops: list[Op], service: str = "") -> str:
         if message_path:
             out.append(f'message = "{message_path}"')
         out += ['default = "permanent"', "[status.codes]", '"0" = "ok"', ""]
-    params = sorted({(_snake(f.path), f.type) for op in ops for f in op.inputs
-                     if "." not in f.path and _PARAM.match(f.path)})
+    params = sorted({(_snake(f.path.rsplit(".", 1)[-1]), f.type) for op in ops
+                     for f in op.inputs if _PARAM.match(f.path.rsplit(".", 1)[-1])})
     for name, xsd in params:
         out += [f"[params.{name}]          # each organization gives it in [adapter.params]",
                 f'type = "{"int" if xsd in ("int", "long", "short") else "str"}"', ""]
@@ -189,17 +189,24 @@ def _status_paths(ops: list[Op]) -> tuple[str, str]:
     for op in ops:
         for f in op.outputs:
             if _CODE.match(f.path.rsplit(".", 1)[-1]) and not f.many:
-                counts[f.path] += 1
+                counts[_inside_result(op, f.path)] += 1
     if not counts:
         return "", ""
     path, seen = counts.most_common(1)[0]
     if seen * 2 < len(ops):
         return "", ""
     parent = path.rsplit(".", 1)[0] + "." if "." in path else ""
-    message = next((f.path for op in ops for f in op.outputs
-                    if f.path.startswith(parent) and f.path != path
-                    and _MESSAGE.search(f.path.rsplit(".", 1)[-1])), "")
+    message = next((p for op in ops for f in op.outputs
+                    if (p := _inside_result(op, f.path)).startswith(parent) and p != path
+                    and _MESSAGE.search(p.rsplit(".", 1)[-1])), "")
     return path, message
+
+
+def _inside_result(op: Op, path: str) -> str:
+    """A path without a leading ``<Operation>Result``: WCF wraps each answer in its own
+    XxxResult, which zeep unwraps, so one [status] path then serves every operation."""
+    head, _, rest = path.partition(".")
+    return rest if rest and head.lower() == f"{op.name}Result".lower() else path
 
 
 def _block(op: Op, session: bool) -> list[str]:
@@ -216,9 +223,12 @@ def _block(op: Op, session: bool) -> list[str]:
         return lines + [""]
     lines += [f"# [[{table}.steps]]", f'# call = "{op.name}"', f"# [{table}.steps.args]"]
     for f in op.inputs:
-        if "." in f.path:
-            continue  # nested inputs: write them as a table, { Child = "…" }
-        leaf = f.path
+        # Nested inputs as dotted keys (request.Subject = …), which TOML reads as tables.
+        leaf = f.path.rsplit(".", 1)[-1]
+        if f.many and "." in f.path:
+            lines.append(f"# {f.path} = …    # repeated: {f.path.rsplit('.', 1)[0]} = "
+                         '{ for_each = "attachments", template = { … } }')
+            continue
         if session and _TICKET.search(leaf) and not _CODE.match(leaf):
             value = "{session}"
         elif _USER.match(leaf) or _PASS.match(leaf):  # credentials in every message
@@ -231,7 +241,7 @@ def _block(op: Op, session: bool) -> list[str]:
                 value = "{item.content|base64}"  # a file typed as text: base64 it ourselves
             if f.type in ("int", "long", "short") and value:
                 value = value.replace("}", "|int}")
-        lines.append(f'# {leaf} = "{value}"' + ("" if value else f"    # {f.type}: map it"))
+        lines.append(f'# {f.path} = "{value}"' + ("" if value else f"    # {f.type}: map it"))
     lines.append(f"# [{table}.steps.outputs]")
     for f in op.outputs[:8]:
         name = "letter_id" if re.search(r"^(fld)?letter_?id$", f.path, re.I) else "?"

@@ -278,6 +278,12 @@ def resolve_answer(answer: Any, path: str) -> Any:
     head, _, rest = path.partition(".")
     if not path or resolve(answer, head, MISSING) is not MISSING:
         return resolve(answer, path)
+    # An answer with its XxxResult beside out-parameters: "Code" means XxxResult.Code.
+    values = getattr(answer, "__values__", answer)
+    wrapped = [k for k in values if str(k).endswith("Result")] if isinstance(
+        values, Mapping) else []
+    if len(wrapped) == 1 and resolve(values[wrapped[0]], head, MISSING) is not MISSING:
+        return resolve(values[wrapped[0]], path)
     if not rest:
         scalar = answer is not None and not isinstance(answer, (Mapping, list, tuple)) and \
             not hasattr(answer, "__values__")

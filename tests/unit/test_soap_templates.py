@@ -240,3 +240,40 @@ def test_result_codes_booleans_and_case() -> None:
     assert words.classify({"Status": "DUPLICATE"})[0] == "already-exists"
     assert words.classify({"Status": "busy"})[0] == "transient"
     assert words.classify({"Status": "Duplicate"}, {"Duplicate": "ignore"})[0] == "ignore"
+
+
+def test_a_path_inside_the_operations_result_beside_out_parameters() -> None:
+    from adapters.soap.templates import resolve_answer
+    answer = {"InsertLetterResult": {"Code": 5, "LetterId": 9}, "Err": {"ErrorCode": 0}}
+    assert resolve_answer(answer, "Code") == 5
+    assert resolve_answer(answer, "InsertLetterResult.LetterId") == 9
+    assert resolve_answer(answer, "Err.ErrorCode") == 0
+    assert resolve_answer(answer, "Missing") is None
+
+
+def test_draft_of_a_wcf_shape_nested_request_and_per_operation_results() -> None:
+    import tomllib
+    from adapters.soap.draft import Field, Op, draft
+    ops = [Op("Login", [Field("request.UserName", "string"),
+                        Field("request.Password", "string")],
+              [Field("LoginResult.Ticket", "string"), Field("LoginResult.Code", "int"),
+               Field("LoginResult.Message", "string")]),
+           Op("InsertLetter", [Field("ticket", "string"), Field("request.Subject", "string"),
+                               Field("request.OrganId", "int"),
+                               Field("request.Files.Name", "string", many=True)],
+              [Field("InsertLetterResult.Code", "int"),
+               Field("InsertLetterResult.LetterId", "long")])]
+    text = draft("file:///x.wsdl", ops, "OfficeService")
+    data = tomllib.loads(text)
+    assert data["session"]["args"] == {"request": {"UserName": "{username}",
+                                                   "Password": "{password}"}}
+    assert data["session"]["ticket"] == "LoginResult.Ticket"
+    assert (data["status"]["path"], data["status"]["message"]) == ("Code", "Message")
+    assert data["params"] == {"organ_id": {"type": "int"}}
+    block = text.split("# === InsertLetter")[1].split("\n")[3:]
+    step = tomllib.loads("\n".join(line[2:] for line in block if line.startswith("# ")
+                                   and "…" not in line and not line.startswith("# ?")))
+    assert step["deliver"]["steps"][0]["args"] == {
+        "ticket": "{session}", "request": {"Subject": "{subject}",
+                                           "OrganId": "{params.organ_id}"}}
+    assert "repeated: request.Files = { for_each" in text
