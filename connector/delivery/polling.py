@@ -105,7 +105,9 @@ def snapshot_change(tracking_code: str, receipt: DeliveryReceipt) -> RoutingChan
         kind = ChangeKind(receipt.status)
     except ValueError:
         return None  # e.g. still pending in the inbox
-    return RoutingChange(source_id=f"snapshot:{kind.value}:{receipt.letter_number or ''}",
+    # A referral to another unit is news even though the status stays "referred".
+    where = f":{receipt.unit}" if kind is ChangeKind.REFERRED and receipt.unit else ""
+    return RoutingChange(source_id=f"snapshot:{kind.value}:{receipt.letter_number or ''}{where}",
                          kind=kind, at=receipt.letter_date or now(),
                          external_id=receipt.external_id, reference=tracking_code,
                          number=receipt.letter_number, reason=receipt.reason,

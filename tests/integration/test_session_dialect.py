@@ -258,6 +258,9 @@ def test_feedless_organization_follows_letters_one_by_one(sandbox, tmp_path: Pat
         mine = letters.get(px, sent.tracking_code)
         assert mine.state == "in_progress" and mine.current_unit == "امور مالی"
         assert polling.poll_org(px, "demo-session") == 0  # the same status is no news
+        oa.refer(engine, int(mine.external_id), "CIV")
+        assert polling.poll_org(px, "demo-session") == 1  # referred on: another unit is news
+        assert letters.get(px, sent.tracking_code).current_unit == "واحد خدمات شهری"
     finally:
         px.close()
 
