@@ -81,11 +81,10 @@ class Pishkhan:
         is chosen) is the platform's own gateway, from PISHKHAN_SMS_GATEWAY."""
         if slug:
             return self.org(slug).sms_policy
-        env = self.settings.env
-        kind = env.get("PISHKHAN_SMS_GATEWAY", "") or "file"
+        kind = self.settings.sms_gateway
         if kind.startswith("org:"):  # a real provider: the gateways of that organization's file
             return self.org(kind[4:]).sms_policy
-        quiet = QuietHours.parse(env.get("PISHKHAN_SMS_QUIET_HOURS", ""))
+        quiet = QuietHours.parse(self.settings.sms_quiet_hours)
         return SmsPolicy(gateways=(GatewayConfig(kind, kind, 1, {}),), quiet_hours=quiet)
 
     def gateway(self, slug: str | None, name: str | None = None) -> SmsGateway:

@@ -74,7 +74,7 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.register_blueprint(desk.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(webhooks_admin.bp)
-    limits.register(app, px.settings.ratelimit_storage)
+    limits.register(app, px.settings)
     if px.settings.proxy_fix > 0:
         # Behind nginx the client's address, scheme and host arrive in X-Forwarded-* headers;
         # only as many hops as there are proxies of ours are trusted, so a client cannot pick

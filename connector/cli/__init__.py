@@ -7,7 +7,7 @@ import getpass
 import click
 
 from connector.bootstrap import Pishkhan, bootstrap
-from connector.config.settings import load_settings
+from connector.config.settings import SettingsError, load_settings
 from connector.operations import logs
 from connector.store.audit import acting_as
 
@@ -26,7 +26,12 @@ SERVICES = frozenset({"run", "web", "worker", "sandbox"})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Pishkhan: the electronic service desk."""
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        for line in exc.lines:
+            click.echo(f"FAIL {line}", err=True)
+        ctx.exit(2)
     logs.setup(settings.log_level, settings.log_format)
     ctx.obj = {"settings": settings}
     # What a one-off command changes is audited as done by the person at this terminal; the

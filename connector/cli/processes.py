@@ -39,7 +39,7 @@ def _gunicorn(settings: Settings, name: str, app: str, host: str, port: int,
 
 
 def _web_cmd(settings: Settings) -> list[str]:
-    workers = int(settings.env.get("PISHKHAN_WEB_WORKERS", "2") or 2)
+    workers = settings.web_workers
     # No gunicorn access log: the portal logs each request itself, with request ids and
     # personal data masked.
     return _gunicorn(settings, "web", "portal.wsgi:app", settings.web_host, settings.web_port,

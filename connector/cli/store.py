@@ -47,6 +47,23 @@ def config_check(ctx: click.Context) -> None:
     sys.exit(1 if problems else 0)
 
 
+@config_group.command("schema")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="write to this file (default: print it)")
+def config_schema(output: str | None) -> None:
+    """The JSON Schema of the organization file, for an editor to complete and check it."""
+    import json
+
+    from connector.config.orgfile import json_schema
+    text = json.dumps(json_schema(), ensure_ascii=False, indent=2) + "\n"
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
 @main.group("adapter")
 def adapter_group() -> None:
     """Correspondence-system adapters."""
