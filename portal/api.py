@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from connector.letters import usecases as letters
 from connector.people import citizens
 
-from . import attachments, pishkhan, receipts
+from . import attachments, max_request_bytes, pishkhan, receipts
 from .openapi import document
 from .security import bearer_mobile, readable_letter
 
@@ -30,7 +30,8 @@ def public_url(endpoint: str, **values: Any) -> str:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(document(pishkhan().settings.public_url))
+    px = pishkhan()
+    return jsonify(document(px.settings.public_url, max_request_bytes(px)))
 
 
 @bp.post("/otp")
@@ -57,7 +58,9 @@ def org_detail(org: str) -> Response:
     o = pishkhan().org(org)
     return jsonify(slug=o.slug, name=o.name, approval=o.approval,
                    units=[{"code": u.code, "name": u.name} for u in o.units],
-                   services=[s.catalog() for s in o.services])
+                   services=[s.catalog() for s in o.services],
+                   attachments={"max_files": o.attachments.max_files,
+                                "max_mb": o.attachments.max_mb})
 
 
 @bp.post("/orgs/<org>/letters")

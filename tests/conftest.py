@@ -58,6 +58,9 @@ def app(px: Pishkhan):
 
 @pytest.fixture
 def client(app):
+    # Every /api/v1 answer a test receives is checked against the OpenAPI document.
+    from tests.openapi_check import CheckedClient
+    app.test_client_class = CheckedClient
     return app.test_client()
 
 
