@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterator, Mapping
 from copy import deepcopy
@@ -36,23 +35,25 @@ from connector.domain.letter import (
 from connector.plugins.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
 from connector.plugins.secrets import scrub
 
-from ..options import IGNORE, check_known, letter_fields, secret
+from connector.config.explain import check_options
+
+from ..options import IGNORE, letter_fields, secret
 from ..options import naive_utc as _naive_utc
 from ..options import text as _text
 from .dates import parse_jalali, to_jalali
 from .errors import classify
+from .options import SoapOptions
 from .profile import Profile, load_profile, resolve, run, run_resuming
 
 log = logging.getLogger(__name__)
 
 WSSE_MODES = ("text", "digest", "none")
-OPTIONS = ("wsdl", "profile", "username_env", "password_env", "wsse", "timeout",
-           "register_on_delivery", "page_size", "verify", "client_cert", "client_key",
-           "endpoint")
 
 
 class SoapAdapter(CorrespondenceSystem):
     """One organization's SOAP correspondence system. Safe to share between threads."""
+
+    options_model = SoapOptions  # its [adapter] options, for checks and the JSON Schema
 
     def __init__(self, wsdl: str, profile: Profile | str = "reference", *,
                  username: str | None = None, password: str | None = None,
@@ -86,54 +87,13 @@ class SoapAdapter(CorrespondenceSystem):
     def from_options(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> SoapAdapter:
         """Build from an organization's ``[adapter]`` table; every mistake is a
         ConfigurationError naming the key and the fix. Touches no network."""
-        check_known(options, OPTIONS, "soap")
-        wsdl = options.get("wsdl")
-        if wsdl is None or wsdl == "":
-            raise ConfigurationError('adapter.wsdl is missing — add wsdl = "https://…?wsdl"')
-        _check_url("wsdl", wsdl, 'wsdl = "https://oa.example.ir/Service.svc?wsdl"')
-        endpoint = options.get("endpoint")
-        if endpoint is not None:
-            _check_url("endpoint", endpoint, 'endpoint = "https://oa.example.ir/Service.svc"')
-        profile = options.get("profile", "reference")
-        if not isinstance(profile, str) or not profile:
-            raise ConfigurationError('adapter.profile must be a profile name — write '
-                                     'profile = "reference"')
-        wsse = options.get("wsse", "text")
-        if wsse not in WSSE_MODES:
-            raise ConfigurationError(f"adapter.wsse is {wsse!r} — use one of: "
-                                     f"{', '.join(WSSE_MODES)}")
-        username = _secret(options, secrets, "username_env", required=wsse != "none")
-        password = _secret(options, secrets, "password_env", required=wsse != "none")
-        timeout = options.get("timeout", 10)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
-                0 < timeout <= 600):
-            raise ConfigurationError("adapter.timeout must be a number of seconds between 0 "
-                                     "and 600 — write timeout = 10")
-        register = options.get("register_on_delivery", False)
-        if not isinstance(register, bool):
-            raise ConfigurationError("adapter.register_on_delivery must be true or false — "
-                                     "write register_on_delivery = true")
-        page_size = options.get("page_size", 200)
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or not (
-                1 <= page_size <= 10000):
-            raise ConfigurationError("adapter.page_size must be a whole number from 1 to "
-                                     "10000 — write page_size = 200")
-        verify = options.get("verify", True)
-        if not isinstance(verify, (bool, str)) or verify == "":
-            raise ConfigurationError("adapter.verify must be true, false or the path of a CA "
-                                     'bundle — write verify = "/etc/pishkhan/oa-ca.pem"')
-        if isinstance(verify, str):
-            _check_path("verify", verify)
-        cert, key = options.get("client_cert"), options.get("client_key")
-        for name, value in (("client_cert", cert), ("client_key", key)):
-            if value is not None:
-                _check_path(name, value)
-        if key is not None and cert is None:
-            raise ConfigurationError("adapter.client_key is set without adapter.client_cert — "
-                                     'add client_cert = "/path/to/client.pem"')
-        return cls(wsdl, profile, username=username, password=password, wsse=wsse,
-                   timeout=float(timeout), register_on_delivery=register, page_size=page_size,
-                   verify=verify, client_cert=cert, client_key=key, endpoint=endpoint)
+        o = check_options(SoapOptions, options, "adapter")
+        username = _secret(options, secrets, "username_env", required=o.wsse != "none")
+        password = _secret(options, secrets, "password_env", required=o.wsse != "none")
+        return cls(o.wsdl, o.profile, username=username, password=password, wsse=o.wsse,
+                   timeout=o.timeout, register_on_delivery=o.register_on_delivery,
+                   page_size=o.page_size, verify=o.verify, client_cert=o.client_cert,
+                   client_key=o.client_key, endpoint=o.endpoint)
 
     def _client_service(self) -> tuple[Any, _RecordingTransport]:
         """The zeep service proxy and its transport, built on first use; a failed build is
@@ -487,19 +447,6 @@ class _ExchangePlugin(zeep.plugins.Plugin):
         for value in secrets:
             text = text.replace(value, self._MASK)
         return text
-
-
-def _check_url(key: str, value: Any, example: str) -> None:
-    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https", "file") \
-            or not (urlsplit(value).netloc or value.startswith("file:")):
-        raise ConfigurationError(f"adapter.{key} is {value!r}, not an http(s) URL — "
-                                 f"write {example}")
-
-
-def _check_path(key: str, value: Any) -> None:
-    if not isinstance(value, str) or not os.path.exists(value):
-        raise ConfigurationError(f"adapter.{key} is {value!r}, which does not exist — give the "
-                                 "path of an existing file")
 
 
 def _secret(options: Mapping[str, Any], secrets: Mapping[str, str], key: str,

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
 from connector.bootstrap import check_plugins
-from connector.domain.errors import ExternalError, PishkhanError
+from connector.domain.errors import ConfigurationError, ExternalError, PishkhanError
 
 from . import _px, main
 
@@ -47,6 +48,21 @@ def config_check(ctx: click.Context) -> None:
     sys.exit(1 if problems else 0)
 
 
+def _option_models(group: str) -> dict[str, Any]:
+    """The options model each installed plugin declares (``options_model``), by name; a plugin
+    that declares none, or cannot be imported here (pyodbc missing), keeps its options open."""
+    from connector.plugins import registry
+    found = {}
+    for name in registry.names(group):
+        try:
+            model = getattr(registry.load(group, name), "options_model", None)
+        except ConfigurationError:
+            continue
+        if model is not None:
+            found[name] = model
+    return found
+
+
 @config_group.command("schema")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="write to this file (default: print it)")
@@ -55,7 +71,10 @@ def config_schema(output: str | None) -> None:
     import json
 
     from connector.config.orgfile import json_schema
-    text = json.dumps(json_schema(), ensure_ascii=False, indent=2) + "\n"
+    from connector.plugins import registry
+    text = json.dumps(json_schema(adapters=_option_models(registry.ADAPTERS),
+                                  gateways=_option_models(registry.SMS_GATEWAYS)),
+                      ensure_ascii=False, indent=2) + "\n"
     if output:
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(text)

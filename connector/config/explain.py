@@ -3,11 +3,16 @@ what is wrong with the value, and the line to write instead."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
-from typing import Any
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
+
+from connector.domain.errors import ConfigurationError
+
+M = TypeVar("M", bound=BaseModel)
 
 _KINDS = {
     "int": "a whole number", "float": "a number", "bool": "true or false",
@@ -114,3 +119,61 @@ def example(info: FieldInfo | None) -> Any:
 def suggestion(word: str, known: Sequence[str]) -> str | None:
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
     return close[0] if close else None
+
+
+def key_of(loc: Sequence[Any]) -> str:
+    """``("units", 0, "code")`` as written in messages: ``units[0].code``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def describe(model: type[BaseModel], err: Any, fixes: Mapping[str, str] | None = None
+             ) -> tuple[str, str, str]:
+    """One pydantic error as (key, what is wrong, how to fix it). ``fixes`` gives the fix for
+    keys one example value cannot show (by dotted key without indexes, or by name)."""
+    loc = tuple(err["loc"])
+    key = key_of(loc)
+    holder, info = field_at(model, loc)
+    name = str(next((p for p in reversed(loc) if isinstance(p, str)), key))
+    plain = re.sub(r"\[\d+\]", "", key)
+    message = what_is_wrong(err)
+    fixes = fixes or {}
+    if err["type"] == "extra_forbidden":
+        known = list(holder.model_fields) if holder else []
+        close = suggestion(name, known)
+        fix = (f"did you mean {close}? rename it, or remove it" if close else
+               f"remove it; this table knows: {', '.join(known)}")
+    elif err["type"] == "literal_error":
+        fix = "use one of: " + ", ".join(re.findall(r"'([^']*)'", err["ctx"]["expected"]))
+    elif plain in fixes or name in fixes:
+        fix = fixes.get(plain) or fixes[name]
+    elif err["type"] == "value_error" and " — " in message:
+        message, fix = message.split(" — ", 1)
+    else:
+        fix = ""
+        limits = bounds(info) if info else {}
+        if limits:
+            words = {"ge": "at least", "le": "at most", "gt": "more than", "lt": "less than"}
+            fix = "use a number " + " and ".join(f"{words[k]} {v}" for k, v in limits.items())
+        good = example(info)
+        if good is not None:
+            fix += ("; " if fix else "") + f"write {name} = {toml_value(good)}"
+        fix = fix or f"correct {name}"
+    return key, message, fix
+
+
+def check_options(model: type[M], options: Mapping[str, Any], where: str, sep: str = ".",
+                  fixes: Mapping[str, str] | None = None) -> M:
+    """A plugin's options read into its model; the first mistake is a ConfigurationError
+    like ``adapter.timeout is 'fast', ... — write timeout = 10`` (``where``: "adapter")."""
+    try:
+        return model.model_validate(dict(options))
+    except ValidationError as exc:
+        # A misspelled key first: it explains the "missing" one that comes with it.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        key, message, fix = describe(model, errors[0], fixes)
+        # A check across options names its keys in the message itself.
+        name = f"{where}{sep}{key} {message}" if key else f"{where}{sep}{message}"
+        raise ConfigurationError(f"{name} — {fix}") from None

@@ -13,8 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connector.config.explain import bounds, example, field_at, suggestion, toml_value, \
-    what_is_wrong
+from connector.config.explain import describe
 from connector.config.orgfile import SLUG, OrganizationFile, PluginTable, SmsTable
 from connector.config.retention import RetentionPolicy
 from connector.letters.files import Limits
@@ -138,42 +137,9 @@ _FIXES = {
 }
 
 
-def _key(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def _problem(file: str, err: Any) -> Problem:
     """One pydantic error as a Problem: the key, what is wrong and the line to write."""
-    loc = tuple(err["loc"])
-    key = _key(loc)
-    holder, info = field_at(OrganizationFile, loc)
-    name = str(next((p for p in reversed(loc) if isinstance(p, str)), key))
-    plain = re.sub(r"\[\d+\]", "", key)
-    message = what_is_wrong(err)
-    if err["type"] == "extra_forbidden":
-        known = list(holder.model_fields) if holder else []
-        close = suggestion(name, known)
-        fix = (f"did you mean {close}? rename it, or remove it" if close else
-               f"remove it; this table knows: {', '.join(known)}")
-    elif err["type"] == "literal_error":
-        fix = "use one of: " + ", ".join(a for a in re.findall(r"'([^']*)'",
-                                                                 err["ctx"]["expected"]))
-    elif plain in _FIXES or name in _FIXES:
-        fix = _FIXES.get(plain) or _FIXES[name]
-    else:
-        fix = ""
-        limits = bounds(info) if info else {}
-        if limits:
-            words = {"ge": "at least", "le": "at most", "gt": "more than", "lt": "less than"}
-            fix = "use a number " + " and ".join(f"{words[k]} {v}" for k, v in limits.items())
-        good = example(info)
-        if good is not None:
-            fix += ("; " if fix else "") + f"write {name} = {toml_value(good)}"
-        fix = fix or f"write {name} as the documented type"
-    return Problem(file, key, message, fix)
+    return Problem(file, *describe(OrganizationFile, err, _FIXES))
 
 
 def _interpolate(value: Any, env: Mapping[str, str], file: str, key: str,

@@ -12,6 +12,7 @@ Checks across tables (a service's unit must exist) live in organizations.py.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -162,8 +163,33 @@ class OrganizationFile(Table):
     scanner: ScannerTable | None = None
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of the organization file (for editors: completion and checks)."""
+def json_schema(adapters: Mapping[str, type[BaseModel]] | None = None,
+                gateways: Mapping[str, type[BaseModel]] | None = None) -> dict[str, Any]:
+    """The JSON Schema of the organization file (for editors: completion and checks).
+    ``adapters`` and ``gateways``: the options model of each installed plugin by type name;
+    their options are then checked too, by the table's ``type``."""
     schema = OrganizationFile.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    defs = schema["$defs"]
+    _by_type(defs["AdapterTable"], adapters or {})
+    _by_type(defs["GatewayTable"], gateways or {})
+    _by_type(defs["SmsTable"], gateways or {}, default="file")
     return schema
+
+
+def _by_type(table: dict[str, Any], models: Mapping[str, type[BaseModel]],
+             default: str | None = None) -> None:
+    """A plugin table's options by its ``type``: if type is X, X's options and the table's
+    own keys, nothing else."""
+    rules = []
+    for name, model in sorted(models.items()):
+        options = model.model_json_schema()
+        then = {"properties": {**options.get("properties", {}), **table["properties"],
+                               "type": {"const": name}},
+                "required": options.get("required", []), "additionalProperties": False}
+        when: dict[str, Any] = {"properties": {"type": {"const": name}}, "required": ["type"]}
+        if name == default:  # the type may be left out
+            when = {"anyOf": [when, {"not": {"required": ["type"]}}]}
+        rules.append({"if": when, "then": then})
+    if rules:
+        table["allOf"] = rules

@@ -83,6 +83,21 @@ def test_the_schema_refuses_what_the_loader_refuses():
         assert not validator.is_valid(bad)
 
 
+def test_the_schema_checks_adapter_and_gateway_options_by_type():
+    validator = jsonschema.Draft202012Validator(schema())
+    data = tomllib.loads(DEMO)
+    soap = data["adapter"]
+    assert not validator.is_valid({**data, "adapter": {**soap, "timout": 5}})
+    assert not validator.is_valid({**data, "adapter": {**soap, "wsse": "kerberos"}})
+    assert not validator.is_valid({**data, "adapter": {"type": "odbc", "wsdl": "x"}})
+    assert validator.is_valid({**data, "adapter": {"type": "odbc", "connection": "DSN=oa"}})
+    kavenegar = {"type": "kavenegar", "priority": 1, "api_key_env": "K", "sender": "1000"}
+    assert validator.is_valid({**data, "sms": {"gateways": [kavenegar]}})
+    assert not validator.is_valid({**data, "sms": {"gateways": [{**kavenegar, "sendr": "1"}]}})
+    assert not validator.is_valid({**data, "sms": {"type": "file", "pth": "x.jsonl"}})
+    assert validator.is_valid({**data, "sms": {"path": "x.jsonl", "quiet_hours": ""}})
+
+
 def test_settings_errors_name_the_variable_and_the_fix(tmp_path):
     with pytest.raises(SettingsError) as caught:
         load_settings({"PISHKHAN_WEB_PORT": "80a", "PISHKHAN_DIGEST_HOUR": "25",
