@@ -9,6 +9,7 @@ from connector.letters import usecases as letters
 from connector.people import citizens
 
 from . import attachments, max_request_bytes, pishkhan, receipts
+from .i18n import localized
 from .openapi import document
 from .security import bearer_mobile, readable_letter
 
@@ -78,7 +79,7 @@ def submit(org: str) -> tuple[Response, int]:
 @bp.get("/letters/<tracking_code>")
 def letter(tracking_code: str) -> Response:
     px = pishkhan()
-    return jsonify(letters.view(px, letters.get(px, tracking_code, bearer_mobile())))
+    return jsonify(localized(letters.view(px, letters.get(px, tracking_code, bearer_mobile()))))
 
 
 @bp.post("/letters/<tracking_code>/withdraw")
@@ -86,7 +87,7 @@ def withdraw(tracking_code: str) -> Response:
     px = pishkhan()
     mobile = bearer_mobile()
     letters.withdraw(px, tracking_code, mobile)
-    return jsonify(letters.view(px, letters.get(px, tracking_code, mobile)))
+    return jsonify(localized(letters.view(px, letters.get(px, tracking_code, mobile))))
 
 
 @bp.post("/letters/<tracking_code>/survey")

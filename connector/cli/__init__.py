@@ -3,13 +3,38 @@ at the bottom of this one."""
 from __future__ import annotations
 
 import getpass
+from typing import Any
 
 import click
 
+import messages
+
 from connector.bootstrap import Pishkhan, bootstrap
 from connector.config.settings import SettingsError, load_settings
+from connector.domain.errors import Message, PishkhanError, ValidationError
 from connector.operations import logs
 from connector.store.audit import acting_as
+
+
+def explain(exc: PishkhanError) -> str:
+    """An error for the person at the terminal: a ValidationError's messages in words (from the
+    message catalog, in PISHKHAN_CLI_LANG), any other error as it describes itself."""
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    locale = click.get_current_context().obj["settings"].cli_lang
+    return "; ".join(f"{field}: {messages.render(m, locale)}" for field, m in exc.errors.items())
+
+
+def say(value: Any) -> Any:
+    """A value with the catalog's messages in it rendered (for printing)."""
+    locale = click.get_current_context().obj["settings"].cli_lang
+    if isinstance(value, Message):
+        return messages.render(value, locale)
+    if isinstance(value, dict):
+        return {k: say(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [say(v) for v in value]
+    return value
 
 
 def _px(ctx: click.Context) -> Pishkhan:

@@ -60,15 +60,16 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(10.0, ge=0)
     retry_cap_seconds: float = Field(3600.0, ge=0)
     call_retry_wait: float = Field(2.0, ge=0)
-    otp_ttl: int = Field(300, ge=30)
-    token_ttl: int = Field(86400, ge=60)
+    otp_ttl: int = Field(300, ge=1)
+    token_ttl: int = Field(86400, ge=1)
     demo: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
+    cli_lang: Literal["fa", "en"] = Field("fa", description="language of the CLI's messages")
     staff_max_failed_logins: int = Field(5, ge=1)
     staff_lockout_seconds: int = Field(900, ge=0)
-    staff_idle_seconds: int = Field(1800, ge=60)
-    staff_session_seconds: int = Field(43200, ge=60)
+    staff_idle_seconds: int = Field(1800, ge=1)
+    staff_session_seconds: int = Field(43200, ge=1)
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=8)
     ldap_url: str = ""

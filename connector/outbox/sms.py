@@ -31,6 +31,7 @@ from connector.domain.errors import (
     NotFound,
     PermanentError,
     ValidationError,
+    msg,
 )
 from connector.domain.normalize import mask_mobile
 from connector.outbox import webhooks
@@ -325,7 +326,7 @@ def dispatch_one(px: Pishkhan, note_id: int, gateway: str | None = None) -> str:
     """Send one queued message now, whatever the hour or the limits (``sms send-test``)."""
     jobs = _claim(px, 1, only=note_id)
     if not jobs:
-        raise ValidationError({"id": f"پیامک {note_id} در صف ارسال نیست"})
+        raise ValidationError({"id": msg("sms.not_queued", id=note_id)})
     return _record_sends(px, [(jobs[0], _attempt(px, jobs[0], gateway))])[0]
 
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.domain.clock import now
-from connector.domain.errors import RateLimited, ValidationError
-from connector.domain.normalize import digits_only, to_persian_digits
+from connector.domain.errors import RateLimited, ValidationError, msg
+from connector.domain.normalize import digits_only
 from connector.domain.normalize import mobile as normalize_mobile
 from connector.outbox import sms as sms_outbox
 from connector.people.credentials import digest, new_otp, new_token
@@ -23,9 +23,8 @@ if TYPE_CHECKING:
 # window; tries per code; a new code only after a pause, so a second SMS isn't asked for before
 # the first arrives; and a lockout: that many wrong codes for one mobile within the lock window
 # lock it (both asking for a code and checking one) until enough tries are older than it.
-MSG_MOBILE = "شماره همراه درست نیست. یک شماره ۱۱ رقمی مانند ۰۹۱۲۳۴۵۶۷۸۹ بنویسید."
-MSG_CODE = "کد درست نیست یا وقت آن گذشته است. دوباره کد بگیرید."
-MSG_WRONG = "کد درست نیست. {left} بار دیگر می‌توانید امتحان کنید."
+MSG_MOBILE = msg("otp.mobile")
+MSG_CODE = msg("otp.code")
 
 
 def clean_mobile(value: str) -> str:
@@ -117,8 +116,7 @@ def verify_otp(px: Pishkhan, mobile: str, code: str) -> str:
             if locked:
                 raise RateLimited(locked)
             left = px.settings.otp_max_tries - challenge.attempts
-            raise ValidationError({"code": MSG_WRONG.format(left=to_persian_digits(left))
-                                   if left else MSG_CODE})
+            raise ValidationError({"code": msg("otp.wrong", left=left) if left else MSG_CODE})
         challenge.used_at = now()
         token = new_token()
         s.add(ApiToken(token_hash=digest(token, px.settings.secret_key), mobile=mobile,

@@ -182,7 +182,7 @@ def test_validation_errors_name_each_field(client, px):
     error = assert_error(submit(client, token, national_code="1234567890", subject=""), 400,
                          "validation")
     assert set(error["fields"]) == {"national_code", "subject"}
-    assert error["fields"]["national_code"] == letters.MSG["national_code"]
+    assert error["fields"]["national_code"] == "کد ملی درست نیست. ۱۰ رقم کارت ملی را بنویسید."
 
 
 def test_a_pdf_name_without_pdf_content_is_refused(client, px):
