@@ -1,5 +1,6 @@
-"""Every failure becomes a plain Persian answer (the sentences are the message catalog's): JSON ``{error: {code, message, fields?}}`` under
-/api/, an HTML page elsewhere. Never a stack trace."""
+"""Every failure becomes a plain Persian answer (the sentences are the message catalog's):
+JSON ``{error: {code, message, fields?}}`` under /api/, an HTML page elsewhere. Never a stack
+trace."""
 from __future__ import annotations
 
 import logging

@@ -2,8 +2,9 @@
 one-time codes, guessing them, probing tracking codes, flooding letters, staff sign-in.
 
 Each limit is a setting (``PISHKHAN_RATELIMIT_OTP`` and the others in the example .env; the
-defaults below are theirs). The counters live where ``PISHKHAN_RATELIMIT_STORAGE`` says: ``memory://`` (one process) by
-default, ``redis://host:6379/0`` when several web processes or machines must share them. The
+defaults below are theirs). The counters live where ``PISHKHAN_RATELIMIT_STORAGE`` says:
+``memory://`` (one process) by default, ``redis://host:6379/0`` when several web processes or
+machines must share them. The
 core has its own per-mobile limits on codes; these are per address and on top of them.
 """
 from __future__ import annotations

@@ -295,7 +295,8 @@ def load_organizations(folder: Path, env: Mapping[str, str]
             continue
         if org.slug in orgs:
             problems.append(Problem(str(path), "slug", f"{org.slug!r} is used by "
-                                    f"{orgs[org.slug].path.name} too", "give each file its own slug"))
+                                    f"{orgs[org.slug].path.name} too",
+                                    "give each file its own slug"))
             continue
         orgs[org.slug] = org
     if not orgs and not problems:

@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     var_dir: Path = Field(Path("var"), description="files: SQLite, attachments, outbox")
     database_url: str = Field("", description="empty: SQLite under the var folder")
     orgs_dir: Path = Path("config/organizations")
-    secret_key: str = Field("", description="empty: a development key kept under var/")
+    secret_key: str = Field("", repr=False,
+                            description="empty: a development key kept under var/")
     public_url: str = Field("", description="empty: http://WEB_HOST:WEB_PORT")
     web_host: str = "127.0.0.1"
     web_port: int = Field(8000, ge=1, le=65535)
@@ -76,7 +77,7 @@ class Settings(BaseSettings):
     ldap_user_dn: str = ""
     ldap_timeout: float = Field(5.0, gt=0)
     digest_hour: int = Field(7, ge=0, le=23)
-    metrics_token: str = ""
+    metrics_token: str = Field("", repr=False)
     # Per-mobile limits on one-time codes (the core's): codes per window, tries per code, a
     # pause between codes, and the lockout after many wrong codes.
     otp_per_window: int = Field(3, ge=1)

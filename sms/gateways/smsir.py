@@ -51,7 +51,8 @@ class SmsIrGateway(SmsGateway):
     @classmethod
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
                      ) -> SmsIrGateway:
-        o = Options(cls.name, options, secrets, api_key_env="SMSIR_API_KEY", sender="30007732000000")
+        o = Options(cls.name, options, secrets, api_key_env="SMSIR_API_KEY",
+                    sender="30007732000000")
         opts = o.read(ApiKeyOptions)
         return cls(o.secret(opts.api_key_env, "api_key_env"), opts.sender,
                    opts.address("https://api.sms.ir/v1"), opts.timeouts)
