@@ -75,6 +75,10 @@ EN: dict[str, str] = {
     "applicant.natural": "A person",
     "applicant.legal": "A company or organization",
     "reports.all_units": "All units",
+    "webhook.url": "The address must start with https:// (or http://) and name a host.",
+    "webhook.secret_env": "Write the name of the environment variable that holds the secret, "
+                          "like WEBHOOK_SECRET (not the secret itself).",
+    "webhook.types": "Unknown event types: {unknown}. The known types: {known} or *",
     "track.invalid": "The tracking code is not right. Copy its 12 digits from the SMS or the "
                      "receipt.",
     "track.not_yours": "No letter with this tracking code was found for your mobile number.",

@@ -83,6 +83,11 @@ FA: dict[str, str] = {
     "applicant.natural": "شخص",
     "applicant.legal": "شرکت یا سازمان",
     "reports.all_units": "همه واحدها",
+    # webhook subscriptions (connector.outbox.webhooks)
+    "webhook.url": "نشانی باید با https:// (یا http://) شروع شود و نام میزبان داشته باشد.",
+    "webhook.secret_env": "نام متغیر محیطی رمز را بنویسید، مانند WEBHOOK_SECRET (خود رمز را "
+                          "اینجا ننویسید).",
+    "webhook.types": "این نوع رویداد را نمی‌شناسیم: {unknown}. نوع‌های درست: {known} یا *",
     # the citizen pages and the API (portal)
     "track.invalid": "کد رهگیری درست نیست. ۱۲ رقم آن را از پیامک یا رسید دوباره بنویسید.",
     "track.not_yours": "نامه‌ای با این کد رهگیری برای شماره همراه شما پیدا نشد.",

@@ -26,7 +26,7 @@ from connector.domain.letter import (
 )
 from connector.plugins.ports import CorrespondenceSystem
 
-from connector.config.explain import check_options
+from connector.plugins.explain import check_options
 
 from ..options import IGNORE, letter_fields, naive_utc, secret
 from ..options import text as _text

@@ -35,7 +35,7 @@ from connector.domain.letter import (
 from connector.plugins.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
 from connector.plugins.secrets import scrub
 
-from connector.config.explain import check_options
+from connector.plugins.explain import check_options
 
 from ..options import IGNORE, letter_fields, secret
 from ..options import naive_utc as _naive_utc

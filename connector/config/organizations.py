@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connector.config.explain import describe
+from connector.plugins.explain import describe
 from connector.config.orgfile import SLUG, OrganizationFile, PluginTable, SmsTable
 from connector.config.retention import RetentionPolicy
 from connector.letters.files import Limits

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
-from connector.config.explain import what_is_wrong
+from connector.plugins.explain import what_is_wrong
 from connector.outbox.policy import QuietHours
 
 PREFIX = "PISHKHAN_"
@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     sms_concurrency: int = Field(4, ge=1, le=64)
     delivery_interval: float = Field(2.0, gt=0)
     sms_interval: float = Field(1.0, gt=0)
+    webhook_interval: int = Field(5, ge=1, description="seconds between webhook sends")
+    webhook_connect_timeout: float = Field(5.0, gt=0, le=300)
+    webhook_timeout: float = Field(10.0, gt=0, le=300)
     max_attempts: int = Field(8, ge=1)
     retry_base_seconds: float = Field(10.0, ge=0)
     retry_cap_seconds: float = Field(3600.0, ge=0)

@@ -21,7 +21,7 @@ from connector.domain.errors import (
     PermanentError,
     TransientError,
 )
-from connector.config.explain import check_options
+from connector.plugins.explain import check_options
 from connector.domain.normalize import mobile
 from connector.plugins.secrets import env_secret, scrub
 

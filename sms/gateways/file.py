@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector.config.explain import check_options
+from connector.plugins.explain import check_options
 from connector.domain import clock
 from connector.domain.errors import TransientError
 from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
