@@ -340,10 +340,8 @@ def test_attachment_limits_are_the_organizations_not_the_documents(tmp_path):
     upgrade(settings.database_url)
     px = bootstrap(settings)
     try:
-        from tests.openapi_check import CheckedClient
         app = create_app(px, {"TESTING": True})
-        app.test_client_class = CheckedClient
-        client = app.test_client()
+        client = app.test_client()  # checked against the document, as every test client
         assert client.get("/api/v1/orgs/demo").get_json()["attachments"] == {
             "max_files": 3, "max_mb": 7}
         assert client.get("/api/v1/orgs/demo-portal").get_json()["attachments"] == {
