@@ -140,6 +140,15 @@ def describe(model: type[BaseModel], err: Any, fixes: Mapping[str, str] | None =
     plain = re.sub(r"\[\d+\]", "", key)
     message = what_is_wrong(err)
     fixes = fixes or {}
+    inner = _inner_model(info.annotation) if info is not None else None
+    # A key inside a free-form table (sms.texts.KIND) takes the table's fix.
+    table = None if info is not None else next(
+        (k for k in fixes if plain.startswith(k + ".")), None)
+    if inner is not None and err["type"] in ("list_type", "model_type", "dict_type",
+                                              "model_attributes_type"):
+        # A table (or an array of tables) written as a plain value.
+        many = err["type"] == "list_type" or "list" in str(info.annotation)
+        message = f"must be {'[[' + plain + ']] tables' if many else 'a table: [' + plain + ']'}"
     if err["type"] == "extra_forbidden":
         known = list(holder.model_fields) if holder else []
         close = suggestion(name, known)
@@ -149,6 +158,10 @@ def describe(model: type[BaseModel], err: Any, fixes: Mapping[str, str] | None =
         fix = "use one of: " + ", ".join(re.findall(r"'([^']*)'", err["ctx"]["expected"]))
     elif plain in fixes or name in fixes:
         fix = fixes.get(plain) or fixes[name]
+    elif table is not None:
+        fix = fixes[table]
+    elif inner is not None:
+        fix = f"write [{plain}] on a line of its own, with its keys on the lines below it"
     elif err["type"] == "value_error" and " — " in message:
         message, fix = message.split(" — ", 1)
     else:

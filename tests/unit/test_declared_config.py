@@ -132,3 +132,15 @@ def test_the_example_env_names_every_setting():
     missing = [Settings.variable(f) for f in Settings.model_fields
                if f != "env" and Settings.variable(f) not in text]
     assert missing == []
+
+
+def test_a_table_written_as_a_value_and_a_free_form_table_get_their_own_fixes(tmp_path):
+    text = DEMO.replace("[attachments]\nmax_files = 5\nmax_mb = 10", "[x]\ny = 1\n#")
+    text = text.replace('[sms]\ntype = "file"', '[sms]\ntype = "file"\n[sms.texts]\nregistered = 5')
+    (tmp_path / "demo.toml").write_text("attachments = 5\n" + text, encoding="utf-8")
+    _, problems = load_organizations(tmp_path, ENV)
+    by_key = {p.key: p for p in problems}
+    assert by_key["attachments"].message == "must be a table: [attachments]"
+    assert by_key["sms.texts.registered"].fix == \
+        'write [sms.texts] with lines like registered = "متن"'
+    assert by_key["x"].fix.startswith("remove it; this table knows: slug, name")
