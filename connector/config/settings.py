@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -182,6 +183,19 @@ class _MappingSource(EnvSettingsSource):
         return {k.lower(): v for k, v in self._given.items() if v != ""}
 
 
+_SOURCE: ContextVar[Mapping[str, str]] = ContextVar("pishkhan_settings_source")
+
+
+class _Read(Settings):
+    """Settings read from the mapping :func:`load_settings` was given (environment over .env),
+    not from os.environ directly."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any,
+                                   *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        return (init_settings, _MappingSource(settings_cls, _SOURCE.get()))
+
+
 def _secret_key(var_dir: Path) -> str:
     # A development key kept under var/ so sessions survive restarts; production sets one.
     path = var_dir / "secret_key"
@@ -222,16 +236,13 @@ def load_settings(environ: Mapping[str, str] | None = None,
         if env_path.is_file() else {}
     env = {**file_values, **base}
 
-    class _Read(Settings):
-        @classmethod
-        def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any,
-                                       *args: Any, **kwargs: Any) -> tuple[Any, ...]:
-            return (init_settings, _MappingSource(settings_cls, env))
-
+    token = _SOURCE.set(env)
     try:
         read = _Read()
     except ValidationError as exc:
         raise SettingsError(_explain(exc)) from None
+    finally:
+        _SOURCE.reset(token)
     values = read.model_dump()
     if not values["secret_key"]:
         values["secret_key"] = _secret_key(read.var_dir)
