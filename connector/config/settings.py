@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = Field(8001, ge=1, le=65535)
     sandbox_url: str = Field("", description="empty: http://SANDBOX_HOST:SANDBOX_PORT")
+    sandbox_access_log: bool = Field(False, description="print the sandbox's access log")
     sms_outbox: Path | None = None
     sms_gateway: str = Field("file", description='"file" or "org:SLUG"')
     sms_quiet_hours: str = ""
