@@ -46,10 +46,10 @@ class Settings(BaseSettings):
                             description="empty: a development key kept under var/")
     public_url: str = Field("", description="empty: http://WEB_HOST:WEB_PORT")
     web_host: str = "127.0.0.1"
-    web_port: int = Field(8000, ge=1, le=65535)
+    web_port: int = Field(8000, ge=0, le=65535)  # 0: any free port (tests)
     web_workers: int = Field(2, ge=1, le=64)
     sandbox_host: str = "127.0.0.1"
-    sandbox_port: int = Field(8001, ge=1, le=65535)
+    sandbox_port: int = Field(8001, ge=0, le=65535)
     sandbox_url: str = Field("", description="empty: http://SANDBOX_HOST:SANDBOX_PORT")
     sandbox_access_log: bool = Field(False, description="print the sandbox's access log")
     sms_outbox: Path | None = None
