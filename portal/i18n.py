@@ -2,8 +2,9 @@
 default. Two sources: the message catalog (the top-level ``messages`` package) for what the
 core and the views say — errors, states, the timeline — by code; and a small table here for the
 templates' own words, keyed by their Persian text as gettext would. ``?lang=en`` (or
-``?lang=fa``) switches and a cookie remembers it. Text with no entry stays Persian (organizations' own catalog texts, for one), so
-a missing entry never breaks a page. The operator console stays Persian."""
+``?lang=fa``) switches and a cookie remembers it. Text with no entry stays Persian
+(organizations' own catalog texts, for one), so a missing entry never breaks a page. The
+operator console stays Persian."""
 from __future__ import annotations
 
 from typing import Any
