@@ -86,15 +86,6 @@ def map_kind(kinds: Mapping[str, str], system_kind: str) -> ChangeKind | str | N
     return ChangeKind(mapped)
 
 
-def check_known(options: Mapping[str, Any], known: tuple[str, ...], adapter: str) -> None:
-    """Refuse an option the adapter does not have (a typo would otherwise be ignored)."""
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise ConfigurationError(
-            f"adapter.{unknown[0]} is not an option of the {adapter} adapter — remove it or use "
-            f"one of: {', '.join(known)}")
-
-
 def letter_fields(letter: OutgoingLetter) -> dict[str, Any]:
     """A letter as the names profiles' templates and SQL parameters use."""
     return {

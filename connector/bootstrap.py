@@ -81,11 +81,10 @@ class Pishkhan:
         is chosen) is the platform's own gateway, from PISHKHAN_SMS_GATEWAY."""
         if slug:
             return self.org(slug).sms_policy
-        env = self.settings.env
-        kind = env.get("PISHKHAN_SMS_GATEWAY", "") or "file"
+        kind = self.settings.sms_gateway
         if kind.startswith("org:"):  # a real provider: the gateways of that organization's file
             return self.org(kind[4:]).sms_policy
-        quiet = QuietHours.parse(env.get("PISHKHAN_SMS_QUIET_HOURS", ""))
+        quiet = QuietHours.parse(self.settings.sms_quiet_hours)
         return SmsPolicy(gateways=(GatewayConfig(kind, kind, 1, {}),), quiet_hours=quiet)
 
     def gateway(self, slug: str | None, name: str | None = None) -> SmsGateway:
@@ -132,23 +131,12 @@ def bootstrap(settings: Settings | None = None, *,
     px = Pishkhan(settings=settings, orgs=orgs, problems=problems, engine=engine,
                   sessions=sessions, blobs=BlobStore(settings.blob_dir), texts=texts)
     px.webhook_sink = webhook_sink or HttpWebhookSink(
-        connect_timeout=_seconds(settings, "PISHKHAN_WEBHOOK_CONNECT_TIMEOUT", 5.0),
-        read_timeout=_seconds(settings, "PISHKHAN_WEBHOOK_TIMEOUT", 10.0))
+        connect_timeout=settings.webhook_connect_timeout,
+        read_timeout=settings.webhook_timeout)
     px._adapters.update(adapters or {})
     px._gateways.update(gateways or {})
     px._scanners.update({k: Scanning(v) for k, v in (scanners or {}).items()})
     return px
-
-
-def _seconds(settings: Settings, name: str, default: float) -> float:
-    raw = settings.env.get(name, "")
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
-    if not 0 < value <= 300:
-        raise ConfigurationError(f"{name} must be between 0 and 300 seconds, not {raw!r}")
-    return value
 
 
 def check_plugins(px: Pishkhan, slugs: list[str] | None = None) -> list[Problem]:

@@ -21,6 +21,12 @@ def pishkhan() -> Pishkhan:
     return current_app.extensions[EXTENSION]
 
 
+def max_request_bytes(px: Pishkhan) -> int:
+    """The largest organization's attachments plus the form and multipart overhead."""
+    return max((o.attachments.max_files * o.attachments.max_bytes for o in px.orgs.values()),
+               default=0) + 2 * 1024 * 1024
+
+
 def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None) -> Flask:
     # The composition root (bootstrap) reads the environment; the portal reads none itself.
     px = px or bootstrap()
@@ -28,9 +34,7 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app = Flask(__name__)
     app.config.from_mapping(
         SECRET_KEY=px.settings.secret_key,
-        # The largest organization's attachments plus the form and multipart overhead.
-        MAX_CONTENT_LENGTH=max((o.attachments.max_files * o.attachments.max_bytes
-                                for o in px.orgs.values()), default=0) + 2 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=max_request_bytes(px),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=https,
@@ -74,7 +78,7 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.register_blueprint(desk.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(webhooks_admin.bp)
-    limits.register(app, px.settings.ratelimit_storage)
+    limits.register(app, px.settings)
     if px.settings.proxy_fix > 0:
         # Behind nginx the client's address, scheme and host arrive in X-Forwarded-* headers;
         # only as many hops as there are proxies of ours are trusted, so a client cannot pick

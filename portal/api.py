@@ -8,7 +8,8 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from connector.letters import usecases as letters
 from connector.people import citizens
 
-from . import attachments, pishkhan, receipts
+from . import attachments, max_request_bytes, pishkhan, receipts
+from .i18n import localized
 from .openapi import document
 from .security import bearer_mobile, readable_letter
 
@@ -30,7 +31,8 @@ def public_url(endpoint: str, **values: Any) -> str:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(document(pishkhan().settings.public_url))
+    px = pishkhan()
+    return jsonify(document(px.settings.public_url, max_request_bytes(px)))
 
 
 @bp.post("/otp")
@@ -57,7 +59,9 @@ def org_detail(org: str) -> Response:
     o = pishkhan().org(org)
     return jsonify(slug=o.slug, name=o.name, approval=o.approval,
                    units=[{"code": u.code, "name": u.name} for u in o.units],
-                   services=[s.catalog() for s in o.services])
+                   services=[s.catalog() for s in o.services],
+                   attachments={"max_files": o.attachments.max_files,
+                                "max_mb": o.attachments.max_mb})
 
 
 @bp.post("/orgs/<org>/letters")
@@ -75,7 +79,7 @@ def submit(org: str) -> tuple[Response, int]:
 @bp.get("/letters/<tracking_code>")
 def letter(tracking_code: str) -> Response:
     px = pishkhan()
-    return jsonify(letters.view(px, letters.get(px, tracking_code, bearer_mobile())))
+    return jsonify(localized(letters.view(px, letters.get(px, tracking_code, bearer_mobile()))))
 
 
 @bp.post("/letters/<tracking_code>/withdraw")
@@ -83,7 +87,7 @@ def withdraw(tracking_code: str) -> Response:
     px = pishkhan()
     mobile = bearer_mobile()
     letters.withdraw(px, tracking_code, mobile)
-    return jsonify(letters.view(px, letters.get(px, tracking_code, mobile)))
+    return jsonify(localized(letters.view(px, letters.get(px, tracking_code, mobile))))
 
 
 @bp.post("/letters/<tracking_code>/survey")

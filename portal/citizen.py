@@ -20,23 +20,21 @@ from connector.domain.errors import (
     NotFound,
     RateLimited,
     ValidationError,
+    msg,
 )
 from connector.letters import usecases as letters
 from connector.people import citizens
 
 from . import attachments, drafts, labels, pishkhan
 from .errors import rate_limit_message
-from .filters import fa_digits
 from .security import citizen_required, current_mobile, login_citizen, logout_citizen, safe_next
 
 bp = Blueprint("citizen", __name__)
 
-MSG_TRACKING = "کد رهگیری درست نیست. ۱۲ رقم آن را از پیامک یا رسید دوباره بنویسید."
-MSG_NOT_YOURS = "نامه‌ای با این کد رهگیری برای شماره همراه شما پیدا نشد."
-MSG_WITHDRAW_LATE = "نامه به دبیرخانه رفته است و دیگر پس گرفته نمی‌شود."
-MSG_SURVEY_CLOSED = "نظر شما پیش‌تر ثبت شده یا کار نامه هنوز تمام نشده است."
-MSG_LOCKED = "کد چند بار اشتباه نوشته شد. برای امنیت شما، ورود با این شماره تا {minutes} " \
-             "دقیقه دیگر بسته است."
+MSG_TRACKING = msg("track.invalid")
+MSG_NOT_YOURS = msg("track.not_yours")
+MSG_WITHDRAW_LATE = msg("withdraw.late")
+MSG_SURVEY_CLOSED = msg("survey.closed")
 
 Page = str | Response | tuple[str, int]
 
@@ -78,8 +76,8 @@ def login() -> Page:
         except ValidationError as exc:
             errors, status = exc.errors, 400
         except RateLimited as exc:
-            minutes = fa_digits(max(1, math.ceil(exc.retry_after / 60)))
-            errors, status = {"code": MSG_LOCKED.format(minutes=minutes)}, 429
+            minutes = max(1, math.ceil(exc.retry_after / 60))
+            errors, status = {"code": msg("otp.locked", minutes=minutes)}, 429
         else:
             login_citizen(citizens.clean_mobile(values["mobile"]))
             return redirect(next_url)
@@ -149,7 +147,7 @@ def receipt(code: str) -> Page:
     px = pishkhan()
     letter = letters.get(px, code, current_mobile())
     return render_template("citizen/receipt.html", letter=letter, org=px.orgs.get(letter.org),
-                           next_step=labels.NEXT_STEP.get(letter.state, ""))
+                           next_step=labels.next_step(letter.state))
 
 
 # --- following a letter -----------------------------------------------------------------------
@@ -175,7 +173,7 @@ def _letter_page(code: str, status: int = 200, **extra: Any) -> Page:
     return render_template(
         "citizen/letter.html", letter=view,
         can_withdraw=view["can_withdraw"], can_rate=view["survey_open"],
-        next_step=labels.NEXT_STEP.get(letter.state, ""), **extra), status
+        next_step=labels.next_step(letter.state), **extra), status
 
 
 @bp.get("/t/<code>")
@@ -197,7 +195,7 @@ def withdraw(code: str) -> Page:
         letters.withdraw(px, code, str(current_mobile()))
     except (Forbidden, InvalidTransition):
         return _letter_page(code, 409, action_error=MSG_WITHDRAW_LATE)
-    flash("نامه شما پس گرفته شد و به سازمان فرستاده نمی‌شود.")
+    flash("withdraw.done")  # a catalog code: the page renders it in the reader's language
     return redirect(url_for("citizen.track_letter", code=tracking.clean(code)))
 
 

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from connector.config.organizations import Organization
-from connector.domain.errors import NotFound, ValidationError
+from connector.domain.errors import NotFound, ValidationError, msg
 from connector.domain.normalize import mobile as clean_mobile
 from connector.letters import usecases as letters
 from connector.people import staff
@@ -19,7 +19,7 @@ from .staff_ui import org_where, orgs_where, role_required, user
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 desk_only = role_required(*staff.DESK)
 
-MSG_MOBILE = "شماره همراه متقاضی را درست بنویسید (مثل ۰۹۱۲۱۲۳۴۵۶۷). پیامک‌ها به همین شماره می‌رود."
+MSG_MOBILE = msg("desk.mobile")
 
 Page = str | Response | tuple[str, int]
 

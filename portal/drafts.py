@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 from flask import session
 
 from connector.config.organizations import Organization
-from connector.domain.errors import NotFound
+from connector.domain.errors import NotFound, msg
 from connector.letters.files import Upload, acceptable
 
 from . import pishkhan
@@ -23,7 +23,7 @@ from . import pishkhan
 KEY = "held_uploads"
 
 
-MSG_GONE = "پیوست‌هایی که انتخاب کرده بودید دیگر اینجا نیستند. لطفا دوباره انتخابشان کنید."
+MSG_GONE = msg("attachments.gone")
 
 
 class Held(TypedDict):

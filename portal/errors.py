@@ -1,5 +1,6 @@
-"""Every failure becomes a plain Persian answer: JSON ``{error: {code, message, fields?}}`` under
-/api/, an HTML page elsewhere. Never a stack trace."""
+"""Every failure becomes a plain Persian answer (the sentences are the message catalog's):
+JSON ``{error: {code, message, fields?}}`` under /api/, an HTML page elsewhere. Never a stack
+trace."""
 from __future__ import annotations
 
 import logging
@@ -9,68 +10,59 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+import messages
 from connector.domain.errors import (
     ExternalError,
     Forbidden,
     InvalidTransition,
+    Message,
     NotFound,
     RateLimited,
     TryLater,
     ValidationError,
+    msg,
 )
 
 from .security import CsrfError
 
 log = logging.getLogger(__name__)
 
-MESSAGES: dict[int, tuple[str, str]] = {
-    400: ("bad_request", "درخواست کامل یا درست نیست."),
-    401: ("unauthorized", "اول با کدی که برای شماره همراهتان پیامک می‌شود وارد شوید."),
-    403: ("forbidden", "اجازه این کار را ندارید."),
-    404: ("not_found", "پیدا نشد. نشانی یا کد رهگیری را دوباره نگاه کنید."),
-    405: ("method_not_allowed", "این درخواست به این شکل پذیرفته نیست."),
-    409: ("conflict", "این کار در وضعیت کنونی نامه ممکن نیست."),
-    413: ("too_large", "حجم فایل‌ها زیاد است."),
-    429: ("rate_limited", "درخواست‌ها زیاد بوده است. کمی بعد دوباره امتحان کنید."),
-    500: ("server_error", "خطایی پیش آمد. چند دقیقه دیگر دوباره امتحان کنید."),
-    503: ("unavailable", "سامانه سازمان الان پاسخ نمی‌دهد. چند دقیقه دیگر دوباره امتحان کنید."),
-}
-VALIDATION = "اطلاعات فرستاده‌شده کامل یا درست نیست. پیام کنار هر خانه را ببینید."
-CSRF = "مهلت این فرم تمام شده یا فرم از جای دیگری آمده است. صفحه را دوباره باز کنید و " \
-       "دوباره بفرستید."
+# status -> the error's code in the API; its sentence is the catalog's "error.CODE".
+CODES: dict[int, str] = {400: "bad_request", 401: "unauthorized", 403: "forbidden",
+                         404: "not_found", 405: "method_not_allowed", 409: "conflict",
+                         413: "too_large", 429: "rate_limited", 500: "server_error",
+                         503: "unavailable"}
+VALIDATION = msg("error.validation")
+CSRF = msg("error.csrf")
 
 
-def too_large_message() -> str:
+def too_large_message() -> Message:
     """Say the real limit: the largest one any organization allows (the request body is
     refused before we know which organization it was for)."""
-    from .filters import fa_digits
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
-    mb = max(1, limit // (1024 * 1024))
-    return (f"حجم فایل‌ها زیاد است. همه پیوست‌ها روی هم باید کمتر از {fa_digits(mb)} مگابایت "
-            "باشند. فایل‌های کوچک‌تر یا کمتری بفرستید.")
+    return msg("error.too_large_total", mb=max(1, limit // (1024 * 1024)))
 
 
-def rate_limit_message(retry_after: int) -> str:
-    from .filters import fa_digits
+def rate_limit_message(retry_after: int) -> Message:
     if retry_after < 90:
-        return f"کمی صبر کنید: {fa_digits(max(1, retry_after))} ثانیه دیگر دوباره امتحان کنید."
-    minutes = max(1, math.ceil(retry_after / 60))
-    return f"درخواست‌ها زیاد بوده است. {fa_digits(minutes)} دقیقه دیگر دوباره امتحان کنید."
+        return msg("error.wait_seconds", n=max(1, retry_after))
+    return msg("error.wait_minutes", n=max(1, math.ceil(retry_after / 60)))
 
 
 def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def error_response(status: int, message: str | None = None,
-                   fields: dict[str, str] | None = None, code: str | None = None,
+def error_response(status: int, message: Message | None = None,
+                   fields: dict[str, Message] | None = None, code: str | None = None,
                    headers: dict[str, str] | None = None) -> Response:
-    default_code, default_message = MESSAGES.get(status, MESSAGES[500])
-    message = message or default_message
-    if wants_json():
-        body: dict[str, Any] = {"code": code or default_code, "message": message}
+    default_code = CODES.get(status, CODES[500])
+    message = message or msg(f"error.{default_code}")
+    if wants_json():  # the API speaks Persian
+        body: dict[str, Any] = {"code": code or default_code,
+                                "message": messages.render(message)}
         if fields:
-            body["fields"] = fields
+            body["fields"] = messages.render_all(fields)
         response = jsonify(error=body)
     else:
         response = Response(render_template("error.html", status=status, message=message))

@@ -10,7 +10,7 @@ from connector.domain.clock import TEHRAN
 from connector.domain.normalize import to_persian_digits
 
 from . import labels
-from .i18n import locale, translate
+from .i18n import locale
 
 
 def fa_digits(value: object) -> str:
@@ -53,5 +53,5 @@ def register(app: Flask) -> None:
     app.add_template_filter(fa_digits, "fa_digits")
     app.add_template_filter(jalali, "jalali")
     app.add_template_filter(filesize, "filesize")
-    app.add_template_filter(lambda code: translate(labels.status(code)), "status_label")
+    app.add_template_filter(lambda code: labels.status(code, locale()), "status_label")
     app.jinja_env.globals["APPLICANT"] = labels.APPLICANT

@@ -1,12 +1,18 @@
 """English as a second language for the citizen pages: Persian is the source text and the
-default; a small table gives the English. ``?lang=en`` (or ``?lang=fa``) switches and a cookie
-remembers it. Text with no entry stays Persian (organizations' own catalog texts, for one), so
-a missing entry never breaks a page. The operator console stays Persian."""
+default. Two sources: the message catalog (the top-level ``messages`` package) for what the
+core and the views say — errors, states, the timeline — by code; and a small table here for the
+templates' own words, keyed by their Persian text as gettext would. ``?lang=en`` (or
+``?lang=fa``) switches and a cookie remembers it. Text with no entry stays Persian
+(organizations' own catalog texts, for one), so a missing entry never breaks a page. The
+operator console stays Persian."""
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Flask, g, request
+
+import messages
+from connector.domain.errors import Message
 
 LOCALES = ("fa", "en")
 COOKIE = "lang"
@@ -123,48 +129,9 @@ EN: dict[str, str] = {
     "بله، نامه را پس می‌گیرم": "Yes, take it back", "نه، برگردم": "No, go back",
     "نامه شما پس گرفته شد و به سازمان فرستاده نمی‌شود.":
         "Your letter was taken back and will not be sent to the organization.",
-    # states and what comes next (portal/labels.py)
-    "رسید؛ به‌زودی به دبیرخانه فرستاده می‌شود": "Received; going to the secretariat soon",
-    "در صف بررسی دبیرخانه": "Waiting for the secretariat's review",
-    "دبیرخانه پذیرفت؛ در حال فرستادن": "Accepted by the secretariat; being sent",
-    "در حال فرستادن به دبیرخانه": "Being sent to the secretariat",
-    "به دبیرخانه رسید؛ منتظر ثبت": "At the secretariat; waiting to be registered",
-    "در دبیرخانه ثبت شد": "Registered by the secretariat", "در دست رسیدگی": "Being handled",
-    "پاسخ داده شد": "Answered", "تمام شد": "Closed", "پذیرفته نشد": "Not accepted",
-    "در حال فرستادن به دبیرخانه (با تاخیر)": "Being sent to the secretariat (delayed)",
-    "پس گرفته شد": "Taken back",
-    "نامه شما به‌زودی به دبیرخانه سازمان می‌رسد. هر خبری باشد پیامک می‌شود.":
-        "Your letter will soon reach the organization's secretariat. Any news is texted to you.",
-    "کارمند دبیرخانه نامه را می‌خواند و می‌پذیرد یا دلیل نپذیرفتن را برایتان پیامک می‌کند.":
-        "A secretariat clerk reads the letter and accepts it, or texts you the reason if not.",
-    "دبیرخانه نامه را ثبت می‌کند و شماره نامه برایتان پیامک می‌شود.":
-        "The secretariat registers the letter and texts you its number.",
-    "نامه به واحد مربوط فرستاده می‌شود.": "The letter goes to the unit in charge.",
-    "واحد مربوط در حال رسیدگی است.": "The unit in charge is handling it.",
     # errors
     "پیدا نشد": "Not found", "خطا": "Error", "درخواست انجام نشد": "The request was not done",
     "برگشت به صفحه اول": "Back to the first page",
-    "پیدا نشد. نشانی یا کد رهگیری را دوباره نگاه کنید.":
-        "Not found. Check the address or the tracking code.",
-    "نامه‌ای با این کد رهگیری برای شماره همراه شما پیدا نشد.":
-        "No letter with this tracking code was found for your mobile number.",
-    "کد رهگیری درست نیست. ۱۲ رقم آن را از پیامک یا رسید دوباره بنویسید.":
-        "The tracking code is not right. Copy its 12 digits from the SMS or the receipt.",
-    "شماره همراه درست نیست. یک شماره ۱۱ رقمی مانند ۰۹۱۲۳۴۵۶۷۸۹ بنویسید.":
-        "The mobile number is not right. Enter 11 digits like 09123456789.",
-    "کد درست نیست یا وقت آن گذشته است. دوباره کد بگیرید.":
-        "The code is wrong or has expired. Ask for a new code.",
-    "نوع متقاضی را انتخاب کنید: شخص یا شرکت.": "Choose who writes: a person or a company.",
-    "کد ملی درست نیست. ۱۰ رقم کارت ملی را بنویسید.":
-        "The national code is not right. Enter the 10 digits of the national card.",
-    "شناسه ملی شرکت درست نیست. ۱۱ رقم آن را بنویسید.":
-        "The company's national ID is not right. Enter its 11 digits.",
-    "نام شرکت را بنویسید.": "Enter the company name.", "نام را بنویسید.": "Enter the first name.",
-    "نام خانوادگی را بنویسید.": "Enter the last name.",
-    "موضوع نامه را بنویسید (حداکثر ۲۰۰ حرف).": "Enter a subject (at most 200 characters).",
-    "متن نامه را بنویسید (حداکثر ۱۰ هزار حرف).": "Enter the letter (at most 10,000 characters).",
-    "خدمت یا واحد مورد نظر را انتخاب کنید.": "Choose the service.",
-    "یک امتیاز از ۱ تا ۵ انتخاب کنید.": "Choose a score from 1 to 5.",
 }
 
 
@@ -175,11 +142,25 @@ def locale() -> str:
     return str(g.locale)
 
 
-def translate(text: str, **values: Any) -> str:
-    """``_("...")`` in templates: the English when chosen and known, with {names} filled."""
+def translate(text: Message | str, **values: Any) -> str:
+    """``_(...)`` in templates: a catalog message (or its code) in the chosen language, or a
+    template's Persian text, in English when chosen and known; {names} filled."""
+    if isinstance(text, Message) or text in messages.FA:
+        return messages.render(text, locale(), **values)
     if locale() == "en":
         text = EN.get(text, text)
     return text.format(**values) if values else text
+
+
+def localized(value: Any, chosen: str = "fa") -> Any:
+    """A value with every catalog message in it rendered (the JSON API speaks Persian)."""
+    if isinstance(value, Message):
+        return messages.render(value, chosen)
+    if isinstance(value, dict):
+        return {k: localized(v, chosen) for k, v in value.items()}
+    if isinstance(value, list):
+        return [localized(v, chosen) for v in value]
+    return value
 
 
 def register(app: Flask) -> None:

@@ -1,10 +1,27 @@
-"""The OpenAPI 3.0 description of /api/v1, written by hand so it says exactly what the API
-promises (the test suite checks that it lists every route the app serves)."""
+"""The OpenAPI 3.1 description of /api/v1, written by hand so it says exactly what the API
+promises. It cannot drift unnoticed: the tests check that it lists every route the app serves,
+and every answer the API tests receive is validated against it (tests/openapi_check.py) —
+response objects refuse undocumented fields and require the promised ones. Limits that belong
+to an organization (attachments) are read from the organizations, never written here."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 PREFIX = "/api/v1"
+MB = 1024 * 1024
+
+
+def _obj(properties: dict[str, Any], required: Iterable[str] | None = None,
+         **extra: Any) -> dict[str, Any]:
+    """A response object: exactly these fields (all required unless told otherwise)."""
+    return {"type": "object", "properties": properties,
+            "required": list(properties if required is None else required),
+            "additionalProperties": False, **extra}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "type": [schema["type"], "null"]}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -26,53 +43,88 @@ _ORG = {"name": "org", "in": "path", "required": True, "description": "Organizat
         "schema": {"type": "string", "example": "demo"}}
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
+_STR = {"type": "string"}
+_STRINGS = {"type": "array", "items": _STR}
 _SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object", "required": ["error"],
-        "properties": {"error": {
-            "type": "object", "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string", "example": "validation",
-                         "description": "validation, csrf, bad_request, unauthorized, not_found, "
-                                        "method_not_allowed, conflict, too_large, rate_limited, "
-                                        "server_error"},
-                "message": {"type": "string", "description": "A plain Persian message."},
-                "fields": {"type": "object", "additionalProperties": {"type": "string"},
-                           "description": "Only for validation errors: field name -> Persian "
-                                          "message."},
-            }}},
-    },
-    "OrgSummary": {"type": "object", "required": ["slug", "name"],
-                   "properties": {"slug": {"type": "string"}, "name": {"type": "string"}}},
-    "Unit": {"type": "object", "required": ["code", "name"],
-             "properties": {"code": {"type": "string"}, "name": {"type": "string"}}},
-    "Service": {
-        "type": "object", "required": ["code", "title", "unit"],
-        "properties": {
-            "code": {"type": "string"}, "title": {"type": "string"},
-            "unit": {"type": "string", "description": "The unit code the service routes to."},
-            "description": {"type": "string"},
-            "steps": {"type": "array", "items": {"type": "string"}},
-            "documents": {"type": "array", "items": {"type": "string"}},
-            "rules": {"type": "string"},
-            "faq": {"type": "array", "items": {
-                "type": "object", "properties": {"question": {"type": "string"},
-                                                 "answer": {"type": "string"}}}},
-            "duration_days": {"type": "integer", "nullable": True},
-            "fees": {"type": "string"}, "complaint": {"type": "string"},
-            "responsible": {"type": "string"},
-        },
-    },
-    "Org": {
-        "type": "object", "required": ["slug", "name", "approval", "units", "services"],
-        "properties": {
-            "slug": {"type": "string"}, "name": {"type": "string"},
-            "approval": {"type": "string", "enum": ["inbox", "portal"]},
-            "units": {"type": "array", "items": _ref("Unit")},
-            "services": {"type": "array", "items": _ref("Service")},
-        },
-    },
-    "LetterForm": {
+    "Error": _obj({"error": _obj({
+        "code": {"type": "string", "example": "validation",
+                 "description": "validation, csrf, bad_request, unauthorized, not_found, "
+                                "method_not_allowed, conflict, too_large, rate_limited, "
+                                "unavailable, server_error"},
+        "message": {"type": "string", "description": "A plain Persian message."},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"},
+                   "description": "Only for validation errors: field name -> Persian "
+                                  "message."},
+    }, required=["code", "message"])}),
+    "OrgSummary": _obj({"slug": _STR, "name": _STR}),
+    "Unit": _obj({"code": _STR, "name": _STR}),
+    "Service": _obj({
+        "code": _STR, "title": _STR,
+        "unit": {"type": "string", "description": "The unit code the service routes to."},
+        "description": _STR, "steps": _STRINGS, "documents": _STRINGS, "rules": _STR,
+        "faq": {"type": "array", "items": _obj({"question": _STR, "answer": _STR})},
+        "duration_days": {"type": ["integer", "null"],
+                          "description": "Working days to complete it."},
+        "fees": _STR, "complaint": _STR, "responsible": _STR,
+    }),
+    "AttachmentLimits": _obj({
+        "max_files": {"type": "integer", "minimum": 0,
+                      "description": "Files one letter may carry."},
+        "max_mb": {"type": "integer", "minimum": 1, "description": "Megabytes per file."},
+    }, description="The organization's own limits (its file's [attachments] table)."),
+    "Org": _obj({
+        "slug": _STR, "name": _STR,
+        "approval": {"type": "string", "enum": ["inbox", "portal"]},
+        "units": {"type": "array", "items": _ref("Unit")},
+        "services": {"type": "array", "items": _ref("Service")},
+        "attachments": _ref("AttachmentLimits"),
+    }),
+    "Submitted": _obj({"tracking_code": _STR, "status": _STR,
+                       "receipt_url": {"type": "string", "format": "uri"},
+                       "track_url": {"type": "string", "format": "uri"}}),
+    "Letter": _obj({
+        "tracking_code": _STR,
+        "org": _STR, "org_name": _STR,
+        "subject": _STR,
+        "status": {"type": "string", "enum": [
+            "staged", "awaiting_approval", "approved", "delivering", "delivered",
+            "registered", "in_progress", "answered", "closed", "rejected",
+            "delivery_failed", "dead", "withdrawn"]},
+        "letter_number": _nullable(_STR),
+        "registered_at": {"type": ["string", "null"], "format": "date-time"},
+        "unit": _nullable(_STR),
+        "handler": _nullable(_STR),
+        "rejection_reason": _nullable(_STR),
+        "reply_available": {"type": "boolean"},
+        "submitted_at": {"type": "string", "format": "date-time"},
+        "attachments": {"type": "array", "items": _obj({
+            "name": _STR, "size": {"type": "integer"}, "content_type": _STR})},
+        "timeline": {"type": "array", "items": _obj({
+            "at": {"type": "string", "format": "date-time"}, "kind": _STR,
+            "text": {"type": "string", "description": "Plain Persian."}})},
+        "final": {"type": "boolean", "description": "No further step will come."},
+        "can_withdraw": {"type": "boolean",
+                         "description": "The citizen may still take it back (withdraw)."},
+        "survey_open": {"type": "boolean",
+                        "description": "Closed and not yet rated: POST .../survey."},
+    }),
+}
+
+
+_RESPONSES: dict[str, Any] = {
+    "BadRequest": _json(_ref("Error"), "Invalid input; `fields` says what to fix."),
+    "Unauthorized": _json(_ref("Error"), "Missing, unknown or expired bearer token."),
+    "NotFound": _json(_ref("Error"), "Not found (also another mobile's letter)."),
+    "Conflict": _json(_ref("Error"), "Not possible in the letter's current state."),
+    "Error": _json(_ref("Error"), "Any other error (405, 500, 503 ...)."),
+    "RateLimited": {**_json(_ref("Error"), "Too many requests."),
+                    "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                                "description": "Seconds to wait."}}},
+}
+
+
+def _letter_form() -> dict[str, Any]:
+    return {
         "type": "object",
         "required": ["applicant_type", "first_name", "last_name", "subject", "body", "service"],
         "properties": {
@@ -85,64 +137,22 @@ _SCHEMAS: dict[str, Any] = {
             "subject": {"type": "string", "maxLength": 200},
             "body": {"type": "string", "maxLength": 10000},
             "service": {"type": "string", "description": "A service code of the organization."},
-            "attachments": {"type": "array", "maxItems": 5,
-                            "items": {"type": "string", "format": "binary"},
-                            "description": "PDF, JPG, PNG, DOCX or XLSX, judged by content; "
-                                           "10 MB each."},
+            "attachments": {"type": "array", "items": {"type": "string", "format": "binary"},
+                            "description": "PDF, JPG, PNG, DOCX or XLSX, judged by content. "
+                                           "How many and how large: the organization's "
+                                           "`attachments` (GET /orgs/{org}): at most max_files "
+                                           "files of at most max_mb megabytes each."},
         },
-    },
-    "Submitted": {
-        "type": "object", "required": ["tracking_code", "status", "receipt_url", "track_url"],
-        "properties": {"tracking_code": {"type": "string"}, "status": {"type": "string"},
-                       "receipt_url": {"type": "string", "format": "uri"},
-                       "track_url": {"type": "string", "format": "uri"}},
-    },
-    "Letter": {
-        "type": "object",
-        "required": ["tracking_code", "status", "letter_number", "registered_at", "unit",
-                     "handler", "rejection_reason", "timeline", "reply_available"],
-        "properties": {
-            "tracking_code": {"type": "string"},
-            "org": {"type": "string"}, "org_name": {"type": "string"},
-            "subject": {"type": "string"},
-            "status": {"type": "string", "enum": [
-                "staged", "awaiting_approval", "approved", "delivering", "delivered",
-                "registered", "in_progress", "answered", "closed", "rejected",
-                "delivery_failed", "dead", "withdrawn"]},
-            "letter_number": {"type": "string", "nullable": True},
-            "registered_at": {"type": "string", "format": "date-time", "nullable": True},
-            "unit": {"type": "string", "nullable": True},
-            "handler": {"type": "string", "nullable": True},
-            "rejection_reason": {"type": "string", "nullable": True},
-            "reply_available": {"type": "boolean"},
-            "submitted_at": {"type": "string", "format": "date-time"},
-            "attachments": {"type": "array", "items": {
-                "type": "object", "properties": {"name": {"type": "string"},
-                                                 "size": {"type": "integer"},
-                                                 "content_type": {"type": "string"}}}},
-            "timeline": {"type": "array", "items": {
-                "type": "object", "required": ["at", "kind", "text"],
-                "properties": {"at": {"type": "string", "format": "date-time"},
-                               "kind": {"type": "string"},
-                               "text": {"type": "string", "description": "Plain Persian."}}}},
-            "final": {"type": "boolean"},
-        },
-    },
-}
-
-_RESPONSES: dict[str, Any] = {
-    "BadRequest": _json(_ref("Error"), "Invalid input; `fields` says what to fix."),
-    "Unauthorized": _json(_ref("Error"), "Missing, unknown or expired bearer token."),
-    "NotFound": _json(_ref("Error"), "Not found (also another mobile's letter)."),
-    "Conflict": _json(_ref("Error"), "Not possible in the letter's current state."),
-    "TooLarge": _json(_ref("Error"), "The request is larger than 60 MB."),
-    "RateLimited": {**_json(_ref("Error"), "Too many requests."),
-                    "headers": {"Retry-After": {"schema": {"type": "integer"},
-                                                "description": "Seconds to wait."}}},
-}
+    }
 
 
-def _paths() -> dict[str, Any]:
+def _too_large(max_request_bytes: int) -> dict[str, Any]:
+    mb = -(-max_request_bytes // MB)
+    return _json(_ref("Error"), f"The whole request is larger than {mb} MB: the largest "
+                 "organization's max_files × max_mb plus room for the form.")
+
+
+def _paths(max_request_bytes: int) -> dict[str, Any]:
     p = PREFIX
     return {
         f"{p}/openapi.json": {"get": {
@@ -155,8 +165,8 @@ def _paths() -> dict[str, Any]:
                 "type": "object", "required": ["mobile"],
                 "properties": {"mobile": {"type": "string", "example": "09121234567"}}}}}},
             "responses": {
-                "202": _json({"type": "object", "properties": {"mobile": {
-                    "type": "string", "description": "The normalized mobile."}}}, "Code queued"),
+                "202": _json(_obj({"mobile": {
+                    "type": "string", "description": "The normalized mobile."}}), "Code queued"),
                 "400": _error("BadRequest"), "429": _error("RateLimited")}}},
         f"{p}/otp/verify": {"post": {
             "summary": "Exchange the code for a bearer token", "operationId": "verifyOtp",
@@ -165,13 +175,13 @@ def _paths() -> dict[str, Any]:
                 "properties": {"mobile": {"type": "string"},
                                "code": {"type": "string", "example": "12345"}}}}}},
             "responses": {
-                "200": _json({"type": "object", "properties": {"token": {"type": "string"}}},
+                "200": _json(_obj({"token": {"type": "string"}}),
                              "A bearer token for this mobile"),
                 "400": _error("BadRequest")}}},
         f"{p}/orgs": {"get": {
             "summary": "Organizations", "operationId": "listOrgs",
-            "responses": {"200": _json({"type": "object", "properties": {
-                "orgs": {"type": "array", "items": _ref("OrgSummary")}}}, "Organizations")}}},
+            "responses": {"200": _json(_obj({
+                "orgs": {"type": "array", "items": _ref("OrgSummary")}}), "Organizations")}}},
         f"{p}/orgs/{{org}}": {"get": {
             "summary": "An organization with its units and service catalog",
             "operationId": "getOrg", "parameters": [_ORG],
@@ -181,7 +191,7 @@ def _paths() -> dict[str, Any]:
             "summary": "Hand in a letter", "operationId": "submitLetter",
             "security": _BEARER, "parameters": [_ORG],
             "requestBody": {"required": True, "content": {"multipart/form-data": {
-                "schema": _ref("LetterForm"),
+                "schema": _letter_form(),
                 "encoding": {"attachments": {"contentType": "application/octet-stream"}}}}},
             "description": "Every attachment is checked before anything is stored: its type by "
                            "content, Word and Excel files for archive bombs (unpacked size and "
@@ -191,7 +201,7 @@ def _paths() -> dict[str, Any]:
                            "kept: send the same request again later.",
             "responses": {"201": _json(_ref("Submitted"), "Staged"),
                           "400": _error("BadRequest"), "401": _error("Unauthorized"),
-                          "404": _error("NotFound"), "413": _error("TooLarge"),
+                          "404": _error("NotFound"), "413": _too_large(max_request_bytes),
                           "503": _json(_ref("Error"), "The virus scanner did not answer; "
                                                       "nothing was stored, try again later "
                                                       "(Retry-After)")}}},
@@ -214,9 +224,8 @@ def _paths() -> dict[str, Any]:
                 "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5},
                                "comment": {"type": "string", "maxLength": 2000}}}}}},
             "responses": {
-                "201": _json({"type": "object", "properties": {
-                    "tracking_code": {"type": "string"}, "score": {"type": "integer"}}},
-                    "Saved"),
+                "201": _json(_obj({"tracking_code": {"type": "string"},
+                                   "score": {"type": "integer"}}), "Saved"),
                 "400": _error("BadRequest"), "401": _error("Unauthorized"),
                 "404": _error("NotFound"), "409": _error("Conflict")}}},
         f"{p}/letters/{{tracking_code}}/attachments/{{index}}": {"get": {
@@ -227,7 +236,7 @@ def _paths() -> dict[str, Any]:
                                    "schema": {"type": "integer", "minimum": 0}}],
             "responses": {
                 "200": {"description": "The file, with its sniffed content type",
-                        "content": {"application/octet-stream": {
+                        "content": {"*/*": {
                             "schema": {"type": "string", "format": "binary"}}}},
                 "401": _error("Unauthorized"), "404": _error("NotFound")}}},
         f"{p}/letters/{{tracking_code}}/reply": {"get": {
@@ -238,8 +247,8 @@ def _paths() -> dict[str, Any]:
                            "with text only comes as a UTF-8 text file.",
             "security": _BEARER, "parameters": [_CODE],
             "responses": {
-                "200": {"description": "The reply document",
-                        "content": {"application/octet-stream": {
+                "200": {"description": "The reply document, with its own content type",
+                        "content": {"*/*": {
                             "schema": {"type": "string", "format": "binary"}}}},
                 "401": _error("Unauthorized"), "404": _error("NotFound"),
                 "503": _json(_ref("Error"), "The organization's system did not answer; "
@@ -273,28 +282,34 @@ _SCHEMAS["WebhookEvent"] = {
         "time": {"type": "string", "format": "date-time"},
         "datacontenttype": {"type": "string", "enum": ["application/json"]},
         "data": {"type": "object", "properties": {
-            "tracking_code": {"type": "string", "nullable": True},
+            "tracking_code": {"type": ["string", "null"]},
             "status": {"type": "string"},
-            "previous_status": {"type": "string", "nullable": True},
+            "previous_status": {"type": ["string", "null"]},
             "rejection_reason": {"type": "string"},
             "sms_id": {"type": "integer"}, "kind": {"type": "string"},
-            "error": {"type": "string", "nullable": True}}},
+            "error": {"type": ["string", "null"]}}},
     },
 }
 
 
-def document(server_url: str) -> dict[str, Any]:
+
+def document(server_url: str, max_request_bytes: int) -> dict[str, Any]:
+    """The document; ``max_request_bytes`` is the portal's request limit, derived from the
+    organizations' attachment limits."""
+    paths = _paths(max_request_bytes)
+    for ops in paths.values():  # any other status (405, 429, 500 ...) is a JSON error
+        for op in ops.values():
+            op["responses"].setdefault("default", _error("Error"))
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "Pishkhan API", "version": "1",
                  "description": "Hand in letters to an organization and follow them. Sign in "
                                 "with a one-time SMS code (POST /otp, then /otp/verify) and send "
                                 "the token as `Authorization: Bearer <token>`. Errors are "
                                 "`{error: {code, message, fields?}}` with a Persian message."},
         "servers": [{"url": server_url}],
-        "paths": _paths(),
-        # OpenAPI 3.0 has no webhooks object (3.1 does): described as an extension.
-        "x-webhooks": {"event": {"post": {
+        "paths": paths,
+        "webhooks": {"event": {"post": {
             "summary": "An organization's event, pushed to a subscribed endpoint",
             "description": "CloudEvents 1.0, structured mode (`application/cloudevents+json`). "
                            "The header `X-Pishkhan-Signature: sha256=<hex>` is the HMAC-SHA256 "

@@ -80,7 +80,7 @@ class StoreCollector(Collector):
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
     px = pishkhan()
-    token = px.settings.env.get("PISHKHAN_METRICS_TOKEN", "")
+    token = px.settings.metrics_token
     if token:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given, token):

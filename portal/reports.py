@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
 
+import messages
 from connector.config.organizations import Organization
 from connector.operations import reports
 from connector.people import staff
@@ -51,6 +52,7 @@ def _report(org: Organization) -> tuple[reports.Report, date, date, list[str]]:
     since, until, bad = _period()
     report = reports.build(pishkhan(), org.slug, day_start_utc(since),
                            next_day_start_utc(until))
+    report.total.name = messages.render("reports.all_units")  # the core leaves words to us
     return report, since, until, bad
 
 

@@ -6,13 +6,19 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import flask
 import pytest
 
 from connector.bootstrap import Pishkhan, bootstrap
 from connector.config.settings import Settings, load_settings
 from connector.store.db import upgrade
+from tests.openapi_check import CheckedClient
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Every /api/v1 answer any test receives through Flask's test client is checked against the
+# OpenAPI document the app serves (Flask's own hook for a test client class).
+flask.Flask.test_client_class = CheckedClient
 PG_URL = os.environ.get("PISHKHAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

@@ -3,7 +3,6 @@ operation from a profile. One connection per operation (the driver manager pools
 adapter is safe to share between delivery threads."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -25,23 +24,23 @@ from connector.domain.letter import (
     PollResult,
     RoutingChange,
 )
+from connector.plugins.explain import check_options
 from connector.plugins.ports import CorrespondenceSystem
 
-from ..options import IGNORE, check_known, letter_fields, naive_utc, secret
+from ..options import IGNORE, letter_fields, naive_utc, secret
 from ..options import text as _text
 from .drivers import check_driver
 from .errors import classify
+from .options import OdbcOptions
 from .profile import SqlProfile, Statement, load_sql_profile
 from .sql import bind
-
-OPTIONS = ("connection", "profile", "username_env", "password_env", "timeout",
-           "register_on_delivery", "page_size", "overlap", "sweep_every", "sweep")
-
 
 MAX_PAGES = 50  # pages of the routing feed read in one poll
 
 
 class OdbcAdapter(CorrespondenceSystem):
+    options_model = OdbcOptions  # its [adapter] options, for checks and the JSON Schema
+
     def __init__(self, connection: str, profile: SqlProfile | str = "sandbox", *,
                  username: str | None = None, password: str | None = None,
                  timeout: float = 10.0, register_on_delivery: bool = False,
@@ -63,39 +62,12 @@ class OdbcAdapter(CorrespondenceSystem):
 
     @classmethod
     def from_options(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> OdbcAdapter:
-        check_known(options, OPTIONS, "odbc")
-        connection = options.get("connection")
-        if not isinstance(connection, str) or "=" not in connection:
-            raise ConfigurationError(
-                'adapter.connection is missing — write connection = "Driver={PostgreSQL '
-                'Unicode};Server=db.example.ir;Port=5432;Database=oa" (no password: use '
-                "password_env)")
-        if re.search(r"(?i)(^|;)\s*pwd\s*=", connection):
-            raise ConfigurationError("adapter.connection holds a password — remove PWD=… and "
-                                     'name an environment variable: password_env = "OA_DB_PASSWORD"')
-        check_driver(connection, pyodbc.drivers(), pyodbc.dataSources())
-        numbers = {}
-        for key, default, low, high in (("timeout", 10, 0.1, 600), ("page_size", 200, 1, 10000),
-                                        ("overlap", 0, 0, 100000), ("sweep_every", 0, 0, 100000),
-                                        ("sweep", 1000, 0, 10000000)):
-            value = options.get(key, default)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                    not low <= value <= high or (key != "timeout" and value != int(value)):
-                raise ConfigurationError(f"adapter.{key} must be a number from {low} to {high} "
-                                         f"— write {key} = {default}")
-            numbers[key] = value
-        register = options.get("register_on_delivery", False)
-        if not isinstance(register, bool):
-            raise ConfigurationError("adapter.register_on_delivery must be true or false")
-        profile = options.get("profile", "sandbox")
-        if not isinstance(profile, str) or not profile:
-            raise ConfigurationError('adapter.profile must be a profile name — write '
-                                     'profile = "sandbox"')
-        return cls(connection, profile, username=secret(options, secrets, "username_env"),
-                   password=secret(options, secrets, "password_env"),
-                   timeout=float(numbers["timeout"]), register_on_delivery=register,
-                   page_size=int(numbers["page_size"]), overlap=int(numbers["overlap"]),
-                   sweep_every=int(numbers["sweep_every"]), sweep=int(numbers["sweep"]))
+        o = check_options(OdbcOptions, options, "adapter")
+        check_driver(o.connection, pyodbc.drivers(), pyodbc.dataSources())
+        return cls(o.connection, o.profile, username=secret(options, secrets, "username_env"),
+                   password=secret(options, secrets, "password_env"), timeout=o.timeout,
+                   register_on_delivery=o.register_on_delivery, page_size=o.page_size,
+                   overlap=o.overlap, sweep_every=o.sweep_every, sweep=o.sweep)
 
     # -- the port --------------------------------------------------------------------------
 

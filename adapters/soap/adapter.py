@@ -12,20 +12,36 @@ import zeep
 from zeep.wsse.username import UsernameToken
 
 from connector.domain import clock
-from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError,
-                                     PermanentError, TransientError)
-from connector.domain.letter import (Capabilities, ChangeKind, DeliveryReceipt, Document,
-                                     OutgoingLetter, PollResult, RoutingChange)
+from connector.domain.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    ExternalError,
+    PermanentError,
+    TransientError,
+)
+from connector.domain.letter import (
+    Capabilities,
+    ChangeKind,
+    DeliveryReceipt,
+    Document,
+    OutgoingLetter,
+    PollResult,
+    RoutingChange,
+)
 from connector.plugins.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
 from connector.plugins.secrets import scrub
 
-from ..options import IGNORE, letter_fields, naive_utc as _naive_utc, text as _text
+from ..options import IGNORE, letter_fields
+from ..options import naive_utc as _naive_utc
+from ..options import text as _text
 from .calls import Caller, now_utc
 from .checks import Binding, bind
 from .config import adapter_options
+from .dates import iran_days as _iran_days
+from .dates import parse_jalali, to_jalali
 from .draft import draft_profile
-from .dates import iran_days as _iran_days, parse_jalali, to_jalali
 from .errors import classify
+from .options import SoapOptions
 from .profile import Profile, load_profile
 from .runner import NotFound, run, run_resuming
 from .templates import resolve
@@ -37,6 +53,8 @@ log = logging.getLogger(__name__)
 
 class SoapAdapter(CorrespondenceSystem):
     """One organization's SOAP correspondence system. Safe to share between threads."""
+
+    options_model = SoapOptions  # its [adapter] options, for checks and the JSON Schema
 
     def __init__(self, wsdl: str, profile: Profile | str = "reference", *,
                  username: str | None = None, password: str | None = None,

@@ -12,8 +12,12 @@ import zeep.exceptions
 from lxml import etree
 
 from connector.domain import clock
-from connector.domain.errors import (AmbiguousError, ConfigurationError, PermanentError,
-                                     TransientError)
+from connector.domain.errors import (
+    AmbiguousError,
+    ConfigurationError,
+    PermanentError,
+    TransientError,
+)
 from connector.plugins.secrets import scrub
 
 from .errors import classify

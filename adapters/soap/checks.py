@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from connector.domain.errors import ConfigurationError
 from connector.plugins.secrets import env_secret
 
-from .templates import Placeholder, TemplateError, placeholders, parse_placeholder
+from .templates import Placeholder, TemplateError, parse_placeholder, placeholders
 
 if TYPE_CHECKING:
     from .model import Profile
@@ -28,7 +28,7 @@ MapUse = tuple[str, str, str, str]  # (where, placeholder as written, field, map
 def check_profile_templates(profile: Profile, bad: Bad) -> tuple[MapUse, ...]:
     """Check every template of the profile; return where value maps are used, for the check of
     each organization's merged maps (:func:`bind`)."""
-    from .profile import (ATTACHMENT_FIELDS, COMMON_FIELDS, CONTEXT_FIELDS, RESULT_FIELDS)
+    from .profile import ATTACHMENT_FIELDS, COMMON_FIELDS, CONTEXT_FIELDS, RESULT_FIELDS
     session_used = False
     uses: list[MapUse] = []
     for op_name, op in profile.operations.items():

@@ -39,8 +39,19 @@ from connector.domain.errors import ConfigurationError
 
 from ..options import check_kinds, read_profile
 from .checks import check_profile_templates
-from .model import (PARAM_TYPES, PASS_AS, SNAPSHOT_KINDS, STATUS_CLASSES, Operation, Param,
-                    Profile, Reconcile, Session, StatusCodes, Step)
+from .model import (
+    PARAM_TYPES,
+    PASS_AS,
+    SNAPSHOT_KINDS,
+    STATUS_CLASSES,
+    Operation,
+    Param,
+    Profile,
+    Reconcile,
+    Session,
+    StatusCodes,
+    Step,
+)
 from .runner import run, run_resuming  # noqa: F401  (the profile's public face)
 from .templates import render, resolve  # noqa: F401
 

@@ -3,13 +3,38 @@ at the bottom of this one."""
 from __future__ import annotations
 
 import getpass
+from typing import Any
 
 import click
 
+import messages
+
 from connector.bootstrap import Pishkhan, bootstrap
-from connector.config.settings import load_settings
+from connector.config.settings import SettingsError, load_settings
+from connector.domain.errors import Message, PishkhanError, ValidationError
 from connector.operations import logs
 from connector.store.audit import acting_as
+
+
+def explain(exc: PishkhanError) -> str:
+    """An error for the person at the terminal: a ValidationError's messages in words (from the
+    message catalog, in PISHKHAN_CLI_LANG), any other error as it describes itself."""
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    locale = click.get_current_context().obj["settings"].cli_lang
+    return "; ".join(f"{field}: {messages.render(m, locale)}" for field, m in exc.errors.items())
+
+
+def say(value: Any) -> Any:
+    """A value with the catalog's messages in it rendered (for printing)."""
+    locale = click.get_current_context().obj["settings"].cli_lang
+    if isinstance(value, Message):
+        return messages.render(value, locale)
+    if isinstance(value, dict):
+        return {k: say(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [say(v) for v in value]
+    return value
 
 
 def _px(ctx: click.Context) -> Pishkhan:
@@ -26,7 +51,12 @@ SERVICES = frozenset({"run", "web", "worker", "sandbox"})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Pishkhan: the electronic service desk."""
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        for line in exc.lines:
+            click.echo(f"FAIL {line}", err=True)
+        ctx.exit(2)
     logs.setup(settings.log_level, settings.log_format)
     ctx.obj = {"settings": settings}
     # What a one-off command changes is audited as done by the person at this terminal; the

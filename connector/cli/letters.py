@@ -7,7 +7,7 @@ import click
 
 from connector.domain.errors import PishkhanError
 
-from . import _px, main
+from . import _px, explain, main, say
 
 
 @main.group("letters")
@@ -26,7 +26,7 @@ def letters_show(ctx: click.Context, code: str) -> None:
         letter = letters.get(px, code)
     except PishkhanError:
         raise click.ClickException(f"no letter with tracking code {code}") from None
-    data = letters.view(px, letter)
+    data = say(letters.view(px, letter))
     data.update(attempts=letter.attempts, last_error=letter.last_error,
                 external_id=letter.external_id)
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -41,7 +41,7 @@ def letters_retry(ctx: click.Context, code: str) -> None:
     try:
         dashboard.retry(_px(ctx), code)
     except PishkhanError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(explain(exc)) from None
     click.echo(f"letter {code} will be delivered again on the next tick")
 
 

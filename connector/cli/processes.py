@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from connector.bootstrap import Pishkhan
-from connector.config.settings import TRUE, Settings
+from connector.config.settings import Settings
 
 from . import _px, main
 
@@ -39,7 +39,7 @@ def _gunicorn(settings: Settings, name: str, app: str, host: str, port: int,
 
 
 def _web_cmd(settings: Settings) -> list[str]:
-    workers = int(settings.env.get("PISHKHAN_WEB_WORKERS", "2") or 2)
+    workers = settings.web_workers
     # No gunicorn access log: the portal logs each request itself, with request ids and
     # personal data masked.
     return _gunicorn(settings, "web", "portal.wsgi:app", settings.web_host, settings.web_port,
@@ -49,7 +49,7 @@ def _web_cmd(settings: Settings) -> list[str]:
 def _sandbox_cmd(settings: Settings) -> list[str]:
     # The worker polls the sandbox every few seconds: a line per request (and gunicorn's start-up
     # chatter) would bury the portal's and the worker's own lines. Asked for, both come back.
-    verbose = settings.env.get("PISHKHAN_SANDBOX_ACCESS_LOG", "").strip().lower() in TRUE
+    verbose = settings.sandbox_access_log
     return _gunicorn(settings, "sandbox", "sandbox.wsgi:app", settings.sandbox_host,
                      settings.sandbox_port, 1, access_log=verbose,
                      log_level="info" if verbose else "warning")

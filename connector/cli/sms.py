@@ -5,7 +5,7 @@ import json
 
 import click
 
-from . import _px, main
+from . import _px, explain, main
 
 
 @main.group("sms")
@@ -66,7 +66,7 @@ def sms_send_test(ctx: click.Context, org: str, mobile: str, gateway: str | None
     try:
         state = sms_outbox.dispatch_one(px, note_id, gateway)
     except ValidationError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(explain(exc)) from None
     row = next(r for r in sms_outbox.listing(px, to=to, limit=20) if r["id"] == note_id)
     click.echo(f"sms {note_id}: {state} via {row['gateway'] or '-'} "
                f"(provider id {row['provider_message_id'] or '-'}, {segments} part(s))")
@@ -88,5 +88,5 @@ def sms_retry(ctx: click.Context, note_id: int) -> None:
     except NotFound:
         raise click.ClickException(f"no SMS with id {note_id}") from None
     except ValidationError as exc:
-        raise click.ClickException(exc.errors["id"]) from None
+        raise click.ClickException(explain(exc)) from None
     click.echo(f"sms {note_id} is queued again")

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
 from connector.bootstrap import check_plugins
-from connector.domain.errors import ExternalError, PishkhanError
+from connector.domain.errors import ConfigurationError, ExternalError, PishkhanError
 from connector.plugins import registry
+
 from . import _px, main
 
 
@@ -45,6 +47,41 @@ def config_check(ctx: click.Context) -> None:
     for problem in problems:
         click.echo(f"FAIL {problem}")
     sys.exit(1 if problems else 0)
+
+
+def _option_models(group: str) -> dict[str, Any]:
+    """The options model each installed plugin declares (``options_model``), by name; a plugin
+    that declares none, or cannot be imported here (pyodbc missing), keeps its options open."""
+    from connector.plugins import registry
+    found = {}
+    for name in registry.names(group):
+        try:
+            model = getattr(registry.load(group, name), "options_model", None)
+        except ConfigurationError:
+            continue
+        if model is not None:
+            found[name] = model
+    return found
+
+
+@config_group.command("schema")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="write to this file (default: print it)")
+def config_schema(output: str | None) -> None:
+    """The JSON Schema of the organization file, for an editor to complete and check it."""
+    import json
+
+    from connector.config.orgfile import json_schema
+    from connector.plugins import registry
+    text = json.dumps(json_schema(adapters=_option_models(registry.ADAPTERS),
+                                  gateways=_option_models(registry.SMS_GATEWAYS)),
+                      ensure_ascii=False, indent=2) + "\n"
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 @main.group("adapter")

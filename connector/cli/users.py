@@ -5,7 +5,7 @@ import click
 
 from connector.domain.errors import PishkhanError
 
-from . import _px, main
+from . import _px, explain, main
 
 
 @main.group("users")
@@ -32,7 +32,7 @@ def users_add(ctx: click.Context, username: str, role: str, orgs: tuple[str, ...
     try:
         add_user(_px(ctx), username, password, role, list(orgs), name, ldap=ldap)
     except PishkhanError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(explain(exc)) from None
     click.echo(f"user {username} created")
 
 
@@ -55,7 +55,7 @@ def _apply(ctx: click.Context, fn_name: str, username: str, *args: str) -> None:
     try:
         getattr(staff, fn_name)(_px(ctx), username, *args)
     except PishkhanError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(explain(exc)) from None
 
 
 @users_group.command("disable")

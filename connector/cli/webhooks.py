@@ -5,7 +5,7 @@ import json
 
 import click
 
-from . import _px, main
+from . import _px, explain, main
 
 
 @main.group("webhooks")
@@ -31,7 +31,7 @@ def webhooks_add(ctx: click.Context, org: str, url: str, secret_env: str, types:
     except NotFound:
         raise click.BadParameter(f"no organization {org!r}", param_hint="ORG") from None
     except ValidationError as exc:
-        raise click.UsageError("\n".join(f"{k}: {v}" for k, v in exc.errors.items())) from None
+        raise click.UsageError(explain(exc).replace("; ", "\n")) from None
     if not px.settings.env.get(secret_env):
         click.echo(f"warning: {secret_env} is not set here; the worker needs it to sign events",
                    err=True)

@@ -56,7 +56,7 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
     scheduler.add_job(_guarded("sms sweep", lambda: sms_status.sweep(px)), "interval",
                       minutes=10, id="sms-sweep", name="sms sweep", **opts)
     scheduler.add_job(_guarded("webhooks", lambda: webhooks.dispatch_due(px)), "interval",
-                      seconds=int(px.settings.env.get("PISHKHAN_WEBHOOK_INTERVAL", "") or 5),
+                      seconds=px.settings.webhook_interval,
                       id="webhooks", name="webhooks", **opts)
     for slug, org in px.orgs.items():
         scheduler.add_job(_guarded(f"poll {slug}", lambda s=slug: polling.poll_org(px, s)),

@@ -1,5 +1,7 @@
-"""Organization files: one TOML file per organization, validated with errors that name the file,
-the key and the fix. Secrets never live in these files; they name environment variables."""
+"""Organization files: one TOML file per organization, validated by the models of
+:mod:`connector.config.orgfile` with errors that name the file, the key and the fix, and turned
+into the :class:`Organization` the rest of the code reads. Secrets never live in these files;
+they name environment variables."""
 from __future__ import annotations
 
 import re
@@ -9,13 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connector.config.retention import RetentionPolicy, parse_retention
+from pydantic import ValidationError
+
+from connector.plugins.explain import describe
+from connector.config.orgfile import SLUG, OrganizationFile, PluginTable, SmsTable
+from connector.config.retention import RetentionPolicy
 from connector.letters.files import Limits
 from connector.outbox.policy import GatewayConfig, QuietHours, SmsPolicy
 
 APPROVAL_MODES = ("inbox", "portal")
 ROUTING_POLICIES = ("secretariat", "unit")
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 
@@ -92,6 +97,8 @@ class Organization:
     # [scanner]: this organization's own virus scanner; None = the process's (PISHKHAN_SCANNER).
     scanner: PluginConfig | None = None
     retention: RetentionPolicy = RetentionPolicy()
+    # The validated file: keys added to connector/config/orgfile.py are read from here.
+    file: OrganizationFile | None = field(default=None, repr=False, compare=False)
 
     def unit(self, code: str) -> Unit | None:
         return next((u for u in self.units if u.code == code), None)
@@ -116,122 +123,72 @@ class Organization:
         return unit.system_code if unit else code
 
 
-class _Reader:
-    """Reads typed keys from one TOML table and records a Problem for each bad or missing key."""
-
-    def __init__(self, file: str, problems: list[Problem]) -> None:
-        self.file = file
-        self.problems = problems
-
-    def problem(self, key: str, message: str, fix: str) -> None:
-        self.problems.append(Problem(self.file, key, message, fix))
-
-    def get(self, table: Mapping[str, Any], key: str, kind: type, prefix: str = "",
-            default: Any = ..., fix: str = "") -> Any:
-        name = f"{prefix}{key}"
-        if key not in table:
-            if default is ...:
-                self.problem(name, "is missing", fix or f"add {name} = ...")
-                return None
-            return default
-        value = table[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.problem(name, f"must be a {kind.__name__}, not {type(value).__name__}",
-                         fix or f"write {name} as a {kind.__name__}")
-            return None if default is ... else default
-        return value
-
-    def choice(self, table: Mapping[str, Any], key: str, choices: tuple[str, ...],
-               default: str | None = None) -> str | None:
-        value = self.get(table, key, str, default=default if default is not None else ...)
-        if value is not None and value not in choices:
-            self.problem(key, f"is {value!r}", f"use one of: {', '.join(choices)}")
-            return None
-        return value
+# Fixes for keys whose line cannot be shown by one example value.
+_FIXES = {
+    "units": "add at least one [[units]] table with code, name and system_code",
+    "services": "add at least one [[services]] table with code, title and unit",
+    "adapter": 'add an [adapter] table with type = "soap" (or "odbc") and its options',
+    "adapter.type": 'add type = "soap" (or "odbc") under [adapter]',
+    "sms.gateways": "write one [[sms.gateways]] table per provider with type and priority",
+    "sms.texts": 'write [sms.texts] with lines like registered = "متن"',
+    "sms.quiet_hours": 'write quiet_hours = "22:00-07:00" or ""',
+    "slug": "use 2-40 lowercase Latin letters, digits and dashes",
+    "faq": 'write faq = [{ question = "...", answer = "..." }]',
+}
 
 
-def _interpolate(value: Any, env: Mapping[str, str], reader: _Reader, key: str) -> Any:
+def _problem(file: str, err: Any) -> Problem:
+    """One pydantic error as a Problem: the key, what is wrong and the line to write."""
+    return Problem(file, *describe(OrganizationFile, err, _FIXES))
+
+
+def _interpolate(value: Any, env: Mapping[str, str], file: str, key: str,
+                 problems: list[Problem]) -> Any:
     """``${NAME}`` in option strings is replaced from the environment (addresses, not secrets)."""
     if isinstance(value, str):
         def sub(m: re.Match[str]) -> str:
             if m.group(1) not in env:
-                reader.problem(key, f"uses ${{{m.group(1)}}}, which is not set",
-                               f"set {m.group(1)} in the environment or .env")
+                problems.append(Problem(file, key, f"uses ${{{m.group(1)}}}, which is not set",
+                                        f"set {m.group(1)} in the environment or .env"))
                 return ""
             return env[m.group(1)]
         return _VAR.sub(sub, value)
     if isinstance(value, dict):
-        return {k: _interpolate(v, env, reader, f"{key}.{k}") for k, v in value.items()}
+        return {k: _interpolate(v, env, file, f"{key}.{k}", problems) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, env, reader, key) for v in value]
+        return [_interpolate(v, env, file, key, problems) for v in value]
     return value
 
 
-def _plugin(r: _Reader, data: Mapping[str, Any], table: str, default_type: str | None,
-            env: Mapping[str, str]) -> PluginConfig:
-    raw = data.get(table, {})
-    if not isinstance(raw, dict):
-        r.problem(table, "must be a table", f"write [{table}] with its keys below it")
-        raw = {}
-    kind = r.get(raw, "type", str, prefix=f"{table}.",
-                 default=default_type if default_type else ...,
-                 fix=f'add type = "..." under [{table}]')
-    options = {k: v for k, v in raw.items() if k != "type" and k != "texts"}
-    return PluginConfig(type=kind or "", options=_interpolate(options, env, r, table))
+def _options(table: PluginTable, skip: tuple[str, ...]) -> dict[str, Any]:
+    """A plugin table's own options: the keys its model does not declare."""
+    return {k: v for k, v in (table.model_extra or {}).items() if k not in skip}
 
 
-_SMS_POLICY_KEYS = ("type", "texts", "gateways", "quiet_hours", "rate_per_minute")
-
-
-def _gateway(r: _Reader, raw: Mapping[str, Any], prefix: str, default_type: str | None,
-             priority: int, env: Mapping[str, str]) -> GatewayConfig:
-    kind = r.get(raw, "type", str, prefix=prefix, default=default_type or ...,
-                 fix=f'add type = "kavenegar" (or another gateway) under [{prefix[:-1]}]')
-    prio = r.get(raw, "priority", int, prefix=prefix, default=priority)
-    name = r.get(raw, "name", str, prefix=prefix, default=kind or "")
-    otp = r.get(raw, "otp_template", str, prefix=prefix, default=None)
-    skip = _SMS_POLICY_KEYS + ("name", "priority", "otp_template")
-    options = {k: v for k, v in raw.items() if k not in skip}
-    return GatewayConfig(name=name or "", type=kind or "", priority=prio or priority,
-                         options=_interpolate(options, env, r, prefix[:-1]), otp_template=otp)
-
-
-def _sms_policy(r: _Reader, data: Mapping[str, Any], env: Mapping[str, str]) -> SmsPolicy:
+def _sms_policy(sms: SmsTable, env: Mapping[str, str], file: str,
+                problems: list[Problem]) -> SmsPolicy:
     """``[sms]`` is either one gateway (``type = "file"`` and its options) or a list of them
     under ``[[sms.gateways]]`` with priorities (1 is tried first), plus the sending rules."""
-    raw = data.get("sms", {})
-    if not isinstance(raw, dict):
-        return SmsPolicy()
-    listed = raw.get("gateways")
-    if listed is None:
-        gateways = [_gateway(r, raw, "sms.", "file", 1, env)]
-    elif not isinstance(listed, list) or not listed or not all(isinstance(g, dict)
-                                                              for g in listed):
-        r.problem("sms.gateways", "must be a list of tables",
-                  'write one [[sms.gateways]] table per provider with type and priority')
-        gateways = []
+    if sms.gateways is None:
+        kind = sms.type or "file"
+        gateways = [GatewayConfig(name=kind, type=kind, priority=1, options=_interpolate(
+            _options(sms, ()), env, file, "sms", problems))]
     else:
-        gateways = [_gateway(r, g, f"sms.gateways[{i}].", None, i + 1, env)
-                    for i, g in enumerate(listed)]
-    names = [g.name for g in gateways]
-    for dup in {n for n in names if names.count(n) > 1}:
-        r.problem("sms.gateways", f"two gateways are named {dup!r}",
-                  'give each its own name = "..."')
+        gateways = [GatewayConfig(
+            name=g.name or g.type, type=g.type, priority=g.priority or i + 1,
+            otp_template=g.otp_template,
+            options=_interpolate(_options(g, ()), env, file, f"sms.gateways[{i}]", problems))
+            for i, g in enumerate(sms.gateways)]
     quiet = None
-    span = r.get(raw, "quiet_hours", str, prefix="sms.", default=env.get(
-        "PISHKHAN_SMS_QUIET_HOURS", ""))
+    span = sms.quiet_hours if sms.quiet_hours is not None else env.get(
+        "PISHKHAN_SMS_QUIET_HOURS", "")
     try:
         quiet = QuietHours.parse(span or "")
-    except ValueError as exc:
-        r.problem("sms.quiet_hours", str(exc), 'write quiet_hours = "22:00-07:00" or ""')
-    rate = r.get(raw, "rate_per_minute", int, prefix="sms.", default=None)
-    if rate is not None and rate < 1:
-        r.problem("sms.rate_per_minute", "must be 1 or more", "use a number such as 60")
-        rate = None
+    except ValueError as exc:  # only PISHKHAN_SMS_QUIET_HOURS can be wrong here
+        problems.append(Problem(file, "sms.quiet_hours", f"{exc} (PISHKHAN_SMS_QUIET_HOURS)",
+                                'write quiet_hours = "22:00-07:00" or ""'))
     return SmsPolicy(gateways=tuple(sorted(gateways, key=lambda g: g.priority)),
-                     quiet_hours=quiet, rate_per_minute=rate)
+                     quiet_hours=quiet, rate_per_minute=sms.rate_per_minute)
 
 
 def _first_gateway(policy: SmsPolicy) -> PluginConfig:
@@ -242,100 +199,79 @@ def _first_gateway(policy: SmsPolicy) -> PluginConfig:
     return PluginConfig(type=first.type, options=first.options)
 
 
+def _cross_checks(data: Mapping[str, Any], file: str, problems: list[Problem]) -> None:
+    """What one table cannot check alone: unit codes used elsewhere must exist. Runs on the raw
+    data, so these are reported together with the models' own errors."""
+    sms = data.get("sms")
+    listed = sms.get("gateways") if isinstance(sms, dict) else None
+    if isinstance(listed, list):
+        names = [g.get("name", g.get("type")) for g in listed if isinstance(g, dict)]
+        for dup in sorted({n for n in names if n and names.count(n) > 1}):
+            problems.append(Problem(file, "sms.gateways", f"two gateways are named {dup!r}",
+                                    'give each its own name = "..."'))
+    units = data.get("units")
+    units = units if isinstance(units, list) else []
+    codes = [u["code"] for u in units if isinstance(u, dict) and isinstance(u.get("code"), str)]
+    if not codes:
+        return
+    for dup in sorted({c for c in codes if codes.count(c) > 1}):
+        problems.append(Problem(file, "units", f"unit code {dup!r} is used twice",
+                                "give each unit its own code"))
+    secretariat = data.get("secretariat_unit", codes[0])
+    if isinstance(secretariat, str) and secretariat not in codes:
+        problems.append(Problem(file, "secretariat_unit", f"{secretariat!r} is not one of the "
+                                "units", f"use one of: {', '.join(codes)}"))
+    services = data.get("services")
+    for i, s in enumerate(services if isinstance(services, list) else []):
+        unit = s.get("unit") if isinstance(s, dict) else None
+        if isinstance(unit, str) and unit not in codes:
+            problems.append(Problem(file, f"services[{i}].unit", f"{unit!r} is not one of "
+                                    "the units", f"use one of: {', '.join(codes)}"))
+
+
 def parse_organization(path: Path, data: Mapping[str, Any], env: Mapping[str, str],
                        problems: list[Problem]) -> Organization | None:
-    r = _Reader(str(path), problems)
+    """Validate one file's data; each mistake is appended to ``problems`` (None if any)."""
+    file = str(path)
     before = len(problems)
-    slug = r.get(data, "slug", str, default=path.stem)
-    if slug and not _SLUG.match(slug):
-        r.problem("slug", f"{slug!r} is not a valid slug",
-                  "use 2-40 lowercase Latin letters, digits and dashes")
-    name = r.get(data, "name", str, fix='add name = "نام سازمان"')
-    approval = r.choice(data, "approval", APPROVAL_MODES)
-    routing = r.choice(data, "routing", ROUTING_POLICIES, default="secretariat")
-
-    units: list[Unit] = []
-    for i, u in enumerate(data.get("units", [])):
-        p = f"units[{i}]."
-        code = r.get(u, "code", str, prefix=p)
-        units.append(Unit(code=code or "", name=r.get(u, "name", str, prefix=p) or "",
-                          system_code=r.get(u, "system_code", str, prefix=p, default=code or ""),
-                          controllers=tuple(r.get(u, "controllers", list, prefix=p, default=[]))))
-    if not units:
-        r.problem("units", "no unit is defined",
-                  'add at least one [[units]] table with code, name and system_code')
-    codes = [u.code for u in units]
-    for dup in {c for c in codes if codes.count(c) > 1}:
-        r.problem("units", f"unit code {dup!r} is used twice", "give each unit its own code")
-    secretariat = r.get(data, "secretariat_unit", str, default=codes[0] if codes else "")
-    if codes and secretariat not in codes:
-        r.problem("secretariat_unit", f"{secretariat!r} is not one of the units",
-                  f"use one of: {', '.join(codes)}")
-
-    services: list[Service] = []
-    for i, s in enumerate(data.get("services", [])):
-        p = f"services[{i}]."
-        unit = r.get(s, "unit", str, prefix=p, default=secretariat)
-        if unit and codes and unit not in codes:
-            r.problem(f"{p}unit", f"{unit!r} is not one of the units",
-                      f"use one of: {', '.join(codes)}")
-        faq = tuple((str(f.get("question", "")), str(f.get("answer", "")))
-                    for f in r.get(s, "faq", list, prefix=p, default=[]) if isinstance(f, dict))
-        services.append(Service(
-            code=r.get(s, "code", str, prefix=p) or "",
-            title=r.get(s, "title", str, prefix=p) or "",
-            unit=unit or "",
-            description=r.get(s, "description", str, prefix=p, default=""),
-            steps=tuple(r.get(s, "steps", list, prefix=p, default=[])),
-            documents=tuple(r.get(s, "documents", list, prefix=p, default=[])),
-            rules=r.get(s, "rules", str, prefix=p, default=""),
-            faq=faq,
-            duration_days=r.get(s, "duration_days", int, prefix=p, default=None),
-            fees=r.get(s, "fees", str, prefix=p, default=""),
-            complaint=r.get(s, "complaint", str, prefix=p, default=""),
-            responsible=r.get(s, "responsible", str, prefix=p, default="")))
-    if not services:
-        r.problem("services", "no service is defined",
-                  "add at least one [[services]] table with code, title and unit")
-
-    sms_raw = data.get("sms", {}) if isinstance(data.get("sms", {}), dict) else {}
-    texts = sms_raw.get("texts", {})
-    if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
-        r.problem("sms.texts", "must be a table of strings", 'write [sms.texts] kind = "متن"')
-        texts = {}
-    poll = r.get(data, "poll_interval", float, default=30.0)
-    if poll is not None and poll <= 0:
-        r.problem("poll_interval", "must be more than 0", "use a number of seconds such as 30")
-    concurrency = r.get(data, "delivery_concurrency", int, default=1)
-    if concurrency is not None and not 1 <= concurrency <= 64:
-        r.problem("delivery_concurrency", "must be between 1 and 64", "use a number such as 4")
-
-    att = data.get("attachments", {})
-    if not isinstance(att, dict):
-        r.problem("attachments", "must be a table", "write [attachments] with max_files, max_mb")
-        att = {}
-    max_files = r.get(att, "max_files", int, prefix="attachments.", default=Limits.max_files)
-    max_mb = r.get(att, "max_mb", int, prefix="attachments.", default=Limits.max_mb)
-    if max_files is not None and not 0 <= max_files <= 20:
-        r.problem("attachments.max_files", "must be between 0 and 20", "use a number such as 5")
-    if max_mb is not None and not 1 <= max_mb <= 50:
-        r.problem("attachments.max_mb", "must be between 1 and 50 (megabytes)",
-                  "use a number such as 10")
-
-    policy = _sms_policy(r, data, env)
+    try:
+        f = OrganizationFile.model_validate(dict(data))
+    except ValidationError as exc:
+        problems.extend(_problem(file, err) for err in exc.errors())
+        f = None
+    _cross_checks(data, file, problems)
+    if f is None:
+        for table in ("adapter", "sms"):  # report unset ${NAME}s in the same run
+            if isinstance(data.get(table), dict):
+                _interpolate(data[table], env, file, table, problems)
+        return None
+    secretariat = f.secretariat_unit or f.units[0].code
+    slug = f.slug or path.stem
+    if not re.match(SLUG, slug):
+        problems.append(Problem(file, "slug", f"{slug!r} (the file's name) is not a valid slug",
+                                'add slug = "..." with 2-40 lowercase Latin letters, digits '
+                                "and dashes"))
+    policy = _sms_policy(f.sms, env, file, problems)
+    units = tuple(Unit(code=u.code, name=u.name, system_code=u.system_code or u.code,
+                       controllers=tuple(u.controllers)) for u in f.units)
+    services = tuple(Service(
+        code=s.code, title=s.title, unit=s.unit or secretariat, description=s.description,
+        steps=tuple(s.steps), documents=tuple(s.documents), rules=s.rules,
+        faq=tuple((q.question, q.answer) for q in s.faq), duration_days=s.duration_days,
+        fees=s.fees, complaint=s.complaint, responsible=s.responsible) for s in f.services)
     org = Organization(
-        slug=slug or "", name=name or "", name_en=r.get(data, "name_en", str, default=slug or ""),
-        approval=approval or "", routing=routing or "", secretariat_unit=secretariat or "",
-        poll_interval=poll or 30.0, delivery_concurrency=concurrency or 1,
-        units=tuple(units), services=tuple(services),
-        adapter=_plugin(r, data, "adapter", None, env),
-        sms=_first_gateway(policy),
-        texts=dict(texts),
-        rejection_reasons=tuple(r.get(data, "rejection_reasons", list, default=[])),
-        path=path, sms_policy=policy,
-        attachments=Limits(max_files=max_files or 0, max_mb=max_mb or Limits.max_mb),
-        scanner=_plugin(r, data, "scanner", None, env) if "scanner" in data else None,
-        retention=parse_retention(data.get("retention"), r.problem))
+        slug=slug, name=f.name, name_en=f.name_en or slug, approval=f.approval,
+        routing=f.routing, secretariat_unit=secretariat, poll_interval=f.poll_interval,
+        delivery_concurrency=f.delivery_concurrency, units=units, services=services,
+        adapter=PluginConfig(type=f.adapter.type, options=_interpolate(
+            _options(f.adapter, ()), env, file, "adapter", problems)),
+        sms=_first_gateway(policy), texts=dict(f.sms.texts),
+        rejection_reasons=tuple(f.rejection_reasons), path=path, sms_policy=policy,
+        attachments=Limits(max_files=f.attachments.max_files, max_mb=f.attachments.max_mb),
+        scanner=None if f.scanner is None else PluginConfig(
+            type=f.scanner.type, options=_interpolate(_options(f.scanner, ()), env, file,
+                                                      "scanner", problems)),
+        retention=RetentionPolicy(**f.retention.model_dump()), file=f)
     return org if len(problems) == before else None
 
 
@@ -359,7 +295,8 @@ def load_organizations(folder: Path, env: Mapping[str, str]
             continue
         if org.slug in orgs:
             problems.append(Problem(str(path), "slug", f"{org.slug!r} is used by "
-                                    f"{orgs[org.slug].path.name} too", "give each file its own slug"))
+                                    f"{orgs[org.slug].path.name} too",
+                                    "give each file its own slug"))
             continue
         orgs[org.slug] = org
     if not orgs and not problems:

@@ -1,6 +1,6 @@
 """An organization's ``[retention]`` table: how long each kind of personal data is kept before
-the retention run (connector/operations/retention.py) destroys it. Kept apart from the rest of
-the organization file's parser so it reads (and merges) on its own.
+the retention run (connector/operations/retention.py) destroys it. The table is declared (and
+checked) by ``RetentionTable`` in connector/config/orgfile.py; this is what the code reads.
 
 ```toml
 [retention]
@@ -17,10 +17,8 @@ period any organization sets, so nobody's data outlives what any of them promise
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 HOURS, DAYS, YEARS = 3600.0, 86400.0, 365.25 * 86400.0
 
@@ -36,28 +34,3 @@ class RetentionPolicy:
     def period(self, key: str) -> timedelta:
         unit = HOURS if key.endswith("_hours") else YEARS if key.endswith("_years") else DAYS
         return timedelta(seconds=float(getattr(self, key)) * unit)
-
-
-KEYS = tuple(f.name for f in fields(RetentionPolicy))
-
-
-def parse_retention(raw: Any, problem: Callable[[str, str, str], None]) -> RetentionPolicy:
-    """The policy from a ``[retention]`` table; each bad key is reported through
-    ``problem(key, message, fix)`` and keeps its default."""
-    if raw is None:
-        return RetentionPolicy()
-    if not isinstance(raw, Mapping):
-        problem("retention", "must be a table", "write [retention] with its keys below it")
-        return RetentionPolicy()
-    values: dict[str, float] = {}
-    for key, value in raw.items():
-        name = f"retention.{key}"
-        if key not in KEYS:
-            problem(name, "is not a retention key", f"use one of: {', '.join(KEYS)}")
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            problem(name, f"must be a number above 0, not {value!r}",
-                    f"write {name} = {getattr(RetentionPolicy, key):g}")
-            continue
-        values[key] = float(value)
-    return RetentionPolicy(**values)

@@ -7,6 +7,31 @@ must be looked up before anything is sent again.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Message:
+    """What to tell a person, as a code and its parameters. The sentence, in Persian or
+    English, is the message catalog's (the top-level ``messages`` package), which the portal
+    and the command line render; the core never holds the words. ``parts``: several messages
+    said one after another (each refused attachment, say)."""
+
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    parts: tuple[Message, ...] = ()
+
+    def __str__(self) -> str:  # for logs and tests; people see the catalog's sentence
+        if self.parts:
+            return " ".join(str(p) for p in self.parts)
+        return self.code + (f" {dict(self.params)}" if self.params else "")
+
+
+def msg(code: str, **params: Any) -> Message:
+    return Message(code, params)
+
 
 class PishkhanError(Exception):
     """Base of every error the core raises on purpose."""
@@ -54,9 +79,10 @@ class InvalidTransition(PishkhanError):
 
 
 class ValidationError(PishkhanError):
-    """Bad input from a person. ``errors`` maps a field name to a plain Persian message."""
+    """Bad input from a person. ``errors`` maps a field name to the :class:`Message` to show
+    by it."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    def __init__(self, errors: dict[str, Message]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
 

@@ -7,7 +7,7 @@ import io
 import zipfile
 from dataclasses import dataclass
 
-from connector.domain.normalize import to_persian_digits
+from connector.domain.errors import Message, msg
 from connector.letters.scanning import Scanning, ScanUnavailable
 
 PDF, PNG, JPEG = "application/pdf", "image/png", "image/jpeg"
@@ -115,52 +115,44 @@ def acceptable(upload: Upload, limits: Limits, scanner: Scanning) -> str | None:
 
 
 ARCHIVES = (DOCX, XLSX)
-MSG_ARCHIVE = ("«{name}» فایل Word یا Excel سالمی به نظر نمی‌رسد: باز شده‌اش بسیار بزرگ‌تر از "
-               "خودش است یا خراب است. فایل را دوباره ذخیره کنید یا PDF آن را بفرستید.")
-MSG_INFECTED = ("«{name}» ویروس دارد و پذیرفته نشد. چیزی از آن نگه داشته نشد. "
-                "فایل سالم را بفرستید.")
-MSG_SCAN_DOWN = ("بررسی ویروس پیوست‌ها الان ممکن نیست. چند دقیقه دیگر دوباره بفرستید؛ "
-                 "نوشته‌هایتان سر جایش می‌ماند، فقط پیوست‌ها را دوباره انتخاب کنید.")
-MSG_SCAN_TOO_BIG = "«{name}» را نمی‌شود برای ویروس بررسی کرد. فایل کوچک‌تری بفرستید."
+MSG_SCAN_DOWN = msg("attachments.scan_down")
 
 
 def check(uploads: list[Upload], limits: Limits, scanner: Scanning
-          ) -> tuple[list[tuple[Upload, str]], dict[str, str]]:
-    """Accepted uploads with their sniffed type, and a Persian message if any was refused.
+          ) -> tuple[list[tuple[Upload, str]], dict[str, Message]]:
+    """Accepted uploads with their sniffed type, and a message if any was refused.
     Only files that pass every other check are scanned; a scanner that cannot answer refuses
     the uploads with MSG_SCAN_DOWN (the caller keeps what was typed)."""
     accepted: list[tuple[Upload, str]] = []
     uploads = [u for u in uploads if u.content]
     if len(uploads) > limits.max_files:
-        return [], {"attachments": f"حداکثر {to_persian_digits(limits.max_files)} پیوست "
-                                   "می‌توانید بفرستید."}
-    bad: list[str] = []
+        return [], {"attachments": msg("attachments.too_many", n=limits.max_files)}
+    bad: list[Message] = []
     for upload in uploads:
         if len(upload.content) > limits.max_bytes:
-            bad.append(f"«{upload.name}» بزرگ‌تر از {to_persian_digits(limits.max_mb)} "
-                       "مگابایت است.")
+            bad.append(msg("attachments.too_big", name=upload.name, mb=limits.max_mb))
             continue
         kind = sniff(upload.content)
         if kind is None:
-            bad.append(f"«{upload.name}» پذیرفته نیست. فقط PDF، Word، Excel، JPG و PNG.")
+            bad.append(msg("attachments.not_accepted", name=upload.name))
             continue
         if kind in ARCHIVES and archive_problem(upload.content):
-            bad.append(MSG_ARCHIVE.format(name=upload.name))
+            bad.append(msg("attachments.archive", name=upload.name))
             continue
         accepted.append((upload, kind))
     if bad:
         # Refused already: scanning the rest would only cost time, and nothing is stored.
-        return accepted, {"attachments": " ".join(bad)}
+        return accepted, {"attachments": Message("attachments", parts=tuple(bad))}
     for upload, kind in accepted:
         try:
             result = scanner.scan(upload.content)
         except ScanUnavailable as exc:
             if exc.lasting:
-                bad.append(MSG_SCAN_TOO_BIG.format(name=upload.name))
+                bad.append(msg("attachments.scan_too_big", name=upload.name))
                 continue
             return [], {"attachments": MSG_SCAN_DOWN}
         if not result.clean:
-            bad.append(MSG_INFECTED.format(name=upload.name))
+            bad.append(msg("attachments.infected", name=upload.name))
     if bad:
-        return [], {"attachments": " ".join(bad)}
+        return [], {"attachments": Message("attachments", parts=tuple(bad))}
     return accepted, {}

@@ -1,30 +1,21 @@
-"""Plain Persian lines for the citizen's timeline, built from recorded events."""
+"""The citizen's timeline, built from recorded events as messages (code ``timeline.KIND`` and
+its values); the sentences are the message catalog's."""
 from __future__ import annotations
 
 from typing import Any
 
-_TEXTS = {
-    "submitted": "نامه شما ثبت شد و کد رهگیری گرفت.",
-    "awaiting_approval": "نامه شما در صف بررسی دبیرخانه است.",
-    "approved": "دبیرخانه نامه شما را پذیرفت.",
-    "delivered": "نامه شما به دبیرخانه سازمان رسید.",
-    "registered": "نامه شما با شماره {number} در دبیرخانه ثبت شد.",
-    "rejected": "نامه شما پذیرفته نشد. دلیل: {reason}",
-    "referred": "نامه شما به {unit} فرستاده شد.",
-    "answered": "به نامه شما پاسخ داده شد.",
-    "closed": "کار نامه شما تمام شد.",
-    "withdrawn": "شما نامه را پس گرفتید.",
-}
+from connector.domain.errors import Message, msg
 
 
-def line(kind: str, data: dict[str, Any]) -> str:
-    template = _TEXTS.get(kind, kind)
+def line(kind: str, data: dict[str, Any]) -> Message:
     values = {k: v for k, v in data.items() if v}
     if kind == "referred":
-        target = values.get("unit", "واحد دیگر")
+        unit = values.get("unit") or msg("timeline.other_unit")
         if values.get("person"):
-            target = f"{target} ({values['person']})"
-        values["unit"] = target
-    values.setdefault("number", "")
-    values.setdefault("reason", "")
-    return template.format(**values).strip()
+            return msg("timeline.referred_to", unit=unit, person=values["person"])
+        return msg("timeline.referred", unit=unit)
+    if kind == "registered":
+        return msg("timeline.registered", number=values.get("number", ""))
+    if kind == "rejected":
+        return msg("timeline.rejected", reason=values.get("reason", ""))
+    return msg(f"timeline.{kind}")

@@ -13,9 +13,11 @@ from connector.domain.clock import now
 from connector.domain.errors import (
     ExternalError,
     Forbidden,
+    Message,
     NotFound,
     TryLater,
     ValidationError,
+    msg,
 )
 from connector.domain.letter import FINAL, WITHDRAWABLE, ApplicantType, Document, State
 from connector.domain.normalize import digits_only, legal_id, national_code, text
@@ -30,18 +32,10 @@ if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
     from connector.config.organizations import Organization
 
-MSG = {
-    "applicant_type": "نوع متقاضی را انتخاب کنید: شخص یا شرکت.",
-    "national_code": "کد ملی درست نیست. ۱۰ رقم کارت ملی را بنویسید.",
-    "national_id": "شناسه ملی شرکت درست نیست. ۱۱ رقم آن را بنویسید.",
-    "company_name": "نام شرکت را بنویسید.",
-    "first_name": "نام را بنویسید.",
-    "last_name": "نام خانوادگی را بنویسید.",
-    "subject": "موضوع نامه را بنویسید (حداکثر ۲۰۰ حرف).",
-    "body": "متن نامه را بنویسید (حداکثر ۱۰ هزار حرف).",
-    "service": "خدمت یا واحد مورد نظر را انتخاب کنید.",
-    "reason": "دلیل رد را بنویسید تا برای متقاضی پیامک شود.",
-}
+# The message shown by each field of the form (sentences: the catalog's "letter.FIELD").
+MSG = {name: msg(f"letter.{name}") for name in (
+    "applicant_type", "national_code", "national_id", "company_name", "first_name",
+    "last_name", "subject", "body", "service", "reason")}
 
 
 @dataclass
@@ -70,9 +64,9 @@ class Cleaned:
 def validate(org: Organization, form: LetterForm, uploads: list[files.Upload],
              scanner: Scanning) -> Cleaned:
     """The cleaned form and the accepted uploads (checked, measured and virus-scanned: nothing
-    of them is stored yet), or ValidationError with a Persian message per field — TryLater when
-    the only thing wrong is a scanner that cannot answer now."""
-    errors: dict[str, str] = {}
+    of them is stored yet), or ValidationError with a message per field — TryLater when the
+    only thing wrong is a scanner that cannot answer now."""
+    errors: dict[str, Message] = {}
     f = LetterForm(**{k: text(v) for k, v in vars(form).items()})
     if f.applicant_type not in (ApplicantType.NATURAL.value, ApplicantType.LEGAL.value):
         errors["applicant_type"] = MSG["applicant_type"]
@@ -267,7 +261,7 @@ def save_survey(px: Pishkhan, code: str, mobile: str, score: str | int, comment:
     """Record the citizen's 1–5 rating (typed in Persian or Latin digits); returns the score."""
     raw = digits_only(str(score))
     if not raw.isdigit() or not 1 <= int(raw) <= 5:
-        raise ValidationError({"score": "یک امتیاز از ۱ تا ۵ انتخاب کنید."})
+        raise ValidationError({"score": msg("survey.score")})
     score = int(raw)
     with transaction(px.sessions) as s:
         letter = _load(s, code)

@@ -167,7 +167,7 @@ def build(px: Pishkhan, slug: str, since: datetime, until: datetime) -> Report:
     # Every unit of the organization appears, in the file's order, even with nothing in it.
     units = [by_unit.pop(u.code, Row(u.code, u.name)) for u in org.units]
     units += sorted(by_unit.values(), key=lambda row: row.unit)
-    total = Row("", "همه واحدها")
+    total = Row("", "")  # "all units": the reader's words, filled in where it is shown
     for row in units:
         total.add(row)
     return Report(slug, since, until, units, total)

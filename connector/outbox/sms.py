@@ -31,6 +31,7 @@ from connector.domain.errors import (
     NotFound,
     PermanentError,
     ValidationError,
+    msg,
 )
 from connector.domain.normalize import mask_mobile
 from connector.outbox import webhooks
@@ -82,14 +83,6 @@ def letter_variables(px: Pishkhan, letter: Letter) -> dict[str, Any]:
             "survey_url": f"{base}/t/{letter.tracking_code}#survey"}
 
 
-def _env_int(px: Pishkhan, name: str, default: int) -> int:
-    try:
-        return int(px.settings.env.get(name, "") or default)
-    except ValueError:
-        log.error("%s is not a whole number; using %s", name, default)
-        return default
-
-
 # --- sending -------------------------------------------------------------------------------
 
 class _Budget:
@@ -98,7 +91,7 @@ class _Budget:
 
     def __init__(self, px: Pishkhan, s: Session, at: datetime) -> None:
         self.session, self.since = s, at - timedelta(minutes=1)
-        self.global_limit = _env_int(px, "PISHKHAN_SMS_RATE_PER_MINUTE", 0) or None
+        self.global_limit = px.settings.sms_rate_per_minute
         self.used: dict[str | None, int] | None = None
         self.total = 0
 
@@ -312,7 +305,7 @@ def dispatch_due(px: Pishkhan, limit: int = 50, concurrency: int | None = None) 
     jobs = _claim(px, limit)
     if not jobs:
         return 0
-    workers = max(1, min(concurrency or _env_int(px, "PISHKHAN_SMS_CONCURRENCY", 4), len(jobs)))
+    workers = max(1, min(concurrency or px.settings.sms_concurrency, len(jobs)))
     group = max(workers, 4)  # rows per transaction: a durable commit per message costs more
     done: list[tuple[_Job, _Outcome]] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -333,7 +326,7 @@ def dispatch_one(px: Pishkhan, note_id: int, gateway: str | None = None) -> str:
     """Send one queued message now, whatever the hour or the limits (``sms send-test``)."""
     jobs = _claim(px, 1, only=note_id)
     if not jobs:
-        raise ValidationError({"id": f"پیامک {note_id} در صف ارسال نیست"})
+        raise ValidationError({"id": msg("sms.not_queued", id=note_id)})
     return _record_sends(px, [(jobs[0], _attempt(px, jobs[0], gateway))])[0]
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from connector.domain.clock import now
-from connector.domain.errors import ExternalError, NotFound, ValidationError
+from connector.domain.errors import ExternalError, NotFound, ValidationError, msg
 from connector.outbox.sms import (
     FINAL,
     FIRST_CHECK,
@@ -155,8 +155,7 @@ def retry(px: Pishkhan, note_id: int) -> None:
         if note is None:
             raise NotFound(f"sms {note_id}")
         if note.state not in FINAL - {"delivered"}:
-            raise ValidationError({"id": f"پیامک {note_id} در وضعیت «{note.state}» است؛ فقط "
-                                         "پیامکی که نرسیده دوباره فرستاده می‌شود"})
+            raise ValidationError({"id": msg("sms.not_failed", id=note_id, state=note.state)})
         note.last_error = f"retried by an admin (was {note.state}, ref {note.client_reference})"
         note.state, note.attempts, note.checks = "created", 0, 0
         note.client_reference = uuid.uuid4().hex

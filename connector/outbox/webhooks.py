@@ -36,8 +36,10 @@ from connector.domain.errors import (
     ConfigurationError,
     ExternalError,
     NotFound,
+    Message,
     PermanentError,
     ValidationError,
+    msg,
 )
 from connector.store.db import for_claim, transaction
 from connector.store.models import WebhookDelivery, WebhookSubscription
@@ -70,18 +72,17 @@ def subscribe(px: Pishkhan, org: str, url: str, secret_env: str,
               types: Iterable[str] = ("*",)) -> WebhookSubscription:
     """Add an endpoint for an organization's events. The secret stays in the environment."""
     px.org(org)  # NotFound for an organization we do not serve
-    problems: dict[str, str] = {}
+    problems: dict[str, Message] = {}
     parts = urlsplit(url.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        problems["url"] = "نشانی باید با https:// (یا http://) شروع شود و نام میزبان داشته باشد."
+        problems["url"] = msg("webhook.url")
     if not secret_env or not secret_env.replace("_", "").isalnum():
-        problems["secret_env"] = ("نام متغیر محیطی رمز را بنویسید، مانند WEBHOOK_SECRET "
-                                  "(خود رمز را اینجا ننویسید).")
+        problems["secret_env"] = msg("webhook.secret_env")
     wanted = sorted({t.strip() for t in types if t.strip()}) or ["*"]
     unknown = [t for t in wanted if t != "*" and t not in TYPES]
     if unknown:
-        problems["types"] = (f"این نوع رویداد را نمی‌شناسیم: {', '.join(unknown)}. "
-                             f"نوع‌های درست: {', '.join(TYPES)} یا *")
+        problems["types"] = msg("webhook.types", unknown=", ".join(unknown),
+                                known=", ".join(TYPES))
     if problems:
         raise ValidationError(problems)
     with transaction(px.sessions) as s:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from connector.domain.clock import now
-from connector.domain.errors import ExternalError, NotFound, ValidationError
+from connector.domain.errors import ExternalError, NotFound, ValidationError, msg
 from connector.people.credentials import Argon2Cost, check_password, hash_password, needs_rehash
 from connector.people.directory import ldap_bind
 from connector.store import audit
@@ -29,7 +29,7 @@ DEMO_OPERATOR = ("operator", "pishkhan-demo")
 DEMO_ADMIN = ("admin", "pishkhan-admin")
 # Stored instead of a hash for accounts whose password the directory checks.
 LDAP_MARKER = "ldap"
-MSG_PASSWORD = "رمز باید دست‌کم ۸ حرف باشد."
+MSG_PASSWORD = msg("staff.password_short")
 
 
 def _cost(px: Pishkhan) -> Argon2Cost:
@@ -46,15 +46,15 @@ def add_user(px: Pishkhan, username: str, password: str | None, role: str = "con
              ldap: bool = False) -> StaffUser:
     """``ldap=True`` makes an account that signs in with the directory's password."""
     if role not in ROLES:
-        raise ValidationError({"role": f"use one of: {', '.join(ROLES)}"})
+        raise ValidationError({"role": msg("staff.role", roles=", ".join(ROLES))})
     if not ldap:
         _check_password_rule(password or "")
     unknown = sorted(set(orgs or []) - set(px.orgs))
     if unknown:
-        raise ValidationError({"orgs": f"unknown organizations: {', '.join(unknown)}"})
+        raise ValidationError({"orgs": msg("staff.orgs", orgs=", ".join(unknown))})
     with transaction(px.sessions) as s:
         if s.scalars(select(StaffUser).where(StaffUser.username == username)).first():
-            raise ValidationError({"username": "این نام کاربری پیش‌تر ساخته شده است."})
+            raise ValidationError({"username": msg("staff.username_taken")})
         user = StaffUser(username=username, role=role, orgs=list(orgs or []),
                          password_hash=LDAP_MARKER if ldap else
                          hash_password(password or "", _cost(px)),

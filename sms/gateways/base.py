@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from urllib3.exceptions import ConnectTimeoutError
 
 from connector.domain.errors import (
@@ -20,6 +21,7 @@ from connector.domain.errors import (
     PermanentError,
     TransientError,
 )
+from connector.plugins.explain import check_options
 from connector.domain.normalize import mobile
 from connector.plugins.secrets import env_secret, scrub
 
@@ -51,53 +53,61 @@ logging.getLogger("urllib3.connectionpool").addFilter(_mask_filter)
 
 # --- options -------------------------------------------------------------------------------
 
-class Options:
-    """Reads one gateway's options; every problem names the key and how to fix it."""
+class GatewayOptions(BaseModel):
+    """What every HTTP gateway takes in its ``[[sms.gateways]]`` table (besides type, name,
+    priority and otp_template, which the core reads). Each gateway declares its model by
+    subclassing this; unknown keys are refused (a typo is not ignored)."""
 
-    def __init__(self, provider: str, options: Mapping[str, Any], env: Mapping[str, str]) -> None:
-        self.provider, self.env = provider, env
-        self._given = options
-        self.read: set[str] = set()
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        self.read.add(key)
-        return self._given.get(key, default)
+    sender: str = Field(min_length=1, description="the line (number) messages go from")
+    url: str | None = Field(None, description="the provider's API address (default: its own)")
+    timeout: float = Field(10.0, gt=0, le=120, description="seconds to wait for an answer")
+    connect_timeout: float = Field(3.0, gt=0, le=120, description="seconds to connect")
 
-    def build(self, cls: type[T], *args: Any) -> T:
-        """The gateway, once every option given was one it reads (a typo is not ignored)."""
-        unknown = sorted(set(self._given) - self.read)
-        if unknown:
-            raise self._fail(unknown[0], f"is not an option of this gateway — remove it or fix "
-                                         f"its name (options: {', '.join(sorted(self.read))})")
-        return cls(*args)
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"is {value!r} — write a full address starting with https://")
+        return value.rstrip("/") if value else value
 
-    def _fail(self, key: str, message: str) -> ConfigurationError:
-        return ConfigurationError(f"sms ({self.provider}) {key} {message}")
-
-    def secret(self, key: str, example: str) -> str:
-        """An option naming an environment variable that holds a secret."""
-        return env_secret(self.get(key), self.env, f"sms ({self.provider}) {key}", key, example)
-
-    def text(self, key: str, default: str | None = None, example: str = "...") -> str:
-        value = self.get(key, default)
-        if not isinstance(value, str) or not value.strip():
-            raise self._fail(key, f'is missing — add {key} = "{example}"')
-        return value.strip()
-
-    def url(self, default: str) -> str:
-        value = self.text("url", default)
-        if not value.startswith(("http://", "https://")):
-            raise self._fail("url", f"is {value!r} — write a full address such as {default}")
-        return value.rstrip("/")
-
-    def seconds(self, key: str, default: float) -> float:
-        value = self.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 120:
-            raise self._fail(key, "must be a number of seconds between 0 and 120, such as 10")
-        return float(value)
-
+    @property
     def timeouts(self) -> tuple[float, float]:
-        return self.seconds("connect_timeout", 3.0), self.seconds("timeout", 10.0)
+        return self.connect_timeout, self.timeout
+
+    def address(self, default: str) -> str:
+        return self.url or default.rstrip("/")
+
+
+class ApiKeyOptions(GatewayOptions):
+    api_key_env: str = Field(description="the environment variable holding the API key")
+
+
+class LoginOptions(GatewayOptions):
+    username_env: str = Field(description="the environment variable holding the user name")
+    password_env: str = Field(description="the environment variable holding the password")
+
+
+O = TypeVar("O", bound=GatewayOptions)
+
+
+class Options:
+    """One gateway's options read into its model; every problem names the key and the fix,
+    with the provider's own examples (its line, its variables' usual names)."""
+
+    def __init__(self, provider: str, options: Mapping[str, Any], env: Mapping[str, str],
+                 **examples: str) -> None:
+        self.provider, self.env, self.options, self.examples = provider, env, options, examples
+
+    def read(self, model: type[O]) -> O:
+        fixes = {k: f'write {k} = "{v}"' for k, v in self.examples.items()}
+        return check_options(model, self.options, f"sms ({self.provider})", " ", fixes)
+
+    def secret(self, name: str, key: str) -> str:
+        """The secret in the environment variable the option ``key`` names."""
+        example = self.examples.get(key, "SMS_SECRET")
+        return env_secret(name, self.env, f"sms ({self.provider}) {key}", key, example)
 
 
 # --- numbers and references ----------------------------------------------------------------

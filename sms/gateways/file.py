@@ -8,13 +8,25 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from connector.plugins.explain import check_options
 from connector.domain import clock
-from connector.domain.errors import ConfigurationError, TransientError
+from connector.domain.errors import TransientError
 from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
+
+
+class FileOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    # Pishkhan fills in PISHKHAN_SMS_OUTBOX when the file gives none.
+    path: str = Field("var/sms-outbox.jsonl", min_length=1,
+                      description="the file (default: PISHKHAN_SMS_OUTBOX)")
 
 
 class FileGateway(SmsGateway):
     name = "file"
+    options_model = FileOptions
     capabilities = SmsGatewayCapabilities(supports_client_reference=True)
 
     def __init__(self, path: Path) -> None:
@@ -22,10 +34,7 @@ class FileGateway(SmsGateway):
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]) -> FileGateway:
-        path = options.get("path")
-        if not isinstance(path, str) or not path:
-            raise ConfigurationError('sms.path is missing — add path = "var/sms-outbox.jsonl"')
-        return cls(Path(path))
+        return cls(Path(check_options(FileOptions, options, "sms").path))
 
     def send(self, to: str, text: str, client_reference: str) -> SmsResult:
         record = {"to": to, "text": text, "reference": client_reference,

@@ -16,7 +16,7 @@ from connector.domain.errors import (
 )
 from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
 
-from .base import HttpClient, Options, check_tokens, classify, national_mobile
+from .base import ApiKeyOptions, HttpClient, Options, check_tokens, classify, national_mobile
 
 # statusCode in the body of a refused call.
 CODES: dict[int, tuple[type[ExternalError], str]] = {
@@ -39,6 +39,7 @@ STATES: dict[int, str] = {
 
 
 class GhasedakGateway(SmsGateway):
+    options_model = ApiKeyOptions
     name = "ghasedak"
     capabilities = SmsGatewayCapabilities(
         supports_client_reference=True, supports_status_query=True, supports_template=True,
@@ -54,10 +55,10 @@ class GhasedakGateway(SmsGateway):
     @classmethod
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
                      ) -> GhasedakGateway:
-        o = Options(cls.name, options, secrets)
-        return o.build(
-            cls, o.secret("api_key_env", "GHASEDAK_API_KEY"), o.text("sender", example="30005088"),
-            o.url("https://gw.ghasedak.me/Rest/api/v1/WebService"), o.timeouts())
+        o = Options(cls.name, options, secrets, api_key_env="GHASEDAK_API_KEY", sender="30005088")
+        opts = o.read(ApiKeyOptions)
+        return cls(o.secret(opts.api_key_env, "api_key_env"), opts.sender,
+                   opts.address("https://gw.ghasedak.me/Rest/api/v1/WebService"), opts.timeouts)
 
     def _call(self, method: str, path: str, write: bool, **kwargs: Any) -> Any:
         reply = self.http.call(method, path, write=write, **kwargs)

@@ -15,7 +15,7 @@ from connector.domain.errors import (
 )
 from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
 
-from .base import HttpClient, Options, check_tokens, classify, international_mobile
+from .base import ApiKeyOptions, HttpClient, Options, check_tokens, classify, international_mobile
 
 CODES: dict[int, tuple[type[ExternalError], str]] = {
     400: (PermanentError, "the request is not valid"),
@@ -32,6 +32,7 @@ STATES: dict[int, str] = {0: "pending", 1: "pending", 2: "delivered", 3: "tempor
 
 
 class IppanelEdgeGateway(SmsGateway):
+    options_model = ApiKeyOptions
     name = "ippanel-edge"
     capabilities = SmsGatewayCapabilities(supports_status_query=True, supports_template=True)
 
@@ -44,11 +45,10 @@ class IppanelEdgeGateway(SmsGateway):
     @classmethod
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
                      ) -> IppanelEdgeGateway:
-        o = Options(cls.name, options, secrets)
-        return o.build(
-            cls, o.secret("api_key_env", "IPPANEL_API_KEY"),
-            o.text("sender", example="+983000505"), o.url("https://edge.ippanel.com/v1/api"),
-            o.timeouts())
+        o = Options(cls.name, options, secrets, api_key_env="IPPANEL_API_KEY", sender="+983000505")
+        opts = o.read(ApiKeyOptions)
+        return cls(o.secret(opts.api_key_env, "api_key_env"), opts.sender,
+                   opts.address("https://edge.ippanel.com/v1/api"), opts.timeouts)
 
     def _call(self, method: str, path: str, write: bool, **kwargs: Any) -> Any:
         reply = self.http.call(method, path, write=write, **kwargs)

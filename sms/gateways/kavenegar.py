@@ -15,6 +15,7 @@ from connector.domain.errors import (
 from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
 
 from .base import (
+    ApiKeyOptions,
     HttpClient,
     Options,
     Reply,
@@ -60,6 +61,7 @@ UNKNOWN_ID = 100
 
 
 class KavenegarGateway(SmsGateway):
+    options_model = ApiKeyOptions
     name = "kavenegar"
     capabilities = SmsGatewayCapabilities(
         supports_client_reference=True, supports_status_query=True, supports_template=True,
@@ -73,11 +75,10 @@ class KavenegarGateway(SmsGateway):
     @classmethod
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
                      ) -> KavenegarGateway:
-        o = Options(cls.name, options, secrets)
-        return o.build(
-            cls, o.secret("api_key_env", "KAVENEGAR_API_KEY"),
-            o.text("sender", example="10004346"), o.url("https://api.kavenegar.com/v1"),
-            o.timeouts())
+        o = Options(cls.name, options, secrets, api_key_env="KAVENEGAR_API_KEY", sender="10004346")
+        opts = o.read(ApiKeyOptions)
+        return cls(o.secret(opts.api_key_env, "api_key_env"), opts.sender,
+                   opts.address("https://api.kavenegar.com/v1"), opts.timeouts)
 
     def _call(self, path: str, data: Mapping[str, Any], write: bool) -> list[dict[str, Any]]:
         reply: Reply = self.http.call("POST", path, data=data, write=write)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import Field
+
 from connector.domain.errors import (
     ConfigurationError,
     ExternalError,
@@ -17,7 +19,14 @@ from connector.domain.errors import (
 )
 from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
 
-from .base import HttpClient, Options, classify, international_mobile, numeric_reference
+from .base import (
+    HttpClient,
+    LoginOptions,
+    Options,
+    classify,
+    international_mobile,
+    numeric_reference,
+)
 
 CODES: dict[int, tuple[type[ExternalError], str]] = {
     1: (PermanentError, "the recipient number is not valid"),
@@ -34,7 +43,12 @@ STATES: dict[int, str] = {0: "sending", 1: "delivered", 2: "temporary-failure", 
                           16: "technical-failure"}
 
 
+class MagfaOptions(LoginOptions):
+    domain: str = Field(min_length=1, description="the account's domain at Magfa")
+
+
 class MagfaGateway(SmsGateway):
+    options_model = MagfaOptions
     name = "magfa"
     capabilities = SmsGatewayCapabilities(
         supports_client_reference=True, supports_status_query=True,
@@ -50,11 +64,12 @@ class MagfaGateway(SmsGateway):
     @classmethod
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
                      ) -> MagfaGateway:
-        o = Options(cls.name, options, secrets)
-        return o.build(
-            cls, o.secret("username_env", "MAGFA_USERNAME"), o.text("domain", example="magfa"),
-            o.secret("password_env", "MAGFA_PASSWORD"), o.text("sender", example="3000xxxx"),
-            o.url("https://sms.magfa.com/api/http/sms/v2"), o.timeouts())
+        o = Options(cls.name, options, secrets, username_env="MAGFA_USERNAME",
+                    password_env="MAGFA_PASSWORD", domain="magfa", sender="3000xxxx")
+        opts = o.read(MagfaOptions)
+        return cls(o.secret(opts.username_env, "username_env"), opts.domain,
+                   o.secret(opts.password_env, "password_env"), opts.sender,
+                   opts.address("https://sms.magfa.com/api/http/sms/v2"), opts.timeouts)
 
     def _call(self, method: str, path: str, write: bool, **kwargs: Any) -> dict[str, Any]:
         reply = self.http.call(method, path, write=write, **kwargs)

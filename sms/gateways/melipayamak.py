@@ -15,7 +15,7 @@ from connector.domain.errors import (
 )
 from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
 
-from .base import HttpClient, Options, classify, national_mobile
+from .base import HttpClient, LoginOptions, Options, classify, national_mobile
 
 # Value codes of a refused send (melipayamak.com documents).
 CODES: dict[int, tuple[type[ExternalError], str]] = {
@@ -58,6 +58,7 @@ def parse_value(raw: Any) -> int | None:
 
 
 class MelipayamakGateway(SmsGateway):
+    options_model = LoginOptions
     name = "melipayamak"
     default_url = "https://rest.payamak-panel.com/api/SendSMS"
     capabilities = SmsGatewayCapabilities(supports_status_query=True, supports_template=True)
@@ -72,11 +73,12 @@ class MelipayamakGateway(SmsGateway):
     @classmethod
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
                      ) -> MelipayamakGateway:
-        o = Options(cls.name, options, secrets)
-        return o.build(
-            cls, o.secret("username_env", "MELIPAYAMAK_USERNAME"),
-            o.secret("password_env", "MELIPAYAMAK_PASSWORD"), o.text("sender", example="50004001"),
-            o.url(cls.default_url), o.timeouts())
+        o = Options(cls.name, options, secrets, username_env="MELIPAYAMAK_USERNAME",
+                    password_env="MELIPAYAMAK_PASSWORD", sender="50004001")
+        opts = o.read(LoginOptions)
+        return cls(o.secret(opts.username_env, "username_env"),
+                   o.secret(opts.password_env, "password_env"), opts.sender,
+                   opts.address(cls.default_url), opts.timeouts)
 
     def _call(self, method: str, write: bool, **fields: Any) -> int:
         reply = self.http.call("POST", method, write=write, data={**self.credentials, **fields})

@@ -14,7 +14,7 @@ from connector.domain.errors import (
 )
 from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
 
-from .base import HttpClient, Options, check_tokens, classify, national_mobile
+from .base import ApiKeyOptions, HttpClient, Options, check_tokens, classify, national_mobile
 
 # Body ``status`` codes (3rd-party notes, fstarlike/smsir-agent-skill) and the HTTP statuses
 # of sms.ir's API documents.
@@ -38,6 +38,7 @@ STATES: dict[int, str] = {
 
 
 class SmsIrGateway(SmsGateway):
+    options_model = ApiKeyOptions
     name = "smsir"
     capabilities = SmsGatewayCapabilities(supports_status_query=True, supports_template=True)
 
@@ -50,11 +51,11 @@ class SmsIrGateway(SmsGateway):
     @classmethod
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
                      ) -> SmsIrGateway:
-        o = Options(cls.name, options, secrets)
-        return o.build(
-            cls, o.secret("api_key_env", "SMSIR_API_KEY"),
-            o.text("sender", example="30007732000000"), o.url("https://api.sms.ir/v1"),
-            o.timeouts())
+        o = Options(cls.name, options, secrets, api_key_env="SMSIR_API_KEY",
+                    sender="30007732000000")
+        opts = o.read(ApiKeyOptions)
+        return cls(o.secret(opts.api_key_env, "api_key_env"), opts.sender,
+                   opts.address("https://api.sms.ir/v1"), opts.timeouts)
 
     def _call(self, method: str, path: str, write: bool, **kwargs: Any) -> Any:
         reply = self.http.call(method, path, write=write, **kwargs)

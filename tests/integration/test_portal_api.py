@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from connector.bootstrap import bootstrap
 from connector.domain import tracking
 from connector.domain.normalize import to_latin_digits
 from connector.letters import usecases as letters
 from connector.outbox import sms as sms_outbox
+from connector.store.db import upgrade
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 MOBILE = "09121234567"
@@ -180,7 +182,7 @@ def test_validation_errors_name_each_field(client, px):
     error = assert_error(submit(client, token, national_code="1234567890", subject=""), 400,
                          "validation")
     assert set(error["fields"]) == {"national_code", "subject"}
-    assert error["fields"]["national_code"] == letters.MSG["national_code"]
+    assert error["fields"]["national_code"] == "کد ملی درست نیست. ۱۰ رقم کارت ملی را بنویسید."
 
 
 def test_a_pdf_name_without_pdf_content_is_refused(client, px):
@@ -280,7 +282,7 @@ def test_openapi_lists_every_api_route(app, client):
     r = client.get("/api/v1/openapi.json")
     assert r.status_code == 200
     doc = json.loads(r.data)
-    assert doc["openapi"].startswith("3.0")
+    assert doc["openapi"].startswith("3.1")
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     served: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
@@ -307,3 +309,50 @@ def test_unknown_routes_and_wrong_methods_are_404_and_405_not_token_errors(clien
     assert_error(client.post("/api/v1/nothing", json={}), 404, "not_found")
     response = client.put("/api/v1/otp", json={})
     assert response.status_code == 405 and response.get_json()["error"]["message"]
+
+
+def test_the_document_check_fails_on_an_undocumented_or_a_missing_field(client, px):
+    from tests.openapi_check import Undocumented, check
+    doc = client.get("/api/v1/openapi.json").get_json()
+    good = client.get("/api/v1/orgs").get_json()  # checked by the client already
+    body = json.dumps(good).encode()
+    check(doc, "GET", "/api/v1/orgs", 200, "application/json", body)
+    extra = {"orgs": [{**good["orgs"][0], "secret": 1}]}
+    with pytest.raises(Undocumented, match="secret"):
+        check(doc, "GET", "/api/v1/orgs", 200, "application/json", json.dumps(extra).encode())
+    missing = {"orgs": [{"slug": "demo"}]}
+    with pytest.raises(Undocumented, match="'name' is a required property"):
+        check(doc, "GET", "/api/v1/orgs", 200, "application/json", json.dumps(missing).encode())
+    # An undocumented status is held to the error shape, so a success body there fails too.
+    with pytest.raises(Undocumented, match="'error' is a required property"):
+        check(doc, "POST", "/api/v1/otp/verify", 201, "application/json", b'{"token": "x"}')
+    letter = doc["components"]["schemas"]["Letter"]
+    assert {"can_withdraw", "survey_open"} <= set(letter["required"])
+
+
+def test_attachment_limits_are_the_organizations_not_the_documents(tmp_path):
+    from portal import create_app
+    from tests.conftest import make_settings
+    settings = make_settings(tmp_path)
+    demo = settings.orgs_dir / "demo.toml"
+    demo.write_text(demo.read_text(encoding="utf-8").replace("max_files = 5", "max_files = 3")
+                    .replace("max_mb = 10 ", "max_mb = 7 "), encoding="utf-8")
+    upgrade(settings.database_url)
+    px = bootstrap(settings)
+    try:
+        app = create_app(px, {"TESTING": True})
+        client = app.test_client()  # checked against the document, as every test client
+        assert client.get("/api/v1/orgs/demo").get_json()["attachments"] == {
+            "max_files": 3, "max_mb": 7}
+        assert client.get("/api/v1/orgs/demo-portal").get_json()["attachments"] == {
+            "max_files": 5, "max_mb": 10}
+        doc = client.get("/api/v1/openapi.json").get_json()
+        form = doc["paths"]["/api/v1/orgs/{org}/letters"]["post"]
+        attachments = form["requestBody"]["content"]["multipart/form-data"]["schema"][
+            "properties"]["attachments"]
+        assert "maxItems" not in attachments and "max_files" in attachments["description"]
+        # The request limit: the largest organization's 5 × 10 MB plus 2 MB for the form.
+        assert app.config["MAX_CONTENT_LENGTH"] == 52 * 1024 * 1024
+        assert "larger than 52 MB" in form["responses"]["413"]["description"]
+    finally:
+        px.close()

@@ -38,3 +38,19 @@ def test_every_template_string_has_an_english_entry():
     missing = {m for f in files for m in re.findall(r'_\("([^"]+)"', f.read_text("utf-8"))
                if m not in EN}
     assert not missing, missing
+
+
+def test_the_cores_messages_and_the_timeline_read_in_english(client, px):
+    from tests.integration.test_portal_pages import csrf, submit_letter, web_login
+    client.get("/?lang=en")
+    token = csrf(client, "/login")
+    r = client.post("/login", data={"csrf_token": token, "step": "mobile", "mobile": "0912"})
+    assert "The mobile number is not right. Enter 11 digits like 09123456789." in page(r)
+    web_login(client, px)
+    code = submit_letter(client, px)
+    client.get("/?lang=en")
+    letter = page(client.get(f"/t/{code}"))
+    assert "Your letter was received and got a tracking code." in letter
+    assert "Received; going to the secretariat soon" in letter
+    client.get("/?lang=fa")
+    assert "نامه شما ثبت شد و کد رهگیری گرفت." in page(client.get(f"/t/{code}"))

@@ -6,6 +6,7 @@ import io
 import re
 from typing import Any
 
+from messages import render
 from connector.domain.normalize import to_latin_digits, to_persian_digits
 from connector.letters import usecases as letters
 from connector.outbox import sms as sms_outbox
@@ -156,7 +157,7 @@ def test_citizen_journey(client, px, app):
     r = client.post("/o/demo/letter", data=data, content_type="multipart/form-data")
     assert r.status_code == 400
     body = page(r)
-    assert letters.MSG["national_code"] in body and 'id="national_code-error"' in body
+    assert render(letters.MSG["national_code"]) in body and 'id="national_code-error"' in body
     for value in ('value="1234567890"', 'value="مریم"', 'value="احمدی"', 'value="خرابی کوچه ۱۲"',
                   '<option value="street-repair" selected>', "کوچه ما\nآسفالت ندارد."):
         assert value in body, value
@@ -285,7 +286,7 @@ def test_console_reject_needs_a_reason_that_reaches_the_citizen(client, px, app)
     token = csrf(client, "/console/demo-portal")
     r = client.post(f"/console/demo-portal/letters/{code}/reject",
                     data={"csrf_token": token, "reason_choice": "", "reason": "  "})
-    assert r.status_code == 400 and letters.MSG["reason"] in page(r)
+    assert r.status_code == 400 and render(letters.MSG["reason"]) in page(r)
     assert letters.get(px, code).state == "awaiting_approval"
 
     reason = "مدارک لازم پیوست نشده است."

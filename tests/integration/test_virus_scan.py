@@ -14,6 +14,7 @@ from adapters.clamav import ClamdScanner
 from connector.bootstrap import bootstrap
 from connector.domain.errors import TransientError
 from connector.letters.files import MSG_SCAN_DOWN
+from messages import render
 from connector.plugins.ports import NoScanner
 from connector.store.db import upgrade
 from connector.store.models import Letter
@@ -136,7 +137,7 @@ def test_a_scanner_that_is_down_says_try_later_and_loses_nothing_typed(tmp_path)
         token = token_for(client, px)
         r = submit(client, token, files=[(CLEAN_PDF, "مدارک.pdf")])
         error = assert_error(r, 503, "try_later")
-        assert error["fields"]["attachments"] == MSG_SCAN_DOWN
+        assert error["fields"]["attachments"] == render(MSG_SCAN_DOWN)
         assert r.headers["Retry-After"]
         web_login(client, px)
         csrf_token = csrf(client, "/o/demo/letter")

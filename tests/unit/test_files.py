@@ -4,6 +4,7 @@ import zipfile
 from connector.letters import files
 from connector.letters.scanning import Scanning
 from connector.plugins.ports import NoScanner
+from messages import render
 
 NOSCAN = Scanning(NoScanner())
 DEFAULT = files.Limits()
@@ -29,7 +30,10 @@ def test_types_are_sniffed_from_content():
 
 def test_a_renamed_program_is_refused_with_a_persian_message():
     accepted, errors = files.check([files.Upload("نامه.pdf", b"MZ\x90\x00")], DEFAULT, NOSCAN)
-    assert accepted == [] and "نامه.pdf" in errors["attachments"]
+    assert accepted == [] and [p.code for p in errors["attachments"].parts] == [
+        "attachments.not_accepted"]
+    assert render(errors["attachments"]) == "«نامه.pdf» پذیرفته نیست. فقط PDF، Word، Excel، " \
+                                            "JPG و PNG."
 
 
 def test_names_keep_persian_and_lose_paths():
@@ -41,15 +45,16 @@ def test_names_keep_persian_and_lose_paths():
 def test_too_many_files():
     six = [files.Upload(f"{i}.pdf", b"%PDF-1") for i in range(6)]
     accepted, errors = files.check(six, DEFAULT, NOSCAN)
-    assert "۵" in errors["attachments"]
+    assert render(errors["attachments"]) == "حداکثر ۵ پیوست می‌توانید بفرستید."
+    assert render(errors["attachments"], "en") == "You can send at most 5 attachments."
 
 
 def test_limits_come_from_the_organization():
     limits = files.Limits(max_files=2, max_mb=1)
     three = [files.Upload(f"{i}.pdf", b"%PDF-1") for i in range(3)]
     _, errors = files.check(three, limits, NOSCAN)
-    assert "حداکثر ۲ پیوست" in errors["attachments"]
+    assert "حداکثر ۲ پیوست" in render(errors["attachments"])
     big = files.Upload("بزرگ.pdf", b"%PDF-1" + b"0" * (1024 * 1024))
     accepted, errors = files.check([big, files.Upload("a.pdf", b"%PDF-1")], limits, NOSCAN)
     assert [u.name for u, _ in accepted] == ["a.pdf"]
-    assert "«بزرگ.pdf» بزرگ‌تر از ۱ مگابایت" in errors["attachments"]
+    assert "«بزرگ.pdf» بزرگ‌تر از ۱ مگابایت" in render(errors["attachments"])

@@ -54,7 +54,8 @@ unit = "nope"
     by_key = {p.key: p for p in problems}
     assert str(tmp_path / "bad.toml") == by_key["approval"].file
     assert "inbox, portal" in by_key["approval"].fix
-    assert "float" in by_key["poll_interval"].message
+    assert "must be a number, not text" == by_key["poll_interval"].message
+    assert "write poll_interval = 30" in by_key["poll_interval"].fix
     assert "services[0].unit" in by_key and "a" in by_key["services[0].unit"].fix
     assert "NOT_SET" in by_key["adapter.wsdl"].fix
 
@@ -62,7 +63,7 @@ unit = "nope"
 def test_missing_required_keys(tmp_path):
     _, problems = write(tmp_path, 'slug = "x1"\n')
     keys = {p.key for p in problems}
-    assert {"name", "approval", "units", "services", "adapter.type"} <= keys
+    assert {"name", "approval", "units", "services", "adapter"} <= keys
 
 
 def test_broken_toml_is_reported_not_raised(tmp_path):
@@ -104,15 +105,22 @@ def test_system_unit_codes_read_as_names():
     assert demo.unit_name("XYZ") == "XYZ" and demo.unit_name(None) is None
 
 
-def test_retention_keys_are_checked_and_default():
-    from connector.config.retention import RetentionPolicy, parse_retention
-    problems: list[tuple[str, str, str]] = []
-    policy = parse_retention({"letters_years": 2, "otp_days": 0.5, "sms_text_days": -1,
-                              "drafts_hours": "24", "keep_forever": True},
-                             lambda *p: problems.append(p))
+def test_retention_keys_are_checked_and_default(tmp_path):
+    from connector.config.retention import RetentionPolicy
+    text = (ROOT / "config/organizations/demo.toml").read_text(encoding="utf-8")
+    head, tail = text.split("[retention]", 1)
+    tail = tail.split("\n\n", 1)[1]
+    table = "[retention]\nletters_years = 2\notp_days = 0.5\n\n"
+    (tmp_path / "x.toml").write_text(head + table + tail, encoding="utf-8")
+    orgs, problems = load_organizations(tmp_path, ENV)
+    assert problems == []
+    policy = orgs["demo"].retention
     assert policy.letters_years == 2 and policy.otp_days == 0.5
-    assert policy.sms_text_days == RetentionPolicy.sms_text_days  # the bad value keeps its default
-    assert {p[0] for p in problems} == {"retention.sms_text_days", "retention.drafts_hours",
-                                        "retention.keep_forever"}
+    assert policy.sms_text_days == RetentionPolicy.sms_text_days  # what is not set: the default
     assert policy.period("drafts_hours").total_seconds() == 24 * 3600
-    assert parse_retention(None, lambda *p: problems.append(p)) == RetentionPolicy()
+    bad = "[retention]\nsms_text_days = -1\ndrafts_hours = \"24\"\nkeep_forever = true\n\n"
+    (tmp_path / "x.toml").write_text(head + bad + tail, encoding="utf-8")
+    orgs, problems = load_organizations(tmp_path, ENV)
+    assert orgs == {}
+    assert {p.key for p in problems} == {"retention.sms_text_days", "retention.drafts_hours",
+                                         "retention.keep_forever"}

@@ -288,8 +288,9 @@ def test_the_admin_guide_names_every_profile_key_and_filter() -> None:
     assert not missing, missing
     assert not [f for f in FILTERS if f"`{f}" not in guide]
     assert not [c for c in STATUS_CLASSES if f"`{c}`" not in guide]
-    from adapters.soap.config import OPTIONS
-    assert not [o for o in OPTIONS if not re.search(rf"^{o} = |\[adapter\.{o}", guide, re.M)]
+    from adapters.soap.options import SoapOptions
+    assert not [o for o in SoapOptions.model_fields
+                if not re.search(rf"^{o} = |\[adapter\.{o}", guide, re.M)]
 
 
 def test_the_guides_complete_example_loads() -> None:
