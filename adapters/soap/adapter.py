@@ -12,43 +12,27 @@ import zeep
 from zeep.wsse.username import UsernameToken
 
 from connector.domain import clock
-from connector.domain.errors import (
-    AmbiguousError,
-    ConfigurationError,
-    ExternalError,
-    PermanentError,
-    TransientError,
-)
-from connector.domain.letter import (
-    Capabilities,
-    ChangeKind,
-    DeliveryReceipt,
-    Document,
-    OutgoingLetter,
-    PollResult,
-    RoutingChange,
-)
+from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError,
+                                     PermanentError, TransientError)
+from connector.domain.letter import (Capabilities, ChangeKind, DeliveryReceipt, Document,
+                                     OutgoingLetter, PollResult, RoutingChange)
 from connector.plugins.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
 from connector.plugins.secrets import scrub
 
-from ..options import IGNORE, letter_fields
-from ..options import naive_utc as _naive_utc
-from ..options import text as _text
+from ..options import IGNORE, letter_fields, naive_utc as _naive_utc, text as _text
 from .calls import Caller, now_utc
 from .checks import Binding, bind
 from .config import adapter_options
-from .dates import iran_days as _iran_days
-from .dates import parse_jalali, to_jalali
+from .dates import iran_days as _iran_days, parse_jalali, to_jalali
 from .draft import draft_profile
 from .errors import classify
 from .options import SoapOptions
 from .profile import Profile, load_profile
 from .runner import NotFound, run, run_resuming
-from .templates import resolve
+from .templates import as_list, resolve
 from .transport import ExchangePlugin, PinnedSession, RecordingTransport
 
 log = logging.getLogger(__name__)
-
 
 
 class SoapAdapter(CorrespondenceSystem):
@@ -233,14 +217,14 @@ class SoapAdapter(CorrespondenceSystem):
         next_cursor = f"{now.date().isoformat()}/{0 if sweep else polls}"
         out = self._run("changes", {"cursor": cursor, "page_size": self.page_size,
                                     "since": since, "until": now})
-        if len(_items(out)) < self.page_size:
+        if len(as_list(out.get("changes"))) < self.page_size:
             return self._poll_result({**out, "next_cursor": next_cursor}, cursor)
         # A full page may hide more: such systems can't page within a window, so read it
         # again one day at a time. A day that still fills a page is reported, with the fix.
         items: list[Any] = []
         for start, until in _iran_days(since, now):
-            page = _items(self._run("changes", {"cursor": cursor, "page_size": self.page_size,
-                                                "since": start, "until": until}))
+            page = as_list(self._run("changes", {"cursor": cursor, "page_size": self.page_size,
+                                                 "since": start, "until": until}).get("changes"))
             if len(page) >= self.page_size:
                 log.error("%s: %s holds more changes than one page of %s; some may be missed "
                           "— raise the adapter's page_size", self.wsdl, to_jalali(start),
@@ -249,7 +233,7 @@ class SoapAdapter(CorrespondenceSystem):
         return self._poll_result({"changes": items, "next_cursor": next_cursor}, cursor)
 
     def _poll_result(self, out: dict[str, Any], cursor: str) -> PollResult:
-        items = _items(out)
+        items = as_list(out.get("changes"))
         found: dict[str, tuple[Any, RoutingChange]] = {}
         for item in items:
             entry = self._change(item)
@@ -408,11 +392,3 @@ class SoapAdapter(CorrespondenceSystem):
             raise
         except Exception as exc:  # a template that cannot be rendered (e.g. |int of a word)
             raise classify(exc, action=operation, secrets=self._secrets()) from exc
-
-
-def _items(out: dict[str, Any]) -> list[Any]:
-    """The changes of one answer as a list (zeep gives one item bare, none as None)."""
-    items = out.get("changes")
-    if items is None:
-        return []
-    return list(items) if isinstance(items, (list, tuple)) else [items]

@@ -300,3 +300,10 @@ def put_session(value: Any, ticket: str) -> Any:
     if isinstance(value, list):
         return [put_session(v, ticket) for v in value]
     return value
+
+
+def as_list(value: Any) -> list[Any]:
+    """A repeated element of an answer as a list: zeep gives one item bare and none as None."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
