@@ -41,7 +41,8 @@ HEALTH: dict[str, str] = {"ok": "سالم", "failing": "خطا دارد", "pause
                           "unknown": "هنوز بررسی نشده"}
 
 ROLE: dict[str, str] = {"controller": "کنترل‌کننده دبیرخانه", "desk": "میز خدمت حضوری",
-                        "org_admin": "مدیر سازمان", "platform_admin": "مدیر سامانه"}
+                        "org_admin": "مدیر سازمان", "platform_admin": "مدیر سامانه",
+                        "host": "میزبان (ثبت ملاقات)", "security": "نگهبانی و پذیرش"}
 
 
 def ago(value: datetime | float | None) -> str:

@@ -24,6 +24,11 @@ DEFAULTS: dict[str, str] = {
     "closed": "{org_name}\nکار نامه شما تمام شد. لطفا بگویید از ما راضی بودید یا نه:\n"
               "{survey_url}",
     "test": "{org_name}\nاین یک پیامک آزمایشی از میز خدمت است.",
+    # The in-person desk (connector/visits): the visitor's invitation, the host's notices.
+    "visit_invite": "{org_name}\nبرای شما وقت ملاقات گرفته شد.\nزمان: {when}\nجا: {place}\n"
+                    "کد ورود: {pass_code}\nکارت ملی یا گذرنامه را همراه بیاورید.",
+    "visit_entered": "{org_name}\nمهمان شما {visitor} ساعت {time} وارد شد.",
+    "visit_left": "{org_name}\nمهمان شما {visitor} ساعت {time} بیرون رفت.",
 }
 MAX_SEGMENTS = 6  # a guard against a template or a reason that runs away
 

@@ -16,7 +16,8 @@ def users_group() -> None:
 @users_group.command("add")
 @click.argument("username")
 @click.option("--role", default="controller", show_default=True,
-              type=click.Choice(["controller", "desk", "org_admin", "platform_admin"]))
+              type=click.Choice(["controller", "desk", "org_admin", "platform_admin", "host",
+                                 "security"]))
 @click.option("--org", "orgs", multiple=True, help="organizations (default: all)")
 @click.option("--name", default="")
 @click.option("--ldap", is_flag=True,

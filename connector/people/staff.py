@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ROLES = ("controller", "desk", "org_admin", "platform_admin")
+ROLES = ("controller", "desk", "org_admin", "platform_admin", "host", "security")
 DEMO_OPERATOR = ("operator", "pishkhan-demo")
 DEMO_ADMIN = ("admin", "pishkhan-admin")
 # Stored instead of a hash for accounts whose password the directory checks.
@@ -165,6 +165,20 @@ def may_administer(user: StaffUser, org: str) -> bool:
 
 def may_hand_in(user: StaffUser, org: str) -> bool:
     return user.role in DESK and may_act_for(user, org)
+
+
+HOSTS = ("host", "security", "org_admin", "platform_admin")
+SECURITY = ("security", "org_admin", "platform_admin")
+
+
+def may_host(user: StaffUser, org: str) -> bool:
+    """Pre-registering expected visitors (connector.visits)."""
+    return user.role in HOSTS and may_act_for(user, org)
+
+
+def may_guard(user: StaffUser, org: str) -> bool:
+    """The security desk and the gate page: admitting, passes, the blacklist."""
+    return user.role in SECURITY and may_act_for(user, org)
 
 
 def may_read(user: StaffUser, org: str, channel: str) -> bool:

@@ -316,3 +316,7 @@ class LetterStatistic(Base):
     destroyed_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
     __table_args__ = (Index("ix_letter_statistics_org_created", "org", "created_at"),)
+
+
+# The visits' tables share this metadata (one schema, one migration chain).
+from connector.visits import models as _visits  # noqa: E402,F401

@@ -1,0 +1,141 @@
+"""Visits through the gates: the pass works once in and once out, in its window, never for a
+blacklisted person; every scan is recorded; the host is told by SMS; simultaneous scans of one
+pass let exactly one person in (PostgreSQL)."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from connector.bootstrap import bootstrap
+from connector.domain.clock import ManualClock, now, use
+from connector.domain.errors import ValidationError
+from connector.outbox import sms as sms_outbox
+from connector.people import staff
+from connector.store import audit
+from connector.store.db import upgrade
+from connector.visits import blacklist, gates, hosts, people
+from connector.visits import usecases as visits
+from connector.visits.models import GateScan, Visit, VisitAlert
+from tests.conftest import make_settings
+
+CODE = "0076229645"
+HOST_MOBILE = "09351112233"
+
+
+def ident(**kw: str) -> people.Identity:
+    return people.Identity(**{"national_code": CODE, "first_name": "علی",
+                              "last_name": "رضایی", "mobile": "09121234567", **kw})
+
+
+def setup_host(px) -> None:
+    staff.add_user(px, "host1", "long-enough-1", role="host", orgs=["demo"],
+                   display_name="مهندس کریمی")
+    hosts.set_profile(px, "host1", mobile=HOST_MOBILE, unit="")
+
+
+def test_pass_in_then_out_and_the_host_hears_of_both(px):
+    setup_host(px)
+    reg = visits.register(px, "demo", ident(), host="host1", purpose="جلسه پروژه")
+    assert reg.pass_code and len(reg.pass_code) == 12
+    invite = sms_outbox.listing(px, to="09121234567")
+    assert [n["kind"] for n in invite] == ["visit_invite"] and reg.pass_code in invite[0]["text"]
+    with px.sessions() as s:  # only a keyed hash of the code is stored
+        row = s.get(Visit, reg.visit.id)
+        assert row.pass_hash and reg.pass_code not in row.pass_hash
+    gate, token = gates.add(px, "demo", "main-gate")
+    assert gates.by_token(px, "main-gate", token).id == gate.id
+    with pytest.raises(gates.GateUnauthorized):
+        gates.by_token(px, "other-gate", token)
+
+    first = gates.scan(px, gate, reg.pass_code, "in")
+    assert first.allowed and first.visitor_name == "علی رضایی"
+    again = gates.scan(px, gate, reg.pass_code, "in")
+    assert not again.allowed and "خارج نشده" in again.reason  # anti-passback
+    out = gates.scan(px, gate, "".join("۰۱۲۳۴۵۶۷۸۹"[int(c)] for c in reg.pass_code), "out")
+    assert out.allowed  # Persian digits typed by a reader work too
+    used = gates.scan(px, gate, reg.pass_code, "in")
+    assert not used.allowed and "پیش‌تر استفاده" in used.reason
+    assert not gates.scan(px, gate, "123456789012", "in").allowed
+
+    kinds = [n["kind"] for n in sms_outbox.listing(px, to=HOST_MOBILE)]
+    assert sorted(kinds) == ["visit_entered", "visit_left"]
+    with px.sessions() as s:
+        scans = s.scalars(select(GateScan).order_by(GateScan.id)).all()
+        assert [(x.direction, x.decision) for x in scans] == [
+            ("in", "allow"), ("in", "deny"), ("out", "allow"), ("in", "deny"), ("in", "deny")]
+        assert s.scalar(select(VisitAlert).where(VisitAlert.kind == "scan_denied")
+                        .limit(1)) is not None
+    actions = [r.action for r in audit.search(px, audit.Filters())]
+    assert actions.count("gate.deny") == 3 and actions.count("gate.allow") == 2
+
+
+def test_window_and_blacklist(px):
+    setup_host(px)
+    gate, _ = gates.add(px, "demo", "g1")
+    start = now() + timedelta(hours=2)
+    later = visits.register(px, "demo", ident(), host="host1", purpose="جلسه", start=start,
+                            end=start + timedelta(hours=1))
+    early = gates.scan(px, gate, later.pass_code, "in")
+    assert not early.allowed and "نرسیده" in early.reason
+    with use(ManualClock(start + timedelta(hours=3))):
+        late = gates.scan(px, gate, later.pass_code, "in")
+    assert not late.allowed and "گذشته" in late.reason
+    assert visits.get(px, "demo", later.visit.id).state == "expired"
+
+    ok = visits.register(px, "demo", ident(), host="host1", purpose="جلسه دوم")
+    blacklist.add(px, "demo", national_code_=CODE, reason="درگیری با نگهبان")
+    denied = gates.scan(px, gate, ok.pass_code, "in")
+    assert not denied.allowed and "درگیری با نگهبان" in denied.reason
+    with pytest.raises(visits.Blacklisted):
+        visits.register(px, "demo", ident(), host="host1", purpose="باز هم")
+    with pytest.raises(visits.Blacklisted):
+        visits.admit(px, "demo", ok.visit.id)
+    kinds = [a.kind for a in blacklist.open_alerts(px, "demo")]
+    assert kinds.count("blacklisted") == 2 and "scan_denied" in kinds
+    actions = [r.action for r in audit.search(px, audit.Filters())]
+    assert actions.count("visit.blacklisted_attempt") == 2 and "blacklist.add" in actions
+
+
+def test_identity_is_checked_and_a_returning_visitor_is_found(px):
+    setup_host(px)
+    with pytest.raises(ValidationError) as bad:
+        visits.register(px, "demo", ident(national_code="0076229646"), host="host1",
+                        purpose="x")
+    assert "کد ملی" in bad.value.errors["national_code"]
+    foreign = people.Identity(kind="foreign", passport="p 1234567", nationality="عراق",
+                              first_name="Ahmed", last_name="Hassan")
+    reg = visits.register(px, "demo", foreign, host="host1", purpose="بازدید")
+    assert reg.visit.visitor.passport == "P1234567"
+    visits.register(px, "demo", ident(), host="host1", purpose="یک")
+    again = visits.register(px, "demo", ident(mobile=""), host="host1", purpose="دو")
+    found = people.find(px, "demo", "۰۰۷۶۲۲۹۶۴۵")
+    assert found is not None and found.id == again.visit.visitor_id
+    assert found.mobile == "09121234567"  # a blank field keeps what we had
+    assert people.find(px, "demo", "P1234567").id == reg.visit.visitor_id
+    desk = visits.register(px, "demo", ident(), host="", purpose="", category=2, admit=True)
+    assert desk.pass_code is None and desk.visit.state == "served"
+    file = people.visitor_file(px, "demo", found.id)
+    assert len(file.visits) == 3
+
+
+def test_parallel_scans_of_one_pass_let_exactly_one_in(tmp_path, pg_url):
+    upgrade(pg_url)
+    px = bootstrap(make_settings(tmp_path, PISHKHAN_DATABASE_URL=pg_url))
+    try:
+        setup_host(px)
+        reg = visits.register(px, "demo", ident(), host="host1", purpose="جلسه")
+        gate, _ = gates.add(px, "demo", "main-gate")
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            results = list(pool.map(lambda _: gates.scan(px, gate, reg.pass_code, "in"),
+                                    range(48)))
+        assert sum(r.allowed for r in results) == 1
+        assert {r.reason for r in results if not r.allowed} == {gates.REASONS["passback"]}
+        with px.sessions() as s:
+            assert len(s.scalars(select(GateScan)).all()) == 48
+        assert [n["kind"] for n in sms_outbox.listing(px, to=HOST_MOBILE)] == ["visit_entered"]
+        assert audit.verify(px).ok
+    finally:
+        px.close()
