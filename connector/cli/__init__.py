@@ -67,4 +67,5 @@ def main(ctx: click.Context) -> None:
 
 
 # Registered after ``main`` exists; each module adds its commands to it.
-from . import audit, letters, processes, retention, sms, store, users, webhooks  # noqa: E402,F401
+from . import (audit, letters, processes, retention, sms, store, users,  # noqa: E402,F401
+               visits, webhooks)
