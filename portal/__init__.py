@@ -62,6 +62,8 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
         reports,
         security,
         staff_ui,
+        visits,
+        visits_gate,
         webhooks_admin,
     )
 
@@ -78,6 +80,9 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.register_blueprint(desk.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(webhooks_admin.bp)
+    app.register_blueprint(visits.bp)
+    app.register_blueprint(visits_gate.page)
+    app.register_blueprint(visits_gate.api)
     limits.register(app, px.settings)
     if px.settings.proxy_fix > 0:
         # Behind nginx the client's address, scheme and host arrive in X-Forwarded-* headers;

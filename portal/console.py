@@ -86,6 +86,8 @@ def logout() -> Response:
 def index() -> Page:
     if _user().role == "desk":  # the front desk decides nothing: its own page is the desk
         return redirect(url_for("desk.index"))
+    if _user().role in ("host", "security"):  # visits are their work (portal/visits.py)
+        return redirect(url_for("visits.index"))
     px = pishkhan()
     orgs = _portal_orgs(_user())
     counts = {o.slug: len(letters.queue_for(px, o.slug)) for o in orgs}

@@ -36,9 +36,9 @@ CITIZEN_KEY = "citizen_mobile"
 STAFF_KEY = "staff_id"
 STAFF_SINCE = "staff_since"
 STAFF_SEEN = "staff_seen"
-STAFF_BLUEPRINTS = frozenset({"console", "admin", "desk", "reports"})
+STAFF_BLUEPRINTS = frozenset({"console", "admin", "desk", "reports", "visits", "visits_gate"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-CSRF_EXEMPT_BLUEPRINTS = frozenset({"api"})
+CSRF_EXEMPT_BLUEPRINTS = frozenset({"api", "gates_api"})  # bearer tokens, no cookies
 # Pages load only our own stylesheet, fonts and (optional) scripts; no inline code at all, so
 # injected markup can't run. Forms post only to us.
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
