@@ -265,7 +265,53 @@ def _paths(max_request_bytes: int) -> dict[str, Any]:
                         "content": {"application/pdf": {
                             "schema": {"type": "string", "format": "binary"}}}},
                 "401": _error("Unauthorized"), "404": _error("NotFound")}}},
+        f"{p}/gates/{{gate}}/scan": {"post": {
+            "summary": "A turnstile or barcode reader asks whether a pass may go through",
+            "operationId": "gateScan", "security": _GATE_TOKEN, "parameters": [_GATE],
+            "description": "Denied outside the visit's window, for an expired, used or "
+                           "replaced pass, for a blacklisted person, and for a second entry "
+                           "without an exit (anti-passback; of simultaneous scans of one "
+                           "pass exactly one is allowed). Without `direction`, a gate made "
+                           "for one direction uses it; a two-way gate lets a visitor who is "
+                           "inside out and anyone else in. Every scan is recorded.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["code"],
+                "properties": {"code": {"type": "string", "example": "398241320084",
+                                        "description": "The pass code (Persian or Latin "
+                                                       "digits)."},
+                               "direction": {"type": "string", "enum": ["in", "out"]}}}}}},
+            "responses": {"200": _json(_ref("GateScan"), "The decision"),
+                          "400": _error("BadRequest"),
+                          "401": _json(_ref("Error"), "Unknown or revoked gate token, or "
+                                                      "the token of another gate")}}},
+        f"{p}/gates/{{gate}}/visitors/{{visitor_id}}/photo": {"get": {
+            "summary": "The photo of a visitor this gate has just scanned",
+            "operationId": "gateVisitorPhoto", "security": _GATE_TOKEN,
+            "parameters": [_GATE, {"name": "visitor_id", "in": "path", "required": True,
+                                   "schema": {"type": "integer"}}],
+            "responses": {
+                "200": {"description": "JPEG or PNG", "content": {"image/jpeg": {
+                    "schema": {"type": "string", "format": "binary"}}}},
+                "401": _json(_ref("Error"), "Unknown or revoked gate token"),
+                "404": _error("NotFound")}}},
     }
+
+
+_SCHEMAS["GateScan"] = _obj({
+    "decision": {"type": "string", "enum": ["allow", "deny"]},
+    "direction": {"type": "string", "enum": ["in", "out"]},
+    "reason": {"type": "string", "description": "Plain Persian, when denied; else empty."},
+    "visitor": _obj({
+        "name": {"type": "string", "description": "Empty for an unknown pass."},
+        "photo_url": _nullable({"type": "string", "format": "uri",
+                                "description": "Readable with the same gate token for 10 "
+                                               "minutes after a scan of this visitor's pass."}),
+    }),
+})
+_GATE = {"name": "gate", "in": "path", "required": True,
+         "description": "The gate's name (`pishkhan gates add ORG NAME`).",
+         "schema": {"type": "string", "example": "main-gate"}}
+_GATE_TOKEN: list[dict[str, list[str]]] = [{"gateToken": []}]
 
 
 _SCHEMAS["WebhookEvent"] = {
@@ -322,7 +368,10 @@ def document(server_url: str, max_request_bytes: int) -> dict[str, Any]:
             "responses": {"204": {"description": "Accepted"}}}}},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "The token from /otp/verify."}},
+                                           "description": "The token from /otp/verify."},
+                                "gateToken": {"type": "http", "scheme": "bearer",
+                                              "description": "A gate's token, printed once by "
+                                                             "`pishkhan gates add ORG NAME`."}},
             "schemas": _SCHEMAS,
             "responses": _RESPONSES,
         },

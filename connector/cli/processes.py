@@ -137,6 +137,8 @@ def run(ctx: click.Context) -> None:
         for problem in px.problems:
             click.echo(f"config: {problem}", err=True)
     operator = ensure_demo_operator(px)  # before the web server forks its workers
+    from connector.visits import demo as visits_demo
+    demo_visits = visits_demo.ensure(px)
     env = _child_env(settings)
     cli = [sys.executable, "-m", "connector.cli"]
     # Each child in a process group of its own: Ctrl-C reaches only this process, which stops
@@ -169,6 +171,14 @@ def run(ctx: click.Context) -> None:
         click.echo(f"  Admin pages:           {web_url}/admin/  (username {DEMO_ADMIN[0]}  "
                    f"password {DEMO_ADMIN[1]})")
         click.echo(f"  Front desk:            {web_url}/desk/")
+    if demo_visits:
+        v = demo_visits
+        click.echo(f"  Visits (security desk): {web_url}/visits/  (username {v.security[0]}  "
+                   f"password {v.security[1]}; host: {v.host[0]} / {v.host[1]})")
+        click.echo(f"  Gate {v.gate} token:  {v.token}")
+        click.echo(f"    curl -H 'Authorization: Bearer {v.token}' -H 'Content-Type: "
+                   f"application/json' -d '{{\"code\": \"PASS\", \"direction\": \"in\"}}' "
+                   f"{web_url}/api/v1/gates/{v.gate}/scan")
     click.echo(f"  SMS sent so far:       pishkhan sms list   (file: {settings.sms_outbox})")
     _echo_unusable(px)
     click.echo("  Stop with Ctrl-C.")
