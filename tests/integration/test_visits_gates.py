@@ -4,7 +4,7 @@ pass let exactly one person in (PostgreSQL)."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -137,5 +137,29 @@ def test_parallel_scans_of_one_pass_let_exactly_one_in(tmp_path, pg_url):
             assert len(s.scalars(select(GateScan)).all()) == 48
         assert [n["kind"] for n in sms_outbox.listing(px, to=HOST_MOBILE)] == ["visit_entered"]
         assert audit.verify(px).ok
+    finally:
+        px.close()
+
+
+def test_the_hosts_sms_waits_for_the_end_of_quiet_hours(tmp_path):
+    from tests.fakes import ScriptedGateway
+    from tests.integration.test_sms_outbox import make_px
+    from connector.domain import clock
+    a = ScriptedGateway("a")
+    px = make_px(tmp_path, a, ScriptedGateway("b"))
+    late = clock.ManualClock(datetime(2026, 11, 22, 19, 30))  # 23:00 in Tehran
+    try:
+        with use(late):
+            setup_host(px)
+            reg = visits.register(px, "demo", ident(mobile=""), host="host1",
+                                  purpose="جلسه شبانه")
+            gate, _ = gates.add(px, "demo", "night-gate")
+            assert gates.scan(px, gate, reg.pass_code, "in").allowed
+            sms_outbox.dispatch_due(px)
+            [note] = sms_outbox.listing(px, to=HOST_MOBILE)
+            assert note["kind"] == "visit_entered" and a.sent == {}
+            late.advance(hours=8)  # 07:00 in Tehran
+            assert sms_outbox.dispatch_due(px) == 1
+            assert [to for to, _ in a.sent.values()] == [HOST_MOBILE]
     finally:
         px.close()
