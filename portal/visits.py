@@ -305,3 +305,4 @@ def board(org: str) -> Page:
                            inside=visits.inside(pishkhan(), org), now=now(),
                            overstaying=visits.overstaying)
 
+from . import visits_reports  # noqa: E402,F401  (adds the report pages to bp)

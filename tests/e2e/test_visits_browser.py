@@ -1,6 +1,6 @@
 """The in-person desk in a real browser at a desk's screen size: a host pre-registers a visitor,
 the security desk admits them with a photo file, the gate page lets the pass in once and refuses
-the second entry, the desk sees the alert, the live board shows who is inside. Every page is
+the second entry, the desk sees the alert, the live board shows who is inside, the report counts it. Every page is
 scanned with axe-core (no serious or critical violation) and photographed."""
 from __future__ import annotations
 
@@ -141,6 +141,9 @@ def test_host_desk_gate_and_board(browser, desk, tmp_path):  # noqa: F811
         page.get_by_role("button", name="افزودن").click()
         expect(page.get_by_role("table")).to_contain_text("درگیری با نگهبان")
         v.check("blacklist")
+        page.get_by_role("link", name="گزارش", exact=True).click()
+        expect(page.locator("#hosts")).to_contain_text("مهندس کریمی")
+        v.check("report")
         assert sorted(n["kind"] for n in listing(px, to="09350000001")) == ["visit_entered"]
     finally:
         v.close()

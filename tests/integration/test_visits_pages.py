@@ -207,3 +207,28 @@ def test_roles_keep_to_their_pages(px, client):
     assert client.get("/visits/demo-portal/").status_code == 404
     assert client.get("/console/", follow_redirects=False).headers["Location"].endswith(
         "/visits/")
+
+
+def test_report_counts_visits_stays_and_refused_scans_with_a_csv(px, client):
+    people(px)
+    from connector.visits import usecases as visits
+    from connector.visits.people import Identity
+    reg = visits.register(px, "demo", Identity(national_code="0076229645", first_name="علی",
+                                               last_name="رضایی"), host="host1", purpose="x")
+    visits.register(px, "demo", Identity(national_code="0076229645", first_name="علی",
+                                         last_name="رضایی"), host="", purpose="",
+                    category=2, admit=True)
+    gate, _ = gates.add(px, "demo", "g")
+    assert gates.scan(px, gate, reg.pass_code, "in").allowed
+    assert not gates.scan(px, gate, reg.pass_code, "in").allowed
+    assert gates.scan(px, gate, reg.pass_code, "out").allowed
+    staff_login(client, "guard1")
+    page = client.get("/visits/demo/report")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<svg" in body and "مهندس کریمی" in body
+    assert "ترددهای ردشده: ۱" in body
+    csv_text = client.get("/visits/demo/report.csv").get_data(as_text=True)
+    assert csv_text.startswith("\ufeffhost,unit,visits")
+    assert "مهندس کریمی,,1,0.0,0" in csv_text and "همه,,2,0.0,0" in csv_text
+    assert "\n2,1" in csv_text.replace("\r", "")  # category 2: one visit
+    assert client.get("/visits/demo/report?since=bad").status_code == 400
