@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 from connector.config.organizations import Organization
 from connector.domain.clock import now
 from connector.domain.errors import NotFound, ValidationError
-from connector.people import staff
+from connector.people import identity, staff
 from connector.visits import blacklist, hosts, people
 from connector.visits import usecases as visits
 
@@ -98,11 +98,29 @@ def search(org: str) -> Page:
 
 
 def _form_page(organization: Organization, template: str, form: Any, errors: dict[str, str],
-               status: int = 200) -> tuple[str, int]:
+               status: int = 200, notice: str = "") -> tuple[str, int]:
     return render_template(template, user=user(), org=organization, form=form, errors=errors,
                            labels=LABELS, hosts=hosts.hosts(pishkhan(), organization.slug),
                            categories=visits.CATEGORIES, guard=_is_guard(organization.slug),
-                           day=parse_day(form.get("day", "")) or today()), status
+                           day=parse_day(form.get("day", "")) or today(), notice=notice,
+                           lookup_on=identity.lookups(pishkhan()).adapter is not None), status
+
+
+def _fill_from_registry(organization: Organization, form: Any) -> tuple[str, int]:
+    """The desk's «find the name» button: the civil registry fills the names (works without
+    script: the form comes back with everything typed so far)."""
+    filled = form.to_dict()
+    outcome = identity.lookup_person(pishkhan(), filled.get("national_code", ""),
+                                     org=organization.slug, purpose="visit desk")
+    if outcome.status == "not_found":
+        return _form_page(organization, "visits/walk_in.html", filled,
+                          {"national_code": outcome.message}, 400)
+    if outcome.person is not None:
+        filled.update(first_name=outcome.person.first_name,
+                      last_name=outcome.person.last_name,
+                      father_name=outcome.person.father_name)
+    return _form_page(organization, "visits/walk_in.html", filled, {},
+                      notice=outcome.message or "نام از ثبت احوال آمد. با کارت مقایسه کنید.")
 
 
 @bp.route("/<org>/new", methods=["GET", "POST"])
@@ -150,6 +168,8 @@ def walk_in(org: str) -> Page:
     if request.method == "GET":
         return _form_page(organization, "visits/walk_in.html", _prefill(org), {})
     form, errors = request.form, {}
+    if form.get("action") == "lookup":
+        return _fill_from_registry(organization, form)
     photo = forms.image(request, "photo", errors)
     id_scan = forms.image(request, "id_scan", errors)
     category = forms.category(form, visits.ENTERING)

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from sandbox import api, cartable, legacy, session, soap
+from sandbox import api, cartable, legacy, registry, session, soap
 from sqlalchemy import Engine
 
 from sandbox.db import open_database
@@ -63,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(session.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(cartable.bp)
+    app.register_blueprint(registry.bp)
     api.register_error_handlers(app)
     return app
 

@@ -182,3 +182,29 @@ def blacklist_list(ctx: click.Context, org: str) -> None:
         who = f"***{(e.national_code or e.passport)[-4:]}"
         until = f"{local(e.until):%Y-%m-%d}" if e.until else "-"
         click.echo(f"{e.id:<5} {who:<10} until {until:<10} by {e.added_by}  {e.reason}")
+
+
+@main.group("identity")
+def identity_group() -> None:
+    """Civil-registry and mobile-ownership look-ups (PISHKHAN_IDENTITY_PROFILE)."""
+
+
+@identity_group.command("check")
+@click.argument("national_code")
+@click.option("--mobile", default="", help="also ask whether this mobile is theirs")
+@click.pass_context
+def identity_check(ctx: click.Context, national_code: str, mobile: str) -> None:
+    """Try the configured registry with one person (audited like any look-up); exit 1 when it
+    does not answer."""
+    from connector.people import identity
+    px = _px(ctx)
+    found = identity.lookup_person(px, national_code, purpose="cli check")
+    name = f" {found.person.first_name} {found.person.last_name}" if found.person else ""
+    click.echo(f"civil registry: {found.status}{name}")
+    ok = found.status in ("found", "not_found")
+    if mobile:
+        owns = identity.check_mobile(px, mobile, national_code, purpose="cli check")
+        click.echo(f"mobile ownership: {owns.status}")
+        ok = ok and owns.status in ("match", "mismatch")
+    if not ok:
+        raise SystemExit(1)

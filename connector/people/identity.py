@@ -1,0 +1,197 @@
+"""Identity look-ups: the civil registry (national code -> name, father's name, alive) and
+mobile ownership (Shahkar-style: does this mobile belong to this national code?).
+
+Both are ports; the providers are licensed intermediaries or a government bus and differ, so the
+one adapter shipped (``http``, adapters/identity_http.py) is configured by a profile file named in
+``PISHKHAN_IDENTITY_PROFILE`` (config/identity/sandbox.toml talks to the sandbox's registry).
+Without a profile look-ups are off and the desk types names by hand.
+
+Results are cached briefly (personal data: in memory only, keyed by a hash, gone at restart)
+and every look-up — cached or not, found or not, failed or not — is written to the audit chain.
+A person is waiting at a desk, so a failing registry gets one quick retry, then the desk is told
+to type the name from the card.
+"""
+from __future__ import annotations
+
+import abc
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from connector.domain.errors import ConfigurationError, ExternalError, TransientError
+from connector.domain.normalize import mask_id, mobile as clean_mobile, national_code
+from connector.plugins import registry
+from connector.store import audit
+
+if TYPE_CHECKING:
+    from connector.bootstrap import Pishkhan
+
+GROUP = "pishkhan.identity"
+DEFAULT_TTL = 600.0
+MSG_OFF = "جستجوی ثبت احوال روشن نیست؛ نام را از روی کارت بنویسید."
+MSG_DOWN = "سامانه ثبت احوال الان پاسخ نمی‌دهد؛ نام را از روی کارت بنویسید."
+MSG_NOT_FOUND = "این کد ملی در ثبت احوال پیدا نشد. کد را دوباره نگاه کنید."
+MSG_DEAD = "ثبت احوال این شخص را زنده نمی‌داند. کارت را با دقت ببینید."
+MSG_NOT_OWNER = "این شماره همراه به نام صاحب این کد ملی نیست. شماره‌ای بنویسید که به نام خودتان است."
+
+
+@dataclass(frozen=True)
+class Person:
+    first_name: str
+    last_name: str
+    father_name: str
+    alive: bool
+
+
+class IdentityRegistry(abc.ABC):
+    """The civil registry. ``None`` means "no such person"; failures raise the core's
+    ExternalError classes (transient, permanent, configuration)."""
+
+    @abc.abstractmethod
+    def lookup(self, national_code: str, birth_date: str | None = None) -> Person | None: ...
+
+
+class MobileOwnership(abc.ABC):
+    @abc.abstractmethod
+    def owns(self, mobile: str, national_code: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # found | not_found | match | mismatch | unavailable | off
+    person: Person | None = None
+    message: str = ""
+    cached: bool = False
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[float, Outcome]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Outcome | None:
+        with self._lock:
+            row = self._rows.get(key)
+            if row is None or row[0] < time.monotonic():
+                self._rows.pop(key, None)
+                return None
+            return row[1]
+
+    def put(self, key: str, outcome: Outcome, ttl: float) -> None:
+        with self._lock:
+            if len(self._rows) > 10_000:  # bounded: drop the oldest half
+                for k in sorted(self._rows, key=lambda k: self._rows[k][0])[:5_000]:
+                    del self._rows[k]
+            self._rows[key] = (time.monotonic() + ttl, outcome)
+
+
+@dataclass
+class Lookups:
+    """What one process uses: the adapter (or None when off) and the cache."""
+
+    adapter: Any
+    ttl: float
+    cache: _Cache
+
+
+_built: dict[int, tuple[Any, Lookups]] = {}
+_built_lock = threading.Lock()
+
+
+def lookups(px: Pishkhan) -> Lookups:
+    """Built once per Pishkhan from its environment."""
+    with _built_lock:
+        held = _built.get(id(px))
+        if held is not None and held[0] is px:
+            return held[1]
+        env = px.settings.env
+        path = env.get("PISHKHAN_IDENTITY_PROFILE", "").strip()
+        adapter = None
+        if path:
+            adapter = build_adapter(Path(path), env)
+        made = Lookups(adapter, float(env.get("PISHKHAN_IDENTITY_CACHE_SECONDS", "") or
+                                      DEFAULT_TTL), _Cache())
+        _built[id(px)] = (px, made)
+        return made
+
+
+def build_adapter(path: Path, env: Any) -> Any:
+    import tomllib
+    try:
+        options = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"identity profile {path}: {exc}") from None
+    kind = str(options.pop("type", "http"))
+    return registry.create(GROUP, kind, options, env)
+
+
+def _key(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _call(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except TransientError:
+        time.sleep(0.2)
+        return fn(*args)
+
+
+def _record(px: Pishkhan, action: str, org: str, code: str, outcome: Outcome,
+            purpose: str, detail: str = "") -> None:
+    audit.log(px, action, org=org, who=mask_id(code), outcome=outcome.status,
+              cached=outcome.cached or None, purpose=purpose or None, error=detail or None)
+
+
+def lookup_person(px: Pishkhan, typed_code: str, *, org: str = "", purpose: str = "",
+                  birth_date: str | None = None) -> Outcome:
+    code = national_code(typed_code) or ""
+    found = lookups(px)
+    if found.adapter is None or not code:
+        return Outcome("off", message=MSG_OFF if not found.adapter else MSG_NOT_FOUND)
+    key = _key("person", code, birth_date or "")
+    cached = found.cache.get(key)
+    if cached is not None:
+        outcome = Outcome(cached.status, cached.person, cached.message, cached=True)
+        _record(px, "identity.lookup", org, code, outcome, purpose)
+        return outcome
+    try:
+        person = _call(found.adapter.lookup, code, birth_date)
+    except ExternalError as exc:
+        outcome = Outcome("unavailable", message=MSG_DOWN)
+        _record(px, "identity.lookup", org, code, outcome, purpose, f"{exc.kind}: {exc.detail}")
+        return outcome
+    if person is None:
+        outcome = Outcome("not_found", message=MSG_NOT_FOUND)
+    else:
+        outcome = Outcome("found", person, "" if person.alive else MSG_DEAD)
+    found.cache.put(key, outcome, found.ttl)
+    _record(px, "identity.lookup", org, code, outcome, purpose)
+    return outcome
+
+
+def check_mobile(px: Pishkhan, typed_mobile: str, typed_code: str, *, org: str = "",
+                 purpose: str = "") -> Outcome:
+    code, mobile = national_code(typed_code) or "", clean_mobile(typed_mobile) or ""
+    found = lookups(px)
+    if found.adapter is None or not code or not mobile:
+        return Outcome("off", message=MSG_OFF)
+    key = _key("mobile", code, mobile)
+    cached = found.cache.get(key)
+    if cached is not None:
+        outcome = Outcome(cached.status, message=cached.message, cached=True)
+        _record(px, "identity.mobile", org, code, outcome, purpose)
+        return outcome
+    try:
+        owns = _call(found.adapter.owns, mobile, code)
+    except ExternalError as exc:
+        outcome = Outcome("unavailable", message=MSG_DOWN)
+        _record(px, "identity.mobile", org, code, outcome, purpose, f"{exc.kind}: {exc.detail}")
+        return outcome
+    outcome = Outcome("match") if owns else Outcome("mismatch", message=MSG_NOT_OWNER)
+    found.cache.put(key, outcome, found.ttl)
+    _record(px, "identity.mobile", org, code, outcome, purpose)
+    return outcome

@@ -1,0 +1,140 @@
+"""Identity look-ups against the sandbox's emulated registry over loopback HTTP, through the
+generic HTTP/JSON adapter and its sandbox profile: found, not found, dead, slow, down, wrong
+credentials; mobile ownership; the short cache; an audit record for every look-up; and the
+security desk filling a visitor's name from the national code."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from connector.bootstrap import bootstrap
+from connector.people import identity, staff
+from connector.store import audit
+from connector.store.db import upgrade
+from tests.conftest import ROOT, csrf_of, make_settings, staff_login
+from tests.sandbox_server import start_sandbox
+
+PROFILE = ROOT / "config" / "identity" / "sandbox.toml"
+
+
+@pytest.fixture
+def registry(tmp_path) -> Iterator[tuple[object, str]]:
+    url, _, stop = start_sandbox(tmp_path / "oa")
+    fast = tmp_path / "profile.toml"  # the shipped profile with a short timeout
+    fast.write_text(PROFILE.read_text(encoding="utf-8").replace("timeout = 5", "timeout = 1"),
+                    encoding="utf-8")
+    settings = make_settings(tmp_path, PISHKHAN_SANDBOX_URL=url,
+                             PISHKHAN_IDENTITY_PROFILE=str(fast))
+    upgrade(settings.database_url)
+    px = bootstrap(settings)
+    try:
+        yield px, url
+    finally:
+        requests.post(f"{url}/registry/faults", json={}, timeout=5)
+        px.close()
+        stop()
+
+
+def records(px, action="identity.lookup"):
+    return sorted((r for r in audit.search(px, audit.Filters()) if r.action == action),
+                  key=lambda r: r.seq)
+
+
+def test_found_not_found_and_dead_with_a_short_cache_and_an_audit_record_each(registry):
+    px, _ = registry
+    first = identity.lookup_person(px, "۰۰۷۶۲۲۹۶۴۵", org="demo", purpose="desk")
+    assert first.status == "found" and not first.cached
+    assert (first.person.first_name, first.person.last_name, first.person.father_name) == \
+        ("مریم", "احمدی", "علی")
+    again = identity.lookup_person(px, "0076229645", org="demo")
+    assert again.status == "found" and again.cached
+    missing = identity.lookup_person(px, "0045678911")
+    assert missing.status == "not_found" and "پیدا نشد" in missing.message
+    dead = identity.lookup_person(px, "0034567895")
+    assert dead.status == "found" and not dead.person.alive and "زنده" in dead.message
+    wrong_birth = identity.lookup_person(px, "0076229645", birth_date="1399/01/01")
+    assert wrong_birth.status == "not_found"
+    found = records(px)
+    assert len(found) == 5  # cached or not, every look-up is recorded
+    assert all("0076229645" not in str(r.detail) for r in found)  # masked
+    assert [r.detail.get("cached") for r in found][:2] == [None, True]
+
+
+def test_slow_down_and_wrong_credentials_say_type_the_name(registry, tmp_path):
+    px, url = registry
+    requests.post(f"{url}/registry/faults", json={"latency_ms": 1500}, timeout=5)
+    started = time.monotonic()
+    slow = identity.lookup_person(px, "0012345679")
+    assert slow.status == "unavailable" and "از روی کارت" in slow.message
+    assert time.monotonic() - started < 4  # two tries of one second, not a hung desk
+    requests.post(f"{url}/registry/faults", json={"down": True}, timeout=5)
+    down = identity.lookup_person(px, "0012345679")
+    assert down.status == "unavailable"
+    requests.post(f"{url}/registry/faults", json={}, timeout=5)
+    assert identity.lookup_person(px, "0012345679").status == "found"  # failures not cached
+    errors = [r.detail.get("error", "") for r in records(px)]
+    assert errors[0].startswith("transient: identity registry timed out")
+    assert errors[1] == "transient: identity registry answered HTTP 503"
+
+    settings = make_settings(tmp_path, PISHKHAN_SANDBOX_URL=url,
+                             PISHKHAN_IDENTITY_PROFILE=str(tmp_path / "profile.toml"),
+                             PISHKHAN_DEMO_OA_PASSWORD="wrong")
+    other = bootstrap(settings)
+    try:
+        refused = identity.lookup_person(other, "0012345679")
+        assert refused.status == "unavailable"
+        assert records(other)[-1].detail["error"].startswith("configuration: identity "
+                                                             "registry refused")
+    finally:
+        other.close()
+
+
+def test_mobile_ownership(registry):
+    px, _ = registry
+    assert identity.check_mobile(px, "09121234567", "0076229645").status == "match"
+    no = identity.check_mobile(px, "09129999999", "0076229645")
+    assert no.status == "mismatch" and "به نام صاحب این کد ملی نیست" in no.message
+    assert [r.detail["outcome"] for r in records(px, "identity.mobile")] == ["match",
+                                                                             "mismatch"]
+
+
+def test_without_a_profile_look_ups_are_off(px):
+    off = identity.lookup_person(px, "0076229645")
+    assert off.status == "off" and "از روی کارت" in off.message
+
+
+def test_the_security_desk_fills_the_name_from_the_national_code(registry, app_factory=None):
+    px, _ = registry
+    from portal import create_app
+    client = create_app(px, {"TESTING": True}).test_client()
+    staff.add_user(px, "guard1", "long-enough-1", role="security", orgs=["demo"])
+    staff_login(client, "guard1")
+    page = client.get("/visits/demo/walk-in").get_data(as_text=True)
+    r = client.post("/visits/demo/walk-in", data={
+        "kind": "iranian", "national_code": "0076229645", "purpose": "جلسه", "category": "3",
+        "action": "lookup", "csrf_token": csrf_of(page)}, content_type="multipart/form-data")
+    body = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'value="مریم"' in body and 'value="احمدی"' in body
+    assert 'value="علی"' in body and 'value="جلسه"' in body  # nothing typed is lost
+    r = client.post("/visits/demo/walk-in", data={
+        "kind": "iranian", "national_code": "0045678911", "category": "3", "action": "lookup",
+        "csrf_token": csrf_of(page)}, content_type="multipart/form-data")
+    assert r.status_code == 400 and "در ثبت احوال پیدا نشد" in r.get_data(as_text=True)
+
+
+def test_cli_check(registry, tmp_path):
+    from click.testing import CliRunner
+    from connector.cli import main
+    px, url = registry
+    env = {k: v for k, v in px.settings.env.items() if k.startswith("PISHKHAN_")}
+    done = CliRunner().invoke(main, ["identity", "check", "0076229645", "--mobile",
+                                     "09121234567"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "civil registry: found مریم احمدی" in done.output and "mobile ownership: match" in \
+        done.output
+    requests.post(f"{url}/registry/faults", json={"down": True}, timeout=5)
+    down = CliRunner().invoke(main, ["identity", "check", "0076229645"], env=env)
+    assert down.exit_code == 1 and "unavailable" in down.output
