@@ -134,6 +134,13 @@ class ScannerTable(PluginTable):
                       min_length=1)
 
 
+class IdentityTable(Table):
+    """``[identity]``: identity look-ups for this organization (connector/people/identity.py)."""
+
+    mobile_check: bool = Field(False, description="a person's letter needs a mobile that the "
+                               "registry (Shahkar-style) says is theirs")
+
+
 class OrganizationFile(Table):
     """One organization: ``config/organizations/SLUG.toml``."""
 
@@ -161,6 +168,7 @@ class OrganizationFile(Table):
     attachments: AttachmentsTable = Field(default_factory=AttachmentsTable)
     retention: RetentionTable = Field(default_factory=RetentionTable)
     scanner: ScannerTable | None = None
+    identity: IdentityTable = Field(default_factory=IdentityTable)
 
 
 def json_schema(adapters: Mapping[str, type[BaseModel]] | None = None,

@@ -23,6 +23,7 @@ from connector.domain.letter import FINAL, WITHDRAWABLE, ApplicantType, Document
 from connector.domain.normalize import digits_only, legal_id, national_code, text
 from connector.letters import files, lifecycle, timeline
 from connector.letters.scanning import Scanning
+from connector.people import identity
 from connector.store.db import transaction
 from connector.store.models import Attachment, Letter, Survey
 
@@ -107,6 +108,9 @@ def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Up
     scanner = px.scanner(org.slug)
     cleaned = validate(org, form, uploads, scanner)
     f = cleaned.form
+    if org.file is not None and org.file.identity.mobile_check and \
+            f.applicant_type == "natural":
+        identity.require_owner(px, org.slug, mobile, f.national_code)
     service = org.service(f.service)
     # Blobs first: if the transaction fails an orphan blob is harmless; the reverse is not.
     stored = [(u, kind, px.blobs.put(u.content)) for u, kind in cleaned.attachments]

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connector.domain.errors import ConfigurationError, ExternalError, TransientError
+from connector.domain.errors import (ConfigurationError, ExternalError, TransientError,
+                                     ValidationError)
 from connector.domain.normalize import mask_id, mobile as clean_mobile, national_code
 from connector.plugins import registry
 from connector.store import audit
@@ -195,3 +196,13 @@ def check_mobile(px: Pishkhan, typed_mobile: str, typed_code: str, *, org: str =
     found.cache.put(key, outcome, found.ttl)
     _record(px, "identity.mobile", org, code, outcome, purpose)
     return outcome
+
+
+def require_owner(px: Pishkhan, org: str, mobile: str, national_code_: str) -> None:
+    """For organizations with ``[identity] mobile_check = true``: a letter in a person's name
+    needs a mobile that is theirs. A mismatch is refused with a plain message; a registry that
+    does not answer lets the letter through (a citizen is not turned away for our outage) — the
+    audit record says the check could not be made."""
+    outcome = check_mobile(px, mobile, national_code_, org=org, purpose="letter")
+    if outcome.status == "mismatch":
+        raise ValidationError({"national_code": MSG_NOT_OWNER})

@@ -138,3 +138,44 @@ def test_cli_check(registry, tmp_path):
     requests.post(f"{url}/registry/faults", json={"down": True}, timeout=5)
     down = CliRunner().invoke(main, ["identity", "check", "0076229645"], env=env)
     assert down.exit_code == 1 and "unavailable" in down.output
+
+
+def test_the_letter_form_refuses_a_mobile_that_is_not_the_applicants(tmp_path):
+    from portal import create_app
+    from tests.integration.test_portal_pages import csrf, letter_data, web_login
+    url, _, stop = start_sandbox(tmp_path / "oa")
+    settings = make_settings(tmp_path, PISHKHAN_SANDBOX_URL=url,
+                             PISHKHAN_IDENTITY_PROFILE=str(PROFILE))
+    demo = settings.orgs_dir / "demo.toml"
+    demo.write_text(demo.read_text(encoding="utf-8") + "\n[identity]\nmobile_check = true\n",
+                    encoding="utf-8")
+    upgrade(settings.database_url)
+    px = bootstrap(settings)
+    try:
+        assert px.orgs["demo"].file.identity.mobile_check
+        assert not px.orgs["demo-portal"].file.identity.mobile_check
+        client = create_app(px, {"TESTING": True}).test_client()
+        web_login(client, px, "09129999999")  # not مریم احمدی's mobile
+        r = client.post("/o/demo/letter", data=letter_data(csrf(client, "/o/demo/letter")))
+        body = r.get_data(as_text=True)
+        assert r.status_code == 400 and "به نام صاحب این کد ملی نیست" in body
+        assert "خرابی کوچه ۱۲" in body  # nothing typed is lost
+        # The same person in an organization that has not turned the check on.
+        r = client.post("/o/demo-portal/letter", data=letter_data(
+            csrf(client, "/o/demo-portal/letter"), service=px.orgs["demo-portal"].services[0].code))
+        assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+
+        owner = create_app(px, {"TESTING": True}).test_client()
+        web_login(owner, px, "09121234567")
+        r = owner.post("/o/demo/letter", data=letter_data(csrf(owner, "/o/demo/letter")))
+        assert r.status_code == 302
+        requests.post(f"{url}/registry/faults", json={"down": True}, timeout=5)
+        stranger = create_app(px, {"TESTING": True}).test_client()
+        web_login(stranger, px, "09128888888")
+        r = stranger.post("/o/demo/letter", data=letter_data(csrf(stranger, "/o/demo/letter")))
+        assert r.status_code == 302  # our registry's outage does not turn a citizen away
+        outcomes = [r.detail["outcome"] for r in records(px, "identity.mobile")]
+        assert outcomes == ["mismatch", "match", "unavailable"]
+    finally:
+        px.close()
+        stop()
