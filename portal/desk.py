@@ -10,7 +10,8 @@ from connector.config.organizations import Organization
 from connector.domain.errors import NotFound, ValidationError, msg
 from connector.domain.normalize import mobile as clean_mobile
 from connector.letters import usecases as letters
-from connector.people import staff
+from connector.letters.files import Upload
+from connector.people import identity, staff
 from connector.store import audit
 
 from . import attachments, drafts, pishkhan
@@ -22,6 +23,12 @@ desk_only = role_required(*staff.DESK)
 MSG_MOBILE = msg("desk.mobile")
 
 Page = str | Response | tuple[str, int]
+
+
+@bp.context_processor
+def _lookup_button() -> dict[str, bool]:
+    # The «find the name» button shows only where a registry is configured.
+    return {"lookup_on": identity.lookups(pishkhan()).adapter is not None}
 
 
 def _orgs() -> list[Organization]:
@@ -52,6 +59,8 @@ def new(org: str) -> Page:
     typed_mobile = request.form.get("mobile", "")
     kept = drafts.kept(organization, request.form)
     uploads = drafts.load(kept) + attachments.from_files(request.files.getlist("attachments"))
+    if request.form.get("action") == "lookup":
+        return _fill_from_registry(organization, form, typed_mobile, uploads)
     mobile = clean_mobile(typed_mobile)
     try:
         errors = {} if mobile else {"mobile": MSG_MOBILE}
@@ -76,6 +85,21 @@ def new(org: str) -> Page:
     audit.log(pishkhan(), "letter.hand_in", org=organization.slug,
               letter=letter.tracking_code, attachments=len(letter.attachments))
     return redirect(url_for("desk.receipt", org=organization.slug, code=letter.tracking_code))
+
+
+def _fill_from_registry(organization: Organization, form: letters.LetterForm,
+                        typed_mobile: str, uploads: list[Upload]) -> Page:
+    """«Find the name»: the civil registry fills the applicant's names from the national code
+    (connector/people/identity.py); everything typed and the scans come back with it."""
+    outcome = identity.lookup_person(pishkhan(), form.national_code, org=organization.slug,
+                                     purpose="front desk")
+    errors = {"national_code": outcome.message} if outcome.status == "not_found" else {}
+    if outcome.person is not None:
+        form.first_name, form.last_name = outcome.person.first_name, outcome.person.last_name
+    return render_template("desk/form.html", user=user(), org=organization, form=form,
+                           mobile=typed_mobile, errors=errors,
+                           held=drafts.hold(organization, uploads),
+                           notice=outcome.message if not errors else ""), 400 if errors else 200
 
 
 @bp.get("/<org>/letters/<code>/receipt")

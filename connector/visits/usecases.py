@@ -210,11 +210,11 @@ def by_pass(px: Pishkhan, org: str, code: str) -> Visit | None:
 
 
 def expected(px: Pishkhan, org: str, day_start: datetime, day_end: datetime) -> list[Visit]:
-    """Planned visits whose window touches the day (naive UTC bounds)."""
+    """Planned visits of the day (naive UTC bounds) whose window has not passed yet."""
     with px.sessions() as s:
         return list(s.scalars(select(Visit).where(
             Visit.org == org, Visit.state == "planned", Visit.window_start < day_end,
-            Visit.window_end > day_start).order_by(Visit.window_start)))
+            Visit.window_end > max(day_start, now())).order_by(Visit.window_start)))
 
 
 def inside(px: Pishkhan, org: str) -> list[Visit]:

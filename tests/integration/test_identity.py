@@ -179,3 +179,22 @@ def test_the_letter_form_refuses_a_mobile_that_is_not_the_applicants(tmp_path):
     finally:
         px.close()
         stop()
+
+
+def test_the_front_desk_fills_the_applicants_name_and_keeps_the_scans(registry):
+    import io
+    px, _ = registry
+    from portal import create_app
+    client = create_app(px, {"TESTING": True}).test_client()
+    staff.add_user(px, "desk1", "long-enough-1", role="desk", orgs=["demo"])
+    staff_login(client, "desk1")
+    page = client.get("/desk/demo/new").get_data(as_text=True)
+    assert "پیدا کردن نام از ثبت احوال" in page
+    r = client.post("/desk/demo/new", data={
+        "applicant_type": "natural", "national_code": "۰۰۱۲۳۴۵۶۷۹", "subject": "آسفالت",
+        "mobile": "09351112233", "action": "lookup", "csrf_token": csrf_of(page),
+        "attachments": [(io.BytesIO(b"%PDF-1.4\n%%EOF"), "scan.pdf")]},
+        content_type="multipart/form-data")
+    body = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'value="رضا"' in body and 'value="محمدی"' in body
+    assert "scan.pdf" in body and 'value="آسفالت"' in body
