@@ -257,7 +257,11 @@ def visitor_file(org: str, visitor_id: int) -> Page:
 def visitor_image(org: str, visitor_id: int, which: str) -> Response:
     _org(org)
     try:
-        v = people.visitor_file(pishkhan(), org, visitor_id).visitor
+        file = people.visitor_file(pishkhan(), org, visitor_id)
+        # A host sees the photo of their own visitors only; the desk sees everyone's.
+        if not _is_guard(org) and not any(x.host_user_id == user().id for x in file.visits):
+            raise NotFound(f"visitor {visitor_id}")
+        v = file.visitor
         digest = v.photo_sha256 if which == "photo" else v.id_scan_sha256
         data = pishkhan().blobs.get(digest or "")
     except NotFound:

@@ -232,3 +232,20 @@ def test_report_counts_visits_stays_and_refused_scans_with_a_csv(px, client):
     assert "مهندس کریمی,,1,0.0,0" in csv_text and "همه,,2,0.0,0" in csv_text
     assert "\n2,1" in csv_text.replace("\r", "")  # category 2: one visit
     assert client.get("/visits/demo/report?since=bad").status_code == 400
+
+
+def test_a_host_sees_only_their_own_visitors_photos(px, client):
+    people(px)
+    staff.add_user(px, "host2", "long-enough-1", role="host", orgs=["demo"])
+    from connector.visits import usecases as visits
+    from connector.visits.people import Identity
+    reg = visits.register(px, "demo", Identity(national_code="0076229645", first_name="علی",
+                                               last_name="رضایی"), host="host1", purpose="x",
+                          photo=jpeg())
+    url = f"/visits/demo/visitors/{reg.visit.visitor_id}/photo"
+    staff_login(client, "host2")
+    assert client.get(url).status_code == 404
+    assert client.get(f"/visits/demo/v/{reg.visit.id}").status_code == 404
+    staff_logout(client)
+    staff_login(client, "host1")
+    assert client.get(url).status_code == 200

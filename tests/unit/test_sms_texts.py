@@ -25,7 +25,11 @@ def test_every_default_text_renders_without_leftover_braces():
     texts = PersianTexts()
     values = {"code": "12345", "org_name": "شهرداری", "tracking_code": "123456789012",
               "letter_number": "1405/12", "reason": "مدارک کامل نیست", "unit": "امور مالی",
-              "track_url": "http://x/t/1", "survey_url": "http://x/t/1#survey"}
+              "track_url": "http://x/t/1", "survey_url": "http://x/t/1#survey",
+              # the in-person desk's texts (connector/visits)
+              "when": "۱۴۰۵/۰۹/۰۸ ساعت ۱۰:۰۰", "place": "شهرداری، امور مالی",
+              "pass_code": "398241320084", "visitor": "مریم احمدی", "time": "۱۰:۰۵",
+              "host": "مهندس کریمی"}
     for kind in DEFAULTS:
         text = texts.render(kind, values)
         assert "{" not in text and text
