@@ -36,7 +36,7 @@ from typing import Any
 import requests
 
 from connector.domain.errors import ConfigurationError, PermanentError, TransientError
-from connector.people.identity import IdentityRegistry, MobileOwnership, Person
+from connector.plugins.ports import IdentityRegistry, MobileOwnership, Person
 
 
 def _path(data: Any, dotted: str) -> Any:

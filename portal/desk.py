@@ -11,7 +11,8 @@ from connector.domain.errors import NotFound, ValidationError, msg
 from connector.domain.normalize import mobile as clean_mobile
 from connector.letters import usecases as letters
 from connector.letters.files import Upload
-from connector.people import identity, staff
+from connector.people import staff
+from connector.plugins import identity
 from connector.store import audit
 
 from . import attachments, drafts, pishkhan
@@ -90,7 +91,7 @@ def new(org: str) -> Page:
 def _fill_from_registry(organization: Organization, form: letters.LetterForm,
                         typed_mobile: str, uploads: list[Upload]) -> Page:
     """«Find the name»: the civil registry fills the applicant's names from the national code
-    (connector/people/identity.py); everything typed and the scans come back with it."""
+    (connector/plugins/identity.py); everything typed and the scans come back with it."""
     outcome = identity.lookup_person(pishkhan(), form.national_code, org=organization.slug,
                                      purpose="front desk")
     errors = {"national_code": outcome.message} if outcome.status == "not_found" else {}

@@ -11,7 +11,8 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 from connector.config.organizations import Organization
 from connector.domain.clock import now
 from connector.domain.errors import NotFound, ValidationError
-from connector.people import identity, staff
+from connector.people import staff
+from connector.plugins import identity
 from connector.visits import blacklist, hosts, people
 from connector.visits import usecases as visits
 

@@ -13,7 +13,7 @@ from connector.domain.errors import NotFound, ValidationError
 from connector.people import staff
 from connector.store import audit
 from connector.visits import gates
-from connector.visits.models import GateScan, Visit
+from connector.store.visits import GateScan, Visit
 
 from . import pishkhan
 from .errors import error_response

@@ -17,7 +17,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from connector.config.organizations import Organization
 from connector.domain.normalize import to_persian_digits
-from connector.visits.models import Visit
+from connector.store.visits import Visit
 from connector.visits.usecases import CATEGORIES, fa_time
 
 from . import pishkhan

@@ -196,7 +196,7 @@ def identity_group() -> None:
 def identity_check(ctx: click.Context, national_code: str, mobile: str) -> None:
     """Try the configured registry with one person (audited like any look-up); exit 1 when it
     does not answer."""
-    from connector.people import identity
+    from connector.plugins import identity
     px = _px(ctx)
     found = identity.lookup_person(px, national_code, purpose="cli check")
     name = f" {found.person.first_name} {found.person.last_name}" if found.person else ""

@@ -135,7 +135,7 @@ class ScannerTable(PluginTable):
 
 
 class IdentityTable(Table):
-    """``[identity]``: identity look-ups for this organization (connector/people/identity.py)."""
+    """``[identity]``: identity look-ups for this organization (connector/plugins/identity.py)."""
 
     mobile_check: bool = Field(False, description="a person's letter needs a mobile that the "
                                "registry (Shahkar-style) says is theirs")

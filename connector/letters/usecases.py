@@ -23,7 +23,7 @@ from connector.domain.letter import FINAL, WITHDRAWABLE, ApplicantType, Document
 from connector.domain.normalize import digits_only, legal_id, national_code, text
 from connector.letters import files, lifecycle, timeline
 from connector.letters.scanning import Scanning
-from connector.people import identity
+from connector.plugins import identity
 from connector.store.db import transaction
 from connector.store.models import Attachment, Letter, Survey
 

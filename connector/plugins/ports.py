@@ -239,3 +239,29 @@ class NoScanner(VirusScanner):
 
     def ping(self) -> str:
         return "no virus scanner configured: files are not scanned"
+
+
+@dataclass(frozen=True)
+class Person:
+    """What the civil registry says about a national code."""
+
+    first_name: str
+    last_name: str
+    father_name: str
+    alive: bool
+
+
+class IdentityRegistry(abc.ABC):
+    """The civil registry (ثبت احوال), through whatever intermediary the organization uses.
+    ``None`` means "no such person"; failures raise the error classes above (a look-up changes
+    nothing, so a timeout is transient)."""
+
+    @abc.abstractmethod
+    def lookup(self, national_code: str, birth_date: str | None = None) -> Person | None: ...
+
+
+class MobileOwnership(abc.ABC):
+    """Shahkar-style: is this mobile registered to this national code?"""
+
+    @abc.abstractmethod
+    def owns(self, mobile: str, national_code: str) -> bool: ...

@@ -319,4 +319,4 @@ class LetterStatistic(Base):
 
 
 # The visits' tables share this metadata (one schema, one migration chain).
-from connector.visits import models as _visits  # noqa: E402,F401
+from connector.store import visits as _visits  # noqa: E402,F401

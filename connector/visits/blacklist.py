@@ -12,7 +12,7 @@ from connector.domain.clock import now
 from connector.domain.errors import NotFound, ValidationError
 from connector.domain.normalize import digits_only, national_code, text
 from connector.store import audit
-from connector.visits.models import BlacklistEntry, Visitor, VisitAlert
+from connector.store.visits import BlacklistEntry, Visitor, VisitAlert
 from connector.visits.people import Identity
 
 if TYPE_CHECKING:

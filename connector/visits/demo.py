@@ -15,7 +15,7 @@ from connector.people import staff
 from connector.store.models import StaffUser
 from connector.visits import gates, hosts
 from connector.visits import usecases as visits
-from connector.visits.models import Visit
+from connector.store.visits import Visit
 from connector.visits.people import Identity
 
 if TYPE_CHECKING:

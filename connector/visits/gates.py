@@ -21,7 +21,7 @@ from connector.domain.normalize import to_persian_digits
 from connector.outbox import sms as outbox
 from connector.store import audit
 from connector.visits import blacklist, hosts
-from connector.visits.models import Gate, GateScan, Visit
+from connector.store.visits import Gate, GateScan, Visit
 from connector.visits.usecases import pass_hash
 
 if TYPE_CHECKING:
@@ -172,8 +172,10 @@ def scan(px: Pishkhan, gate: Gate, code: str, direction: str | None = None) -> D
                 if not moved:
                     s.refresh(visit)
                     why = _why_not(visit, direction)
-                    if why == "expired" and visit.state == "planned":
-                        visit.state = "expired"
+                    if why == "expired":  # keep lists honest: its window is over
+                        s.execute(update(Visit).where(Visit.id == visit.id,
+                                                      Visit.state == "planned")
+                                  .values(state="expired", updated_at=at))
             else:  # leaving is never refused for the window: nobody is kept inside
                 moved = s.execute(update(Visit).where(Visit.id == visit.id,
                                                       Visit.state == "inside")

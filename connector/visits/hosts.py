@@ -11,7 +11,7 @@ from connector.domain.errors import NotFound, ValidationError
 from connector.domain.normalize import mobile as clean_mobile
 from connector.store import audit
 from connector.store.models import StaffUser
-from connector.visits.models import HostProfile
+from connector.store.visits import HostProfile
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan

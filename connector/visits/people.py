@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from connector.domain.errors import NotFound, ValidationError
 from connector.domain.normalize import digits_only, mobile as clean_mobile, national_code, text
 from connector.store.models import Letter
-from connector.visits.models import BlacklistEntry, GateScan, Visit, VisitAlert, Visitor
+from connector.store.visits import BlacklistEntry, GateScan, Visit, VisitAlert, Visitor
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan

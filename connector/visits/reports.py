@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from connector.domain.clock import local, now
-from connector.visits.models import GateScan, Visit
+from connector.store.visits import GateScan, Visit
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan

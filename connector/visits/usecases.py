@@ -22,7 +22,7 @@ from connector.domain.normalize import text, to_persian_digits
 from connector.outbox import sms as outbox
 from connector.store import audit
 from connector.visits import blacklist, hosts
-from connector.visits.models import Visit, Visitor
+from connector.store.visits import Visit, Visitor
 from connector.visits.people import Identity, upsert
 
 if TYPE_CHECKING:

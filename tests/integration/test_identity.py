@@ -11,7 +11,8 @@ import pytest
 import requests
 
 from connector.bootstrap import bootstrap
-from connector.people import identity, staff
+from connector.people import staff
+from connector.plugins import identity
 from connector.store import audit
 from connector.store.db import upgrade
 from tests.conftest import ROOT, csrf_of, make_settings, staff_login

@@ -17,8 +17,8 @@ def test_demo_visits_are_made_once_and_the_token_works(tmp_path):
     try:
         first = demo.ensure(px)
         assert first is not None
-        assert staff.authenticate(px, "host", "pishkhan-host").role == "host"
-        assert staff.authenticate(px, "security", "pishkhan-security").role == "security"
+        assert staff.login(px, "host", "pishkhan-host").user.role == "host"
+        assert staff.login(px, "security", "pishkhan-security").user.role == "security"
         assert gates.by_token(px, "main-gate", first.token).name == "main-gate"
         assert len(visits.listing(px, "demo")) == 2
         second = demo.ensure(px)

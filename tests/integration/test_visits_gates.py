@@ -18,7 +18,7 @@ from connector.store import audit
 from connector.store.db import upgrade
 from connector.visits import blacklist, gates, hosts, people
 from connector.visits import usecases as visits
-from connector.visits.models import GateScan, Visit, VisitAlert
+from connector.store.visits import GateScan, Visit, VisitAlert
 from tests.conftest import make_settings
 
 CODE = "0076229645"

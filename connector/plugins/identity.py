@@ -1,7 +1,7 @@
 """Identity look-ups: the civil registry (national code -> name, father's name, alive) and
 mobile ownership (Shahkar-style: does this mobile belong to this national code?).
 
-Both are ports; the providers are licensed intermediaries or a government bus and differ, so the
+Both are ports (connector/plugins/ports.py); the providers are licensed intermediaries or a government bus and differ, so the
 one adapter shipped (``http``, adapters/identity_http.py) is configured by a profile file named in
 ``PISHKHAN_IDENTITY_PROFILE`` (config/identity/sandbox.toml talks to the sandbox's registry).
 Without a profile look-ups are off and the desk types names by hand.
@@ -10,10 +10,12 @@ Results are cached briefly (personal data: in memory only, keyed by a hash, gone
 and every look-up — cached or not, found or not, failed or not — is written to the audit chain.
 A person is waiting at a desk, so a failing registry gets one quick retry, then the desk is told
 to type the name from the card.
+
+It lives with the plugins (not with people) because letter submission uses it too, and letters
+sit below people in the core's layers.
 """
 from __future__ import annotations
 
-import abc
 import hashlib
 import threading
 import time
@@ -25,6 +27,7 @@ from connector.domain.errors import (ConfigurationError, ExternalError, Transien
                                      ValidationError)
 from connector.domain.normalize import mask_id, mobile as clean_mobile, national_code
 from connector.plugins import registry
+from connector.plugins.ports import Person
 from connector.store import audit
 
 if TYPE_CHECKING:
@@ -37,27 +40,6 @@ MSG_DOWN = "سامانه ثبت احوال الان پاسخ نمی‌دهد؛ �
 MSG_NOT_FOUND = "این کد ملی در ثبت احوال پیدا نشد. کد را دوباره نگاه کنید."
 MSG_DEAD = "ثبت احوال این شخص را زنده نمی‌داند. کارت را با دقت ببینید."
 MSG_NOT_OWNER = "این شماره همراه به نام صاحب این کد ملی نیست. شماره‌ای بنویسید که به نام خودتان است."
-
-
-@dataclass(frozen=True)
-class Person:
-    first_name: str
-    last_name: str
-    father_name: str
-    alive: bool
-
-
-class IdentityRegistry(abc.ABC):
-    """The civil registry. ``None`` means "no such person"; failures raise the core's
-    ExternalError classes (transient, permanent, configuration)."""
-
-    @abc.abstractmethod
-    def lookup(self, national_code: str, birth_date: str | None = None) -> Person | None: ...
-
-
-class MobileOwnership(abc.ABC):
-    @abc.abstractmethod
-    def owns(self, mobile: str, national_code: str) -> bool: ...
 
 
 @dataclass(frozen=True)

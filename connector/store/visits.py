@@ -1,6 +1,6 @@
-"""The visits' tables. They share the store's metadata (imported at the end of
-:mod:`connector.store.models`), so the migrations test sees them; change them only together with
-a migration."""
+"""The visits' tables (connector/visits uses them). They share the store's metadata (imported
+at the end of :mod:`connector.store.models`), so the migrations test sees them; change them only
+together with a migration."""
 from __future__ import annotations
 
 from datetime import datetime
