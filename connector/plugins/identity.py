@@ -17,6 +17,7 @@ sit below people in the core's layers.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from connector.store import audit
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
 
+log = logging.getLogger(__name__)
 GROUP = "pishkhan.identity"
 DEFAULT_TTL = 600.0
 MSG_OFF = "جستجوی ثبت احوال روشن نیست؛ نام را از روی کارت بنویسید."
@@ -92,13 +94,30 @@ def lookups(px: Pishkhan) -> Lookups:
             return held[1]
         env = px.settings.env
         path = env.get("PISHKHAN_IDENTITY_PROFILE", "").strip()
-        adapter = None
+        adapter: Any = None
         if path:
-            adapter = build_adapter(Path(path), env)
+            try:
+                adapter = build_adapter(Path(path), env)
+            except ConfigurationError as exc:
+                # A broken profile must not break the desk's pages: every look-up answers
+                # "type the name" and its audit record carries the reason.
+                log.error("identity profile %s: %s", path, exc.detail)
+                adapter = _Misconfigured(exc.detail)
         made = Lookups(adapter, float(env.get("PISHKHAN_IDENTITY_CACHE_SECONDS", "") or
                                       DEFAULT_TTL), _Cache())
         _built[id(px)] = (px, made)
         return made
+
+
+class _Misconfigured:
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+
+    def lookup(self, national_code: str, birth_date: str | None = None) -> Person | None:
+        raise ConfigurationError(self.detail)
+
+    def owns(self, mobile: str, national_code: str) -> bool:
+        raise ConfigurationError(self.detail)
 
 
 def build_adapter(path: Path, env: Any) -> Any:

@@ -199,3 +199,17 @@ def test_the_front_desk_fills_the_applicants_name_and_keeps_the_scans(registry):
     body = r.get_data(as_text=True)
     assert r.status_code == 200 and 'value="رضا"' in body and 'value="محمدی"' in body
     assert "scan.pdf" in body and 'value="آسفالت"' in body
+
+
+def test_a_broken_profile_does_not_break_the_desk(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('type = "http"\n[auth]\ntype = "bearer"\ntoken_env = "NOPE"\n', "utf-8")
+    settings = make_settings(tmp_path, PISHKHAN_IDENTITY_PROFILE=str(bad))
+    upgrade(settings.database_url)
+    px = bootstrap(settings)
+    try:
+        outcome = identity.lookup_person(px, "0076229645")
+        assert outcome.status == "unavailable" and "از روی کارت" in outcome.message
+        assert records(px)[-1].detail["error"].startswith("configuration: identity profile")
+    finally:
+        px.close()
