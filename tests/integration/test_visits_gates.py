@@ -136,6 +136,15 @@ def test_parallel_scans_of_one_pass_let_exactly_one_in(tmp_path, pg_url):
         with px.sessions() as s:
             assert len(s.scalars(select(GateScan)).all()) == 48
         assert [n["kind"] for n in sms_outbox.listing(px, to=HOST_MOBILE)] == ["visit_entered"]
+
+        # 32 desks admitting the same new person at once: one visitor, 32 visits.
+        newcomer = dict(national_code="0012345679", first_name="رضا", last_name="محمدی")
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            made = list(pool.map(lambda _: visits.register(
+                px, "demo", people.Identity(**newcomer), host="host1", purpose="جلسه"),
+                range(32)))
+        assert len({r.visit.visitor_id for r in made}) == 1
+        assert len(people.visitor_file(px, "demo", made[0].visit.visitor_id).visits) == 32
         assert audit.verify(px).ok
     finally:
         px.close()
