@@ -17,6 +17,7 @@ from connector.domain.clock import TEHRAN
 from connector.operations import digest, retention
 from connector.outbox import sms as sms_outbox
 from connector.outbox import sms_status, webhooks
+from connector.visits import usecases as visits
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -58,6 +59,8 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
     scheduler.add_job(_guarded("webhooks", lambda: webhooks.dispatch_due(px)), "interval",
                       seconds=px.settings.webhook_interval,
                       id="webhooks", name="webhooks", **opts)
+    scheduler.add_job(_guarded("visits expiry", lambda: visits.expire_due(px)), "interval",
+                      minutes=5, id="visits-expiry", name="visits expiry", **opts)
     for slug, org in px.orgs.items():
         scheduler.add_job(_guarded(f"poll {slug}", lambda s=slug: polling.poll_org(px, s)),
                           "interval", seconds=org.poll_interval, id=f"poll:{slug}",

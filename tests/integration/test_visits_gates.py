@@ -85,6 +85,12 @@ def test_window_and_blacklist(px):
     assert not late.allowed and "گذشته" in late.reason
     assert visits.get(px, "demo", later.visit.id).state == "expired"
 
+    unused = visits.register(px, "demo", ident(), host="host1", purpose="نیامد", start=start,
+                             end=start + timedelta(hours=1))
+    with use(ManualClock(start + timedelta(hours=3))):
+        assert visits.expire_due(px) == 1  # the worker's sweep: nobody came
+    assert visits.get(px, "demo", unused.visit.id).state == "expired"
+
     ok = visits.register(px, "demo", ident(), host="host1", purpose="جلسه دوم")
     blacklist.add(px, "demo", national_code_=CODE, reason="درگیری با نگهبان")
     denied = gates.scan(px, gate, ok.pass_code, "in")
