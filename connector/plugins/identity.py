@@ -1,9 +1,10 @@
 """Identity look-ups: the civil registry (national code -> name, father's name, alive) and
 mobile ownership (Shahkar-style: does this mobile belong to this national code?).
 
-Both are ports (connector/plugins/ports.py); the providers are licensed intermediaries or a government bus and differ, so the
-one adapter shipped (``http``, adapters/identity_http.py) is configured by a profile file named in
-``PISHKHAN_IDENTITY_PROFILE`` (config/identity/sandbox.toml talks to the sandbox's registry).
+Both are ports (connector/plugins/ports.py); the providers are licensed intermediaries or a
+government bus and differ, so the one adapter shipped (``http``, adapters/identity_http.py) is
+configured by a profile file named in ``PISHKHAN_IDENTITY_PROFILE`` (config/identity/sandbox.toml
+talks to the sandbox's registry).
 Without a profile look-ups are off and the desk types names by hand.
 
 Results are cached briefly (personal data: in memory only, keyed by a hash, gone at restart)
@@ -41,7 +42,8 @@ MSG_OFF = "جستجوی ثبت احوال روشن نیست؛ نام را از �
 MSG_DOWN = "سامانه ثبت احوال الان پاسخ نمی‌دهد؛ نام را از روی کارت بنویسید."
 MSG_NOT_FOUND = "این کد ملی در ثبت احوال پیدا نشد. کد را دوباره نگاه کنید."
 MSG_DEAD = "ثبت احوال این شخص را زنده نمی‌داند. کارت را با دقت ببینید."
-MSG_NOT_OWNER = "این شماره همراه به نام صاحب این کد ملی نیست. شماره‌ای بنویسید که به نام خودتان است."
+MSG_NOT_OWNER = ("این شماره همراه به نام صاحب این کد ملی نیست. شماره‌ای بنویسید که به نام "
+                 "خودتان است.")
 
 
 @dataclass(frozen=True)

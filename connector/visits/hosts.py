@@ -29,7 +29,8 @@ def set_profile(px: Pishkhan, username: str, *, mobile: str = "", unit: str = ""
         if user is None:
             raise NotFound(f"no staff account {username!r}")
         profile = s.get(HostProfile, user.id) or HostProfile(user_id=user.id)
-        profile.mobile, profile.unit_code = m or profile.mobile or "", unit or profile.unit_code or ""
+        profile.mobile = m or profile.mobile or ""
+        profile.unit_code = unit or profile.unit_code or ""
         s.add(profile)
         audit.record(s, "visit.host_profile", target=username, unit=profile.unit_code or None)
         return profile

@@ -1,7 +1,8 @@
 """The in-person desk in a real browser at a desk's screen size: a host pre-registers a visitor,
 the security desk admits them with a photo file, the gate page lets the pass in once and refuses
-the second entry, the desk sees the alert, the live board shows who is inside, the report counts it. Every page is
-scanned with axe-core (no serious or critical violation) and photographed."""
+the second entry, the desk sees the alert, the live board shows who is inside, the report counts
+it; the camera takes the photo. Every page is scanned with axe-core (no serious or critical
+violation) and photographed."""
 from __future__ import annotations
 
 import io
