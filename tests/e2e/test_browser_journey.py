@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.e2e.browser import Visit, browser  # noqa: F401  (the fixture)
+from tests.e2e.browser import Visit
 from tests.e2e.conftest import POLL_SECONDS, Stack, wait_for
 from tests.e2e.test_letter_journey import in_sandbox
 

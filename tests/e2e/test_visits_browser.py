@@ -21,7 +21,7 @@ from connector.people import staff
 from connector.store.db import upgrade
 from connector.visits import gates, hosts
 from tests.conftest import make_settings
-from tests.e2e.browser import ARTIFACTS, Visit, browser  # noqa: F401  (the fixture)
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Visit
 from tests.e2e.conftest import _serve
 
 DESK = {"viewport": {"width": 1280, "height": 800}, "locale": "fa-IR",
@@ -150,36 +150,33 @@ def test_host_desk_gate_and_board(browser, desk, tmp_path):  # noqa: F811
         v.close()
 
 
-def test_the_admit_form_takes_the_photo_with_the_camera(desk):
+def test_the_admit_form_takes_the_photo_with_the_camera(browser, desk):
     """Chromium's fake camera stands in for the desk's webcam: the picture taken in the page is
-    posted in the photo field, through the page's own Permissions-Policy and CSP."""
-    from playwright.sync_api import sync_playwright
-    from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
+    posted in the photo field, through the page's own Permissions-Policy and CSP. (A second
+    Chromium from the same Playwright: one process may run only one.)"""
     from connector.visits import usecases as visits
     from connector.visits.people import Identity
     px, url = desk
     reg = visits.register(px, "demo", Identity(national_code="0076229645", first_name="مریم",
                                                last_name="احمدی"), host="host", purpose="جلسه")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, timeout=30_000, args=[
-            *CHROMIUM_ARGS, "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream"])
-        try:
-            context = chromium.new_context(**DESK)
-            context.grant_permissions(["camera"], origin=url)
-            page = context.new_page()
-            page.set_default_timeout(10_000)
-            v = DeskVisit.__new__(DeskVisit)
-            v.page = page
-            sign_in(v, url, "security", "pishkhan-security")
-            page.goto(f"{url}/visits/demo/v/{reg.visit.id}")
-            page.get_by_role("button", name="روشن کردن دوربین").click()
-            page.get_by_role("button", name="گرفتن عکس").click()
-            expect(page.locator("[data-camera-status]")).to_contain_text("عکس گرفته شد")
-            page.get_by_role("button", name="پذیرش").click()
-            expect(page.get_by_role("img", name="عکس مریم احمدی")).to_be_visible()
-        finally:
-            chromium.close()
+    chromium = browser.browser_type.launch(executable_path=CHROMIUM, timeout=30_000, args=[
+        *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    try:
+        context = chromium.new_context(**DESK)
+        context.grant_permissions(["camera"], origin=url)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        v = DeskVisit.__new__(DeskVisit)
+        v.page = page
+        sign_in(v, url, "security", "pishkhan-security")
+        page.goto(f"{url}/visits/demo/v/{reg.visit.id}")
+        page.get_by_role("button", name="روشن کردن دوربین").click()
+        page.get_by_role("button", name="گرفتن عکس").click()
+        expect(page.locator("[data-camera-status]")).to_contain_text("عکس گرفته شد")
+        page.get_by_role("button", name="پذیرش").click()
+        expect(page.get_by_role("img", name="عکس مریم احمدی")).to_be_visible()
+    finally:
+        chromium.close()
     with px.sessions() as s:
         from connector.store.visits import Visit
         photo = s.get(Visit, reg.visit.id).visitor.photo_sha256
