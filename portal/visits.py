@@ -107,20 +107,21 @@ def _form_page(organization: Organization, template: str, form: Any, errors: dic
                            lookup_on=identity.lookups(pishkhan()).adapter is not None), status
 
 
-def _fill_from_registry(organization: Organization, form: Any) -> tuple[str, int]:
+def _fill_from_registry(organization: Organization, form: Any,
+                        template: str) -> tuple[str, int]:
     """The desk's «find the name» button: the civil registry fills the names (works without
     script: the form comes back with everything typed so far)."""
     filled = form.to_dict()
     outcome = identity.lookup_person(pishkhan(), filled.get("national_code", ""),
                                      org=organization.slug, purpose="visit desk")
     if outcome.status == "not_found":
-        return _form_page(organization, "visits/walk_in.html", filled,
-                          {"national_code": outcome.message}, 400)
+        return _form_page(organization, template, filled, {"national_code": outcome.message},
+                          400)
     if outcome.person is not None:
         filled.update(first_name=outcome.person.first_name,
                       last_name=outcome.person.last_name,
                       father_name=outcome.person.father_name)
-    return _form_page(organization, "visits/walk_in.html", filled, {},
+    return _form_page(organization, template, filled, {},
                       notice=outcome.message or "نام از ثبت احوال آمد. با کارت مقایسه کنید.")
 
 
@@ -132,6 +133,8 @@ def new(org: str) -> Page:
     form = request.form if request.method == "POST" else _prefill(org)
     if request.method == "GET":
         return _form_page(organization, "visits/new.html", form, {})
+    if form.get("action") == "lookup":
+        return _fill_from_registry(organization, form, "visits/new.html")
     start, end, errors = forms.window(form)
     host = user().username if user().role == "host" else form.get("host", "")
     try:
@@ -170,7 +173,7 @@ def walk_in(org: str) -> Page:
         return _form_page(organization, "visits/walk_in.html", _prefill(org), {})
     form, errors = request.form, {}
     if form.get("action") == "lookup":
-        return _fill_from_registry(organization, form)
+        return _fill_from_registry(organization, form, "visits/walk_in.html")
     photo = forms.image(request, "photo", errors)
     id_scan = forms.image(request, "id_scan", errors)
     category = forms.category(form, visits.ENTERING)

@@ -213,3 +213,17 @@ def test_a_broken_profile_does_not_break_the_desk(tmp_path):
         assert records(px)[-1].detail["error"].startswith("configuration: identity profile")
     finally:
         px.close()
+
+
+def test_a_host_fills_the_name_from_the_registry_too(registry):
+    px, _ = registry
+    from portal import create_app
+    client = create_app(px, {"TESTING": True}).test_client()
+    staff.add_user(px, "host1", "long-enough-1", role="host", orgs=["demo"])
+    staff_login(client, "host1")
+    page = client.get("/visits/demo/new").get_data(as_text=True)
+    r = client.post("/visits/demo/new", data={
+        "kind": "iranian", "national_code": "0023456787", "start": "10:00", "end": "11:00",
+        "action": "lookup", "csrf_token": csrf_of(page)})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'value="زهرا"' in body and 'value="10:00"' in body
