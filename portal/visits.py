@@ -13,7 +13,7 @@ from connector.domain.clock import now
 from connector.domain.errors import NotFound, ValidationError
 from connector.people import staff
 from connector.plugins import identity
-from connector.visits import blacklist, hosts, people
+from connector.visits import blacklist, hosts, images, people
 from connector.visits import usecases as visits
 
 from . import pishkhan, visits_forms as forms
@@ -267,7 +267,7 @@ def visitor_image(org: str, visitor_id: int, which: str) -> Response:
             raise NotFound(f"visitor {visitor_id}")
         v = file.visitor
         digest = v.photo_sha256 if which == "photo" else v.id_scan_sha256
-        data = pishkhan().blobs.get(digest or "")
+        data = images.get(pishkhan(), digest or "")
     except NotFound:
         abort(404)
     return Response(data, mimetype="image/png" if data[:4] == b"\x89PNG" else "image/jpeg")

@@ -12,7 +12,7 @@ from connector.domain.clock import now
 from connector.domain.errors import NotFound, ValidationError
 from connector.people import staff
 from connector.store import audit
-from connector.visits import gates
+from connector.visits import gates, images
 from connector.store.visits import GateScan, Visit
 
 from . import pishkhan
@@ -68,7 +68,7 @@ def photo(gate: str, visitor_id: int) -> Response:
         digest = visit.visitor.photo_sha256 if visit else None
     if not digest:
         abort(404)
-    data = px.blobs.get(digest)
+    data = images.get(px, digest)
     return Response(data, mimetype="image/png" if data[:4] == b"\x89PNG" else "image/jpeg")
 
 

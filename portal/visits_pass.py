@@ -18,6 +18,7 @@ from reportlab.pdfgen.canvas import Canvas
 from connector.config.organizations import Organization
 from connector.domain.normalize import to_persian_digits
 from connector.store.visits import Visit
+from connector.visits import images
 from connector.visits.usecases import CATEGORIES, fa_time
 
 from . import pishkhan
@@ -96,7 +97,7 @@ def render(org_name: str, visit: Visit, code: str, photo: bytes | None, unit: st
 def pass_response(org: Organization, visit: Visit, code: str, size: str) -> Response:
     photo = None
     if visit.visitor.photo_sha256:
-        photo = pishkhan().blobs.get(visit.visitor.photo_sha256)
+        photo = images.get(pishkhan(), visit.visitor.photo_sha256)
     unit = org.unit_name(visit.unit_code) or ""
     response = Response(render(org.name, visit, code, photo, unit, size),
                         mimetype="application/pdf")

@@ -21,7 +21,7 @@ from connector.domain.errors import NotFound, ValidationError
 from connector.domain.normalize import text, to_persian_digits
 from connector.outbox import sms as outbox
 from connector.store import audit
-from connector.visits import blacklist, hosts
+from connector.visits import blacklist, hosts, images
 from connector.store.visits import Visit, Visitor
 from connector.visits.people import Identity, upsert
 
@@ -149,9 +149,9 @@ def register(px: Pishkhan, org: str, ident: Identity, *, host: str, purpose: str
 def _store_images(px: Pishkhan, visitor: Visitor, photo: bytes | None,
                   id_scan: bytes | None) -> None:
     if photo:
-        visitor.photo_sha256 = px.blobs.put(photo)
+        visitor.photo_sha256 = images.put(px, photo)
     if id_scan:
-        visitor.id_scan_sha256 = px.blobs.put(id_scan)
+        visitor.id_scan_sha256 = images.put(px, id_scan)
 
 
 def admit(px: Pishkhan, org: str, visit_id: int, *, photo: bytes | None = None,

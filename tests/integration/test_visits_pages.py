@@ -249,3 +249,22 @@ def test_a_host_sees_only_their_own_visitors_photos(px, client):
     staff_logout(client)
     staff_login(client, "host1")
     assert client.get(url).status_code == 200
+
+
+def test_the_retention_run_leaves_visitors_photos_alone(px):
+    """The retention run deletes attachment blobs no letter refers to; a returning visitor's
+    photo lives in a store of its own."""
+    from datetime import timedelta
+
+    from connector.domain.clock import now
+    from connector.operations import retention
+    from connector.visits import images
+    from connector.visits import usecases as visits
+    from connector.visits.people import Identity
+    people(px)
+    reg = visits.register(px, "demo", Identity(national_code="0076229645", first_name="علی",
+                                               last_name="رضایی"), host="host1", purpose="x",
+                          photo=jpeg())
+    digest = reg.visit.visitor.photo_sha256
+    retention.run(px, at=now() + timedelta(days=3))
+    assert images.get(px, digest)[:3] == b"\xff\xd8\xff"
