@@ -9,6 +9,8 @@ otp_days = 7            # one-time-code challenges (only keyed hashes of the cod
 tokens_days = 30        # citizens' sign-in tokens, counted from their expiry
 sms_text_days = 90      # SMS texts and numbers are blanked; the messages are still counted
 letters_years = 5       # letters and their attachments, counted from closure
+visitors_days = 365     # the in-person desk's visits, scans and alerts, from the visit's end;
+                        # then the visitor (photo, ID scan) when nothing of theirs is left
 ```
 
 Every key is optional (these are the defaults), a number above zero (fractions allowed).
@@ -30,6 +32,7 @@ class RetentionPolicy:
     tokens_days: float = 30
     sms_text_days: float = 90
     letters_years: float = 5
+    visitors_days: float = 365
 
     def period(self, key: str) -> timedelta:
         unit = HOURS if key.endswith("_hours") else YEARS if key.endswith("_years") else DAYS

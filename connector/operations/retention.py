@@ -38,6 +38,7 @@ from connector.operations.reports import letter_facts
 from connector.plugins.ports import SMS_FINAL
 from connector.store import audit
 from connector.store.db import transaction
+from connector.visits import retention as visits_retention
 from connector.store.models import (
     ApiToken,
     Attachment,
@@ -84,6 +85,8 @@ def run(px: Pishkhan, dry_run: bool = False, at: datetime | None = None
         done += _letters(px, slug, org.retention, at, dry_run)
         done += _sms_texts(px, slug, org.retention.period("sms_text_days"),
                            f"sms_text_days = {org.retention.sms_text_days:g}", at, dry_run)
+        done.append(Destruction("visits", slug, *visits_retention.run(
+            px, slug, org.retention, at, dry_run)))
     period, why = _shortest(px, "sms_text_days")
     done += _sms_texts(px, None, period, why, at, dry_run)
     done += _otp_and_tokens(px, at, dry_run)

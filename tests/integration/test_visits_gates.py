@@ -178,3 +178,36 @@ def test_the_hosts_sms_waits_for_the_end_of_quiet_hours(tmp_path):
             assert [to for to, _ in a.sent.values()] == [HOST_MOBILE]
     finally:
         px.close()
+
+
+def test_retention_destroys_old_visits_then_the_visitor_and_photo(px):
+    from connector.operations import retention
+    from connector.visits import images
+    setup_host(px)
+    photo = b"\xff\xd8\xff" + b"photo" * 50
+    old = visits.register(px, "demo", ident(), host="host1", purpose="قدیمی", photo=photo)
+    gate, _ = gates.add(px, "demo", "g")
+    assert gates.scan(px, gate, old.pass_code, "in").allowed
+    assert gates.scan(px, gate, old.pass_code, "out").allowed
+    assert not gates.scan(px, gate, "123456789012", "in").allowed  # an unknown card
+    digest = old.visit.visitor.photo_sha256
+    blacklist.add(px, "demo", national_code_="0012345679", reason="x",
+                  until=now() + timedelta(days=1))
+    later = now() + timedelta(days=400)
+    dry = retention.run(px, dry_run=True, at=later)
+    assert [(d.kind, d.count) for d in dry if d.kind == "visits"] == [("visits", 1)]
+    assert images.get(px, digest) == photo  # a dry run destroys nothing
+    done = retention.run(px, at=later)
+    assert [(d.kind, d.count) for d in done if d.kind == "visits"] == [("visits", 1)]
+    with px.sessions() as s:
+        assert s.scalars(select(Visit)).all() == []
+        assert s.scalars(select(GateScan)).all() == []
+        assert s.scalars(select(VisitAlert)).all() == []
+    assert people.find(px, "demo", CODE) is None
+    with pytest.raises(Exception):
+        images.get(px, digest)
+    assert blacklist.listing(px, "demo") == []  # ended long ago by then
+    [record] = [r for r in audit.search(px, audit.Filters())
+                if r.action == "retention.visits_destroyed"]
+    assert record.detail["visits"] == 1 and record.detail["visitors"] == 1
+    assert record.detail["scans"] == 3 and record.detail["ended_blacklist_entries"] == 1
