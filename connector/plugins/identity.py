@@ -21,6 +21,7 @@ import hashlib
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,7 +85,9 @@ class Lookups:
     cache: _Cache
 
 
-_built: dict[int, tuple[Any, Lookups]] = {}
+# By the Pishkhan's id, with a weak reference to it: a closed one is not kept alive (the tests
+# make hundreds), and a new one at a reused id is told apart.
+_built: dict[int, tuple[weakref.ref[Any], Lookups]] = {}
 _built_lock = threading.Lock()
 
 
@@ -92,7 +95,7 @@ def lookups(px: Pishkhan) -> Lookups:
     """Built once per Pishkhan from its environment."""
     with _built_lock:
         held = _built.get(id(px))
-        if held is not None and held[0] is px:
+        if held is not None and held[0]() is px:
             return held[1]
         env = px.settings.env
         path = env.get("PISHKHAN_IDENTITY_PROFILE", "").strip()
@@ -107,7 +110,9 @@ def lookups(px: Pishkhan) -> Lookups:
                 adapter = _Misconfigured(exc.detail)
         made = Lookups(adapter, float(env.get("PISHKHAN_IDENTITY_CACHE_SECONDS", "") or
                                       DEFAULT_TTL), _Cache())
-        _built[id(px)] = (px, made)
+        for key in [k for k, (ref, _) in _built.items() if ref() is None]:
+            del _built[key]
+        _built[id(px)] = (weakref.ref(px), made)
         return made
 
 
