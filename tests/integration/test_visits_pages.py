@@ -268,3 +268,16 @@ def test_the_retention_run_leaves_visitors_photos_alone(px):
     digest = reg.visit.visitor.photo_sha256
     retention.run(px, at=now() + timedelta(days=3))
     assert images.get(px, digest)[:3] == b"\xff\xd8\xff"
+
+
+def test_a_pass_scanned_into_the_desks_search_opens_its_visit(px, client):
+    people(px)
+    from connector.visits import usecases as visits
+    from connector.visits.people import Identity
+    reg = visits.register(px, "demo", Identity(national_code="0076229645", first_name="علی",
+                                               last_name="رضایی"), host="host1", purpose="x")
+    staff_login(client, "guard1")
+    assert "autofocus" in client.get("/visits/demo/").get_data(as_text=True)
+    persian = reg.pass_code.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    r = client.get(f"/visits/demo/search?q={persian}")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/v/{reg.visit.id}")
