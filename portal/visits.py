@@ -324,6 +324,15 @@ def alerts_json(org: str) -> Response:
                            for a in blacklist.open_alerts(pishkhan(), org)])
 
 
+@bp.get("/<org>/logo.png")
+@any_visits
+def logo(org: str) -> Response:
+    data = images.org_logo(_org(org).path)
+    if data is None:
+        abort(404)
+    return Response(data, mimetype="image/png")
+
+
 @bp.get("/<org>/board")
 @any_visits
 def board(org: str) -> Page:
@@ -331,6 +340,7 @@ def board(org: str) -> Page:
     organization = _org(org)
     return render_template("visits/board.html", user=user(), org=organization,
                            inside=visits.inside(pishkhan(), org), now=now(),
-                           overstaying=visits.overstaying)
+                           overstaying=visits.overstaying,
+                           has_logo=images.org_logo(organization.path) is not None)
 
 from . import visits_reports  # noqa: E402,F401  (adds the report pages to bp)

@@ -24,12 +24,13 @@ from connector.visits.usecases import CATEGORIES, fa_time
 from . import pishkhan
 from .receipt_pdf import BOLD, GREY, REGULAR, _register_fonts, visual, wrap_rtl
 
-SIZES = {"80mm": (80 * mm, 150 * mm), "a6": A6}
+# A receipt roll has room in length; the A6 card does not, so it sets the codes side by side.
+SIZES = {"80mm": (80 * mm, 155 * mm), "a6": A6}
 NOTE = "این کارت را هنگام ورود و خروج جلوی دستگاه دروازه بگیرید."
 
 
 def render(org_name: str, visit: Visit, code: str, photo: bytes | None, unit: str,
-           size: str = "80mm") -> bytes:
+           size: str = "80mm", logo: bytes | None = None) -> bytes:
     _register_fonts()
     width, height = SIZES[size]
     margin = 5 * mm
@@ -39,6 +40,10 @@ def render(org_name: str, visit: Visit, code: str, photo: bytes | None, unit: st
     pdf.setAuthor(org_name)
     mid, right = width / 2, width - margin
     y = height - margin - 5 * mm
+    if logo:  # in the corner, beside the title: it costs no height
+        side = 12 * mm
+        pdf.drawImage(ImageReader(io.BytesIO(logo)), right - side, y - side + 5 * mm, side,
+                      side, preserveAspectRatio=True, anchor="c", mask="auto")
     pdf.setFont(BOLD, 13)
     pdf.drawCentredString(mid, y, visual("کارت ملاقات"))
     y -= 6 * mm
@@ -74,14 +79,22 @@ def render(org_name: str, visit: Visit, code: str, photo: bytes | None, unit: st
     drawing = Drawing(qr_size, qr_size,
                       transform=[qr_size / (x1 - x0), 0, 0, qr_size / (y1 - y0), 0, 0])
     drawing.add(qr)
-    y -= qr_size
-    renderPDF.draw(drawing, pdf, mid - qr_size / 2, y)
     barcode = Code128(code, barHeight=10 * mm, barWidth=0.3 * mm, quiet=True)
-    y -= 12 * mm
-    barcode.drawOn(pdf, mid - barcode.width / 2, y)
-    y -= 4 * mm
     pdf.setFont(REGULAR, 9)
-    pdf.drawCentredString(mid, y, code)
+    y -= qr_size
+    if size == "a6":  # the QR code at the right, as the card reads; the barcode beside it
+        gap = 4 * mm
+        left = mid - (qr_size + gap + barcode.width) / 2
+        renderPDF.draw(drawing, pdf, left + barcode.width + gap, y)
+        bar_y = y + (qr_size - 10 * mm) / 2 + 2 * mm
+        barcode.drawOn(pdf, left, bar_y)
+        pdf.drawCentredString(left + barcode.width / 2, bar_y - 4 * mm, code)
+    else:
+        renderPDF.draw(drawing, pdf, mid - qr_size / 2, y)
+        y -= 12 * mm
+        barcode.drawOn(pdf, mid - barcode.width / 2, y)
+        y -= 4 * mm
+        pdf.drawCentredString(mid, y, code)
     pdf.setFillColor(GREY)
     pdf.setFont(REGULAR, 7.5)
     y -= 4.5 * mm
@@ -99,7 +112,8 @@ def pass_response(org: Organization, visit: Visit, code: str, size: str) -> Resp
     if visit.visitor.photo_sha256:
         photo = images.get(pishkhan(), visit.visitor.photo_sha256)
     unit = org.unit_name(visit.unit_code) or ""
-    response = Response(render(org.name, visit, code, photo, unit, size),
+    response = Response(render(org.name, visit, code, photo, unit, size,
+                               images.org_logo(org.path)),
                         mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="pass-{visit.id}-{size}.pdf"'
     return response

@@ -30,3 +30,19 @@ def put(px: Pishkhan, content: bytes) -> str:
 def get(px: Pishkhan, digest: str) -> bytes:
     """Raises NotFound for an unknown or damaged image."""
     return store(px).get(digest)
+
+
+MAX_LOGO = 512 * 1024
+
+
+def org_logo(org_file: Path) -> bytes | None:
+    """The organization's logo: a PNG beside its file (``demo.toml`` → ``demo.png``), shown on
+    the live board and printed on passes; None when there is none (or it is too large)."""
+    path = org_file.with_suffix(".png")
+    try:
+        if path.stat().st_size > MAX_LOGO:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return data if data.startswith(b"\x89PNG") else None

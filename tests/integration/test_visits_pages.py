@@ -106,10 +106,15 @@ def test_host_to_desk_to_gate(px, client, tmp_path):
     a6_code = subprocess.run(["pdftoppm", "-r", "200", "-png", "-singlefile",
                               str(tmp_path / "a6.pdf"), str(tmp_path / "a6")], timeout=60)
     assert a6_code.returncode == 0
-    new_code = subprocess.run(["zbarimg", "--quiet", "--raw", "-Sdisable",
-                               "-Sqrcode.enable", str(tmp_path / "a6.png")],
-                              capture_output=True, text=True, timeout=60).stdout.strip()
+    a6_found = dict(line.split(":", 1) for line in subprocess.run(
+        ["zbarimg", "--quiet", str(tmp_path / "a6.png")], capture_output=True, text=True,
+        timeout=60).stdout.split())
+    new_code = a6_found["QR-Code"]
+    assert a6_found["CODE-128"] == new_code  # side by side on the card, both readable
     assert new_code != code  # printing again issued a new code
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True,
+                          check=True).stdout
+    assert "226.772 x" in info  # 80 mm wide, for a receipt printer
 
     _, token = gates.add(px, "demo", "main-gate")
     auth = {"Authorization": f"Bearer {token}"}
@@ -281,3 +286,14 @@ def test_a_pass_scanned_into_the_desks_search_opens_its_visit(px, client):
     persian = reg.pass_code.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
     r = client.get(f"/visits/demo/search?q={persian}")
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/v/{reg.visit.id}")
+
+
+def test_the_board_shows_the_organizations_logo(px, client):
+    people(px)
+    staff_login(client, "guard1")
+    board = client.get("/visits/demo/board").get_data(as_text=True)
+    assert 'src="/visits/demo/logo.png" alt="نشان شهرداری نمونه"' in board
+    assert client.get("/visits/demo/logo.png").data.startswith(b"\x89PNG")
+    (px.orgs["demo"].path.with_suffix(".png")).unlink()
+    assert "logo.png" not in client.get("/visits/demo/board").get_data(as_text=True)
+    assert client.get("/visits/demo/logo.png").status_code == 404
