@@ -4,21 +4,25 @@ blacklist and sees alerts; a visitor's file; the live board. The gate page is in
 :mod:`portal.visits_gate`, the pass PDF in :mod:`portal.visits_pass`."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 
+import messages
 from connector.config.organizations import Organization
 from connector.domain.clock import now
-from connector.domain.errors import NotFound, ValidationError
+from connector.domain.errors import Message, NotFound, ValidationError, msg
 from connector.people import staff
 from connector.plugins import identity
 from connector.visits import blacklist, hosts, images, people
 from connector.visits import usecases as visits
 
 from . import pishkhan, visits_forms as forms
+from .i18n import translate
 from .staff_ui import (day_start_utc, next_day_start_utc, org_where, orgs_where, parse_day,
                        role_required, today, user)
+from .visits_labels import CATEGORY, STATE
 from .visits_pass import pass_response
 
 bp = Blueprint("visits", __name__, url_prefix="/visits")
@@ -34,13 +38,26 @@ LABELS = {"national_code": "کد ملی", "passport": "شماره گذرنامه
           "identity": "شخص", "visit": "مراجعه", "reason": "دلیل", "until": "تا روز"}
 
 
-STATE = {"planned": "منتظر آمدن", "inside": "داخل ساختمان", "left": "بیرون رفته",
-         "expired": "وقتش گذشت", "refused": "پذیرفته نشد", "served": "کارش در میز انجام شد"}
-
-
 @bp.app_template_filter("visit_state")
 def visit_state(state: str) -> str:
     return STATE.get(state, state)
+
+
+@bp.app_template_filter("alert_text")
+def alert_text(message: str) -> str:
+    """An alert as stored (its message's code and parameters, JSON) in the reader's words; a
+    parameter that is itself a code (a gate's reason, where it happened) is said first."""
+    try:
+        data = json.loads(message)
+        params = dict(data["params"])
+    except (ValueError, KeyError, TypeError):
+        return message
+    for key, value in params.items():
+        if isinstance(value, str) and value in messages.FA:
+            params[key] = translate(value, reason=params.get("detail", ""))
+    if "who" in params and not params["who"]:
+        params["who"] = translate("visit.unknown_card")
+    return translate(str(data.get("code", "")), **params)
 
 
 def _org(slug: str, may: Any = None) -> Organization:
@@ -99,10 +116,10 @@ def search(org: str) -> Page:
 
 
 def _form_page(organization: Organization, template: str, form: Any, errors: dict[str, str],
-               status: int = 200, notice: str = "") -> tuple[str, int]:
+               status: int = 200, notice: Message | None = None) -> tuple[str, int]:
     return render_template(template, user=user(), org=organization, form=form, errors=errors,
                            labels=LABELS, hosts=hosts.hosts(pishkhan(), organization.slug),
-                           categories=visits.CATEGORIES, guard=_is_guard(organization.slug),
+                           categories=CATEGORY, guard=_is_guard(organization.slug),
                            day=parse_day(form.get("day", "")) or today(), notice=notice,
                            lookup_on=identity.lookups(pishkhan()).adapter is not None), status
 
@@ -122,7 +139,7 @@ def _fill_from_registry(organization: Organization, form: Any,
                       last_name=outcome.person.last_name,
                       father_name=outcome.person.father_name)
     return _form_page(organization, template, filled, {},
-                      notice=outcome.message or "نام از ثبت احوال آمد. با کارت مقایسه کنید.")
+                      notice=outcome.message or msg("identity.found"))
 
 
 @bp.route("/<org>/new", methods=["GET", "POST"])
@@ -202,7 +219,7 @@ def visit(org: str, visit_id: int) -> Page:
         abort(404)
     return render_template("visits/visit.html", user=user(), org=organization, visit=v,
                            guard=_is_guard(org), errors={}, labels=LABELS,
-                           categories=visits.CATEGORIES,
+                           categories=CATEGORY,
                            overstaying=visits.overstaying(v))
 
 
@@ -221,7 +238,7 @@ def admit(org: str, visit_id: int) -> Page:
         v = visits.get(pishkhan(), org, visit_id)
         return render_template("visits/visit.html", user=user(), org=organization, visit=v,
                                guard=True, errors={**errors, **exc.errors}, labels=LABELS,
-                               categories=visits.CATEGORIES,
+                               categories=CATEGORY,
                                overstaying=visits.overstaying(v)), 400
     return redirect(url_for("visits.visit", org=org, visit_id=visit_id))
 
@@ -253,7 +270,7 @@ def visitor_file(org: str, visitor_id: int) -> Page:
     except NotFound:
         abort(404)
     return render_template("visits/visitor.html", user=user(), org=organization, file=file,
-                           categories=visits.CATEGORIES)
+                           categories=CATEGORY)
 
 
 @bp.get("/<org>/visitors/<int:visitor_id>/<any(photo, id_scan):which>")
@@ -320,7 +337,7 @@ def alert_seen(org: str, alert_id: int) -> Response:
 def alerts_json(org: str) -> Response:
     """Polled by the desk page's script, so an alert shows without reloading the page."""
     _org(org, staff.may_guard)
-    return jsonify(alerts=[{"id": a.id, "kind": a.kind, "message": a.message}
+    return jsonify(alerts=[{"id": a.id, "kind": a.kind, "message": alert_text(a.message)}
                            for a in blacklist.open_alerts(pishkhan(), org)])
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 from sqlalchemy import select
 
+import messages
 from connector.domain.clock import now
 from connector.domain.errors import NotFound, ValidationError
 from connector.people import staff
@@ -53,7 +54,8 @@ def scan(gate: str) -> Response:
     photo = pishkhan().settings.public_url + url_for(
         "gates_api.photo", gate=gate, visitor_id=result.visitor_id) \
         if result.has_photo else None
-    return jsonify(decision=result.decision, direction=result.direction, reason=result.reason,
+    reason = messages.render(result.reason) if result.reason else ""  # the API speaks Persian
+    return jsonify(decision=result.decision, direction=result.direction, reason=reason,
                    visitor={"name": result.visitor_name, "photo_url": photo})
 
 

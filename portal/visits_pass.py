@@ -4,6 +4,7 @@ and a Code 128 barcode of the pass code — what a gate's reader scans."""
 from __future__ import annotations
 
 import io
+from datetime import datetime
 
 from flask import Response
 from reportlab.graphics import renderPDF
@@ -19,14 +20,20 @@ from connector.config.organizations import Organization
 from connector.domain.normalize import to_persian_digits
 from connector.store.visits import Visit
 from connector.visits import images
-from connector.visits.usecases import CATEGORIES, fa_time
+from connector.visits.usecases import jalali_parts
 
 from . import pishkhan
+from .visits_labels import CATEGORY
 from .receipt_pdf import BOLD, GREY, REGULAR, _register_fonts, visual, wrap_rtl
 
 # A receipt roll has room in length; the A6 card does not, so it sets the codes side by side.
 SIZES = {"80mm": (80 * mm, 155 * mm), "a6": A6}
 NOTE = "این کارت را هنگام ورود و خروج جلوی دستگاه دروازه بگیرید."
+
+
+def _when(at: datetime) -> str:
+    day, time = jalali_parts(at)
+    return f"{day} ساعت {time}"
 
 
 def render(org_name: str, visit: Visit, code: str, photo: bytes | None, unit: str,
@@ -61,8 +68,8 @@ def render(org_name: str, visit: Visit, code: str, photo: bytes | None, unit: st
     pdf.drawCentredString(mid, y, visual(visit.visitor.name))
     y -= 7 * mm
     rows = [("میزبان", visit.host_name or "—"), ("واحد", unit or "—"),
-            ("از", fa_time(visit.window_start)), ("تا", fa_time(visit.window_end)),
-            ("نوع", CATEGORIES.get(visit.category, ""))]
+            ("از", _when(visit.window_start)), ("تا", _when(visit.window_end)),
+            ("نوع", CATEGORY.get(visit.category, ""))]
     label_w = 14 * mm
     for label, value in rows:
         pdf.setFont(BOLD, 9)

@@ -10,13 +10,13 @@ from flask import Response, render_template, request
 
 from connector.people import staff
 from connector.visits import reports
-from connector.visits.usecases import CATEGORIES
 
 from . import pishkhan
 from .charts import grouped_bars
 from .staff_ui import (day_start_utc, jalali_day, next_day_start_utc, org_where, parse_day,
                        role_required, today, user)
 from .visits import bp
+from .visits_labels import CATEGORY
 
 guard_only = role_required(*staff.SECURITY)
 
@@ -41,7 +41,7 @@ def report(org: str) -> tuple[str, int]:
                          f"مراجعه‌ها و ترددهای ردشده {organization.name} به تفکیک روز")
     return render_template("visits/report.html", user=user(), org=organization, report=data,
                            since=since, until=until, bad=bad, chart=chart,
-                           categories=CATEGORIES, args=request.args), 400 if bad else 200
+                           categories=CATEGORY, args=request.args), 400 if bad else 200
 
 
 @bp.get("/<org>/report.csv")

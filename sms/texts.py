@@ -25,7 +25,8 @@ DEFAULTS: dict[str, str] = {
               "{survey_url}",
     "test": "{org_name}\nاین یک پیامک آزمایشی از میز خدمت است.",
     # The in-person desk (connector/visits): the visitor's invitation, the host's notices.
-    "visit_invite": "{org_name}\nبرای شما وقت ملاقات گرفته شد.\nزمان: {when}\nجا: {place}\n"
+    "visit_invite": "{org_name}\nبرای شما وقت ملاقات گرفته شد.\nزمان: {day} ساعت {time}\n"
+                    "جا: {place}\n"
                     "کد ورود: {pass_code}\nکارت ملی یا گذرنامه را همراه بیاورید.",
     "visit_entered": "{org_name}\nمهمان شما {visitor} ساعت {time} وارد شد.",
     "visit_left": "{org_name}\nمهمان شما {visitor} ساعت {time} بیرون رفت.",

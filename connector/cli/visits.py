@@ -6,8 +6,8 @@ from datetime import date, datetime, time, timedelta
 import click
 
 from connector.domain.clock import TEHRAN, local, to_naive_utc
-from connector.domain.errors import NotFound, PishkhanError, ValidationError
-from . import _px, main
+from connector.domain.errors import NotFound, PishkhanError
+from . import _px, explain, main
 
 
 def _when(value: str | None, end_of_day: bool = False) -> datetime | None:
@@ -28,9 +28,7 @@ def _when(value: str | None, end_of_day: bool = False) -> datetime | None:
 
 
 def _fail(exc: PishkhanError) -> click.ClickException:
-    if isinstance(exc, ValidationError):
-        return click.ClickException("; ".join(f"{k}: {v}" for k, v in exc.errors.items()))
-    return click.ClickException(str(exc))
+    return click.ClickException(explain(exc))
 
 
 @main.group("visits")
@@ -48,7 +46,7 @@ def visits_group() -> None:
 @click.option("--father-name", default="")
 @click.option("--mobile", default="", help="the visitor gets the pass code by SMS")
 @click.option("--host", required=True, help="the host's staff username")
-@click.option("--purpose", default="ملاقات", show_default=True)
+@click.option("--purpose", default="")
 @click.option("--unit", default="")
 @click.option("--from", "start", default=None, help="ISO time (Tehran); default now")
 @click.option("--to", "end", default=None, help="ISO time (Tehran); default 4 hours later")

@@ -125,6 +125,8 @@ class RetentionTable(Table):
     tokens_days: float = Field(30, gt=0, description="sign-in tokens, after they expire")
     sms_text_days: float = Field(90, gt=0, description="SMS texts (then blanked)")
     letters_years: float = Field(5, gt=0, description="letters and attachments, after closure")
+    visitors_days: float = Field(365, gt=0, description="in-person visits with their scans, "
+                                 "after the visit; then the visitor and photos")
 
 
 class ScannerTable(PluginTable):

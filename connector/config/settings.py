@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     clamd_port: int = Field(3310, ge=1, le=65535)
     scanner_timeout: float = Field(30.0, gt=0, description="seconds a scan may take")
     retention_hour: int = Field(3, ge=0, le=23, description="Tehran hour of the retention run")
+    # Identity look-ups (connector/plugins/identity.py): the HTTP/JSON adapter's profile file
+    # (empty: off), and how long answers are kept in memory.
+    identity_profile: str = Field("", description="e.g. config/identity/sandbox.toml")
+    identity_cache_seconds: float = Field(600.0, ge=0)
     # Reverse proxies in front of the portal whose X-Forwarded-* headers are trusted.
     proxy_fix: int = Field(0, ge=0, le=10)
     # Every variable seen (environment over .env): organization files name their secrets here.

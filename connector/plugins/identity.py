@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connector.domain.errors import (ConfigurationError, ExternalError, TransientError,
-                                     ValidationError)
+from connector.domain.errors import (ConfigurationError, ExternalError, Message,
+                                     TransientError, ValidationError, msg)
 from connector.domain.normalize import mask_id, mobile as clean_mobile, national_code
 from connector.plugins import registry
 from connector.plugins.ports import Person
@@ -38,20 +38,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 GROUP = "pishkhan.identity"
-DEFAULT_TTL = 600.0
-MSG_OFF = "جستجوی ثبت احوال روشن نیست؛ نام را از روی کارت بنویسید."
-MSG_DOWN = "سامانه ثبت احوال الان پاسخ نمی‌دهد؛ نام را از روی کارت بنویسید."
-MSG_NOT_FOUND = "این کد ملی در ثبت احوال پیدا نشد. کد را دوباره نگاه کنید."
-MSG_DEAD = "ثبت احوال این شخص را زنده نمی‌داند. کارت را با دقت ببینید."
-MSG_NOT_OWNER = ("این شماره همراه به نام صاحب این کد ملی نیست. شماره‌ای بنویسید که به نام "
-                 "خودتان است.")
+MSG_OFF = msg("identity.off")
+MSG_DOWN = msg("identity.down")
+MSG_NOT_FOUND = msg("identity.not_found")
+MSG_DEAD = msg("identity.dead")
+MSG_NOT_OWNER = msg("identity.not_owner")
 
 
 @dataclass(frozen=True)
 class Outcome:
     status: str  # found | not_found | match | mismatch | unavailable | off
     person: Person | None = None
-    message: str = ""
+    message: Message | None = None  # what to tell the desk or the citizen, if anything
     cached: bool = False
 
 
@@ -98,7 +96,7 @@ def lookups(px: Pishkhan) -> Lookups:
         if held is not None and held[0]() is px:
             return held[1]
         env = px.settings.env
-        path = env.get("PISHKHAN_IDENTITY_PROFILE", "").strip()
+        path = px.settings.identity_profile.strip()
         adapter: Any = None
         if path:
             try:
@@ -108,8 +106,7 @@ def lookups(px: Pishkhan) -> Lookups:
                 # "type the name" and its audit record carries the reason.
                 log.error("identity profile %s: %s", path, exc.detail)
                 adapter = _Misconfigured(exc.detail)
-        made = Lookups(adapter, float(env.get("PISHKHAN_IDENTITY_CACHE_SECONDS", "") or
-                                      DEFAULT_TTL), _Cache())
+        made = Lookups(adapter, px.settings.identity_cache_seconds, _Cache())
         for key in [k for k, (ref, _) in _built.items() if ref() is None]:
             del _built[key]
         _built[id(px)] = (weakref.ref(px), made)
@@ -176,7 +173,7 @@ def lookup_person(px: Pishkhan, typed_code: str, *, org: str = "", purpose: str 
     if person is None:
         outcome = Outcome("not_found", message=MSG_NOT_FOUND)
     else:
-        outcome = Outcome("found", person, "" if person.alive else MSG_DEAD)
+        outcome = Outcome("found", person, None if person.alive else MSG_DEAD)
     found.cache.put(key, outcome, found.ttl)
     _record(px, "identity.lookup", org, code, outcome, purpose)
     return outcome

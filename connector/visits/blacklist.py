@@ -2,6 +2,7 @@
 audited; a blacklisted person at a gate or at the desk raises an alert for the security desk."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -9,7 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connector.domain.clock import now
-from connector.domain.errors import NotFound, ValidationError
+from connector.domain.errors import Message, NotFound, ValidationError, msg
 from connector.domain.normalize import digits_only, national_code, text
 from connector.store import audit
 from connector.store.visits import BlacklistEntry, Visitor, VisitAlert
@@ -18,8 +19,8 @@ from connector.visits.people import Identity
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
 
-MSG_WHO = "کد ملی درست یا شماره گذرنامه و کشور را بنویسید."
-MSG_REASON = "دلیل را بنویسید؛ نگهبان آن را می‌بیند."
+MSG_WHO = msg("visit.blacklist_who")
+MSG_REASON = msg("visit.blacklist_reason")
 
 
 def add(px: Pishkhan, org: str, *, national_code_: str = "", passport: str = "",
@@ -80,10 +81,13 @@ def listing(px: Pishkhan, org: str) -> list[BlacklistEntry]:
             .order_by(BlacklistEntry.created_at.desc())))
 
 
-def alert(session: Session, org: str, kind: str, message: str,
+def alert(session: Session, org: str, kind: str, message: Message,
           visit_id: int | None = None) -> VisitAlert:
-    """Shown on the security desk's page until someone there marks it seen."""
-    row = VisitAlert(org=org, kind=kind, message=message, visit_id=visit_id, at=now())
+    """Shown on the security desk's page until someone there marks it seen. The row keeps the
+    message's code and parameters (JSON), so the page says it in its reader's language."""
+    text = json.dumps({"code": message.code, "params": dict(message.params)},
+                      ensure_ascii=False)
+    row = VisitAlert(org=org, kind=kind, message=text, visit_id=visit_id, at=now())
     session.add(row)
     return row
 

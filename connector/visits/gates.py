@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from connector.domain import tracking
 from connector.domain.clock import local, now
-from connector.domain.errors import NotFound, PishkhanError, ValidationError
+from connector.domain.errors import Message, NotFound, PishkhanError, ValidationError, msg
 from connector.domain.normalize import to_persian_digits
 from connector.outbox import sms as outbox
 from connector.store import audit
@@ -28,16 +28,9 @@ if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
 
 DIRECTIONS = ("in", "out")
-REASONS = {
-    "unknown": "این کارت شناخته نشد.",
-    "early": "هنوز وقت ملاقات نرسیده است.",
-    "expired": "مهلت این کارت گذشته است.",
-    "used": "این کارت پیش‌تر استفاده شده است.",
-    "refused": "ورود این مراجع پذیرفته نشده است.",
-    "passback": "این کارت یک بار وارد شده و هنوز خارج نشده است.",
-    "not_inside": "این کارت وارد نشده است؛ خروج بدون ورود ممکن نیست.",
-    "no_pass": "این مراجعه کارت ورود ندارد.",
-}
+# Why a scan is denied: the catalog's code of each reason is ``gate.<why>``.
+REASONS = ("unknown", "early", "expired", "used", "refused", "passback", "not_inside",
+           "no_pass", "blacklisted")
 
 
 class GateUnauthorized(PishkhanError):
@@ -114,7 +107,7 @@ def by_name(px: Pishkhan, org: str, name: str) -> Gate:
 class Decision:
     decision: str  # allow | deny
     direction: str
-    reason: str = ""
+    reason: Message | None = None  # the catalog's gate.<why>, when denied
     visitor_name: str = ""
     visitor_id: int | None = None
     has_photo: bool = False
@@ -154,14 +147,14 @@ def scan(px: Pishkhan, gate: Gate, code: str, direction: str | None = None) -> D
             direction = gate.direction if gate.direction in DIRECTIONS else \
                 "out" if visit is not None and visit.state == "inside" else "in"
         result = Decision("deny", direction)
-        why = "unknown"
+        why, detail = "unknown", ""
         if visit is not None:
             result.visitor_name, result.visitor_id = visit.visitor.name, visit.visitor_id
             result.has_photo, result.visit_id = bool(visit.visitor.photo_sha256), visit.id
             entry = blacklist.active_for(s, gate.org, visit.visitor) if direction == "in" \
                 else None
             if entry is not None:
-                why, result.reason = "blacklisted", f"ممنوع‌الورود: {entry.reason}"
+                why, detail = "blacklisted", entry.reason
             elif direction == "in":
                 moved = s.execute(update(Visit).where(
                     Visit.id == visit.id, Visit.state == "planned",
@@ -183,20 +176,19 @@ def scan(px: Pishkhan, gate: Gate, code: str, direction: str | None = None) -> D
                 why = "" if moved else "not_inside"
         if why == "":
             result.decision = "allow"
-        elif why != "blacklisted":
-            result.reason = REASONS[why]
+        else:
+            result.reason = msg(f"gate.{why}", reason=detail)
         s.add(GateScan(org=gate.org, gate_id=gate.id, visit_id=visit.id if visit else None,
                        direction=direction, decision=result.decision,
-                       reason=result.reason[:200], at=at))
+                       reason=f"gate.{why}" if why else "", at=at))
         s.execute(update(Gate).where(Gate.id == gate.id).values(last_seen_at=at))
         audit.record(s, f"gate.{result.decision}", org=gate.org, gate=gate.name,
                      direction=direction, visit=visit.id if visit else None,
                      why=why or None)
         if not result.allowed:
-            who = result.visitor_name or "کارت ناشناس"
-            blacklist.alert(s, gate.org, "scan_denied",
-                            f"{gate.name}: {who} — {result.reason}",
-                            visit.id if visit else None)
+            blacklist.alert(s, gate.org, "scan_denied", msg(
+                "alert.scan_denied", gate=gate.name, who=result.visitor_name,
+                reason=f"gate.{why}", detail=detail), visit.id if visit else None)
         elif visit is not None:
             _tell_host(px, s, visit, direction, at)
         return result

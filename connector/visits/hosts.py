@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.domain.errors import NotFound, ValidationError
+from connector.domain.errors import NotFound, ValidationError, msg
 from connector.domain.normalize import mobile as clean_mobile
 from connector.store import audit
 from connector.store.models import StaffUser
@@ -16,7 +16,7 @@ from connector.store.visits import HostProfile
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
 
-MSG_MOBILE = "شماره همراه میزبان را درست بنویسید (مثل ۰۹۱۲۱۲۳۴۵۶۷)."
+MSG_MOBILE = msg("visit.host_mobile")
 HOSTING_ROLES = ("host", "security", "desk", "controller", "org_admin", "platform_admin")
 
 
@@ -51,6 +51,5 @@ def hosts(px: Pishkhan, org: str) -> list[StaffUser]:
 def by_username(session: Session, org: str, username: str) -> StaffUser:
     user = session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
     if user is None or not user.active or (user.orgs and org not in user.orgs):
-        raise ValidationError({"host": "میزبان در این سازمان پیدا نشد. نام کاربری او را "
-                                       "درست بنویسید."})
+        raise ValidationError({"host": msg("visit.host_unknown")})
     return user

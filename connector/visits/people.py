@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connector.domain.errors import NotFound, ValidationError
+from connector.domain.errors import NotFound, ValidationError, msg
 from connector.domain.normalize import digits_only, mobile as clean_mobile, national_code, text
 from connector.store.models import Letter
 from connector.store.visits import BlacklistEntry, GateScan, Visit, VisitAlert, Visitor
@@ -19,14 +19,8 @@ from connector.store.visits import BlacklistEntry, GateScan, Visit, VisitAlert, 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
 
-MSG = {
-    "national_code": "کد ملی درست نیست. ۱۰ رقم کارت ملی را بنویسید.",
-    "passport": "شماره گذرنامه را بنویسید (حرف و رقم لاتین).",
-    "nationality": "کشور (تابعیت) مراجع را بنویسید.",
-    "first_name": "نام مراجع را بنویسید.",
-    "last_name": "نام خانوادگی مراجع را بنویسید.",
-    "mobile": "شماره همراه را درست بنویسید (مثل ۰۹۱۲۱۲۳۴۵۶۷) یا خالی بگذارید.",
-}
+MSG = {key: msg(f"visit.{key}") for key in (
+    "national_code", "passport", "nationality", "first_name", "last_name", "mobile")}
 _PASSPORT = re.compile(r"^[A-Z0-9]{5,20}$")
 
 

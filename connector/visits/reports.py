@@ -61,7 +61,7 @@ def build(px: Pishkhan, org: str, since: datetime, until: datetime) -> VisitRepo
     per_day: Counter[date] = Counter(local(v.window_start).date() for v in rows)
     denied_day: Counter[date] = Counter(local(t).date() for t in scans)
     hosts: dict[tuple[str, str], HostRow] = defaultdict(lambda: HostRow("", ""))
-    total = HostRow("همه", "")
+    total = HostRow("*", "")  # the total row; the page names it
     for v in rows:
         key = (v.host_name or "—", v.unit_code)
         row = hosts.setdefault(key, HostRow(*key))
@@ -81,7 +81,7 @@ def build(px: Pishkhan, org: str, since: datetime, until: datetime) -> VisitRepo
 def csv_rows(report: VisitReport) -> list[list[str]]:
     out = [["host", "unit", "visits", "average_stay_minutes", "overstays"]]
     for r in [*report.hosts, report.total]:
-        out.append([r.host, r.unit, str(r.visits), "" if r.average_stay_minutes is None
+        out.append(["(all)" if r is report.total else r.host, r.unit, str(r.visits), "" if r.average_stay_minutes is None
                     else str(r.average_stay_minutes), str(r.overstays)])
     out.append([])
     out.append(["day", "visits", "refused_scans"])

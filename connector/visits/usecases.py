@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from connector.domain import tracking
 from connector.domain.clock import local, now
-from connector.domain.errors import NotFound, ValidationError
+from connector.domain.errors import NotFound, ValidationError, msg
 from connector.domain.normalize import text, to_persian_digits
 from connector.outbox import sms as outbox
 from connector.store import audit
@@ -28,19 +28,14 @@ from connector.visits.people import Identity, upsert
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
 
-CATEGORIES = {1: "اطلاع‌رسانی", 2: "تحویل مدارک بدون ورود", 3: "ورود برای ملاقات",
-              4: "انجام خدمت در میز"}
+# The directive's four kinds of in-person service (their names are the pages'): 1 information
+# only, 2 documents handed in without entering, 3 entry to meet someone, 4 service at the desk.
+CATEGORIES = (1, 2, 3, 4)
 ENTERING = 3  # the one category that enters the building with a pass
 WALK_IN_HOURS = 4
 MAX_WINDOW = timedelta(days=7)
-MSG = {
-    "category": "نوع مراجعه را انتخاب کنید.",
-    "window": "زمان ملاقات درست نیست: پایان باید بعد از آغاز و در همان هفته باشد.",
-    "past": "پایان زمان ملاقات گذشته است.",
-    "purpose": "موضوع ملاقات را کوتاه بنویسید.",
-    "host": "میزبان را انتخاب کنید.",
-    "state": "این مراجعه دیگر باز نیست.",
-}
+MSG = {"category": msg("visit.category"), "window": msg("visit.window"),
+       "past": msg("visit.past"), "host": msg("visit.host"), "state": msg("visit.not_open")}
 
 
 def pass_hash(px: Pishkhan, code: str) -> str:
@@ -49,11 +44,11 @@ def pass_hash(px: Pishkhan, code: str) -> str:
                     hashlib.sha256).hexdigest()
 
 
-def fa_time(at: datetime) -> str:
-    """``۱۴۰۵/۰۹/۰۸ ساعت ۱۰:۳۰`` in Tehran time."""
+def jalali_parts(at: datetime) -> tuple[str, str]:
+    """(``۱۴۰۵/۰۹/۰۸``, ``۱۰:۳۰``): the day and the time in Tehran, in Persian digits."""
     wall = JalaliDateTime(local(at))
-    return to_persian_digits(wall.strftime("%Y/%m/%d")) + " ساعت " + \
-        to_persian_digits(wall.strftime("%H:%M"))
+    return (to_persian_digits(wall.strftime("%Y/%m/%d")),
+            to_persian_digits(wall.strftime("%H:%M")))
 
 
 @dataclass
@@ -77,8 +72,8 @@ def check_blacklist(px: Pishkhan, org: str, who: Identity | Visitor, where: str,
         if entry is None:
             return
         name = f"{who.first_name} {who.last_name}".strip() or entry.name or "—"
-        blacklist.alert(s, org, "blacklisted",
-                        f"{name}: ممنوع‌الورود ({entry.reason}) — {where}", visit_id)
+        blacklist.alert(s, org, "blacklisted", msg("alert.blacklisted", name=name,
+                                                   reason=entry.reason, where=where), visit_id)
         audit.record(s, "visit.blacklisted_attempt", org=org, entry=entry.id, where=where,
                      visit=visit_id)
     raise Blacklisted(entry.reason)
@@ -86,7 +81,7 @@ def check_blacklist(px: Pishkhan, org: str, who: Identity | Visitor, where: str,
 
 class Blacklisted(ValidationError):
     def __init__(self, reason: str) -> None:
-        super().__init__({"identity": f"این شخص اجازه ورود ندارد. دلیل: {reason}"})
+        super().__init__({"identity": msg("visit.blacklisted", reason=reason)})
         self.reason = reason
 
 
@@ -112,13 +107,11 @@ def register(px: Pishkhan, org: str, ident: Identity, *, host: str, purpose: str
         errors["window"] = MSG["window"]
     elif end <= at:
         errors["window"] = MSG["past"]
-    if category == ENTERING and not text(purpose):
-        errors["purpose"] = MSG["purpose"]
     if category == ENTERING and not host:
         errors["host"] = MSG["host"]
     if errors:
         raise ValidationError(errors)
-    check_blacklist(px, org, ident, "پذیرش" if admit else "ثبت ملاقات")
+    check_blacklist(px, org, ident, "visit.at_admission" if admit else "visit.at_registration")
     with px.sessions() as s, s.begin():
         host_user = hosts.by_username(s, org, host) if host else None
         profile = hosts.profile_of(s, host_user.id if host_user else None)
@@ -138,10 +131,10 @@ def register(px: Pishkhan, org: str, ident: Identity, *, host: str, purpose: str
         audit.record(s, "visit.admit" if admit else "visit.register", org=org, visit=visit.id,
                      visitor=visitor.id, category=category)
         if code and not admit and visitor.mobile:
-            unit_name = organization.unit_name(visit.unit_code) or ""
+            day, time = jalali_parts(start)
             outbox.queue(s, px, "visit_invite", visitor.mobile, {
-                "visitor": visitor.name, "when": fa_time(start), "pass_code": code,
-                "place": "، ".join(p for p in (organization.name, unit_name) if p),
+                "visitor": visitor.name, "day": day, "time": time, "pass_code": code,
+                "place": organization.unit_name(visit.unit_code) or organization.name,
                 "host": visit.host_name}, org=org)
         return Registered(visit, code)
 
@@ -157,7 +150,7 @@ def _store_images(px: Pishkhan, visitor: Visitor, photo: bytes | None,
 def admit(px: Pishkhan, org: str, visit_id: int, *, photo: bytes | None = None,
           id_scan: bytes | None = None) -> Visit:
     """An expected visitor stands at the desk: identity checked, photo taken."""
-    check_blacklist(px, org, get(px, org, visit_id).visitor, "پذیرش", visit_id)
+    check_blacklist(px, org, get(px, org, visit_id).visitor, "visit.at_admission", visit_id)
     with px.sessions() as s, s.begin():
         visit = _get(s, org, visit_id)
         if visit.state != "planned":

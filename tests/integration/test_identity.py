@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+import messages
+
 from connector.bootstrap import bootstrap
 from connector.people import staff
 from connector.plugins import identity
@@ -53,9 +55,9 @@ def test_found_not_found_and_dead_with_a_short_cache_and_an_audit_record_each(re
     again = identity.lookup_person(px, "0076229645", org="demo")
     assert again.status == "found" and again.cached
     missing = identity.lookup_person(px, "0045678911")
-    assert missing.status == "not_found" and "پیدا نشد" in missing.message
+    assert missing.status == "not_found" and "پیدا نشد" in messages.render(missing.message)
     dead = identity.lookup_person(px, "0034567895")
-    assert dead.status == "found" and not dead.person.alive and "زنده" in dead.message
+    assert dead.status == "found" and not dead.person.alive and "زنده" in messages.render(dead.message)
     wrong_birth = identity.lookup_person(px, "0076229645", birth_date="1399/01/01")
     assert wrong_birth.status == "not_found"
     found = records(px)
@@ -69,7 +71,7 @@ def test_slow_down_and_wrong_credentials_say_type_the_name(registry, tmp_path):
     requests.post(f"{url}/registry/faults", json={"latency_ms": 1500}, timeout=5)
     started = time.monotonic()
     slow = identity.lookup_person(px, "0012345679")
-    assert slow.status == "unavailable" and "از روی کارت" in slow.message
+    assert slow.status == "unavailable" and "از روی کارت" in messages.render(slow.message)
     assert time.monotonic() - started < 4  # two tries of one second, not a hung desk
     requests.post(f"{url}/registry/faults", json={"down": True}, timeout=5)
     down = identity.lookup_person(px, "0012345679")
@@ -97,14 +99,14 @@ def test_mobile_ownership(registry):
     px, _ = registry
     assert identity.check_mobile(px, "09121234567", "0076229645").status == "match"
     no = identity.check_mobile(px, "09129999999", "0076229645")
-    assert no.status == "mismatch" and "به نام صاحب این کد ملی نیست" in no.message
+    assert no.status == "mismatch" and "به نام صاحب این کد ملی نیست" in messages.render(no.message)
     assert [r.detail["outcome"] for r in records(px, "identity.mobile")] == ["match",
                                                                              "mismatch"]
 
 
 def test_without_a_profile_look_ups_are_off(px):
     off = identity.lookup_person(px, "0076229645")
-    assert off.status == "off" and "از روی کارت" in off.message
+    assert off.status == "off" and "از روی کارت" in messages.render(off.message)
 
 
 def test_the_security_desk_fills_the_name_from_the_national_code(registry, app_factory=None):
@@ -209,7 +211,7 @@ def test_a_broken_profile_does_not_break_the_desk(tmp_path):
     px = bootstrap(settings)
     try:
         outcome = identity.lookup_person(px, "0076229645")
-        assert outcome.status == "unavailable" and "از روی کارت" in outcome.message
+        assert outcome.status == "unavailable" and "از روی کارت" in messages.render(outcome.message)
         assert records(px)[-1].detail["error"].startswith("configuration: identity profile")
     finally:
         px.close()

@@ -234,7 +234,7 @@ def test_report_counts_visits_stays_and_refused_scans_with_a_csv(px, client):
     assert "ترددهای ردشده: ۱" in body
     csv_text = client.get("/visits/demo/report.csv").get_data(as_text=True)
     assert csv_text.startswith("\ufeffhost,unit,visits")
-    assert "مهندس کریمی,,1,0.0,0" in csv_text and "همه,,2,0.0,0" in csv_text
+    assert "مهندس کریمی,,1,0.0,0" in csv_text and "(all),,2,0.0,0" in csv_text
     assert "\n2,1" in csv_text.replace("\r", "")  # category 2: one visit
     assert client.get("/visits/demo/report?since=bad").status_code == 400
 

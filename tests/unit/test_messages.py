@@ -80,6 +80,13 @@ ALLOWED = {
     ("connector/letters/lifecycle.py", "دلیلی نوشته نشده است."),
     ("connector/people/staff.py", "کنترل‌کننده نمونه"),
     ("connector/people/staff.py", "مدیر سامانه نمونه"),
+    # the demo's visits (connector/visits/demo.py): accounts, expected visitors, a purpose
+    ("connector/visits/demo.py", "مهندس کریمی (میزبان نمونه)"),
+    ("connector/visits/demo.py", "نگهبانی نمونه"),
+    ("connector/visits/demo.py", "مریم"), ("connector/visits/demo.py", "احمدی"),
+    ("connector/visits/demo.py", "علی"), ("connector/visits/demo.py", "احمد"),
+    ("connector/visits/demo.py", "کریمی"), ("connector/visits/demo.py", "افغانستان"),
+    ("connector/visits/demo.py", "جلسه نمونه"),
 }
 
 

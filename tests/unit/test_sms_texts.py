@@ -27,7 +27,7 @@ def test_every_default_text_renders_without_leftover_braces():
               "letter_number": "1405/12", "reason": "مدارک کامل نیست", "unit": "امور مالی",
               "track_url": "http://x/t/1", "survey_url": "http://x/t/1#survey",
               # the in-person desk's texts (connector/visits)
-              "when": "۱۴۰۵/۰۹/۰۸ ساعت ۱۰:۰۰", "place": "شهرداری، امور مالی",
+              "day": "۱۴۰۵/۰۹/۰۸", "place": "امور مالی",
               "pass_code": "398241320084", "visitor": "مریم احمدی", "time": "۱۰:۰۵",
               "host": "مهندس کریمی"}
     for kind in DEFAULTS:
