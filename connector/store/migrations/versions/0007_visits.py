@@ -1,7 +1,7 @@
 """visits: visitors, visits, hosts, gates, scans, blacklist, alerts
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0011
 Create Date: 2026-11-29
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0007'
-down_revision = '0004'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
