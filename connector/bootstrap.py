@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from connector.config import holidays
 from connector.config.organizations import Organization, Problem, load_organizations
 from connector.config.settings import Settings, load_settings
+from connector.domain.calendar import WorkCalendar
 from connector.domain.errors import ConfigurationError, NotFound
 from connector.letters import lifecycle
 from connector.letters.blobs import BlobStore
@@ -21,6 +23,7 @@ from connector.outbox.webhook_http import HttpWebhookSink
 from connector.plugins import registry
 from connector.plugins.ports import (
     CorrespondenceSystem,
+    MailGateway,
     SmsGateway,
     TextCatalog,
     VirusScanner,
@@ -42,16 +45,23 @@ class Pishkhan:
     texts: TextCatalog
     _adapters: dict[str, CorrespondenceSystem] = field(default_factory=dict)
     _gateways: dict[str, SmsGateway] = field(default_factory=dict)
+    _mailers: dict[str, MailGateway] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     sms_health: GatewayHealth = field(default_factory=GatewayHealth)
     webhook_sink: WebhookSink | None = None
     _scanners: dict[str, Scanning] = field(default_factory=dict)
+    holidays: WorkCalendar = field(default_factory=WorkCalendar)
 
     def org(self, slug: str) -> Organization:
         try:
             return self.orgs[slug]
         except KeyError:
             raise NotFound(f"organization {slug!r}") from None
+
+    def calendar(self, slug: str | None) -> WorkCalendar:
+        """Working days for ``slug``: official holidays plus the organization's closures."""
+        org = self.orgs.get(slug or "")
+        return org.calendar.apply(self.holidays) if org else self.holidays
 
     def adapter(self, slug: str) -> CorrespondenceSystem:
         with self._lock:
@@ -105,6 +115,19 @@ class Pishkhan:
                     registry.SMS_GATEWAYS, conf.type, options, self.settings.env)
             return self._gateways[key]
 
+    def mail_gateway(self, slug: str | None) -> MailGateway:
+        """The organization's ``[mail]`` gateway; without one (or without an organization) the
+        file outbox under var/mail-outbox/."""
+        conf = self.org(slug).mail if slug else None
+        kind, options = (conf.type, dict(conf.options)) if conf else ("file", {})
+        if kind == "file":
+            options.setdefault("path", str(self.settings.var_dir / "mail-outbox"))
+        with self._lock:
+            if (slug or "") not in self._mailers:
+                self._mailers[slug or ""] = registry.create(
+                    registry.MAIL_GATEWAYS, kind, options, self.settings.env)
+            return self._mailers[slug or ""]
+
     def close(self) -> None:
         for adapter in self._adapters.values():
             adapter.close()
@@ -123,13 +146,21 @@ def bootstrap(settings: Settings | None = None, *,
     orgs, problems = load_organizations(settings.orgs_dir, settings.env)
     for problem in problems:
         log.error("organization config: %s", problem)
+    try:
+        calendar, _ = holidays.load(settings.env)
+    except (OSError, ValueError) as exc:  # a bad update file: say so, keep the shipped data
+        problems.append(Problem(settings.env.get("PISHKHAN_HOLIDAYS_FILE", ""), "-", str(exc),
+                                "fix the holiday file or unset PISHKHAN_HOLIDAYS_FILE"))
+        log.error("holiday calendar: %s", exc)
+        calendar, _ = holidays.load({})
     engine = make_engine(settings.database_url)
     if texts is None:
         texts = registry.load(registry.SMS_TEXTS, "default")()
     sessions = make_session_factory(engine)
     lifecycle.install_audit(sessions)
     px = Pishkhan(settings=settings, orgs=orgs, problems=problems, engine=engine,
-                  sessions=sessions, blobs=BlobStore(settings.blob_dir), texts=texts)
+                  sessions=sessions, blobs=BlobStore(settings.blob_dir), texts=texts,
+                  holidays=calendar)
     px.webhook_sink = webhook_sink or HttpWebhookSink(
         connect_timeout=settings.webhook_connect_timeout,
         read_timeout=settings.webhook_timeout)
@@ -149,6 +180,7 @@ def check_plugins(px: Pishkhan, slugs: list[str] | None = None) -> list[Problem]
         builds: list[tuple[str, Callable[[], object]]] = [("adapter", lambda: px.adapter(slug))]
         builds += [("sms", lambda g=g: px.gateway(slug, g.name)) for g in org.sms_policy.gateways]
         builds.append(("scanner", lambda: px.scanner(slug)))
+        builds.append(("mail", lambda: px.mail_gateway(slug)))
         for key, build in builds:
             try:
                 build()

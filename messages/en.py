@@ -147,4 +147,28 @@ EN: dict[str, str] = {
     "identity.found": "The name came from the civil registry. Compare it with the card.",
     "identity.not_owner": "This mobile number is not in the name of this national code's owner. "
                           "Use a number in your own name.",
+    # issue 14: documents, follow-ups, objections, e-mail (connector.letters.followups)
+    "timeline.documents_requested": "The organization asked for another document: {note}",
+    "timeline.documents_added": "You sent {files} file(s) to complete the letter.",
+    "timeline.follow_up_of": "This letter carries more documents for letter {parent}.",
+    "timeline.documents_delivered": "Your extra documents reached the organization's system.",
+    "timeline.documents_follow_up": "Your extra documents went with linked letter {follow_up}.",
+    "timeline.objected": "You objected to the rejection; the objection's tracking code: {child}",
+    "timeline.objection_of": "This letter objects to the rejection of letter {parent}.",
+    "status.awaiting_documents": "Waiting for a document from you",
+    "next.awaiting_documents": "The organization asked for another document. Send it on this "
+                               "page.",
+    "letter.email": "The e-mail address is not valid. Write it like name@example.com.",
+    "letter.email_needed": "To get the news by e-mail, enter your e-mail address.",
+    "letter.notify_by": "Choose SMS, e-mail or both.",
+    "followups.note": "Write which document is needed; it is texted to the applicant.",
+    "followups.attachments": "Choose at least one file.",
+    "followups.objection": "Write why you object (at most 5,000 characters).",
+    "followups.not_waiting": "This letter is not waiting for a document.",
+    "followups.not_rejected": "Only a letter that was not accepted can be objected to.",
+    "followups.window": "The time to object to this letter is over.",
+    "followups.once": "You have already objected to this letter once.",
+    "followups.sent": "Your documents arrived and are being sent to the organization.",
+    "followups.added": "Your documents were added to the letter.",
+    "followups.objected": "Your objection arrived. Its tracking code was texted to you.",
 }

@@ -5,7 +5,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
+from connector.domain.errors import PermanentError, ValidationError
+from connector.letters import followups
 from connector.letters import usecases as letters
+from connector.outbox import inbound
 from connector.people import citizens
 
 from . import attachments, max_request_bytes, pishkhan, receipts
@@ -14,8 +17,6 @@ from .openapi import document
 from .security import bearer_mobile, readable_letter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
 
 def _body() -> Any:
     # JSON is the contract; a plain form post is accepted too, for the simplest clients.
@@ -97,6 +98,41 @@ def survey(tracking_code: str) -> tuple[Response, int]:
     score = letters.save_survey(pishkhan(), tracking_code, mobile, str(body.get("score", "")),
                                 str(body.get("comment", "") or ""))
     return jsonify(tracking_code=tracking_code, score=score), 201
+
+
+@bp.post("/letters/<tracking_code>/documents")
+def documents(tracking_code: str) -> Response:
+    mobile = bearer_mobile()
+    px = pishkhan()
+    follow_up = followups.add_documents(
+        px, tracking_code, mobile, attachments.from_files(request.files.getlist("attachments")))
+    letter = letters.get(px, tracking_code, mobile)
+    return jsonify(tracking_code=letter.tracking_code, status=letter.state, follow_up=follow_up)
+
+
+@bp.post("/letters/<tracking_code>/objection")
+def objection(tracking_code: str) -> tuple[Response, int]:
+    mobile = bearer_mobile()
+    child = followups.object_to(pishkhan(), tracking_code, mobile,
+                                str(request.form.get("objection", "")),
+                                attachments.from_files(request.files.getlist("attachments")))
+    code = child.tracking_code
+    return jsonify(tracking_code=code, status=child.state,
+                   receipt_url=public_url("citizen.receipt", code=code),
+                   track_url=public_url("citizen.track_letter", code=code)), 201
+
+
+@bp.route("/sms/inbound/<org>/<token>", methods=["GET", "POST"])
+def sms_inbound(org: str, token: str) -> Response:
+    """The address an SMS provider calls with each text sent to the organization's line."""
+    px = pishkhan()
+    px.org(org)
+    fields = {k: v for k, v in request.values.items()}
+    try:
+        outcomes = inbound.receive_push(px, org, token, fields)
+    except PermanentError as exc:
+        raise ValidationError({"message": exc.detail}) from None
+    return jsonify(received=sum(o.inbound_id is not None for o in outcomes))
 
 
 @bp.get("/letters/<tracking_code>/attachments/<int:index>")

@@ -22,6 +22,7 @@ from connector.domain.errors import (
     ValidationError,
     msg,
 )
+from connector.letters import followups
 from connector.letters import usecases as letters
 from connector.people import citizens
 
@@ -212,6 +213,38 @@ def survey(code: str) -> Page:
     except Forbidden:
         return _letter_page(code, 409, action_error=MSG_SURVEY_CLOSED)
     return redirect(url_for("citizen.track_letter", code=tracking.clean(code), rated=1))
+
+
+@bp.post("/t/<code>/documents")
+@citizen_required
+def documents(code: str) -> Page:
+    """The files the organization asked for (same checks as the letter form)."""
+    uploads = attachments.from_files(request.files.getlist("attachments"))
+    try:
+        follow_up = followups.add_documents(pishkhan(), code, str(current_mobile()), uploads)
+    except ValidationError as exc:
+        return _letter_page(code, 400, documents_errors=exc.errors)
+    except (Forbidden, InvalidTransition):
+        return _letter_page(code, 409, action_error=followups.MSG["not_waiting"])
+    flash("followups.sent" if follow_up else "followups.added")
+    return redirect(url_for("citizen.track_letter", code=tracking.clean(code)))
+
+
+@bp.post("/t/<code>/objection")
+@citizen_required
+def objection(code: str) -> Page:
+    reason = request.form.get("objection", "")
+    uploads = attachments.from_files(request.files.getlist("attachments"))
+    try:
+        child = followups.object_to(pishkhan(), code, str(current_mobile()), reason, uploads)
+    except ValidationError as exc:
+        return _letter_page(code, 400, objection_errors=exc.errors,
+                            objection_text=reason)
+    except Forbidden as exc:
+        return _letter_page(code, 409, action_error=exc.args[0] if exc.args else
+                            followups.MSG["window"])
+    flash("followups.objected")
+    return redirect(url_for("citizen.track_letter", code=child.tracking_code))
 
 
 @bp.get("/t/<code>/attachments/<int:index>")

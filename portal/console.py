@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from connector.config.organizations import Organization
 from connector.domain.errors import Forbidden, InvalidTransition, ValidationError
+from connector.letters import followups
 from connector.letters import usecases as letters
 from connector.people import staff
 from connector.store import audit
@@ -161,6 +162,25 @@ def reject(org: str, code: str) -> Page:
         flash(MSG_DECIDED)
         return _back(organization)
     flash(f"نامه {code} رد شد و دلیل آن برای متقاضی پیامک می‌شود.")
+    return _back(organization)
+
+
+@bp.post("/<org>/letters/<code>/request-documents")
+@staff_required
+def request_documents(org: str, code: str) -> Page:
+    """Ask the citizen for a missing document; the note is sent by SMS (and e-mail)."""
+    organization, letter = _letter_of(org, code)
+    code = letter.tracking_code
+    note = request.form.get("note", "")
+    try:
+        followups.request_documents(pishkhan(), code, _user().username, note)
+    except ValidationError as exc:
+        return _queue_page(organization, 400, errors={code: exc.errors},
+                           typed={code: {"note": note}})
+    except (InvalidTransition, Forbidden):
+        flash(MSG_DECIDED)
+        return _back(organization)
+    flash(f"درخواست مدرک برای متقاضی نامه {code} پیامک می‌شود؛ نامه تا رسیدن مدرک کنار می‌رود.")
     return _back(organization)
 
 

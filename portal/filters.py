@@ -1,10 +1,10 @@
 """Jinja filters for Persian display: Persian digits and Jalali dates in Asia/Tehran."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from flask import Flask, has_request_context
-from persiantools.jdatetime import JalaliDateTime
+from persiantools.jdatetime import JalaliDate, JalaliDateTime
 
 from connector.domain.clock import TEHRAN
 from connector.domain.normalize import to_persian_digits
@@ -40,6 +40,16 @@ def jalali(value: datetime | str | None, with_time: bool = True) -> str:
     return to_persian_digits(local.strftime(fmt, locale="fa"))
 
 
+def due_day(value: date | str | None) -> str:
+    """A calendar day (the promised date) with its weekday: ``چهارشنبه ۲۰ آذر ۱۴۰۵``."""
+    if not value:
+        return ""
+    day = JalaliDate(date.fromisoformat(value) if isinstance(value, str) else value)
+    if has_request_context() and locale() == "en":
+        return day.strftime(f"%A {day.day} %B %Y", locale="en")
+    return to_persian_digits(day.strftime(f"%A {day.day} %B %Y", locale="fa"))
+
+
 def filesize(size: int) -> str:
     if has_request_context() and locale() == "en":
         return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 \
@@ -53,5 +63,6 @@ def register(app: Flask) -> None:
     app.add_template_filter(fa_digits, "fa_digits")
     app.add_template_filter(jalali, "jalali")
     app.add_template_filter(filesize, "filesize")
+    app.add_template_filter(due_day, "due_day")
     app.add_template_filter(lambda code: labels.status(code, locale()), "status_label")
     app.jinja_env.globals["APPLICANT"] = labels.APPLICANT

@@ -97,6 +97,28 @@ EN: dict[str, str] = {
     "کد رهگیری شما:": "Your tracking code:",
     "این کد را یادداشت کنید. همین کد برایتان پیامک هم شد.":
         "Write this code down. It was also texted to you.",
+    "تاریخ پایان کار": "Promised completion date",
+    "نامه‌های پیوسته": "Linked letters", "اعتراض به نامه": "Objection to letter",
+    "مدارک تکمیلی نامه": "More documents for letter", "اعتراض شما": "Your objection",
+    "مدارک تکمیلی": "More documents", "مدرکی که سازمان خواسته است": "The document asked for",
+    "فایل‌ها": "Files", "فایل PDF، عکس (JPG یا PNG)، Word یا Excel.":
+        "A PDF, a photo (JPG or PNG), Word or Excel.", "فایل {n}": "File {n}",
+    "فرستادن مدارک": "Send the documents", "اعتراض به نپذیرفتن نامه": "Object to the rejection",
+    "اگر با دلیل نپذیرفتن موافق نیستید، تا {day} یک بار می‌توانید اعتراض کنید.":
+        "If you disagree with the reason, you may object once, until {day}.",
+    "دلیل اعتراض": "Why you object", "پیوست (اختیاری)": "Attachment (optional)",
+    "فرستادن اعتراض": "Send the objection",
+    "خبرهای نامه چطور برسد؟": "How should we tell you about your letter?",
+    "پیامک": "SMS", "ایمیل": "E-mail", "پیامک و ایمیل": "SMS and e-mail",
+    "خبرهای نامه": "News of the letter", "راه خبر گرفتن": "How to be told",
+    "اختیاری؛ برای خبر با ایمیل لازم است": "Optional; needed for news by e-mail",
+    "نشانی ایمیل درست نیست. مانند name@example.com بنویسید.":
+        "The e-mail address is not valid. Write it like name@example.com.",
+    "برای گرفتن خبر با ایمیل، نشانی ایمیل را بنویسید.":
+        "To get the news by e-mail, enter your e-mail address.",
+    "بگویید خبرها با پیامک، ایمیل یا هر دو برسد.": "Choose SMS, e-mail or both.",
+    "کار نامه تا این روز تمام می‌شود (روزهای کاری شمرده شده‌اند).":
+        "Your letter will be dealt with by this day (working days are counted).",
     "زمان فرستادن": "Sent at", "{n} فایل": "{n} files", "بعد چه می‌شود؟": "What happens next?",
     "هر وقت خواستید، با همین کد ببینید نامه‌تان کجاست.":
         "Use this code any time to see where your letter is.",

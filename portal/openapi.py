@@ -89,7 +89,7 @@ _SCHEMAS: dict[str, Any] = {
         "status": {"type": "string", "enum": [
             "staged", "awaiting_approval", "approved", "delivering", "delivered",
             "registered", "in_progress", "answered", "closed", "rejected",
-            "delivery_failed", "dead", "withdrawn"]},
+            "delivery_failed", "dead", "withdrawn", "awaiting_documents"]},
         "letter_number": _nullable(_STR),
         "registered_at": {"type": ["string", "null"], "format": "date-time"},
         "unit": _nullable(_STR),
@@ -97,6 +97,27 @@ _SCHEMAS: dict[str, Any] = {
         "rejection_reason": _nullable(_STR),
         "reply_available": {"type": "boolean"},
         "submitted_at": {"type": "string", "format": "date-time"},
+        "due_date": {
+            "type": ["string", "null"], "format": "date",
+            "description": "The promised completion date (تاریخ پایان کار), ISO 8601 "
+                           "(Gregorian, e.g. 2026-12-10): the service's duration_days counted "
+                           "in working days (Fridays, official holidays and the "
+                           "organization's closures skipped) from the day after submission; "
+                           "fixed at submission, moved on by the days the citizen was asked "
+                           "for a document. Null when the service promises no duration."},
+        "notify_by": {"type": "string", "enum": ["sms", "email", "both"],
+                      "description": "How the citizen is told of each step."},
+        "parent": {"type": ["string", "null"],
+                   "description": "The letter this one follows up or objects to."},
+        "link_kind": {"type": ["string", "null"], "enum": ["documents", "objection", None]},
+        "linked": {"type": "array", "items": _obj({
+            "tracking_code": _STR, "kind": {"type": "string",
+                                            "enum": ["documents", "objection"]}})},
+        "documents_note": {"type": ["string", "null"],
+                           "description": "What the organization asked for, while "
+                                          "`awaiting_documents`."},
+        "objection_until": {"type": ["string", "null"], "format": "date",
+                            "description": "The last day an objection is taken (once)."},
         "attachments": {"type": "array", "items": _obj({
             "name": _STR, "size": {"type": "integer"}, "content_type": _STR})},
         "timeline": {"type": "array", "items": _obj({
@@ -137,6 +158,10 @@ def _letter_form() -> dict[str, Any]:
             "subject": {"type": "string", "maxLength": 200},
             "body": {"type": "string", "maxLength": 10000},
             "service": {"type": "string", "description": "A service code of the organization."},
+            "email": {"type": "string", "format": "email", "maxLength": 254,
+                      "description": "Optional; needed when notify_by is email or both."},
+            "notify_by": {"type": "string", "enum": ["sms", "email", "both"], "default": "sms",
+                          "description": "How the citizen is told of each step."},
             "attachments": {"type": "array", "items": {"type": "string", "format": "binary"},
                             "description": "PDF, JPG, PNG, DOCX or XLSX, judged by content. "
                                            "How many and how large: the organization's "
@@ -228,6 +253,50 @@ def _paths(max_request_bytes: int) -> dict[str, Any]:
                                    "score": {"type": "integer"}}), "Saved"),
                 "400": _error("BadRequest"), "401": _error("Unauthorized"),
                 "404": _error("NotFound"), "409": _error("Conflict")}}},
+        f"{p}/sms/inbound/{{org}}/{{token}}": {m: {
+            "summary": "For SMS providers: a text sent to the organization's line",
+            "operationId": f"smsInbound{m.title()}",
+            "description": "The provider's own fields (Kavenegar: messageid, from, to, "
+                           "message) as query or form fields. `token` is the secret named by "
+                           "`inbound_token_env` under the organization's [sms] gateway; a wrong "
+                           "one is 404. Each text is recorded once by the provider's id and "
+                           "answered by SMS.",
+            "parameters": [_ORG, {"name": "token", "in": "path", "required": True,
+                                  "schema": {"type": "string"}}],
+            "responses": {"200": _json(_obj({"received": {
+                "type": "integer", "description": "New texts (0 for a repeat)."}}), "Recorded"),
+                "400": _error("BadRequest"), "404": _error("NotFound")}}
+            for m in ("get", "post")},
+        f"{p}/letters/{{tracking_code}}/documents": {"post": {
+            "summary": "Send the document the organization asked for", "operationId": "documents",
+            "description": "Only while the letter's status is `awaiting_documents` (its "
+                           "`documents_note` says what is needed). The files join the letter "
+                           "if it has not reached the organization yet, or the same letter in "
+                           "its system where the adapter can add files, otherwise they go as a "
+                           "linked follow-up letter (`follow_up`).",
+            "security": _BEARER, "parameters": [_CODE],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["attachments"], "properties": {"attachments": {
+                    "type": "array", "items": {"type": "string", "format": "binary"}}}}}}},
+            "responses": {
+                "200": _json(_obj({"tracking_code": _STR, "status": _STR,
+                                   "follow_up": _nullable(_STR)}), "Received"),
+                "400": _error("BadRequest"), "401": _error("Unauthorized"),
+                "404": _error("NotFound"), "409": _error("Conflict")}}},
+        f"{p}/letters/{{tracking_code}}/objection": {"post": {
+            "summary": "Object once to a rejection, within the organization's window",
+            "operationId": "objection",
+            "description": "Until the letter's `objection_until` (working days after the "
+                           "rejection). The objection is a new letter linked to this one.",
+            "security": _BEARER, "parameters": [_CODE],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["objection"], "properties": {
+                    "objection": {"type": "string", "maxLength": 5000},
+                    "attachments": {"type": "array",
+                                    "items": {"type": "string", "format": "binary"}}}}}}},
+            "responses": {"201": _json(_ref("Submitted"), "The objection letter"),
+                          "400": _error("BadRequest"), "401": _error("Unauthorized"),
+                          "404": _error("NotFound"), "409": _error("Conflict")}}},
         f"{p}/letters/{{tracking_code}}/attachments/{{index}}": {"get": {
             "summary": "Download one of the letter's attachments", "operationId": "attachment",
             "security": _BEARER,

@@ -7,7 +7,7 @@ from connector.domain.normalize import mask_id, to_persian_digits
 from connector.store.models import Letter
 
 from . import labels, pishkhan
-from .filters import jalali
+from .filters import due_day, jalali
 from .receipt_pdf import ReceiptFacts, render
 
 NOTE = ("این رسید نشان می‌دهد نامه شما رسیده است. برای دیدن وضعیت نامه، کد بالا را در "
@@ -25,6 +25,8 @@ def facts(letter: Letter, track_url: str) -> ReceiptFacts:
     if service is not None:
         rows.append(("خدمت", service.title))
     rows.append(("زمان فرستادن", jalali(letter.created_at)))
+    if letter.due_date:
+        rows.append(("پایان کار", due_day(letter.due_date)))
     if letter.letter_number:
         rows.append(("شماره نامه", letter.letter_number))
     rows.append(("وضعیت", labels.status(letter.state)))

@@ -35,6 +35,7 @@ STATE: dict[str, str] = {
     "delivery_failed": "فرستادن ناموفق (تلاش دوباره)",
     "dead": "متوقف؛ نیاز به بررسی",
     "withdrawn": "پس گرفته شده",
+    "awaiting_documents": "منتظر مدرک متقاضی",
 }
 
 HEALTH: dict[str, str] = {"ok": "سالم", "failing": "خطا دارد", "paused": "متوقف شده",

@@ -20,6 +20,7 @@ from connector.domain.letter import (
     Capabilities,
     DeliveryReceipt,
     Document,
+    OutgoingAttachment,
     OutgoingLetter,
     PollResult,
     RoutingChange,
@@ -58,7 +59,8 @@ class OdbcAdapter(CorrespondenceSystem):
         if password:
             parts.append(f"PWD={_braced(password)}")
         self._connection = ";".join(parts)
-        self.capabilities = Capabilities(reply_download=self.profile.fetch_reply is not None)
+        self.capabilities = Capabilities(reply_download=self.profile.fetch_reply is not None,
+                                         add_attachments=bool(self.profile.add_attachments))
 
     @classmethod
     def from_options(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> OdbcAdapter:
@@ -80,6 +82,22 @@ class OdbcAdapter(CorrespondenceSystem):
         return DeliveryReceipt(external_id=str(context["letter_id"]), status="pending",
                                letter_number=_text(context.get("number")),
                                letter_date=_naive(context.get("number_date")))
+
+    def add_attachments(self, external_id: str, tracking_code: str,
+                        attachments: tuple[OutgoingAttachment, ...]) -> None:
+        """The profile's [add_attachments] statements in one transaction (they are written to
+        skip a file the letter already has, so a retry adds nothing twice)."""
+        if not self.profile.add_attachments:
+            raise NotImplementedError("this profile cannot add files to a letter")
+        key: Any = int(external_id) if external_id.isdigit() else external_id
+        context: dict[str, Any] = {
+            "external_id": key, "tracking_code": tracking_code, "now": _now(),
+            "attachments": [{"name": a.name, "content_type": a.content_type,
+                             "content": a.content, "size": len(a.content)}
+                            for a in attachments]}
+        with self._connect("add_attachments", transaction=True) as cur:
+            for statement in self.profile.add_attachments:
+                self._execute_statement(cur, statement, context)
 
     def find(self, tracking_code: str) -> DeliveryReceipt | None:
         rows = self._query("find", self.profile.find, {"tracking_code": tracking_code}, 1)

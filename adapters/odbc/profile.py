@@ -21,6 +21,9 @@ A profile is a TOML file in ``adapters/odbc/profiles/<name>.toml`` (or a path gi
     sql = "..."
     [ping]
     sql = "SELECT 1"
+    [[add_attachments.statements]]     # optional: files for a letter already in the system
+    for_each = "attachments"           # context: external_id, tracking_code, attachments, now
+    sql = "INSERT INTO files (letter_id, name, data) SELECT ... WHERE NOT EXISTS (...)"
     [check]
     tables = ["letters", "files"]      # what `pishkhan adapter check` looks for
 
@@ -44,7 +47,7 @@ from connector.domain.letter import ChangeKind
 from ..options import check_kinds, map_kind, read_profile
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
-OPERATIONS = ("deliver", "find", "changes", "fetch_reply", "ping", "check")
+OPERATIONS = ("deliver", "find", "changes", "fetch_reply", "ping", "check", "add_attachments")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class SqlProfile:
     ping: str
     fetch_reply: str | None = None
     tables: tuple[str, ...] = ()
+    # Optional: files added to a letter already in the system (``external_id``, ``attachments``).
+    add_attachments: tuple[Statement, ...] = ()
 
     def kind(self, system_kind: str) -> ChangeKind | str | None:
         """Our kind for the system's, IGNORE, or None when the profile does not know it."""
@@ -95,21 +100,28 @@ def parse_sql_profile(data: Mapping[str, Any], default_name: str = "",
             raise bad(f"[{op}]", 'needs sql = "SELECT ..."')
         return table["sql"]
 
-    raw = data.get("deliver", {}).get("statements") if isinstance(data.get("deliver"), dict) \
-        else None
-    if not isinstance(raw, list) or not raw:
-        raise bad("[deliver]", "needs at least one [[deliver.statements]]")
-    statements = []
-    for i, item in enumerate(raw):
-        where = f"deliver.statements[{i}]"
-        if not isinstance(item, dict) or not isinstance(item.get("sql"), str):
-            raise bad(where, 'needs sql = "INSERT ..."')
-        if set(item) - {"sql", "outputs", "for_each", "when"}:
-            raise bad(where, f"has unknown keys {sorted(set(item) - {'sql', 'outputs', 'for_each', 'when'})}")
-        outputs = item.get("outputs", {})
-        if not isinstance(outputs, dict) or not all(isinstance(v, str) for v in outputs.values()):
-            raise bad(f"{where}.outputs", "must map names to column names")
-        statements.append(Statement(item["sql"], outputs, item.get("for_each"), item.get("when")))
+    def statements_of(op: str, required: bool) -> list[Statement]:
+        raw = data.get(op, {}).get("statements") if isinstance(data.get(op), dict) else None
+        if raw is None and not required:
+            return []
+        if not isinstance(raw, list) or not raw:
+            raise bad(f"[{op}]", f"needs at least one [[{op}.statements]]")
+        found = []
+        for i, item in enumerate(raw):
+            where = f"{op}.statements[{i}]"
+            if not isinstance(item, dict) or not isinstance(item.get("sql"), str):
+                raise bad(where, 'needs sql = "INSERT ..."')
+            extra = set(item) - {"sql", "outputs", "for_each", "when"}
+            if extra:
+                raise bad(where, f"has unknown keys {sorted(extra)}")
+            outputs = item.get("outputs", {})
+            if not isinstance(outputs, dict) or not all(isinstance(v, str)
+                                                        for v in outputs.values()):
+                raise bad(f"{where}.outputs", "must map names to column names")
+            found.append(Statement(item["sql"], outputs, item.get("for_each"), item.get("when")))
+        return found
+
+    statements = statements_of("deliver", True)
     if not any("letter_id" in s.outputs for s in statements):
         raise bad("[deliver]", "no statement outputs letter_id (the new letter's id)")
     changes = data.get("changes", {})
@@ -126,4 +138,5 @@ def parse_sql_profile(data: Mapping[str, Any], default_name: str = "",
                       deliver=tuple(statements), find=sql_of("find") or "",
                       changes=sql_of("changes") or "", kinds=dict(kinds),
                       ping=sql_of("ping") or "", fetch_reply=sql_of("fetch_reply", False),
-                      tables=tuple(tables))
+                      tables=tuple(tables),
+                      add_attachments=tuple(statements_of("add_attachments", False)))

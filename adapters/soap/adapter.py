@@ -15,7 +15,7 @@ from connector.domain import clock
 from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError,
                                      PermanentError, TransientError)
 from connector.domain.letter import (Capabilities, ChangeKind, DeliveryReceipt, Document,
-                                     OutgoingLetter, PollResult, RoutingChange)
+                                     OutgoingAttachment, OutgoingLetter, PollResult, RoutingChange)
 from connector.plugins.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
 from connector.plugins.secrets import scrub
 
@@ -61,7 +61,8 @@ class SoapAdapter(CorrespondenceSystem):
         ops = self.profile.operations
         self.capabilities = Capabilities(changes_feed="changes" in ops,
                                          reply_download="fetch_reply" in ops,
-                                         resumable_delivery=self.profile.multi_step)
+                                         resumable_delivery=self.profile.multi_step,
+                                         add_attachments="add_attachments" in ops)
         self._lock = threading.Lock()
         self._built: tuple[Any, RecordingTransport] | None = None
         session = self.profile.session
@@ -163,6 +164,20 @@ class SoapAdapter(CorrespondenceSystem):
                                letter_date=self._time(out.get("number_date")),
                                **{k: _text(out.get(k)) or None for k in ("reason", "unit",
                                                                          "person")})
+
+    def add_attachments(self, external_id: str, tracking_code: str,
+                        attachments: tuple[OutgoingAttachment, ...]) -> None:
+        """The profile's [add_attachments] steps, one file at a time, each looked up by the
+        step's reconcile before it is sent (so a retry adds nothing twice)."""
+        if "add_attachments" not in self.profile.operations:
+            raise NotImplementedError("this dialect cannot add files to a letter")
+        letter_id: Any = int(external_id) if external_id.isdigit() else external_id
+        for a in attachments:
+            progress = _LookFirst()
+            self._run("add_attachments", {
+                "letter_id": letter_id, "tracking_code": tracking_code,
+                "attachments": [{"name": a.name, "content_type": a.content_type,
+                                 "content": a.content, "size": len(a.content)}]}, progress)
 
     def find(self, tracking_code: str) -> DeliveryReceipt | None:
         try:
@@ -357,7 +372,7 @@ class SoapAdapter(CorrespondenceSystem):
 
     def _run(self, operation: str, context: dict[str, Any],
              progress: DeliveryProgress | None = None) -> dict[str, Any]:
-        effectful = operation == "deliver"
+        effectful = operation in ("deliver", "add_attachments")
         done = 0
 
         def call(spec: Any, kwargs: dict[str, Any]) -> Any:
@@ -392,3 +407,27 @@ class SoapAdapter(CorrespondenceSystem):
             raise
         except Exception as exc:  # a template that cannot be rendered (e.g. |int of a word)
             raise classify(exc, action=operation, secrets=self._secrets()) from exc
+
+
+class _LookFirst(DeliveryProgress):
+    """Progress for adding one file: nothing stored, and the step looked up before it is sent
+    (its single effectful call is then the only one an error can be about)."""
+
+    uncertain = True
+
+    def __init__(self) -> None:
+        self.steps: dict[str, Any] = {}
+
+    def get(self, step: str) -> Any:
+        return self.steps.get(step)
+
+    def put(self, step: str, value: Any) -> None:
+        self.steps[step] = value
+
+
+def _items(out: dict[str, Any]) -> list[Any]:
+    """The changes of one answer as a list (zeep gives one item bare, none as None)."""
+    items = out.get("changes")
+    if items is None:
+        return []
+    return list(items) if isinstance(items, (list, tuple)) else [items]

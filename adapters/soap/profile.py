@@ -69,6 +69,9 @@ CONTEXT_FIELDS: dict[str, frozenset[str]] = {
     "changes": frozenset({"cursor", "page_size", "since", "until"}),
     "fetch_reply": frozenset({"external_id"}),
     "ping": frozenset(),
+    # Optional: files for a letter already in the system; each file is run on its own, looked
+    # up first by the step's reconcile, so a retry adds nothing twice.
+    "add_attachments": frozenset({"letter_id", "tracking_code", "attachments"}),
 }
 # Available in every operation (and the session's login).
 COMMON_FIELDS = frozenset({"username", "password", "params", "session", "now"})
@@ -79,6 +82,7 @@ RESULT_FIELDS: dict[str, frozenset[str]] = {
     "changes": frozenset({"changes", "next_cursor"}),
     "fetch_reply": frozenset({"found", "text", "file_name", "content_type", "content"}),
     "ping": frozenset({"ok", "server_time"}),
+    "add_attachments": frozenset(),
 }
 CHANGE_FIELDS = frozenset({"change_id", "letter_id", "reference", "kind", "at", "number",
                            "reason", "unit", "person", "instruction", "text"})

@@ -90,3 +90,33 @@ def sms_retry(ctx: click.Context, note_id: int) -> None:
     except ValidationError as exc:
         raise click.ClickException(explain(exc)) from None
     click.echo(f"sms {note_id} is queued again")
+
+
+@sms_group.command("receive")
+@click.argument("org")
+@click.argument("sender", metavar="FROM_MOBILE")
+@click.argument("text")
+@click.pass_context
+def sms_receive(ctx: click.Context, org: str, sender: str, text: str) -> None:
+    """A citizen's text to ORG's line, through the file gateway's inbox (development and
+    demos); it is read, recorded and answered at once, as the worker would."""
+    from connector.domain.errors import NotFound
+    from connector.outbox import inbound
+    px = _px(ctx)
+    try:
+        policy = px.sms_policy(org)
+    except NotFound:
+        raise click.BadParameter(f"no organization {org!r}", param_hint="ORG") from None
+    gateways = [px.gateway(org, g.name) for g in policy.gateways]
+    simulator = next((g for g in gateways if hasattr(g, "simulate_inbound")), None)
+    if simulator is None:
+        raise click.ClickException(
+            f"{org} has no file gateway: only the file gateway can simulate an inbound text")
+    provider_id = simulator.simulate_inbound(sender, text)  # type: ignore[attr-defined]
+    for outcome in inbound.poll_org(px, org):
+        if outcome.inbound_id is None:
+            continue
+        row = next((r for r in inbound.listing(px, org, limit=50)
+                    if r["id"] == outcome.inbound_id), None)
+        mine = " (this text)" if row and row["provider_id"] == provider_id else ""
+        click.echo(f"inbound {outcome.inbound_id}{mine}: answer {outcome.answer or '-'}")

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from connector.delivery import polling
+from connector.delivery import documents, polling
 from connector.delivery import push as delivery
 from connector.domain.clock import TEHRAN
 from connector.operations import digest, retention
+from connector.outbox import inbound
+from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
 from connector.outbox import sms_status, webhooks
 from connector.visits import usecases as visits
@@ -61,6 +63,15 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
                       id="webhooks", name="webhooks", **opts)
     scheduler.add_job(_guarded("visits expiry", lambda: visits.expire_due(px)), "interval",
                       minutes=5, id="visits-expiry", name="visits expiry", **opts)
+    scheduler.add_job(_guarded("mail", lambda: mail_outbox.dispatch_due(px)), "interval",
+                      seconds=px.settings.sms_interval * 5, id="mail", name="mail", **opts)
+    scheduler.add_job(_guarded("documents", lambda: documents.push_pending(px)), "interval",
+                      seconds=px.settings.delivery_interval * 2, id="documents",
+                      name="documents", **opts)
+    # Texts citizens send to the organizations' lines (tracking by SMS).
+    inbox_every = px.settings.sms_inbox_interval
+    scheduler.add_job(_guarded("sms inbox", lambda: inbound.poll_all(px)), "interval",
+                      seconds=inbox_every, id="sms-inbox", name="sms inbox", **opts)
     for slug, org in px.orgs.items():
         scheduler.add_job(_guarded(f"poll {slug}", lambda s=slug: polling.poll_org(px, s)),
                           "interval", seconds=org.poll_interval, id=f"poll:{slug}",

@@ -15,6 +15,8 @@ from pydantic import ValidationError
 
 from connector.plugins.explain import describe
 from connector.config.orgfile import SLUG, OrganizationFile, PluginTable, SmsTable
+from connector.config.followups import Objections, parse_objections
+from connector.config.holidays import OrgCalendar, parse_org_calendar
 from connector.config.retention import RetentionPolicy
 from connector.letters.files import Limits
 from connector.outbox.policy import GatewayConfig, QuietHours, SmsPolicy
@@ -99,6 +101,11 @@ class Organization:
     retention: RetentionPolicy = RetentionPolicy()
     # The validated file: keys added to connector/config/orgfile.py are read from here.
     file: OrganizationFile | None = field(default=None, repr=False, compare=False)
+    # issue 14: [calendar] (connector/config/holidays.py), [mail] (the mail/ package; default
+    # the file outbox), [objections] (connector/config/followups.py)
+    calendar: OrgCalendar = OrgCalendar()
+    mail: PluginConfig = PluginConfig(type="file")
+    objections: Objections = Objections()
 
     def unit(self, code: str) -> Unit | None:
         return next((u for u in self.units if u.code == code), None)
@@ -221,6 +228,11 @@ def _cross_checks(data: Mapping[str, Any], file: str, problems: list[Problem]) -
     if isinstance(secretariat, str) and secretariat not in codes:
         problems.append(Problem(file, "secretariat_unit", f"{secretariat!r} is not one of the "
                                 "units", f"use one of: {', '.join(codes)}"))
+    # [calendar] dates and the [objections] unit (their models check the shape).
+    for key, message, fix in parse_org_calendar(data.get("calendar"))[1] + \
+            parse_objections(data.get("objections"), codes)[1]:
+        if key in ("calendar.closures", "objections.unit"):
+            problems.append(Problem(file, key, message, fix))
     services = data.get("services")
     for i, s in enumerate(services if isinstance(services, list) else []):
         unit = s.get("unit") if isinstance(s, dict) else None
@@ -271,7 +283,12 @@ def parse_organization(path: Path, data: Mapping[str, Any], env: Mapping[str, st
         scanner=None if f.scanner is None else PluginConfig(
             type=f.scanner.type, options=_interpolate(_options(f.scanner, ()), env, file,
                                                       "scanner", problems)),
-        retention=RetentionPolicy(**f.retention.model_dump()), file=f)
+        retention=RetentionPolicy(**f.retention.model_dump()), file=f,
+        calendar=parse_org_calendar(f.calendar.model_dump())[0],
+        objections=Objections(f.objections.window_days, f.objections.unit),
+        mail=PluginConfig(type="file") if f.mail is None else PluginConfig(
+            type=f.mail.type, options=_interpolate(_options(f.mail, ("type",)), env, file,
+                                                   "mail", problems)))
     return org if len(problems) == before else None
 
 

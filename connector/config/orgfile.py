@@ -143,6 +143,33 @@ class IdentityTable(Table):
                                "registry (Shahkar-style) says is theirs")
 
 
+class CalendarTable(Table):
+    """``[calendar]``: working days for promised dates, besides Fridays and the official
+    holidays (connector/config/holidays.toml)."""
+
+    closures: list[str] = Field(default_factory=list, examples=[["1405-02-10"]],
+                                description="the organization's own closed days (Jalali)")
+    thursday: Literal["full", "half", "closed"] = Field(
+        "full", description="Thursdays: a full working day, a morning (half), or closed")
+
+
+class ObjectionsTable(Table):
+    """``[objections]``: a citizen may object once to a rejection."""
+
+    window_days: int = Field(10, ge=0, le=365, examples=[10],
+                             description="working days after the rejection (0: none taken)")
+    unit: str = Field("", description="code of the unit objections go to (default: the "
+                      "secretariat unit)", examples=["sec"])
+
+
+class MailTable(PluginTable):
+    """``[mail]``: e-mail to citizens who ask for it (default: .eml files in
+    var/mail-outbox/); ``type = "smtp"`` with host, port, from, username_env, password_env,
+    starttls, ca_file, timeout."""
+
+    type: str = Field("file", description="file or smtp", examples=["smtp"], min_length=1)
+
+
 class OrganizationFile(Table):
     """One organization: ``config/organizations/SLUG.toml``."""
 
@@ -171,6 +198,10 @@ class OrganizationFile(Table):
     retention: RetentionTable = Field(default_factory=RetentionTable)
     scanner: ScannerTable | None = None
     identity: IdentityTable = Field(default_factory=IdentityTable)
+    # issue 14: promised dates, objections, e-mail
+    calendar: CalendarTable = Field(default_factory=CalendarTable)
+    objections: ObjectionsTable = Field(default_factory=ObjectionsTable)
+    mail: MailTable | None = None
 
 
 def json_schema(adapters: Mapping[str, type[BaseModel]] | None = None,

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     webhook_interval: int = Field(5, ge=1, description="seconds between webhook sends")
     webhook_connect_timeout: float = Field(5.0, gt=0, le=300)
     webhook_timeout: float = Field(10.0, gt=0, le=300)
+    # issue 14: working days, tracking by SMS
+    holidays_file: str = Field("", description="a holiday file whose years replace the shipped "
+                               "ones (connector/config/holidays.toml)")
+    sms_inbox_interval: float = Field(10.0, gt=0, le=3600,
+                                      description="seconds between reads of SMS inboxes")
+    sms_replies_per_hour: int = Field(5, ge=0, le=1000,
+                                      description="answers one mobile gets in an hour at most")
     max_attempts: int = Field(8, ge=1)
     retry_base_seconds: float = Field(10.0, ge=0)
     retry_cap_seconds: float = Field(3600.0, ge=0)

@@ -23,6 +23,8 @@ class State(str, enum.Enum):
     DELIVERY_FAILED = "delivery_failed"
     DEAD = "dead"
     WITHDRAWN = "withdrawn"
+    # The organization asked the citizen for a missing document; the promise is paused.
+    AWAITING_DOCUMENTS = "awaiting_documents"
 
 
 S = State
@@ -30,16 +32,20 @@ S = State
 # organizations go straight to delivery; portal-approval letters wait for an operator first.
 TRANSITIONS: dict[State, frozenset[State]] = {
     S.STAGED: frozenset({S.AWAITING_APPROVAL, S.DELIVERING, S.WITHDRAWN}),
-    S.AWAITING_APPROVAL: frozenset({S.APPROVED, S.REJECTED, S.WITHDRAWN}),
+    S.AWAITING_APPROVAL: frozenset({S.APPROVED, S.REJECTED, S.WITHDRAWN, S.AWAITING_DOCUMENTS}),
     S.APPROVED: frozenset({S.DELIVERING}),
     S.DELIVERING: frozenset({S.DELIVERED, S.REGISTERED, S.DELIVERY_FAILED, S.DEAD}),
     S.DELIVERY_FAILED: frozenset({S.DELIVERING, S.DEAD}),
     S.DEAD: frozenset({S.DELIVERING}),
     # Routing changes seen by the poller. A letter may be referred or answered without a
     # registration being reported first (some systems number and refer in one step).
-    S.DELIVERED: frozenset({S.REGISTERED, S.REJECTED, S.IN_PROGRESS, S.ANSWERED, S.CLOSED}),
-    S.REGISTERED: frozenset({S.IN_PROGRESS, S.ANSWERED, S.CLOSED}),
-    S.IN_PROGRESS: frozenset({S.IN_PROGRESS, S.ANSWERED, S.CLOSED}),
+    S.DELIVERED: frozenset({S.REGISTERED, S.REJECTED, S.IN_PROGRESS, S.ANSWERED, S.CLOSED,
+                            S.AWAITING_DOCUMENTS}),
+    S.REGISTERED: frozenset({S.IN_PROGRESS, S.ANSWERED, S.CLOSED, S.AWAITING_DOCUMENTS}),
+    S.IN_PROGRESS: frozenset({S.IN_PROGRESS, S.ANSWERED, S.CLOSED, S.AWAITING_DOCUMENTS}),
+    # Back where it was once the files are in (or on by the system's own later decision).
+    S.AWAITING_DOCUMENTS: frozenset({S.AWAITING_APPROVAL, S.DELIVERED, S.REGISTERED,
+                                     S.IN_PROGRESS, S.ANSWERED, S.CLOSED, S.REJECTED}),
     S.ANSWERED: frozenset({S.CLOSED}),
     S.CLOSED: frozenset(),
     S.REJECTED: frozenset(),
@@ -49,7 +55,8 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 # States in which the letter sits in our own queue and the citizen may still take it back.
 WITHDRAWABLE = frozenset({S.STAGED, S.AWAITING_APPROVAL})
 # States in which the correspondence system holds the letter and may report changes.
-FOLLOWED = frozenset({S.DELIVERED, S.REGISTERED, S.IN_PROGRESS, S.ANSWERED})
+FOLLOWED = frozenset({S.DELIVERED, S.REGISTERED, S.IN_PROGRESS, S.ANSWERED,
+                      S.AWAITING_DOCUMENTS})
 FINAL = frozenset({S.CLOSED, S.REJECTED, S.WITHDRAWN})
 
 
@@ -76,6 +83,8 @@ class ChangeKind(str, enum.Enum):
     REFERRED = "referred"
     ANSWERED = "answered"
     CLOSED = "closed"
+    # The system (or its controller) asks the citizen for a document; ``instruction`` = the note.
+    DOCUMENTS_REQUESTED = "documents_requested"
 
 
 CHANGE_TARGET: dict[ChangeKind, State] = {
@@ -84,6 +93,7 @@ CHANGE_TARGET: dict[ChangeKind, State] = {
     ChangeKind.REFERRED: S.IN_PROGRESS,
     ChangeKind.ANSWERED: S.ANSWERED,
     ChangeKind.CLOSED: S.CLOSED,
+    ChangeKind.DOCUMENTS_REQUESTED: S.AWAITING_DOCUMENTS,
 }
 
 
@@ -158,6 +168,8 @@ class Capabilities:
     reply_download: bool = False
     # Delivery takes several calls and resumes from stored progress (deliver_resuming).
     resumable_delivery: bool = False
+    # Files can be added to a letter already in the system (add_attachments).
+    add_attachments: bool = False
 
 
 @dataclass

@@ -28,6 +28,8 @@ from connector.domain.letter import (
     can_transition,
     ensure_transition,
 )
+from connector.letters import promise
+from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
 from connector.outbox import webhooks
 from connector.store import audit
@@ -60,6 +62,9 @@ def _only_here(_letter: Letter, _value: Any, _old: Any, _initiator: Any) -> None
 
 def new_letter(**fields: Any) -> Letter:
     """A letter as handed in, in the initial state, due for delivery now."""
+    # An empty list rather than an unloaded one: a letter handed in without files is read
+    # after its session closed (the desk's receipt, its audit record).
+    fields.setdefault("attachments", [])
     with _owned():
         return Letter(state=INITIAL.value, attempts=0, next_attempt_at=now(), **fields)
 
@@ -74,10 +79,16 @@ def record_event(letter: Letter, kind: str, source_id: str | None = None,
     return entry
 
 
-def notify(px: Pishkhan, s: Session, letter: Letter, kind: str) -> None:
-    """Queue the citizen's SMS about this letter, in the same transaction as the change."""
-    sms_outbox.queue(s, px, kind, letter.mobile, sms_outbox.letter_variables(px, letter),
-                     letter=letter)
+def notify(px: Pishkhan, s: Session, letter: Letter, kind: str, **extra: Any) -> None:
+    """Queue the citizen's SMS and/or e-mail about this letter (as the citizen chose), in the
+    same transaction as the change. Without an address the SMS goes whatever was chosen."""
+    variables = {**sms_outbox.letter_variables(px, letter), **extra}
+    by_mail = bool(letter.email) and letter.notify_by in ("email", "both")
+    if not by_mail or letter.notify_by == "both":
+        sms_outbox.queue(s, px, kind, letter.mobile, variables, letter=letter)
+    if by_mail:
+        assert letter.email is not None
+        mail_outbox.queue(s, px, kind, letter.email, variables, letter=letter)
 
 
 def move(letter: Letter, target: State, *, event: str | None = None,
@@ -85,8 +96,11 @@ def move(letter: Letter, target: State, *, event: str | None = None,
          **event_data: Any) -> None:
     """Change the letter's state along the transition table (a forbidden move raises
     :class:`InvalidTransition`), record ``event`` in its timeline and queue the ``sms`` kind."""
+    leaving = letter.state == State.AWAITING_DOCUMENTS.value
     with _owned():
         letter.state = ensure_transition(letter.state, target).value
+    if leaving and target is not State.AWAITING_DOCUMENTS:
+        _end_pause(px, letter)
     if event:
         record_event(letter, event, **event_data)
     if sms:
@@ -109,7 +123,13 @@ def apply_system_change(px: Pishkhan, s: Session, letter: Letter, entry: Event) 
     if kind is ChangeKind.REGISTERED and letter.letter_number \
             and letter.letter_number == data.get("number"):
         return False  # already known from the delivery answer
-    move(letter, target)
+    if kind is ChangeKind.DOCUMENTS_REQUESTED:
+        _pause(letter)
+        move(letter, target, px=px)
+        notify(px, s, letter, "documents_requested",
+               note=data.get("instruction") or data.get("text") or "")
+        return True
+    move(letter, target, px=px)
     if kind is ChangeKind.REGISTERED:
         letter.letter_number = data.get("number")
         letter.letter_date = entry.at
@@ -122,6 +142,35 @@ def apply_system_change(px: Pishkhan, s: Session, letter: Letter, entry: Event) 
         letter.reply_available = px.adapter(letter.org).capabilities.reply_download
     notify(px, s, letter, kind.value)
     return True
+
+
+# --- waiting for the citizen's documents ------------------------------------------------------
+
+def _pause(letter: Letter) -> None:
+    letter.resume_state = letter.state
+    letter.paused_since = promise.today()
+
+
+def _end_pause(px: Pishkhan | None, letter: Letter) -> None:
+    """The promise moves on by the working days the citizen was waited for."""
+    if letter.paused_since and letter.due_date and px is not None:
+        letter.due_date = px.calendar(letter.org).shift(letter.due_date, letter.paused_since,
+                                                        promise.today())
+    letter.paused_since = letter.resume_state = None
+
+
+def ask_for_documents(px: Pishkhan, s: Session, letter: Letter, note: str, by: str) -> None:
+    """A controller asks the citizen for a missing document (the console's request)."""
+    _pause(letter)
+    move(letter, State.AWAITING_DOCUMENTS, event="documents_requested", px=px, s=s,
+         note=note, by=by)
+    notify(px, s, letter, "documents_requested", note=note)
+
+
+def documents_in(px: Pishkhan, letter: Letter, files: int, follow_up: str | None) -> None:
+    """The citizen sent the files: back to where the letter was, the promise moved on."""
+    target = State(letter.resume_state or State.AWAITING_APPROVAL.value)
+    move(letter, target, event="documents_added", px=px, files=files, follow_up=follow_up)
 
 
 # --- the audit record of every change --------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from connector.domain.errors import (
 )
 from connector.domain.letter import FINAL, WITHDRAWABLE, ApplicantType, Document, State
 from connector.domain.normalize import digits_only, legal_id, national_code, text
-from connector.letters import files, lifecycle, timeline
+from connector.letters import files, followups, lifecycle, promise, timeline
 from connector.letters.scanning import Scanning
 from connector.plugins import identity
 from connector.store.db import transaction
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
 # The message shown by each field of the form (sentences: the catalog's "letter.FIELD").
 MSG = {name: msg(f"letter.{name}") for name in (
     "applicant_type", "national_code", "national_id", "company_name", "first_name",
-    "last_name", "subject", "body", "service", "reason")}
+    "last_name", "subject", "body", "service", "reason", "email", "email_needed", "notify_by")}
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
 
 @dataclass
@@ -50,6 +52,8 @@ class LetterForm:
     subject: str = ""
     body: str = ""
     service: str = ""
+    email: str = ""
+    notify_by: str = "sms"
 
     @classmethod
     def from_mapping(cls, data: Any) -> LetterForm:
@@ -94,6 +98,14 @@ def validate(org: Organization, form: LetterForm, uploads: list[files.Upload],
         errors["body"] = MSG["body"]
     if org.service(f.service) is None:
         errors["service"] = MSG["service"]
+    f.email = f.email.strip().lower()
+    f.notify_by = f.notify_by or "sms"
+    if f.email and (len(f.email) > 254 or not _EMAIL.match(f.email)):
+        errors["email"] = MSG["email"]
+    if f.notify_by not in ("sms", "email", "both"):
+        errors["notify_by"] = MSG["notify_by"]
+    elif f.notify_by != "sms" and not f.email:
+        errors["email"] = MSG["email_needed"]
     accepted, file_errors = files.check(uploads, org.attachments, scanner)
     errors.update(file_errors)
     if errors:
@@ -121,7 +133,9 @@ def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Up
                         channel=channel, subject=f.subject, body=f.body,
                         applicant_type=f.applicant_type, national_code=f.national_code,
                         national_id=f.national_id, company_name=f.company_name,
-                        first_name=f.first_name, last_name=f.last_name, mobile=mobile)
+                        first_name=f.first_name, last_name=f.last_name, mobile=mobile,
+                        due_date=promise.due_date(px, org, service),
+                        email=f.email or None, notify_by=f.notify_by)
         for i, (upload, kind, digest) in enumerate(stored):
             letter.attachments.append(Attachment(
                 position=i, name=files.safe_name(upload.name, kind), content_type=kind,
@@ -235,6 +249,8 @@ def view(px: Pishkhan, letter: Letter) -> dict[str, Any]:
         "rejection_reason": letter.rejection_reason,
         "reply_available": letter.reply_available,
         "submitted_at": letter.created_at.isoformat() + "Z",
+        "due_date": letter.due_date.isoformat() if letter.due_date else None,
+        "notify_by": letter.notify_by,
         "attachments": [{"name": a.name, "size": a.size, "content_type": a.content_type}
                         for a in letter.attachments],
         "timeline": [{"at": e.at.isoformat() + "Z", "kind": e.kind,
@@ -242,6 +258,7 @@ def view(px: Pishkhan, letter: Letter) -> dict[str, Any]:
         "final": State(letter.state) in FINAL,
         "can_withdraw": State(letter.state) in WITHDRAWABLE,
         "survey_open": letter.state == State.CLOSED.value and letter.survey is None,
+        **followups.links(px, letter),
     }
 
 

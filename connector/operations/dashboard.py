@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -16,6 +16,8 @@ from connector.config.organizations import Organization, Problem
 from connector.domain.clock import now
 from connector.domain.errors import ExternalError, PishkhanError
 from connector.domain.letter import State
+from connector.letters import promise
+from connector.outbox import mail as mail_outbox
 from connector.letters import usecases as letters
 from connector.outbox import webhooks
 from connector.store import audit
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 # Outbox states in which an SMS did not reach the citizen.
 SMS_FAILED = ("permanent-failure", "technical-failure", "failed", "undelivered", "expired")
+MAIL_FAILURES_SHOWN = timedelta(days=30)
 # Letters an admin may have to look at, in the dashboard's order.
 
 
@@ -62,6 +65,9 @@ class Dashboard:
     health: str  # ok | failing | paused | unknown
     problems: list[str] = field(default_factory=list)
     webhooks: dict[str, int] = field(default_factory=dict)  # events per state
+    # Open letters past their promised date, with working days late (latest promise first).
+    overdue: list[tuple[Letter, float]] = field(default_factory=list)
+    mail_failures: list[Any] = field(default_factory=list)  # e-mails that will not arrive
 
 
 def _org_state(s: Any, slug: str) -> OrgState | None:
@@ -109,8 +115,11 @@ def dashboard(px: Pishkhan, slug: str, limit: int = 100) -> Dashboard:
         state = _org_state(s, slug)
         paused = bool(state and state.paused)
         poll = poll_status(state)
+        overdue = promise.overdue(px, s, [slug], limit)
+        mails = mail_outbox.failed_since(s, slug, now() - MAIL_FAILURES_SHOWN, limit)
     return Dashboard(org=org, counts=counts(px, slug), failed=failed, dead=dead,
-                     sms_failures=sms, paused=paused, poll=poll,
+                     sms_failures=sms, paused=paused, poll=poll, overdue=overdue,
+                     mail_failures=mails,
                      health=health_of(paused, poll, len(failed) + len(dead)),
                      problems=[str(p) for p in config_problems(px, slug)],
                      webhooks=webhooks.summary(px, slug))

@@ -1,24 +1,26 @@
 """Reports per organization and unit over a period: letters received, approved and rejected,
-median time to registration and to an answer, letters overdue against their service's promised
-duration, and the average satisfaction score.
+median time to registration and to an answer, letters overdue against their promised date and
+by how many working days, and the average satisfaction score.
 
 Counted over letters handed in during the period, including those the retention run has since
 destroyed (it keeps an anonymous statistics row for each: no name, code, mobile or text).
 "Approved" means accepted by the secretariat: approved in the console or registered in the
-correspondence system. Durations are calendar days
-(the catalog's ``duration_days`` is what citizens are promised; holidays are not subtracted).
+correspondence system. Times to registration and to an answer are clock hours; lateness is
+counted in working days against the letter's promised date (``due_date``, fixed at submission;
+for letters without one — handed in before it existed, or destroyed by the retention run —
+worked out from the service's ``duration_days`` on the organization's calendar).
 """
 from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from connector.domain.clock import now
+from connector.domain.clock import local, now
 from connector.domain.letter import State
 from connector.store.models import Event, Letter, LetterStatistic, Survey
 
@@ -37,6 +39,7 @@ class Row:
     approved: int = 0
     rejected: int = 0
     overdue: int = 0
+    days_late: float = 0.0  # working days past the promise, summed over the overdue letters
     _to_registration: list[float] = field(default_factory=list, repr=False)
     _to_answer: list[float] = field(default_factory=list, repr=False)
     _scores: list[int] = field(default_factory=list, repr=False)
@@ -57,8 +60,12 @@ class Row:
     def ratings(self) -> int:
         return len(self._scores)
 
+    @property
+    def average_days_late(self) -> float | None:
+        return round(self.days_late / self.overdue, 1) if self.overdue else None
+
     def add(self, other: Row) -> None:
-        for name in ("received", "approved", "rejected", "overdue"):
+        for name in ("received", "approved", "rejected", "overdue", "days_late"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self._to_registration += other._to_registration
         self._to_answer += other._to_answer
@@ -91,12 +98,13 @@ class Fact:
     registered_at: datetime | None
     answered_at: datetime | None
     score: int | None
+    due_date: date | None = None  # the promise; not kept for destroyed letters
 
 
 def letter_facts(s: Session, where: Any) -> list[tuple[int, Fact]]:
     """(letter id, fact) for the letters matching ``where`` (a SQL condition on Letter)."""
     rows = s.execute(select(Letter.id, Letter.unit_code, Letter.service_code, Letter.state,
-                            Letter.created_at).where(where)).all()
+                            Letter.created_at, Letter.due_date).where(where)).all()
     ids = [r.id for r in rows]
     firsts: dict[tuple[int, str], datetime] = {}
     scores: dict[int, int] = {}
@@ -122,7 +130,7 @@ def letter_facts(s: Session, where: Any) -> list[tuple[int, Fact]]:
             registered_at=registered,
             answered_at=min((firsts[(r.id, k)] for k in ANSWERED_KINDS
                              if (r.id, k) in firsts), default=None),
-            score=scores.get(r.id))))
+            score=scores.get(r.id), due_date=r.due_date)))
     return facts
 
 
@@ -140,6 +148,7 @@ def _kept_facts(s: Session, slug: str, since: datetime, until: datetime) -> list
 def build(px: Pishkhan, slug: str, since: datetime, until: datetime) -> Report:
     org = px.org(slug)
     at = now()
+    calendar = px.calendar(slug)
     with px.sessions() as s:
         facts = [f for _, f in letter_facts(s, and_(Letter.org == slug,
                                                     Letter.created_at >= since,
@@ -158,10 +167,14 @@ def build(px: Pishkhan, slug: str, since: datetime, until: datetime) -> Report:
         if r.answered_at:
             row._to_answer.append((r.answered_at - r.created_at).total_seconds())
         service = org.service(r.service_code)
-        if service and service.duration_days and r.state not in NOT_PURSUED:
-            due = r.created_at + timedelta(days=service.duration_days)
-            if (r.answered_at or at) > due:
+        due = r.due_date
+        if due is None and service and service.duration_days:
+            due = calendar.add(local(r.created_at).date(), service.duration_days)
+        if due is not None and r.state not in NOT_PURSUED:
+            late = calendar.late_by(due, local(r.answered_at or at).date())
+            if late > 0:
                 row.overdue += 1
+                row.days_late += late
         if r.score is not None:
             row._scores.append(r.score)
     # Every unit of the organization appears, in the file's order, even with nothing in it.
@@ -175,14 +188,14 @@ def build(px: Pishkhan, slug: str, since: datetime, until: datetime) -> Report:
 
 CSV_HEADER = ("unit", "unit_name", "received", "approved", "rejected",
               "median_hours_to_registration", "median_hours_to_answer", "overdue",
-              "satisfaction_average", "ratings")
+              "satisfaction_average", "ratings", "working_days_late")
 
 
 def csv_rows(report: Report) -> list[tuple[object, ...]]:
     def line(row: Row) -> tuple[object, ...]:
         return (row.unit or "*", row.name, row.received, row.approved, row.rejected,
                 _blank(row.median_hours_to_registration), _blank(row.median_hours_to_answer),
-                row.overdue, _blank(row.satisfaction), row.ratings)
+                row.overdue, _blank(row.satisfaction), row.ratings, row.days_late)
     return [CSV_HEADER] + [line(r) for r in report.units] + [line(report.total)]
 
 

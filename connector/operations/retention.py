@@ -42,6 +42,8 @@ from connector.visits import retention as visits_retention
 from connector.store.models import (
     ApiToken,
     Attachment,
+    Email,
+    InboundSms,
     Letter,
     LetterStatistic,
     Notification,
@@ -140,6 +142,12 @@ def _letters(px: Pishkhan, slug: str, policy: RetentionPolicy, at: datetime, dry
                 # The outbox rows stay (counted) but no longer point at the letter.
                 s.execute(update(Notification).where(Notification.letter_id == letter.id)
                           .values(letter_id=None)
+                          .execution_options(synchronize_session=False))
+                # E-mails and texts the citizen sent about it hold an address, a mobile and
+                # words of theirs: they go with the letter (issue 14's channels).
+                s.execute(delete(Email).where(Email.letter_id == letter.id)
+                          .execution_options(synchronize_session=False))
+                s.execute(delete(InboundSms).where(InboundSms.letter_id == letter.id)
                           .execution_options(synchronize_session=False))
                 audit.record(s, "retention.letter_destroyed", org=letter.org,
                              letter=letter.tracking_code, reason=reason,

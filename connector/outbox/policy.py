@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 
 from connector.domain.clock import local, now, to_naive_utc
 
-# Texts a citizen is waiting for at that moment; they go at any hour.
-URGENT_KINDS = frozenset({"otp", "test"})
+# Texts a citizen is waiting for at that moment; they go at any hour: codes, tests, and
+# answers to a text the citizen has just sent (tracking by SMS).
+URGENT_KINDS = frozenset({"otp", "test", "inquiry_status", "inquiry_unknown", "inquiry_help"})
 _SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 

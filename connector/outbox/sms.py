@@ -23,6 +23,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from connector.domain.calendar import jalali_text
 from connector.domain.clock import now
 from connector.domain.errors import (
     AmbiguousError,
@@ -33,7 +34,7 @@ from connector.domain.errors import (
     ValidationError,
     msg,
 )
-from connector.domain.normalize import mask_mobile
+from connector.domain.normalize import mask_mobile, to_persian_digits
 from connector.outbox import webhooks
 from connector.outbox.policy import URGENT_KINDS, GatewayConfig
 from connector.plugins.ports import SMS_FINAL, SMS_STATES, SmsGateway, SmsResult
@@ -76,7 +77,9 @@ def queue(session: Session, px: Pishkhan, kind: str, to: str, variables: dict[st
 
 def letter_variables(px: Pishkhan, letter: Letter) -> dict[str, Any]:
     base = px.settings.public_url
-    return {"tracking_code": letter.tracking_code, "letter_number": letter.letter_number or "",
+    due = to_persian_digits(jalali_text(letter.due_date)) if letter.due_date else ""
+    return {"due_date": due,
+            "tracking_code": letter.tracking_code, "letter_number": letter.letter_number or "",
             "reason": letter.rejection_reason or "", "unit": letter.current_unit or "",
             "person": letter.current_handler or "", "subject": letter.subject,
             "track_url": f"{base}/t/{letter.tracking_code}",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, BinaryIO
 
 from connector.domain.errors import ExternalError
@@ -14,6 +15,7 @@ from connector.domain.letter import (
     Capabilities,
     DeliveryReceipt,
     Document,
+    OutgoingAttachment,
     OutgoingLetter,
     PollResult,
 )
@@ -85,6 +87,13 @@ class CorrespondenceSystem(abc.ABC):
     def find(self, tracking_code: str) -> DeliveryReceipt | None:
         """Look a letter up by our tracking code (to reconcile after an ambiguous failure)."""
 
+    def add_attachments(self, external_id: str, tracking_code: str,
+                        attachments: tuple[OutgoingAttachment, ...]) -> None:
+        """Add files to a letter already in the system (``capabilities.add_attachments``).
+        Must be safe to repeat: a file the letter already has (same name and size) is not
+        added again, so a retry after an ambiguous failure adds nothing twice."""
+        raise NotImplementedError
+
     @abc.abstractmethod
     def changes(self, cursor: str) -> PollResult:
         """Routing changes since ``cursor`` ('' = from the start) and the cursor to use next."""
@@ -144,6 +153,17 @@ class SmsResult:
 
 
 @dataclass(frozen=True)
+class InboundSms:
+    """A text a citizen sent to the organization's line, as the provider's inbox holds it."""
+
+    provider_id: str  # the provider's own id for the message: the key it is recorded once by
+    sender: str       # the sender's number as the provider wrote it (09…, 989…, +989…)
+    text: str
+    received_at: datetime | None = None  # naive UTC, when the provider says
+    line: str = ""    # our number it was sent to
+
+
+@dataclass(frozen=True)
 class SmsGatewayCapabilities:
     supports_client_reference: bool = False
     supports_status_query: bool = False
@@ -151,11 +171,17 @@ class SmsGatewayCapabilities:
     # The provider can say whether it holds a message with our client reference; the only safe
     # way to settle a send that timed out without resending it.
     supports_status_by_reference: bool = False
+    # The provider keeps texts sent to our line and lets us read them (``receive``).
+    supports_inbox: bool = False
+    # The provider calls a URL of ours with each text (``parse_push``), behind a secret token.
+    supports_inbound_push: bool = False
 
 
 class SmsGateway(abc.ABC):
     name: str = ""
     capabilities: SmsGatewayCapabilities = SmsGatewayCapabilities()
+    # The secret part of our push URL for this gateway's texts (from ``inbound_token_env``).
+    push_token: str | None = None
 
     @abc.abstractmethod
     def send(self, to: str, text: str, client_reference: str) -> SmsResult:
@@ -174,6 +200,42 @@ class SmsGateway(abc.ABC):
         """The message the provider holds under our reference, or None if it has none (it never
         took it). Only called when ``supports_status_by_reference``."""
         raise NotImplementedError
+
+    def receive(self, cursor: str) -> tuple[list[InboundSms], str]:
+        """Texts that reached our line after ``cursor`` ("" = as far back as the provider
+        keeps), and the cursor to pass next time. A message may come back twice (a provider
+        that marks texts read, a cursor saved before a crash): the core records each provider
+        id once. Only called when ``supports_inbox``; raises the error classes."""
+        raise NotImplementedError
+
+    def parse_push(self, fields: Mapping[str, str]) -> list[InboundSms]:
+        """The texts in one call the provider made to our push URL (query or form fields);
+        PermanentError when they are not the provider's shape."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class MailMessage:
+    """One e-mail: a plain-text part and a right-to-left HTML part of the same words."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+    message_id: str  # ours, <…@host>: the same on every attempt, so a resend can be recognized
+    sender_name: str = ""
+
+
+class MailGateway(abc.ABC):
+    """Sends e-mail (SMTP, or a folder of .eml files for development); the error classes as
+    everywhere: TransientError (retry), AmbiguousError (the server may have taken it),
+    PermanentError (the address or the message), ConfigurationError."""
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def send(self, message: MailMessage) -> str:
+        """Hand the message over; return what the server or folder calls it."""
 
 
 class TextCatalog(abc.ABC):

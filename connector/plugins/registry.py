@@ -1,5 +1,5 @@
-"""Adapters, SMS gateways and virus scanners found by name through entry points, imported only
-when chosen (so pyodbc, for one, is needed only by organizations that use ODBC)."""
+"""Adapters, SMS and mail gateways and virus scanners found by name through entry points,
+imported only when chosen (so pyodbc, for one, is needed only by organizations that use ODBC)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -12,6 +12,7 @@ ADAPTERS = "pishkhan.adapters"
 SMS_GATEWAYS = "pishkhan.sms_gateways"
 SMS_TEXTS = "pishkhan.sms_texts"
 SCANNERS = "pishkhan.scanners"
+MAIL_GATEWAYS = "pishkhan.mail_gateways"
 
 
 def names(group: str) -> list[str]:

@@ -54,7 +54,9 @@ def for_claim(stmt: Select[Any], session: Session) -> Select[Any]:
     return stmt
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
+    # "heads": every branch of the migration graph, so the round's migrations (each written on
+    # the same base until they are chained) all apply.
     from alembic import command
     from alembic.config import Config
 

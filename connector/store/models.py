@@ -1,12 +1,13 @@
 """The staging store's tables (SQLAlchemy 2). Change them only together with a migration."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -63,6 +65,23 @@ class Letter(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=now, onupdate=now)
+    # The promised completion date (تاریخ پایان کار), fixed at submission in working days.
+    due_date: Mapped[date | None] = mapped_column(Date)
+    # Where the citizen wants the news: "sms", "email" or "both" (e-mail needs an address).
+    email: Mapped[str | None] = mapped_column(String(254))
+    notify_by: Mapped[str] = mapped_column(String(10), default="sms", server_default="sms")
+    # A follow-up (added documents) or an objection points at the letter it belongs to.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id", ondelete="SET NULL"))
+    link_kind: Mapped[str | None] = mapped_column(String(20))  # documents | objection
+    # While the citizen is asked for a document: the state to go back to, and since when the
+    # promise is paused (Tehran day).
+    resume_state: Mapped[str | None] = mapped_column(String(20))
+    paused_since: Mapped[date | None] = mapped_column(Date)
+    # Files the citizen added to a letter already in the system, still to be sent to it (by
+    # position), and when to try next (set only while there is something to send).
+    pending_files: Mapped[list[int] | None] = mapped_column(JSON)
+    files_retry_at: Mapped[datetime | None] = mapped_column(DateTime)
+    files_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="letter", order_by="Attachment.position", cascade="all, delete-orphan")
@@ -75,6 +94,12 @@ class Letter(Base):
         Index("ix_letters_org_state", "org", "state"),
         Index("ix_letters_org_external", "org", "external_id"),
         Index("ix_letters_mobile", "mobile"),
+        Index("ix_letters_parent", "parent_id"),
+        Index("ix_letters_files_work", "files_retry_at"),
+        # One objection per letter, however many arrive at once.
+        Index("uq_letters_objection", "parent_id", unique=True,
+              sqlite_where=text("link_kind = 'objection'"),
+              postgresql_where=text("link_kind = 'objection'")),
     )
 
     @property
@@ -316,6 +341,79 @@ class LetterStatistic(Base):
     destroyed_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
     __table_args__ = (Index("ix_letter_statistics_org_created", "org", "created_at"),)
+
+
+class InboundSms(Base):
+    """A text a citizen sent to an organization's line, recorded once per provider id."""
+
+    __tablename__ = "inbound_sms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org: Mapped[str] = mapped_column(String(40))
+    gateway: Mapped[str] = mapped_column(String(40))
+    provider_id: Mapped[str] = mapped_column(String(100))
+    sender: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    # help | status | unknown | limited (answered no more this hour)
+    answer: Mapped[str] = mapped_column(String(20), default="")
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id", ondelete="SET NULL"))
+    notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notifications.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+    __table_args__ = (UniqueConstraint("org", "gateway", "provider_id", name="uq_inbound_sms"),
+                      Index("ix_inbound_sms_sender", "sender"))
+
+
+class InboxCursor(Base):
+    """Where the last read of an SMS gateway's inbox stopped, and how that read went."""
+
+    __tablename__ = "sms_inbox_cursors"
+
+    org: Mapped[str] = mapped_column(String(40), primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cursor: Mapped[str] = mapped_column(String(200), default="")
+    last_poll_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SmsReplyWindow(Base):
+    """How many answers a mobile got in one hour: a counter raised by one conditional UPDATE,
+    so parallel inbound texts can never pass the limit."""
+
+    __tablename__ = "sms_reply_windows"
+
+    mobile: Mapped[str] = mapped_column(String(11), primary_key=True)
+    window: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Email(Base):
+    """The e-mail outbox, with the SMS outbox's guarantees: queued in the transaction of the
+    change it tells about, claimed before sending, retried with backoff, failures kept."""
+
+    __tablename__ = "emails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org: Mapped[str | None] = mapped_column(String(40))
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letters.id", ondelete="SET NULL"))
+    to: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(30))
+    subject: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="created")  # sending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    letter: Mapped[Letter | None] = relationship()
+
+    __table_args__ = (Index("ix_emails_work", "state", "next_attempt_at"),)
 
 
 # The visits' tables share this metadata (one schema, one migration chain).

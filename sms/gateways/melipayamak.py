@@ -4,7 +4,9 @@ https://rest.payamak-panel.com/api/SendSMS/{Method}; username and password go in
 ``RetStatus`` and the HTTP status say. The panel takes no client reference."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from connector.domain.errors import (
@@ -13,7 +15,7 @@ from connector.domain.errors import (
     PermanentError,
     TransientError,
 )
-from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
+from connector.plugins.ports import InboundSms, SmsGateway, SmsGatewayCapabilities, SmsResult
 
 from .base import HttpClient, LoginOptions, Options, classify, national_mobile
 
@@ -61,7 +63,8 @@ class MelipayamakGateway(SmsGateway):
     options_model = LoginOptions
     name = "melipayamak"
     default_url = "https://rest.payamak-panel.com/api/SendSMS"
-    capabilities = SmsGatewayCapabilities(supports_status_query=True, supports_template=True)
+    capabilities = SmsGatewayCapabilities(supports_status_query=True, supports_template=True,
+                                          supports_inbox=True)
 
     def __init__(self, username: str, password: str, sender: str,
                  url: str = "https://rest.payamak-panel.com/api/SendSMS",
@@ -118,3 +121,37 @@ class MelipayamakGateway(SmsGateway):
             if code >= 0:
                 found[pid] = SmsResult(pid, delivery_state(code), str(code))
         return found
+
+    def receive(self, cursor: str) -> tuple[list[InboundSms], str]:
+        """``GetMessages`` with ``location = 1`` (received) for our line, the newest 100; the
+        cursor is the highest MsgID already seen, so older ones are passed over."""
+        reply = self.http.call("POST", "GetMessages", write=False, data={
+            **self.credentials, "location": 1, "from": self.sender, "index": 0, "count": 100})
+        body = reply.body if isinstance(reply.body, dict) else {}
+        if body.get("RetStatus") != 1 or not isinstance(body.get("Data") or [], list):
+            raise classify(self.http, parse_value(body.get("Value")), CODES, reply.status)
+        seen = int(cursor) if cursor.isdigit() else 0
+        out = []
+        for item in body.get("Data") or []:
+            mid = parse_value(item.get("MsgID")) if isinstance(item, Mapping) else None
+            if mid is None or mid <= seen:
+                continue
+            out.append(InboundSms(str(mid), str(item.get("Sender") or item.get("SenderNumber")
+                                                or ""),
+                                  str(item.get("Body", "")), _ms_date(item.get("SendDate")),
+                                  str(item.get("Receiver") or "")))
+        newest = max([seen] + [int(m.provider_id) for m in out])
+        return sorted(out, key=lambda m: int(m.provider_id)), str(newest) if newest else ""
+
+
+def _ms_date(raw: Any) -> datetime | None:
+    """``/Date(1715000000000+0330)/`` (ASP.NET JSON) or ISO text, as naive UTC."""
+    text = str(raw or "")
+    m = re.match(r"/Date\((-?\d+)([+-]\d{4})?\)/", text)
+    if m:
+        return datetime.fromtimestamp(int(m.group(1)) / 1000, timezone.utc).replace(tzinfo=None)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value

@@ -4,6 +4,7 @@ looked up: the outbox leaves it to the sweeper or an admin instead of risking a 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from connector.domain.errors import (
@@ -12,7 +13,7 @@ from connector.domain.errors import (
     PermanentError,
     TransientError,
 )
-from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
+from connector.plugins.ports import InboundSms, SmsGateway, SmsGatewayCapabilities, SmsResult
 
 from .base import ApiKeyOptions, HttpClient, Options, check_tokens, classify, national_mobile
 
@@ -40,7 +41,9 @@ STATES: dict[int, str] = {
 class SmsIrGateway(SmsGateway):
     options_model = ApiKeyOptions
     name = "smsir"
-    capabilities = SmsGatewayCapabilities(supports_status_query=True, supports_template=True)
+    capabilities = SmsGatewayCapabilities(supports_status_query=True, supports_template=True,
+                                          supports_inbox=True)
+    INBOX_PAGE, INBOX_PAGES = 100, 10
 
     def __init__(self, api_key: str, sender: str, url: str = "https://api.sms.ir/v1",
                  timeouts: tuple[float, float] = (3.0, 10.0)) -> None:
@@ -93,3 +96,38 @@ class SmsIrGateway(SmsGateway):
             if isinstance(state, int):
                 found[pid] = SmsResult(pid, STATES.get(state, "sending"), str(state))
         return found
+
+    def _page(self, number: int) -> list[Any]:
+        # The success body carries the list itself in ``data``; an empty page is [] (or null).
+        reply = self.http.call("GET", "receive/live", write=False, params={
+            "pageNumber": number, "pageSize": self.INBOX_PAGE, "sortByNewest": "false"})
+        body = reply.body if isinstance(reply.body, dict) else {}
+        if body.get("status") != 1:
+            raise classify(self.http, body.get("status"), CODES, reply.status)
+        data = body.get("data")
+        return data if isinstance(data, list) else []
+
+    def receive(self, cursor: str) -> tuple[list[InboundSms], str]:
+        """``receive/live``: today's texts to our lines (read or not), oldest first, a page of
+        100 at a time. The cursor is the highest ``receiveReturnId`` already recorded; texts to
+        another of the account's lines are left alone."""
+        seen = int(cursor) if cursor.isdigit() else 0
+        out: list[InboundSms] = []
+        for number in range(1, self.INBOX_PAGES + 1):
+            page = self._page(number)
+            for item in page:
+                rid = item.get("receiveReturnId") if isinstance(item, Mapping) else None
+                if not isinstance(rid, int) or rid <= seen:
+                    continue
+                if str(item.get("number", "")) not in ("", self.sender):
+                    continue
+                at = item.get("receivedDateTime")
+                when = datetime.fromtimestamp(at, timezone.utc).replace(tzinfo=None) \
+                    if isinstance(at, int) else None
+                out.append(InboundSms(str(rid), str(item.get("mobile", "")),
+                                      str(item.get("messageText", "")), when,
+                                      str(item.get("number", ""))))
+            if len(page) < self.INBOX_PAGE:
+                break
+        newest = max([seen] + [int(m.provider_id) for m in out])
+        return out, str(newest) if newest else ""

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
+from connector.letters import followups
+from connector.letters import usecases as letters
 from tests.e2e.browser import Visit
 from tests.e2e.conftest import POLL_SECONDS, Stack, wait_for
 from tests.e2e.test_letter_journey import in_sandbox
@@ -254,4 +256,47 @@ def test_english_is_a_second_language_that_is_remembered(browser, stack: Stack):
     v.check("login-code")
     go(page, page.get_by_role("link", name="فارسی"))
     assert page.evaluate("document.documentElement.dir") == "rtl"
+    v.close()
+
+
+# --- asked for a document, then refused and objecting (issue 14) ----------------------------
+# In this module, which holds the one session-wide browser: a second module importing the
+# fixture would start a second Playwright inside the first one's loop.
+
+FOLLOWUP_MOBILE = "09127654321"
+
+
+def test_a_citizen_adds_the_document_asked_for_then_objects(browser, stack: Stack):  # noqa: F811
+    token = stack.login(FOLLOWUP_MOBILE)
+    made = stack.api("POST", "/orgs/demo-portal/letters", token, data={
+        "applicant_type": "natural", "national_code": "0076229645", "first_name": "سارا",
+        "last_name": "محمدی", "subject": "پروانه کسب", "body": "درخواست پروانه کسب.",
+        "service": "general"})
+    assert made.status_code == 201, made.text
+    code = made.json()["tracking_code"]
+    followups.request_documents(stack.px, code, "op", "تصویر اجاره‌نامه مغازه را بفرستید.")
+
+    v = Visit(browser, "followups")
+    page = v.page
+    page.goto(f"{stack.portal}/login?next=/t/{code}")
+    sign_in(v, stack, FOLLOWUP_MOBILE, FOLLOWUP_MOBILE)
+    assert "اجاره‌نامه" in page.inner_text("#documents")
+    v.check("documents-asked")
+    page.locator("#documents input[type=file]").first.set_input_files(
+        files=[{"name": "ejare.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    go(page, page.get_by_role("button", name="فرستادن مدارک"))
+    assert "در صف بررسی دبیرخانه" in page.inner_text("main")
+    assert "ejare.pdf" in page.inner_text("main")
+    v.check("documents-sent")
+
+    letters.reject(stack.px, code, "op", "این کار در حوزه این اداره نیست.")
+    page.reload()
+    v.check("objection-open")
+    page.get_by_label("دلیل اعتراض").fill("این کار در حوزه همین اداره است؛ بند ۲ آیین‌نامه.")
+    go(page, page.get_by_role("button", name="فرستادن اعتراض"))
+    # The objection's own page (the browser keeps the form's #objection on the redirect).
+    child = re.search(r"/t/(\d{12})(#\w+)?$", page.url)
+    assert child and child.group(1) != code
+    assert "اعتراض به نامه" in page.inner_text("#linked")
+    v.check("objection-sent")
     v.close()

@@ -78,3 +78,19 @@ def test_only_desk_staff_and_admins_use_the_desk(px, client):
     assert client.get("/desk/demo/new").status_code == 404
     assert client.get("/admin/").status_code == 404
     assert client.get("/desk/").status_code == 302  # straight to their one organization
+
+
+def test_desk_takes_an_email_and_the_channel_and_prints_the_promised_date(px, client):
+    from connector.outbox import mail as mail_outbox
+    staff.add_user(px, "desk2", "long-enough-1", role="desk", orgs=["demo"])
+    staff_login(client, "desk2")
+    page = client.get("/desk/demo/new").get_data(as_text=True)
+    assert 'name="email"' in page and 'name="notify_by"' in page
+    resp = client.post("/desk/demo/new", data={
+        **FORM, "csrf_token": csrf_of(page), "email": "reza@example.com", "notify_by": "both"},
+        content_type="multipart/form-data")
+    assert resp.status_code == 302
+    receipt = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "تاریخ پایان کار" in receipt and "۱۵ روز کاری" in receipt
+    assert [m["kind"] for m in mail_outbox.listing(px, to="reza@example.com")] == ["receipt"]
+    assert [n["kind"] for n in sms_outbox.listing(px, to="09121234567")] == ["receipt"]

@@ -138,3 +138,22 @@ def test_a_full_window_is_read_again_day_by_day(sandbox) -> None:
     oa.refer(engine, int(receipt.external_id), "FIN")  # and this today
     result = legacy(base, page_size=1).changes("")
     assert [c.kind for c in result.changes] == [ChangeKind.REGISTERED, ChangeKind.REFERRED]
+
+
+def test_files_added_to_a_letter_in_the_system_once(sandbox) -> None:
+    from connector.domain.letter import OutgoingAttachment
+    from tests.integration.test_soap_adapter import PDF
+    base, app = sandbox
+    engine = get_sandbox(app).engine
+    adapter = legacy(base)
+    assert adapter.capabilities.add_attachments
+    receipt = adapter.deliver(letter("PK-7009", unit="IT"))
+    extra = (OutgoingAttachment("sanad.pdf", "application/pdf", PDF),)
+    adapter.add_attachments(receipt.external_id, "PK-7009", extra)
+    adapter.add_attachments(receipt.external_id, "PK-7009", extra)  # a retry adds nothing
+    held = oa.get_letter(engine, int(receipt.external_id))
+    assert [a.name for a in held.attachments] == ["scan.pdf", "photo.png", "sanad.pdf"]
+    reference = SoapAdapter.from_options(
+        {"wsdl": f"{base}/soap/reference?wsdl", "profile": "reference",
+         "username_env": "OA_USER", "password_env": "OA_PASS"}, SECRETS)
+    assert not reference.capabilities.add_attachments  # its WSDL has no such call

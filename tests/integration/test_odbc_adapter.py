@@ -209,3 +209,16 @@ def test_twenty_letters_for_demo_odbc(tmp_path: Path, pg_url: str) -> None:
             px.close()
     finally:
         stop()
+
+
+def test_files_added_to_a_letter_in_the_system_once(oa_db: OaDatabase) -> None:
+    from connector.domain.letter import OutgoingAttachment
+    adapter = oa_db.adapter()
+    assert adapter.capabilities.add_attachments
+    receipt = adapter.deliver(letter("PK-3002", unit="IT"))
+    extra = (OutgoingAttachment("sanad.pdf", "application/pdf", PDF),)
+    adapter.add_attachments(receipt.external_id, "PK-3002", extra)
+    adapter.add_attachments(receipt.external_id, "PK-3002", extra)  # a retry adds nothing
+    held = oa.get_letter(oa_db.engine, int(receipt.external_id))
+    assert [a.name for a in held.attachments] == ["scan.pdf", "photo.png", "sanad.pdf"]
+    assert oa.get_attachment(oa_db.engine, held.id, held.attachments[2].id)[1] == PDF

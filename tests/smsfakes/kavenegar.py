@@ -13,6 +13,16 @@ KEY = "4A6B6F3D2B7A6E5F4D61-kavenegar-test-key"
 
 
 class FakeKavenegar(FakeProvider):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inbox: list[dict] = []  # texts citizens sent to our line; "read" once returned
+
+    def citizen_texts(self, sender: str, text: str, line: str = "10004346") -> int:
+        mid = int(self.new_id())
+        self.inbox.append({"messageid": mid, "message": text, "sender": sender,
+                           "receptor": line, "date": int(time.time()), "read": False})
+        return mid
+
     def _answer(self, code: int, entries: list[dict] | None = None) -> Response:
         message = "تایید شد" if code == 200 else "خطا"
         return json_response({"return": {"status": code, "message": message},
@@ -32,6 +42,19 @@ class FakeKavenegar(FakeProvider):
         if code is not None:
             return self._answer(code)
         method, form = f"{parts[1]}/{parts[2]}", request.form
+        if method == "sms/receive.json":  # GET: linenumber, isread; at most 100, marks read
+            args = request.args
+            if request.method != "GET":
+                return self._answer(405)
+            if not args.get("linenumber"):
+                return self._answer(406)
+            unread = args.get("isread", "0") == "0"
+            found = [m for m in self.inbox if m["receptor"] == args["linenumber"]
+                     and (not unread or not m["read"])][:100]
+            for m in found:
+                m["read"] = True
+            return self._answer(200, [{k: v for k, v in m.items() if k != "read"}
+                                      for m in found])
         if method == "sms/send.json":
             if not form.get("receptor", "").startswith("09"):
                 return self._answer(411)

@@ -13,6 +13,14 @@ PER_MESSAGE = {1, 27, 33, 8}  # refusals of one recipient; the rest refuse the w
 
 
 class FakeMagfa(FakeProvider):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inbox: list[dict] = []  # texts to our lines, dequeued when read
+
+    def citizen_texts(self, sender: str, text: str, line: str = "30001234") -> None:
+        self.inbox.append({"body": text, "senderNumber": "98" + sender[-10:],
+                           "recipientNumber": line, "date": "2026-11-22 10:00:00"})
+
     def handle(self, request: Request) -> Response:
         expected = base64.b64encode(f"{USERNAME}/{DOMAIN}:{PASSWORD}".encode()).decode()
         if request.headers.get("Authorization") != f"Basic {expected}":
@@ -32,6 +40,10 @@ class FakeMagfa(FakeProvider):
                 out.append({"status": 0, "id": int(mid), "userId": uid, "parts": 1,
                             "tariff": 660.0, "alphabet": "UCS2", "recipient": to})
             return json_response({"status": 0, "messages": out})
+        if parts[-2] == "messages":  # GET messages/{count}: destructive pull
+            count = int(parts[-1])
+            taken, self.inbox = self.inbox[:count], self.inbox[count:]
+            return json_response({"status": 0, "messages": taken})
         if parts[-2] == "statuses":
             m = self.messages.get(parts[-1])
             return json_response({"status": 0, "dlrs": [

@@ -2,6 +2,8 @@
 status 1 in the body; refusals carry their code in status, over HTTP 200, 400, 401 or 429."""
 from __future__ import annotations
 
+import time
+
 from werkzeug.wrappers import Request, Response
 
 from . import FakeProvider, json_response
@@ -11,6 +13,17 @@ HTTP = {10: 401, 20: 429, 0: 500}
 
 
 class FakeSmsIr(FakeProvider):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inbox: list[dict] = []  # today's texts to the account's lines, oldest first
+
+    def citizen_texts(self, sender: str, text: str, line: str = "30007732000000") -> int:
+        rid = int(self.new_id())
+        mobile = int(sender[-10:]) if sender[-10:].isdigit() else sender  # 9121234567
+        self.inbox.append({"receiveReturnId": rid, "messageText": text, "number": int(line),
+                           "mobile": mobile, "receivedDateTime": int(time.time())})
+        return rid
+
     def _answer(self, code: int, data: object = None) -> Response:
         return json_response({"status": code, "message": "موفق" if code == 1 else "ناموفق",
                               "data": data}, status=200 if code == 1 else HTTP.get(code, 400))
@@ -39,6 +52,13 @@ class FakeSmsIr(FakeProvider):
             mid = self.take(to=body["mobile"], template=body["templateId"], status=3,
                             params={p["name"]: p["value"] for p in params})
             return self._answer(1, {"messageId": int(mid), "cost": 1})
+        if path.endswith("receive/live"):
+            size = min(int(request.args.get("pageSize", 100)), 100)
+            number = int(request.args.get("pageNumber", 1))
+            items = list(self.inbox)
+            if request.args.get("sortByNewest") == "true":
+                items.reverse()
+            return self._answer(1, items[(number - 1) * size:number * size])
         if "send/" in path:
             mid = path.rsplit("/", 1)[-1]
             if mid not in self.messages:

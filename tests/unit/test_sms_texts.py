@@ -29,7 +29,9 @@ def test_every_default_text_renders_without_leftover_braces():
               # the in-person desk's texts (connector/visits)
               "day": "۱۴۰۵/۰۹/۰۸", "place": "امور مالی",
               "pass_code": "398241320084", "visitor": "مریم احمدی", "time": "۱۰:۰۵",
-              "host": "مهندس کریمی"}
+              "host": "مهندس کریمی",
+              "due_line": "پایان کار تا ۱۴۰۵/۰۹/۲۰", "state": "registered",
+              "status": "ثبت شد", "number_line": "شماره نامه: 1405/2", "note": "سند"}
     for kind in DEFAULTS:
         text = texts.render(kind, values)
         assert "{" not in text and text

@@ -1,0 +1,1 @@
+"""Mail gateways: SMTP and a folder outbox for development (the embedded default)."""
