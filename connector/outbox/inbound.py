@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector.domain import tracking
@@ -29,7 +30,7 @@ from connector.domain.errors import ConfigurationError, ExternalError, NotFound
 from connector.domain.normalize import mask_mobile, mobile, to_latin_digits
 from connector.outbox import sms as sms_outbox
 from connector.plugins.ports import InboundSms as Message
-from connector.store.db import transaction
+from connector.store.db import for_claim, transaction
 from connector.store.models import InboundSms, InboxCursor, Letter, SmsReplyWindow
 
 if TYPE_CHECKING:
@@ -145,22 +146,23 @@ def poll_org(px: Pishkhan, slug: str) -> list[Outcome]:
             continue
         if not gateway.capabilities.supports_inbox:
             continue
-        with px.sessions() as s:
-            saved = s.get(InboxCursor, (slug, conf.name))
-            cursor = saved.cursor if saved else ""
-        error: str | None = None
-        try:
-            messages, cursor = gateway.receive(cursor)
-        except ExternalError as exc:
-            messages, error = [], f"{exc.kind}: {exc.detail}"
-            log.warning("inbox of %s/%s: %s", slug, conf.name, error)
-        for message in messages:
-            outcomes.append(record(px, slug, conf.name, message))
+        _ensure_cursor(px, slug, conf.name)
+        # The cursor row is held for the read (PostgreSQL), so one worker reads an inbox at a
+        # time and the others pass; the texts themselves are recorded once in any case.
         with transaction(px.sessions) as s:
-            state = s.get(InboxCursor, (slug, conf.name))
+            state = s.scalars(for_claim(select(InboxCursor).where(
+                InboxCursor.org == slug, InboxCursor.gateway == conf.name), s)).first()
             if state is None:
-                state = InboxCursor(org=slug, gateway=conf.name)
-                s.add(state)
+                continue
+            error: str | None = None
+            cursor = state.cursor or ""
+            try:
+                messages, cursor = gateway.receive(cursor)
+            except ExternalError as exc:
+                messages, error = [], f"{exc.kind}: {exc.detail}"
+                log.warning("inbox of %s/%s: %s", slug, conf.name, error)
+            for message in messages:
+                outcomes.append(record(px, slug, conf.name, message))
             state.cursor, state.last_poll_at, state.last_error = cursor, now(), error
     return outcomes
 
@@ -180,6 +182,15 @@ def receive_push(px: Pishkhan, slug: str, token: str, fields: dict[str, str]
                 hmac.compare_digest(expected.encode(), token.encode()):
             return [record(px, slug, conf.name, m) for m in gateway.parse_push(fields)]
     raise NotFound("no such inbound SMS address")
+
+
+def _ensure_cursor(px: Pishkhan, slug: str, gateway: str) -> None:
+    try:
+        with transaction(px.sessions) as s:
+            if s.get(InboxCursor, (slug, gateway)) is None:
+                s.add(InboxCursor(org=slug, gateway=gateway, cursor=""))
+    except IntegrityError:
+        pass  # another worker made it a moment ago
 
 
 def poll_all(px: Pishkhan) -> int:

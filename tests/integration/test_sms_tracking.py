@@ -137,6 +137,31 @@ def test_parallel_inbound_on_postgres_hold_the_limit_and_record_once(tmp_path, p
         px.close()
 
 
+def test_workers_reading_one_inbox_at_once_read_it_once(tmp_path, pg_url):
+    # Several workers tick at the same moment on a fresh database: one reads the inbox, the
+    # others pass (before, two of them raced to create the cursor and one failed).
+    settings = make_settings(tmp_path, PISHKHAN_DATABASE_URL=pg_url)
+    upgrade(pg_url)
+    px = bootstrap(settings)
+    try:
+        px.gateway("demo").simulate_inbound(OTHER, "راهنما")
+        start = threading.Barrier(32)
+
+        def tick(_):
+            start.wait()
+            return inbound.poll_org(px, "demo")
+
+        with ThreadPoolExecutor(32) as pool:
+            read = [o for outcomes in pool.map(tick, range(32)) for o in outcomes]
+        assert sum(o.inbound_id is not None for o in read) == 1
+        with px.sessions() as s:
+            assert s.scalar(select(func.count()).select_from(InboundSms)) == 1
+            assert s.scalar(select(func.count()).select_from(Notification)
+                            .where(Notification.to == OTHER)) == 1
+    finally:
+        px.close()
+
+
 def test_pishkhan_sms_receive_answers_at_once(tmp_path):
     settings = make_settings(tmp_path)
     upgrade(settings.database_url)
