@@ -22,6 +22,7 @@ from connector.outbox.sms import (
     STUCK_AFTER,
     settle,
 )
+from connector.outbox.redaction import forget_codes
 from connector.plugins.ports import SMS_STATES
 from connector.store.db import for_claim, transaction
 from connector.store.models import Notification
@@ -101,6 +102,8 @@ def _reconcile(px: Pishkhan, c: _Check) -> None:
         settle(px, c.id, ("sending",), state="temporary-failure", completed_at=now(),
                 last_error="one-time code not confirmed; not sent again (the citizen can ask "
                            "for a new code)")
+        with transaction(px.sessions) as s:
+            forget_codes(s, [c.id])
         return
     if c.checks >= NOT_FOUND_CHECKS:
         # checks restart at zero: a resend that is lost too gets the same three look-ups.
@@ -140,10 +143,15 @@ def sweep(px: Pishkhan) -> int:
     temporary-failure: operators sometimes never report."""
     at = now()
     with transaction(px.sessions) as s:
+        stuck = list(s.scalars(select(Notification.id).where(
+            Notification.state.in_(IN_FLIGHT), Notification.sent_at <= at - STUCK_AFTER)))
+        if not stuck:
+            return 0
         done = s.execute(update(Notification).where(
-            Notification.state.in_(IN_FLIGHT), Notification.sent_at <= at - STUCK_AFTER)
+            Notification.id.in_(stuck), Notification.state.in_(IN_FLIGHT))
             .values(state="temporary-failure", completed_at=at, updated_at=at,
                     last_error="no final status from the provider within 72 hours"))
+        forget_codes(s, stuck)
         return done.rowcount
 
 
@@ -154,6 +162,9 @@ def retry(px: Pishkhan, note_id: int) -> None:
         note = s.get(Notification, note_id)
         if note is None:
             raise NotFound(f"sms {note_id}")
+        if note.kind == "otp":
+            raise ValidationError({"id": f"پیامک {note_id} یک کد ورود است و دوباره فرستاده "
+                                         "نمی‌شود؛ شهروند کد تازه‌ای بگیرد"})
         if note.state not in FINAL - {"delivered"}:
             raise ValidationError({"id": msg("sms.not_failed", id=note_id, state=note.state)})
         note.last_error = f"retried by an admin (was {note.state}, ref {note.client_reference})"
