@@ -20,6 +20,7 @@ from connector.letters import promise
 from connector.outbox import mail as mail_outbox
 from connector.letters import usecases as letters
 from connector.outbox import webhooks
+from connector.plugins.ports import SMS_FINAL
 from connector.store import audit
 from connector.store.db import transaction
 from connector.store.models import Letter, Notification, OrgState
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
 
 # Outbox states in which an SMS did not reach the citizen.
-SMS_FAILED = ("permanent-failure", "technical-failure", "failed", "undelivered", "expired")
+# Every final state but "delivered" (temporary-failure too: a phone off for 72 hours, or a
+# send nobody can confirm), plus the names older rows may still carry.
+SMS_FAILED = tuple(sorted(SMS_FINAL - {"delivered"})) + ("failed", "undelivered", "expired")
 MAIL_FAILURES_SHOWN = timedelta(days=30)
 # Letters an admin may have to look at, in the dashboard's order.
 

@@ -284,7 +284,7 @@ def _send_values(attempts: int, out: _Outcome) -> dict[str, Any]:
     elif attempts >= MAX_ATTEMPTS:
         values.update(state="technical-failure", completed_at=at, gateway=None)
     else:
-        values.update(state="created", sent_at=None, gateway=None,
+        values.update(state="created", sent_at=None, gateway=None, request_sent_at=None,
                       next_attempt_at=at + timedelta(seconds=min(600, 5 * 2 ** attempts)))
     return values
 
@@ -308,6 +308,11 @@ def _with_redaction(job: _Job, values: dict[str, Any]) -> dict[str, Any]:
 
 def _attempt(px: Pishkhan, job: _Job, only_gateway: str | None = None) -> _Outcome:
     # No session is held during the call, so a slow provider cannot exhaust connections.
+    # The moment the request leaves is written first: a worker that dies after this may have
+    # sent it (look it up, never resend blindly); one that dies before provably did not.
+    with px.engine.begin() as conn:
+        conn.execute(update(Notification).where(Notification.id == job.id)
+                     .values(request_sent_at=now()))
     try:
         return _try_gateways(px, job.org, job.kind, job.to, job.text, job.params, job.ref,
                              only_gateway)
