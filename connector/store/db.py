@@ -55,6 +55,14 @@ def for_claim(stmt: Select[Any], session: Session) -> Select[Any]:
     return stmt
 
 
+def for_update(stmt: Select[Any], session: Session) -> Select[Any]:
+    """A row this worker already holds (its own claim): wait for a brief lock by someone else
+    (the poller adding an event), never skip it as if it were gone."""
+    if session.get_bind().dialect.name in ("postgresql", "mysql", "mariadb"):
+        return stmt.with_for_update()
+    return stmt
+
+
 def hold_lock(session: Session, name: str) -> None:
     """Hold the lock called ``name`` until the session's transaction ends: check-then-act
     under it is safe across processes. Call it first in the transaction.
