@@ -50,6 +50,15 @@ def otp_verify() -> Response:
     return jsonify(token=token)
 
 
+@bp.post("/logout")
+def logout() -> tuple[str, int]:
+    """Revoke the bearer token this request carries."""
+    bearer_mobile()  # 401 unless the token is live
+    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    citizens.revoke_token(pishkhan(), token)
+    return "", 204
+
+
 @bp.get("/orgs")
 def orgs() -> Response:
     return jsonify(orgs=[{"slug": o.slug, "name": o.name} for o in pishkhan().orgs.values()])

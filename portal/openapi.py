@@ -203,6 +203,11 @@ def _paths(max_request_bytes: int) -> dict[str, Any]:
                 "200": _json(_obj({"token": {"type": "string"}}),
                              "A bearer token for this mobile"),
                 "400": _error("BadRequest")}}},
+        f"{p}/logout": {"post": {
+            "summary": "Revoke this bearer token", "operationId": "logout",
+            "security": _BEARER,
+            "responses": {"204": {"description": "Revoked: the token answers 401 from now on"},
+                          "401": _error("Unauthorized")}}},
         f"{p}/orgs": {"get": {
             "summary": "Organizations", "operationId": "listOrgs",
             "responses": {"200": _json(_obj({

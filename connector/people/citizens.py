@@ -103,7 +103,20 @@ def request_otp(px: Pishkhan, mobile: str) -> str:
 
 
 def verify_otp(px: Pishkhan, mobile: str, code: str) -> str:
-    """Check the newest live code for the mobile and return a new session token."""
+    """Check the newest live code for the mobile and return a new bearer token (the API's)."""
+    token = _check_code(px, mobile, code, issue_token=True)
+    assert token is not None
+    return token
+
+
+def prove_mobile(px: Pishkhan, mobile: str, code: str) -> str:
+    """Check the code for a web sign-in, which keeps the mobile in its own session: no bearer
+    token is made that nobody would receive. Returns the normalized mobile."""
+    _check_code(px, mobile, code, issue_token=False)
+    return clean_mobile(mobile)
+
+
+def _check_code(px: Pishkhan, mobile: str, code: str, issue_token: bool) -> str | None:
     mobile = clean_mobile(mobile)
     code = digits_only(code)
     with transaction(px.sessions) as s:
@@ -135,6 +148,8 @@ def verify_otp(px: Pishkhan, mobile: str, code: str) -> str:
             left = px.settings.otp_max_tries - attempts
             raise ValidationError({"code": msg("otp.wrong", left=left) if left else MSG_CODE})
         s.execute(update(OtpChallenge).where(OtpChallenge.id == live).values(used_at=now()))
+        if not issue_token:
+            return None
         token = new_token()
         s.add(ApiToken(token_hash=digest(token, px.settings.secret_key), mobile=mobile,
                        expires_at=now() + timedelta(seconds=px.settings.token_ttl)))
@@ -147,5 +162,13 @@ def mobile_for_token(px: Pishkhan, token: str) -> str | None:
     with px.sessions() as s:
         row = s.scalars(select(ApiToken).where(
             ApiToken.token_hash == digest(token, px.settings.secret_key),
-            ApiToken.expires_at > now())).first()
+            ApiToken.expires_at > now(), ApiToken.revoked_at.is_(None))).first()
         return row.mobile if row else None
+
+
+def revoke_token(px: Pishkhan, token: str) -> bool:
+    """Sign a bearer token out: it answers 401 from now on. False if it was not live."""
+    with transaction(px.sessions) as s:
+        return s.execute(update(ApiToken).where(
+            ApiToken.token_hash == digest(token, px.settings.secret_key),
+            ApiToken.revoked_at.is_(None)).values(revoked_at=now())).rowcount == 1
