@@ -195,8 +195,7 @@ def retry(px: Pishkhan, note_id: int) -> None:
         if note is None:
             raise NotFound(f"sms {note_id}")
         if note.kind == "otp":
-            raise ValidationError({"id": f"پیامک {note_id} یک کد ورود است و دوباره فرستاده "
-                                         "نمی‌شود؛ شهروند کد تازه‌ای بگیرد"})
+            raise ValidationError({"id": msg("sms.otp_not_resent", id=note_id)})
         if note.state not in FINAL - {"delivered"}:
             raise ValidationError({"id": msg("sms.not_failed", id=note_id, state=note.state)})
         note.last_error = f"retried by an admin (was {note.state}, ref {note.client_reference})"
