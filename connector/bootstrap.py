@@ -170,10 +170,33 @@ def bootstrap(settings: Settings | None = None, *,
     return px
 
 
+PLATFORM_SMS = "PISHKHAN_SMS_GATEWAY"
+
+
+def platform_sms_problems(px: Pishkhan) -> list[Problem]:
+    """The platform's gateway for one-time codes (PISHKHAN_SMS_GATEWAY): if it cannot be built,
+    no citizen can sign in, whatever the organization files say."""
+    try:
+        for conf in px.sms_policy(None).gateways:
+            px.gateway(None, conf.name)
+    except (ConfigurationError, NotFound) as exc:
+        detail = getattr(exc, "detail", "") or str(exc)
+        return [Problem("environment (.env)", PLATFORM_SMS, detail,
+                        "use file, org:SLUG (an organization's gateways) or a gateway type: "
+                        + ", ".join(registry.names(registry.SMS_GATEWAYS)))]
+    return []
+
+
+def startup_problems(px: Pishkhan) -> list[Problem]:
+    """What stops the portal and the worker from starting: an organization file that did not
+    load (its citizens would silently get 404s)."""
+    return list(px.problems)
+
+
 def check_plugins(px: Pishkhan, slugs: list[str] | None = None) -> list[Problem]:
     """Build every organization's (or just these) adapter and gateway so their own option
-    checks run."""
-    problems: list[Problem] = []
+    checks run; for every organization, the platform's one-time-code gateway too."""
+    problems: list[Problem] = [] if slugs is not None else platform_sms_problems(px)
     for slug, org in px.orgs.items():
         if slugs is not None and slug not in slugs:
             continue

@@ -38,6 +38,8 @@ EN: dict[str, str] = {
     "staff.role": "Use one of these roles: {roles}",
     "staff.orgs": "Unknown organizations: {orgs}",
     "sms.not_queued": "SMS {id} is not in the outbox",
+    "sms.otp_not_resent": "SMS {id} is a one-time code and is never sent again; the citizen "
+                          "asks for a new code",
     "sms.not_failed": "SMS {id} is “{state}”; only an SMS that did not arrive is sent again",
     "timeline.submitted": "Your letter was received and got a tracking code.",
     "timeline.awaiting_approval": "Your letter is waiting for the secretariat's review.",

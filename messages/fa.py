@@ -43,6 +43,8 @@ FA: dict[str, str] = {
     "staff.orgs": "این سازمان‌ها تعریف نشده‌اند: {orgs}",
     # the SMS outbox (connector.outbox.sms)
     "sms.not_queued": "پیامک {id} در صف ارسال نیست",
+    "sms.otp_not_resent": "پیامک {id} یک کد ورود است و دوباره فرستاده نمی‌شود؛ شهروند کد "
+                          "تازه‌ای بگیرد.",
     "sms.not_failed": "پیامک {id} در وضعیت «{state}» است؛ فقط پیامکی که نرسیده دوباره "
                       "فرستاده می‌شود",
     # the citizen's timeline (connector.letters.timeline)

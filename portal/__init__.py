@@ -35,6 +35,9 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     app.config.from_mapping(
         SECRET_KEY=px.settings.secret_key,
         MAX_CONTENT_LENGTH=max_request_bytes(px),
+        # A text field is parsed whatever its length (up to the whole request), so the form's
+        # own check names the field that is too long instead of a 413 about files.
+        MAX_FORM_MEMORY_SIZE=max_request_bytes(px),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=https,

@@ -50,6 +50,15 @@ def otp_verify() -> Response:
     return jsonify(token=token)
 
 
+@bp.post("/logout")
+def logout() -> tuple[str, int]:
+    """Revoke the bearer token this request carries."""
+    bearer_mobile()  # 401 unless the token is live
+    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    citizens.revoke_token(pishkhan(), token)
+    return "", 204
+
+
 @bp.get("/orgs")
 def orgs() -> Response:
     return jsonify(orgs=[{"slug": o.slug, "name": o.name} for o in pishkhan().orgs.values()])
@@ -95,7 +104,10 @@ def withdraw(tracking_code: str) -> Response:
 def survey(tracking_code: str) -> tuple[Response, int]:
     mobile = bearer_mobile()
     body = _body()
-    score = letters.save_survey(pishkhan(), tracking_code, mobile, str(body.get("score", "")),
+    raw = body.get("score", "")
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)  # JSON's 3.0 is the integer 3
+    score = letters.save_survey(pishkhan(), tracking_code, mobile, str(raw),
                                 str(body.get("comment", "") or ""))
     return jsonify(tracking_code=tracking_code, score=score), 201
 

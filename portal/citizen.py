@@ -73,7 +73,7 @@ def login() -> Page:
             errors, status = {field: rate_limit_message(exc.retry_after)}, 429
     elif request.method == "POST" and step == "code":
         try:
-            citizens.verify_otp(px, values["mobile"], values["code"])
+            citizens.prove_mobile(px, values["mobile"], values["code"])
         except ValidationError as exc:
             errors, status = exc.errors, 400
         except RateLimited as exc:

@@ -78,6 +78,7 @@ def logout() -> Response:
     user = current_staff()
     if user is not None:
         audit.log(pishkhan(), "staff.logout", actor=f"staff:{user.username}")
+        staff.end_sessions(pishkhan(), user.id)
     logout_staff()
     return redirect(url_for("console.login"))
 

@@ -36,9 +36,16 @@ def _error(description: str) -> dict[str, Any]:
     return {"$ref": f"#/components/responses/{description}"}
 
 
+# Persian, Arabic-Indic and Latin digits: what normalize.number() accepts.
+_DIGIT = "[0-9\u06f0-\u06f9\u0660-\u0669]"
 _CODE = {"name": "tracking_code", "in": "path", "required": True,
          "description": "The 12-digit tracking code (Persian or Latin digits).",
-         "schema": {"type": "string", "example": "482910375561"}}
+         "schema": {"type": "string", "pattern": f"^{_DIGIT}{{12}}$",
+                    "example": "482910375561"}}
+_MOBILE = {"type": "string", "pattern": f"^(\\+98|0098|98|0)?[9\u06f9\u0669]{_DIGIT}{{9}}$",
+           "example": "09121234567",
+           "description": "An Iranian mobile number in Persian or Latin digits (spaces and "
+                          "dashes between the digits are accepted too)."}
 _ORG = {"name": "org", "in": "path", "required": True, "description": "Organization slug.",
         "schema": {"type": "string", "example": "demo"}}
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -150,14 +157,17 @@ def _letter_form() -> dict[str, Any]:
         "required": ["applicant_type", "first_name", "last_name", "subject", "body", "service"],
         "properties": {
             "applicant_type": {"type": "string", "enum": ["natural", "legal"]},
-            "national_code": {"type": "string", "description": "10 digits; for natural."},
-            "national_id": {"type": "string", "description": "11 digits; for legal."},
-            "company_name": {"type": "string", "description": "For legal."},
+            "national_code": {"type": "string", "pattern": f"^{_DIGIT}{{8,10}}$",
+                              "description": "10 digits with its check digit; for natural."},
+            "national_id": {"type": "string", "pattern": f"^{_DIGIT}{{11}}$",
+                            "description": "11 digits with its check digit; for legal."},
+            "company_name": {"type": "string", "maxLength": 200, "description": "For legal."},
             "first_name": {"type": "string", "maxLength": 100},
             "last_name": {"type": "string", "maxLength": 100},
             "subject": {"type": "string", "maxLength": 200},
             "body": {"type": "string", "maxLength": 10000},
-            "service": {"type": "string", "description": "A service code of the organization."},
+            "service": {"type": "string", "maxLength": 60,
+                        "description": "A service code of the organization."},
             "email": {"type": "string", "format": "email", "maxLength": 254,
                       "description": "Optional; needed when notify_by is email or both."},
             "notify_by": {"type": "string", "enum": ["sms", "email", "both"], "default": "sms",
@@ -188,7 +198,7 @@ def _paths(max_request_bytes: int) -> dict[str, Any]:
             "summary": "Send a one-time code by SMS", "operationId": "requestOtp",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["mobile"],
-                "properties": {"mobile": {"type": "string", "example": "09121234567"}}}}}},
+                "properties": {"mobile": _MOBILE}}}}},
             "responses": {
                 "202": _json(_obj({"mobile": {
                     "type": "string", "description": "The normalized mobile."}}), "Code queued"),
@@ -197,12 +207,18 @@ def _paths(max_request_bytes: int) -> dict[str, Any]:
             "summary": "Exchange the code for a bearer token", "operationId": "verifyOtp",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["mobile", "code"],
-                "properties": {"mobile": {"type": "string"},
-                               "code": {"type": "string", "example": "12345"}}}}}},
+                "properties": {"mobile": _MOBILE,
+                               "code": {"type": "string", "pattern": f"^{_DIGIT}{{5}}$",
+                                        "example": "12345"}}}}}},
             "responses": {
                 "200": _json(_obj({"token": {"type": "string"}}),
                              "A bearer token for this mobile"),
-                "400": _error("BadRequest")}}},
+                "400": _error("BadRequest"), "429": _error("RateLimited")}}},
+        f"{p}/logout": {"post": {
+            "summary": "Revoke this bearer token", "operationId": "logout",
+            "security": _BEARER,
+            "responses": {"204": {"description": "Revoked: the token answers 401 from now on"},
+                          "401": _error("Unauthorized")}}},
         f"{p}/orgs": {"get": {
             "summary": "Organizations", "operationId": "listOrgs",
             "responses": {"200": _json(_obj({
@@ -227,6 +243,7 @@ def _paths(max_request_bytes: int) -> dict[str, Any]:
             "responses": {"201": _json(_ref("Submitted"), "Staged"),
                           "400": _error("BadRequest"), "401": _error("Unauthorized"),
                           "404": _error("NotFound"), "413": _too_large(max_request_bytes),
+                          "429": _error("RateLimited"),
                           "503": _json(_ref("Error"), "The virus scanner did not answer; "
                                                       "nothing was stored, try again later "
                                                       "(Retry-After)")}}},
@@ -234,7 +251,8 @@ def _paths(max_request_bytes: int) -> dict[str, Any]:
             "summary": "A letter of the token's mobile", "operationId": "getLetter",
             "security": _BEARER, "parameters": [_CODE],
             "responses": {"200": _json(_ref("Letter"), "The letter"),
-                          "401": _error("Unauthorized"), "404": _error("NotFound")}}},
+                          "401": _error("Unauthorized"), "404": _error("NotFound"),
+                          "429": _error("RateLimited")}}},
         f"{p}/letters/{{tracking_code}}/withdraw": {"post": {
             "summary": "Take the letter back before it goes to the organization",
             "operationId": "withdrawLetter", "security": _BEARER, "parameters": [_CODE],
@@ -320,6 +338,7 @@ def _paths(max_request_bytes: int) -> dict[str, Any]:
                         "content": {"*/*": {
                             "schema": {"type": "string", "format": "binary"}}}},
                 "401": _error("Unauthorized"), "404": _error("NotFound"),
+                "429": _error("RateLimited"),
                 "503": _json(_ref("Error"), "The organization's system did not answer; "
                                             "try again later (Retry-After)")}}},
         f"{p}/letters/{{tracking_code}}/receipt.pdf": {"get": {
@@ -333,7 +352,8 @@ def _paths(max_request_bytes: int) -> dict[str, Any]:
                 "200": {"description": "The receipt",
                         "content": {"application/pdf": {
                             "schema": {"type": "string", "format": "binary"}}}},
-                "401": _error("Unauthorized"), "404": _error("NotFound")}}},
+                "401": _error("Unauthorized"), "404": _error("NotFound"),
+                "429": _error("RateLimited")}}},
         f"{p}/gates/{{gate}}/scan": {"post": {
             "summary": "A turnstile or barcode reader asks whether a pass may go through",
             "operationId": "gateScan", "security": _GATE_TOKEN, "parameters": [_GATE],

@@ -36,6 +36,7 @@ CITIZEN_KEY = "citizen_mobile"
 STAFF_KEY = "staff_id"
 STAFF_SINCE = "staff_since"
 STAFF_SEEN = "staff_seen"
+STAFF_GENERATION = "staff_gen"
 STAFF_BLUEPRINTS = frozenset({"console", "admin", "desk", "reports", "visits", "visits_gate"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_EXEMPT_BLUEPRINTS = frozenset({"api", "gates_api"})  # bearer tokens, no cookies
@@ -138,19 +139,26 @@ def current_staff() -> StaffUser | None:
         if user_id and not _staff_session_alive():
             logout_staff()
             user_id = None
-        g.staff_user = staff.get_user(pishkhan(), int(user_id)) if user_id else None
+        user = staff.get_user(pishkhan(), int(user_id)) if user_id else None
+        if user is not None and session.get(STAFF_GENERATION) != user.session_generation:
+            # Signed out elsewhere, password reset or account disabled since this sign-in:
+            # the cookie (however copied) is worth nothing now.
+            logout_staff()
+            user = None
+        g.staff_user = user
     return g.staff_user
 
 
 def login_staff(user: StaffUser) -> None:
     session[STAFF_KEY] = user.id
+    session[STAFF_GENERATION] = user.session_generation
     session[STAFF_SINCE] = session[STAFF_SEEN] = int(clock.timestamp())
     g.pop("staff_user", None)
     _rotate_csrf()
 
 
 def logout_staff() -> None:
-    for key in (STAFF_KEY, STAFF_SINCE, STAFF_SEEN):
+    for key in (STAFF_KEY, STAFF_SINCE, STAFF_SEEN, STAFF_GENERATION):
         session.pop(key, None)
     g.pop("staff_user", None)
 

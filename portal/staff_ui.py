@@ -12,7 +12,7 @@ from persiantools.jdatetime import JalaliDate
 
 from connector.config.organizations import Organization
 from connector.domain.clock import local, now, to_naive_utc
-from connector.domain.normalize import digits_only, mask_mobile, to_latin_digits
+from connector.domain.normalize import mask_mobile, number, to_latin_digits
 from connector.store.models import StaffUser
 
 from . import pishkhan
@@ -62,9 +62,10 @@ def parse_day(value: str) -> date | None:
     """A day typed as Jalali (۱۴۰۵/۰۹/۰۱) or Gregorian (2026-11-22), Persian or Latin digits."""
     text = to_latin_digits(value or "").strip().replace("/", "-")
     parts = [p for p in text.split("-") if p]
-    if len(parts) != 3 or not all(digits_only(p).isdigit() for p in parts):
+    numbers = [number(p) for p in parts]
+    if len(parts) != 3 or not all(n and len(n) <= 4 for n in numbers):
         return None
-    y, m, d = (int(p) for p in parts)
+    y, m, d = (int(str(n)) for n in numbers)
     try:
         return JalaliDate(y, m, d).to_gregorian() if y < 1700 else date(y, m, d)
     except ValueError:

@@ -37,6 +37,19 @@ def say(value: Any) -> Any:
     return value
 
 
+def _refuse_bad_config(px: Pishkhan) -> None:
+    """The portal and the worker do not start while an organization file is invalid: its
+    citizens would get 404s with one log line nobody reads."""
+    from connector.bootstrap import startup_problems
+    problems = startup_problems(px)
+    if problems:
+        for problem in problems:
+            click.echo(f"FAIL {problem}", err=True)
+        click.echo("Pishkhan does not start until these are fixed "
+                   "(`pishkhan config check` lists them).", err=True)
+        raise SystemExit(2)
+
+
 def _px(ctx: click.Context) -> Pishkhan:
     if "px" not in ctx.obj:
         ctx.obj["px"] = bootstrap(ctx.obj["settings"])

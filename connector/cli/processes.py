@@ -14,7 +14,7 @@ import click
 from connector.bootstrap import Pishkhan
 from connector.config.settings import Settings
 
-from . import _px, main
+from . import _px, _refuse_bad_config, main
 
 
 def _child_env(settings: Settings) -> dict[str, str]:
@@ -75,6 +75,7 @@ def _prepare_demo(ctx: click.Context) -> tuple[str, str] | None:
 def web(ctx: click.Context) -> None:
     """Serve the portal (citizen pages, console, JSON API) with gunicorn."""
     settings = ctx.obj["settings"]
+    _refuse_bad_config(_px(ctx))
     if settings.demo:
         _prepare_demo(ctx)
     os.execvpe(sys.executable, _web_cmd(settings), _child_env(settings))
@@ -97,6 +98,7 @@ def worker(ctx: click.Context) -> None:
     # systemd (and `pishkhan run`) stop the worker with SIGTERM: leave the scheduler's loop as
     # Ctrl-C does, so the ticks in flight finish instead of dying mid-call.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    _refuse_bad_config(_px(ctx))
     worker_mod.run(_px(ctx))
 
 
@@ -133,9 +135,7 @@ def run(ctx: click.Context) -> None:
     settings: Settings = ctx.obj["settings"]
     db.upgrade(settings.database_url)
     px = _px(ctx)
-    if px.problems:
-        for problem in px.problems:
-            click.echo(f"config: {problem}", err=True)
+    _refuse_bad_config(px)
     operator = ensure_demo_operator(px)  # before the web server forks its workers
     from connector.visits import demo as visits_demo
     demo_visits = visits_demo.ensure(px)

@@ -98,21 +98,16 @@ def adapter_check(ctx: click.Context, org: str, exchange: bool) -> None:
     """Check an organization's system: configuration, what it offers (WSDL operations or
     database tables), reaching and signing in, and a dry-run look-up. One line per check; exit
     1 if any fails."""
+    from connector.operations.dashboard import connection_check
     px = _px(ctx)
-    try:
-        adapter = px.adapter(org)
-    except (ExternalError, PishkhanError) as exc:
-        click.echo(f"FAIL configuration: {getattr(exc, 'detail', exc)}")
-        sys.exit(1)
-    click.echo(f"ok   configuration: {px.org(org).adapter.type} adapter for {org}")
-    checks = adapter.check()
-    for check in checks:
-        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
-    if exchange:
-        request, response = adapter.last_exchange()
+    result = connection_check(px, org)  # the same check as the admin's «آزمایش اتصال»
+    for line in result.lines:
+        click.echo(line)
+    if exchange and org in px.orgs and result.checks[0].ok:
+        request, response = px.adapter(org).last_exchange()
         click.echo(f"--- last request\n{request or '(none)'}\n--- last response\n"
                    f"{response or '(none)'}")
-    sys.exit(0 if all(c.ok for c in checks) else 1)
+    sys.exit(0 if result.ok else 1)
 
 
 @adapter_group.command("draft")

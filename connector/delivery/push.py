@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import defaultdict
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,7 @@ from connector.domain.letter import (
 )
 from connector.letters import lifecycle
 from connector.plugins.ports import DeliveryProgress
-from connector.store.db import for_claim, transaction
+from connector.store.db import for_claim, for_update, hold_lock, transaction
 from connector.store.models import Letter, OrgState
 
 if TYPE_CHECKING:
@@ -59,26 +59,39 @@ def _paused(px: Pishkhan) -> set[str]:
 
 
 def release_expired(px: Pishkhan) -> int:
-    """Letters left in ``delivering`` by a worker that died: fail them so they are reconciled."""
+    """Letters left in ``delivering`` by a worker that died: fail them so they are reconciled.
+    The lost claim was an attempt: a letter that keeps killing its worker stops at the cap."""
     with transaction(px.sessions) as s:
         stmt = select(Letter).where(Letter.state == State.DELIVERING.value,
                                     Letter.claimed_until < now())
         rows = s.scalars(for_claim(stmt, s)).all()
         for letter in rows:
-            lifecycle.move(letter, State.DELIVERY_FAILED)
             letter.needs_reconcile = True
-            letter.next_attempt_at = now()
+            letter.claimed_until = None
             letter.last_error = "ambiguous: the worker stopped during delivery"
+            if letter.attempts >= px.settings.max_attempts:
+                lifecycle.move(letter, State.DEAD)
+                letter.next_attempt_at = None
+                log.error("letter %s is dead: the worker stopped during %s attempts",
+                          letter.tracking_code, letter.attempts)
+            else:
+                lifecycle.move(letter, State.DELIVERY_FAILED)
+                letter.next_attempt_at = now()
         return len(rows)
 
 
-def claim(px: Pishkhan, limit: int) -> dict[int, datetime]:
-    """Take due letters; returns each letter's lease, which is also the proof that this worker
-    still holds it (see :func:`_renew`)."""
-    eligible = sorted(set(px.orgs) - _paused(px))
+def claim(px: Pishkhan, limit: int, org: str | None = None,
+          due_by: datetime | None = None) -> dict[int, datetime]:
+    """Take letters due by ``due_by`` (now); returns each letter's lease, which is also the
+    proof that this worker still holds it (see :func:`_renew`)."""
+    eligible = sorted(set(px.orgs if org is None else [org]) - _paused(px))
     with transaction(px.sessions) as s:
+        if s.get_bind().dialect.name == "sqlite":
+            # No SKIP LOCKED: the write lock first, so two delivery slots of this worker
+            # cannot both read the same letter as free.
+            hold_lock(s, "delivery.claim")
         stmt = (select(Letter).where(Letter.state.in_(CLAIMABLE),
-                                     Letter.next_attempt_at <= now(),
+                                     Letter.next_attempt_at <= (due_by or now()),
                                      Letter.org.in_(eligible))
                 .order_by(Letter.next_attempt_at, Letter.id).limit(limit))
         rows = s.scalars(for_claim(stmt, s)).all()
@@ -101,7 +114,7 @@ def _renew(px: Pishkhan, letter_id: int, lease: datetime) -> datetime | None:
     a slow batch outlived its lease and another worker took the letter over (it reconciles
     before sending, so the letter still goes once)."""
     with transaction(px.sessions) as s:
-        letter = s.scalars(for_claim(select(Letter).where(Letter.id == letter_id), s)).first()
+        letter = s.scalars(for_update(select(Letter).where(Letter.id == letter_id), s)).first()
         if not _holds(letter, lease):
             return None
         if lease - now() > LEASE / 2:
@@ -193,8 +206,10 @@ def deliver_one(px: Pishkhan, letter_id: int, lease: datetime) -> str | None:
         log.exception("letter %s: unexpected error from the adapter", letter_id)
         error = AmbiguousError(f"unexpected error: {exc!r}")
     with transaction(px.sessions) as s:
-        letter = s.scalars(for_claim(select(Letter).options(selectinload(Letter.events))
-                                     .where(Letter.id == letter_id), s)).first()
+        # Our own claimed row: a plain lock waits out the poller's brief one, where SKIP
+        # LOCKED would see nothing and throw the receipt away as "claim lost".
+        letter = s.scalars(for_update(select(Letter).options(selectinload(Letter.events))
+                                      .where(Letter.id == letter_id), s)).first()
         if not _holds(letter, held):
             log.warning("letter %s: claim lost during delivery; the new holder reconciles",
                         letter_id)
@@ -243,25 +258,45 @@ def _failed(px: Pishkhan, letter: Letter, error: ExternalError) -> None:
                     letter.attempts, letter.last_error)
 
 
-def run_once(px: Pishkhan, limit: int = 50) -> int:
-    """One delivery tick: claim due letters and deliver them, each organization with its own
-    concurrency."""
-    release_expired(px)
-    leases = claim(px, limit)
-    ids = list(leases)
-    if not ids:
-        return 0
-    by_org: dict[str, list[int]] = defaultdict(list)
+def _due_orgs(px: Pishkhan) -> list[str]:
+    eligible = sorted(set(px.orgs) - _paused(px))
     with px.sessions() as s:
-        for letter_id, org in s.execute(select(Letter.id, Letter.org)
-                                        .where(Letter.id.in_(ids))):
-            by_org[org].append(letter_id)
-    for slug, letter_ids in by_org.items():
-        workers = min(px.org(slug).delivery_concurrency, len(letter_ids))
+        return sorted(s.scalars(select(Letter.org).where(
+            Letter.state.in_(CLAIMABLE), Letter.next_attempt_at <= now(),
+            Letter.org.in_(eligible)).distinct()))
+
+
+def run_once(px: Pishkhan, limit: int = 50) -> int:
+    """One delivery tick: up to ``limit`` letters, each organization with its own concurrency.
+    A letter is claimed only when a slot is free to start it, so a worker that dies strands
+    only the letters it was sending, not a whole batch waiting for the lease to run out."""
+    release_expired(px)
+    tick = now()  # a letter that fails during this tick waits for the next one
+    started = 0
+    guard = threading.Lock()
+
+    def take(slug: str) -> tuple[int, datetime] | None:
+        nonlocal started
+        with guard:
+            if started >= limit:
+                return None
+            started += 1  # reserved; given back below if nothing was due
+        leases = claim(px, 1, org=slug, due_by=tick)
+        if not leases:
+            with guard:
+                started -= 1
+            return None
+        return next(iter(leases.items()))
+
+    def slot(slug: str) -> None:
+        while (taken := take(slug)) is not None:
+            deliver_one(px, *taken)
+
+    for slug in _due_orgs(px):
+        workers = px.org(slug).delivery_concurrency
         if workers <= 1:
-            for letter_id in letter_ids:
-                deliver_one(px, letter_id, leases[letter_id])
+            slot(slug)
         else:
             with ThreadPoolExecutor(workers, thread_name_prefix=f"deliver-{slug}") as pool:
-                list(pool.map(lambda i: deliver_one(px, i, leases[i]), letter_ids))
-    return len(ids)
+                list(pool.map(slot, [slug] * workers))
+    return started

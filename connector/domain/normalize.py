@@ -1,4 +1,10 @@
-"""Forgiving input: Persian, Arabic and Latin digits; ی/ي and ک/ك; Iranian identifiers."""
+"""Forgiving input: Persian, Arabic and Latin digits; ی/ي and ک/ك; Iranian identifiers.
+
+The one place that decides what a digit is. Python's ``str.isdigit()`` and the regex ``\\d``
+accept every Unicode digit (superscripts, Devanagari, ...), most of which ``int()`` refuses:
+we accept exactly the Persian, Arabic-Indic and Latin digits, translate them to Latin, and
+treat any other character as not a number.
+"""
 from __future__ import annotations
 
 import re
@@ -7,7 +13,8 @@ _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890
 _TO_FA = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 _LETTERS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک"})
 _SEPARATORS = re.compile(r"[\s\-_.()\u200c\u200f\u200e]+")
-_MOBILE = re.compile(r"^(?:\+98|0098|98|0)?(9\d{9})$")
+_MOBILE = re.compile(r"^(?:\+98|0098|98|0)?(9[0-9]{9})$")
+_LATIN_DIGITS = re.compile(r"[0-9]+")
 
 
 def to_latin_digits(text: str) -> str:
@@ -24,7 +31,21 @@ def text(value: str) -> str:
 
 
 def digits_only(value: str) -> str:
+    """Digits translated to Latin and separators (spaces, dashes, dots) dropped; any other
+    character stays, so :func:`is_number` can refuse it."""
     return _SEPARATORS.sub("", to_latin_digits(value or ""))
+
+
+def is_number(value: str) -> bool:
+    """Only the Latin digits 0-9 (what :func:`digits_only` leaves of an accepted number)."""
+    return bool(_LATIN_DIGITS.fullmatch(value))
+
+
+def number(value: str) -> str | None:
+    """The digits typed (Persian, Arabic-Indic or Latin, with separators), in Latin; None when
+    anything else was typed."""
+    cleaned = digits_only(value)
+    return cleaned if is_number(cleaned) else None
 
 
 def mobile(value: str) -> str | None:
@@ -35,8 +56,8 @@ def mobile(value: str) -> str | None:
 
 def national_code(value: str) -> str | None:
     """کد ملی: 10 digits (8 or 9 left-padded with zeros) with a mod-11 check digit."""
-    code = digits_only(value)
-    if not code.isdigit() or not 8 <= len(code) <= 10:
+    code = number(value) or ""
+    if not 8 <= len(code) <= 10:
         return None
     code = code.zfill(10)
     if len(set(code)) == 1:
@@ -49,8 +70,8 @@ def national_code(value: str) -> str | None:
 
 def legal_id(value: str) -> str | None:
     """شناسه ملی اشخاص حقوقی: 11 digits with a weighted mod-11 check digit."""
-    code = digits_only(value)
-    if len(code) != 11 or not code.isdigit():
+    code = number(value) or ""
+    if len(code) != 11:
         return None
     if int(code[3:9]) == 0 or len(set(code)) == 1:
         return None

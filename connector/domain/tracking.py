@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 
-from connector.domain.normalize import to_latin_digits
+from connector.domain.normalize import number
 
 _DAMM = (
     (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
@@ -41,8 +41,9 @@ def new_code() -> str:
 
 
 def clean(text: str) -> str:
-    """Persian/Arabic digits to Latin; spaces and dashes dropped."""
-    return "".join(ch for ch in to_latin_digits(text) if ch.isdigit())
+    """Persian/Arabic digits to Latin; spaces and dashes dropped. Anything else typed (letters,
+    superscripts, other scripts' digits) gives "", which is never a valid code."""
+    return number(text or "") or ""
 
 
 def is_valid(code: str) -> bool:

@@ -21,7 +21,7 @@ from connector.domain.errors import (
     msg,
 )
 from connector.domain.letter import FINAL, WITHDRAWABLE, ApplicantType, Document, State
-from connector.domain.normalize import digits_only, legal_id, national_code, text
+from connector.domain.normalize import legal_id, national_code, number, text
 from connector.letters import files, followups, lifecycle, promise, timeline
 from connector.letters.scanning import Scanning
 from connector.plugins import identity
@@ -280,8 +280,8 @@ def reply(px: Pishkhan, letter: Letter) -> Document:
 
 def save_survey(px: Pishkhan, code: str, mobile: str, score: str | int, comment: str) -> int:
     """Record the citizen's 1–5 rating (typed in Persian or Latin digits); returns the score."""
-    raw = digits_only(str(score))
-    if not raw.isdigit() or not 1 <= int(raw) <= 5:
+    raw = number(str(score))
+    if raw is None or len(raw) > 1 or not 1 <= int(raw) <= 5:
         raise ValidationError({"score": msg("survey.score")})
     score = int(raw)
     with transaction(px.sessions) as s:

@@ -18,7 +18,7 @@ from connector.domain.clock import TEHRAN, local, now, to_naive_utc
 from connector.domain.letter import State
 from connector.operations.dashboard import SMS_FAILED, poll_status
 from connector.store import audit
-from connector.store.db import transaction
+from connector.store.db import hold_lock, transaction
 from connector.store.models import AuditRecord, Letter, Notification, OrgState, StaffUser
 
 if TYPE_CHECKING:
@@ -123,21 +123,16 @@ def run_daily(px: Pishkhan, outbox: DigestOutbox, at: datetime | None = None) ->
     at = at or now()
     day = tehran_day(at)
     day_start = to_naive_utc(datetime(day.year, day.month, day.day, tzinfo=TEHRAN))
-    try:
-        with transaction(px.sessions) as s:
-            # Appending locks the end of the audit chain: a second worker waits here, then sees
-            # this record and sends nothing.
-            audit.record(s, "digest.sent", actor=audit.SYSTEM, day=day.isoformat())
-            sent_today = s.scalar(select(func.count()).select_from(AuditRecord).where(
-                AuditRecord.action == "digest.sent", AuditRecord.at >= day_start)) or 0
-            if sent_today > 1:
-                raise _AlreadySent()
-            digests = build(px, at)
-            outbox.send(digests)
-    except _AlreadySent:
-        return 0
+    with transaction(px.sessions) as s:
+        # A lock of its own: a second worker waits here, then sees today's record and sends
+        # nothing. The audit chain's head is locked only for the final append, so no state
+        # change waits while the digests are built and written.
+        hold_lock(s, "digest.daily")
+        sent_today = s.scalar(select(func.count()).select_from(AuditRecord).where(
+            AuditRecord.action == "digest.sent", AuditRecord.at >= day_start)) or 0
+        if sent_today:
+            return 0
+        digests = build(px, at)
+        outbox.send(digests)
+        audit.record(s, "digest.sent", actor=audit.SYSTEM, day=day.isoformat())
     return len(digests)
-
-
-class _AlreadySent(Exception):
-    pass

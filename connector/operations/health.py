@@ -1,5 +1,6 @@
 """Readiness: can this process do its work? The database answers and carries the newest
-schema, and the attachment store is writable."""
+schema, the attachment store is writable, every organization file loaded, and the platform's
+gateway for one-time codes can be built."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,4 +54,10 @@ def readiness(px: Pishkhan) -> list[Check]:
         checks.append(Check("attachments", True))
     except OSError as exc:
         checks.append(Check("attachments", False, exc.strerror or type(exc).__name__))
+    from connector.bootstrap import platform_sms_problems, startup_problems
+    bad_files = startup_problems(px)
+    checks.append(Check("organizations", not bad_files,
+                        "; ".join(str(p) for p in bad_files)))
+    sms = platform_sms_problems(px)
+    checks.append(Check("otp_sms", not sms, "; ".join(str(p) for p in sms)))
     return checks

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, func, null, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,7 @@ from connector.domain.errors import (
 from connector.domain.normalize import mask_mobile, to_persian_digits
 from connector.outbox import webhooks
 from connector.outbox.policy import URGENT_KINDS, GatewayConfig
+from connector.outbox.redaction import REDACTED, redact  # noqa: F401 (REDACTED: for callers)
 from connector.plugins.ports import SMS_FINAL, SMS_STATES, SmsGateway, SmsResult
 from connector.store.db import for_claim, transaction
 from connector.store.models import Letter, Notification
@@ -66,13 +67,21 @@ def queue(session: Session, px: Pishkhan, kind: str, to: str, variables: dict[st
     if org in px.orgs:
         variables = {"org_name": px.orgs[org].name, **variables}
     text = px.texts.render(kind, variables, overrides)
-    # A provider's OTP template line is filled with the code alone.
+    # A provider's OTP template line is filled with the code alone. The code stays in the row
+    # only until a provider has it (see _redacted): the send job needs it, nothing after.
     params = {"code": str(variables["code"])} if kind == "otp" and "code" in variables else None
     note = Notification(org=org, letter=letter, to=to, kind=kind, text=text,
                         segments=px.texts.segments(text), state="created", params=params,
                         client_reference=uuid.uuid4().hex, next_attempt_at=now())
     session.add(note)
     return note
+
+
+def _redacted(job: _Job) -> dict[str, Any]:
+    """Columns that forget a one-time code once the provider has it (or never will)."""
+    if job.kind != "otp" or not job.params:
+        return {}
+    return {"text": redact(job.text, job.params), "params": null()}
 
 
 def letter_variables(px: Pishkhan, letter: Letter) -> dict[str, Any]:
@@ -153,6 +162,8 @@ def _claim(px: Pishkhan, limit: int, only: int | None = None) -> list[_Job]:
             except NotFound:
                 note.state, note.completed_at = "technical-failure", at
                 note.last_error = f"configuration: organization {note.org!r} no longer exists"
+                if note.kind == "otp" and note.params:
+                    note.text, note.params = redact(note.text, note.params), null()
                 continue
             if note.kind not in URGENT_KINDS and policy.quiet_hours and only is None:
                 release = policy.quiet_hours.release_at(at)
@@ -273,13 +284,14 @@ def _send_values(attempts: int, out: _Outcome) -> dict[str, Any]:
     elif attempts >= MAX_ATTEMPTS:
         values.update(state="technical-failure", completed_at=at, gateway=None)
     else:
-        values.update(state="created", sent_at=None, gateway=None,
+        values.update(state="created", sent_at=None, gateway=None, request_sent_at=None,
                       next_attempt_at=at + timedelta(seconds=min(600, 5 * 2 ** attempts)))
     return values
 
 
 def _record_sends(px: Pishkhan, done: list[tuple[_Job, _Outcome]]) -> list[str]:
-    changes = [(job.id, ("sending",), _send_values(job.attempts, out)) for job, out in done]
+    changes = [(job.id, ("sending",), _with_redaction(job, _send_values(job.attempts, out)))
+               for job, out in done]
     for ok, (job, out), (_, _, values) in zip(_settle_many(px, changes), done, changes):
         if not ok:
             log.info("sms %s was settled elsewhere while it was being sent", job.id)
@@ -289,8 +301,18 @@ def _record_sends(px: Pishkhan, done: list[tuple[_Job, _Outcome]]) -> list[str]:
     return [values["state"] for _, _, values in changes]
 
 
+def _with_redaction(job: _Job, values: dict[str, Any]) -> dict[str, Any]:
+    # Back in the queue (nothing was sent) the code is still needed; anything else, it is not.
+    return values if values["state"] == "created" else {**values, **_redacted(job)}
+
+
 def _attempt(px: Pishkhan, job: _Job, only_gateway: str | None = None) -> _Outcome:
     # No session is held during the call, so a slow provider cannot exhaust connections.
+    # The moment the request leaves is written first: a worker that dies after this may have
+    # sent it (look it up, never resend blindly); one that dies before provably did not.
+    with px.engine.begin() as conn:
+        conn.execute(update(Notification).where(Notification.id == job.id)
+                     .values(request_sent_at=now()))
     try:
         return _try_gateways(px, job.org, job.kind, job.to, job.text, job.params, job.ref,
                              only_gateway)
@@ -338,7 +360,8 @@ def listing(px: Pishkhan, to: str | None = None, limit: int = 200) -> list[dict[
         stmt = select(Notification).order_by(Notification.id.desc()).limit(limit)
         if to:
             stmt = stmt.where(Notification.to == to)
-        return [{"id": n.id, "to": n.to, "text": n.text, "kind": n.kind,
+        # A one-time code never shows in a listing, even while it waits to be sent.
+        return [{"id": n.id, "to": n.to, "text": redact(n.text, n.params), "kind": n.kind,
                  "letter": n.letter.tracking_code if n.letter else None, "status": n.state,
                  "segments": n.segments, "gateway": n.gateway,
                  "provider_message_id": n.provider_message_id,

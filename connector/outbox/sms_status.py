@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -22,6 +23,7 @@ from connector.outbox.sms import (
     STUCK_AFTER,
     settle,
 )
+from connector.outbox.redaction import forget_codes
 from connector.plugins.ports import SMS_STATES
 from connector.store.db import for_claim, transaction
 from connector.store.models import Notification
@@ -57,6 +59,8 @@ class _Check:
     ref: str
     checks: int
     kind: str = ""
+    requested: bool = True  # the request left us (request_sent_at was written)
+    created_at: datetime | None = None
 
 
 def _claim_checks(px: Pishkhan, limit: int) -> list[_Check]:
@@ -72,13 +76,17 @@ def _claim_checks(px: Pishkhan, limit: int) -> list[_Check]:
             gap = min(MAX_CHECK_GAP, FIRST_CHECK * 2 ** min(n.checks, 10))
             n.next_attempt_at = at + gap  # the backoff, and a lease against other workers
             found.append(_Check(n.id, n.org, n.gateway, n.provider_message_id,
-                                n.client_reference, n.checks, n.kind))
+                                n.client_reference, n.checks, n.kind,
+                                n.request_sent_at is not None, n.created_at))
         return found
 
 
 def _reconcile(px: Pishkhan, c: _Check) -> None:
     """A send that may or may not have happened: ask by our reference the provider it went to
     (or, if the worker died before that was written, every provider of the organization)."""
+    if not c.requested:
+        _unsent(px, c)
+        return
     policy = px.sms_policy(c.org)
     names = [c.gateway] if c.gateway else [g.name for g in policy.gateways]
     gateways = [(name, px.gateway(c.org, name)) for name in names]
@@ -101,12 +109,39 @@ def _reconcile(px: Pishkhan, c: _Check) -> None:
         settle(px, c.id, ("sending",), state="temporary-failure", completed_at=now(),
                 last_error="one-time code not confirmed; not sent again (the citizen can ask "
                            "for a new code)")
+        with transaction(px.sessions) as s:
+            forget_codes(s, [c.id])
         return
     if c.checks >= NOT_FOUND_CHECKS:
         # checks restart at zero: a resend that is lost too gets the same three look-ups.
         settle(px, c.id, ("sending",), state="created", next_attempt_at=now(), sent_at=None,
-                checks=0,
+                checks=0, request_sent_at=None,
                 last_error=f"{', '.join(names)}: no message under our reference; sending again")
+
+
+def _unsent(px: Pishkhan, c: _Check) -> None:
+    """Claimed by a worker that stopped before the request left: it provably never went out,
+    so it goes back to the queue (the claim counted as an attempt). A one-time code that has
+    expired meanwhile is not worth sending."""
+    at = now()
+    expired = c.kind == "otp" and c.created_at is not None and \
+        c.created_at + timedelta(seconds=px.settings.otp_ttl) <= at
+    if expired:
+        values: dict[str, Any] = dict(
+            state="technical-failure", completed_at=at,
+            last_error="the worker stopped before sending; the one-time code expired meanwhile")
+    else:
+        values = dict(state="created", next_attempt_at=at, sent_at=None, gateway=None,
+                      last_error="the worker stopped before sending; sending again")
+    with px.engine.begin() as conn:
+        moved = conn.execute(update(Notification).where(
+            Notification.id == c.id, Notification.state == "sending",
+            Notification.request_sent_at.is_(None)).values(updated_at=at, **values)).rowcount
+    if moved and expired:
+        with transaction(px.sessions) as s:
+            forget_codes(s, [c.id])
+    log.warning("sms %s: claimed but never sent (the worker stopped); %s", c.id,
+                "expired" if expired else "queued again")
 
 
 def check_statuses(px: Pishkhan, limit: int = 200) -> int:
@@ -140,10 +175,15 @@ def sweep(px: Pishkhan) -> int:
     temporary-failure: operators sometimes never report."""
     at = now()
     with transaction(px.sessions) as s:
+        stuck = list(s.scalars(select(Notification.id).where(
+            Notification.state.in_(IN_FLIGHT), Notification.sent_at <= at - STUCK_AFTER)))
+        if not stuck:
+            return 0
         done = s.execute(update(Notification).where(
-            Notification.state.in_(IN_FLIGHT), Notification.sent_at <= at - STUCK_AFTER)
+            Notification.id.in_(stuck), Notification.state.in_(IN_FLIGHT))
             .values(state="temporary-failure", completed_at=at, updated_at=at,
                     last_error="no final status from the provider within 72 hours"))
+        forget_codes(s, stuck)
         return done.rowcount
 
 
@@ -154,11 +194,13 @@ def retry(px: Pishkhan, note_id: int) -> None:
         note = s.get(Notification, note_id)
         if note is None:
             raise NotFound(f"sms {note_id}")
+        if note.kind == "otp":
+            raise ValidationError({"id": msg("sms.otp_not_resent", id=note_id)})
         if note.state not in FINAL - {"delivered"}:
             raise ValidationError({"id": msg("sms.not_failed", id=note_id, state=note.state)})
         note.last_error = f"retried by an admin (was {note.state}, ref {note.client_reference})"
         note.state, note.attempts, note.checks = "created", 0, 0
         note.client_reference = uuid.uuid4().hex
         note.provider_message_id = note.provider_status = None
-        note.sent_at = note.completed_at = None
+        note.sent_at = note.completed_at = note.request_sent_at = None
         note.next_attempt_at = now()

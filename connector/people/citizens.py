@@ -1,10 +1,11 @@
 """Proving a mobile number with a one-time code, and the session token that follows."""
 from __future__ import annotations
 
+import hmac
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connector.domain.clock import now
@@ -13,7 +14,7 @@ from connector.domain.normalize import digits_only
 from connector.domain.normalize import mobile as normalize_mobile
 from connector.outbox import sms as sms_outbox
 from connector.people.credentials import digest, new_otp, new_token
-from connector.store.db import transaction
+from connector.store.db import hold_lock, transaction
 from connector.store.models import ApiToken, OtpChallenge
 
 if TYPE_CHECKING:
@@ -79,10 +80,17 @@ def _resend_wait(s: Session, px: Pishkhan, mobile: str) -> int:
     return 0
 
 
+def _hold_mobile(s: Session, mobile: str) -> None:
+    # Asking for and checking codes for one mobile take turns: every limit below is a
+    # check-then-act, and parallel requests must not all pass the check before any acts.
+    hold_lock(s, f"otp:{mobile}")
+
+
 def request_otp(px: Pishkhan, mobile: str) -> str:
     """Queue a code for the mobile; returns the normalized mobile."""
     mobile = clean_mobile(mobile)
     with transaction(px.sessions) as s:
+        _hold_mobile(s, mobile)
         wait = _resend_wait(s, px, mobile)
         if wait:
             raise RateLimited(wait)
@@ -95,29 +103,53 @@ def request_otp(px: Pishkhan, mobile: str) -> str:
 
 
 def verify_otp(px: Pishkhan, mobile: str, code: str) -> str:
-    """Check the newest live code for the mobile and return a new session token."""
+    """Check the newest live code for the mobile and return a new bearer token (the API's)."""
+    token = _check_code(px, mobile, code, issue_token=True)
+    assert token is not None
+    return token
+
+
+def prove_mobile(px: Pishkhan, mobile: str, code: str) -> str:
+    """Check the code for a web sign-in, which keeps the mobile in its own session: no bearer
+    token is made that nobody would receive. Returns the normalized mobile."""
+    _check_code(px, mobile, code, issue_token=False)
+    return clean_mobile(mobile)
+
+
+def _check_code(px: Pishkhan, mobile: str, code: str, issue_token: bool) -> str | None:
     mobile = clean_mobile(mobile)
     code = digits_only(code)
     with transaction(px.sessions) as s:
+        _hold_mobile(s, mobile)
         locked = _lock_wait(s, px, mobile)
         if locked:
             raise RateLimited(locked)
-        challenge = s.scalars(select(OtpChallenge).where(
+        live = s.scalar(select(OtpChallenge.id).where(
             OtpChallenge.mobile == mobile, OtpChallenge.used_at.is_(None),
-            OtpChallenge.expires_at > now()).order_by(OtpChallenge.id.desc()).limit(1)).first()
-        if challenge is None or challenge.attempts >= px.settings.otp_max_tries:
+            OtpChallenge.expires_at > now()).order_by(OtpChallenge.id.desc()).limit(1))
+        # The try is counted in the same statement that checks the limit, before the code is
+        # compared: however many arrive at once, at most otp_max_tries are ever compared.
+        counted = s.execute(update(OtpChallenge).where(
+            OtpChallenge.id == live, OtpChallenge.used_at.is_(None),
+            OtpChallenge.attempts < px.settings.otp_max_tries)
+            .values(attempts=OtpChallenge.attempts + 1)
+            .returning(OtpChallenge.attempts, OtpChallenge.code_hash)).first() \
+            if live is not None else None
+        if counted is None:
             raise ValidationError({"code": MSG_CODE})
-        challenge.attempts += 1
-        if challenge.code_hash != digest(f"{mobile}:{code}", px.settings.secret_key):
-            s.flush()
+        attempts, code_hash = counted
+        if not hmac.compare_digest(code_hash, digest(f"{mobile}:{code}",
+                                                     px.settings.secret_key)):
             locked = _lock_wait(s, px, mobile)
             # Committed on purpose: each wrong try counts even though we refuse.
             s.commit()
             if locked:
                 raise RateLimited(locked)
-            left = px.settings.otp_max_tries - challenge.attempts
+            left = px.settings.otp_max_tries - attempts
             raise ValidationError({"code": msg("otp.wrong", left=left) if left else MSG_CODE})
-        challenge.used_at = now()
+        s.execute(update(OtpChallenge).where(OtpChallenge.id == live).values(used_at=now()))
+        if not issue_token:
+            return None
         token = new_token()
         s.add(ApiToken(token_hash=digest(token, px.settings.secret_key), mobile=mobile,
                        expires_at=now() + timedelta(seconds=px.settings.token_ttl)))
@@ -130,5 +162,13 @@ def mobile_for_token(px: Pishkhan, token: str) -> str | None:
     with px.sessions() as s:
         row = s.scalars(select(ApiToken).where(
             ApiToken.token_hash == digest(token, px.settings.secret_key),
-            ApiToken.expires_at > now())).first()
+            ApiToken.expires_at > now(), ApiToken.revoked_at.is_(None))).first()
         return row.mobile if row else None
+
+
+def revoke_token(px: Pishkhan, token: str) -> bool:
+    """Sign a bearer token out: it answers 401 from now on. False if it was not live."""
+    with transaction(px.sessions) as s:
+        return s.execute(update(ApiToken).where(
+            ApiToken.token_hash == digest(token, px.settings.secret_key),
+            ApiToken.revoked_at.is_(None)).values(revoked_at=now())).rowcount == 1

@@ -4,11 +4,13 @@ failures lock the account for a while; every change and every sign-in is audited
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connector.domain.clock import now
@@ -72,35 +74,50 @@ class Login:
 
 
 def login(px: Pishkhan, username: str, password: str) -> Login:
-    """Check a password; count failures and lock the account after too many."""
-    settings = px.settings
+    """Check a password; count failures and lock the account after too many.
+
+    A try is counted before the password is checked, by the statement that also checks the
+    limit and the lock: however many tries arrive at once, at most the limit are checked. An
+    unknown account costs the same password check as a known one, so timing does not tell
+    which accounts exist."""
+    settings, at = px.settings, now()
     with transaction(px.sessions) as s:
         user = s.scalars(select(StaffUser).where(StaffUser.username == username)).first()
         if user is None or not user.active:
+            check_password(password, _dummy_hash(_cost(px)))
             audit.record(s, "staff.login_failed", actor=f"staff:{username}", why="unknown or "
                          "disabled account")
             return Login(None, "bad")
-        if user.locked_until and user.locked_until > now():
+        user_id, stored = user.id, user.password_hash
+        claimed = s.execute(update(StaffUser).where(
+            StaffUser.id == user_id,
+            or_(StaffUser.locked_until.is_(None), StaffUser.locked_until <= at),
+            StaffUser.failed_logins < settings.staff_max_failed_logins)
+            .values(failed_logins=StaffUser.failed_logins + 1)
+            .returning(StaffUser.id)).first()
+        if claimed is None:
             audit.record(s, "staff.login_failed", actor=f"staff:{username}", why="locked")
             return Login(None, "locked")
     try:
-        ok = ldap_bind(settings, username, password) if user.password_hash == LDAP_MARKER \
-            else check_password(password, user.password_hash)
+        ok = ldap_bind(settings, username, password) if stored == LDAP_MARKER \
+            else check_password(password, stored)
     except ExternalError as exc:
         log.error("directory sign-in for %s failed: %s", username, exc.detail)
+        _uncount(px, user_id)  # the directory's outage is not a wrong password
         return Login(None, "directory")
     with transaction(px.sessions) as s:
-        user = s.get(StaffUser, user.id)
-        assert user is not None
         if not ok:
-            user.failed_logins += 1
-            locked = user.failed_logins >= settings.staff_max_failed_logins
-            if locked:
-                user.locked_until = now() + timedelta(seconds=settings.staff_lockout_seconds)
-                user.failed_logins = 0
+            # The try that reached the limit locks the account (and only that one).
+            locked = s.execute(update(StaffUser).where(
+                StaffUser.id == user_id,
+                StaffUser.failed_logins >= settings.staff_max_failed_logins)
+                .values(locked_until=now() + timedelta(seconds=settings.staff_lockout_seconds),
+                        failed_logins=0).returning(StaffUser.id)).first() is not None
             audit.record(s, "staff.locked" if locked else "staff.login_failed",
                          actor=f"staff:{username}", why="wrong password")
             return Login(None, "locked" if locked else "bad")
+        user = s.get(StaffUser, user_id)
+        assert user is not None
         user.failed_logins = 0
         user.locked_until = None
         user.last_login_at = now()
@@ -108,6 +125,19 @@ def login(px: Pishkhan, username: str, password: str) -> Login:
             user.password_hash = hash_password(password, _cost(px))
         audit.record(s, "staff.login", actor=f"staff:{username}")
         return Login(user)
+
+
+def _uncount(px: Pishkhan, user_id: int) -> None:
+    with transaction(px.sessions) as s:
+        s.execute(update(StaffUser).where(StaffUser.id == user_id, StaffUser.failed_logins > 0)
+                  .values(failed_logins=StaffUser.failed_logins - 1))
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(cost: Argon2Cost) -> str:
+    """A hash of nothing anyone types, made with the configured cost: checking it takes as
+    long as checking a real account's password."""
+    return hash_password(secrets.token_hex(16), cost)
 
 
 def get_user(px: Pishkhan, user_id: int) -> StaffUser | None:
@@ -129,7 +159,8 @@ def _change(px: Pishkhan, username: str, action: str, **fields: object) -> Staff
 
 def disable_user(px: Pishkhan, username: str) -> StaffUser:
     """The account can no longer sign in; its open sessions end at their next request."""
-    return _change(px, username, "user.disable", active=False)
+    return _change(px, username, "user.disable", active=False,
+                   session_generation=StaffUser.session_generation + 1)
 
 
 def enable_user(px: Pishkhan, username: str) -> StaffUser:
@@ -141,7 +172,15 @@ def reset_password(px: Pishkhan, username: str, password: str) -> StaffUser:
     _check_password_rule(password)
     return _change(px, username, "user.reset_password",
                    password_hash=hash_password(password, _cost(px)),
-                   failed_logins=0, locked_until=None)
+                   failed_logins=0, locked_until=None,
+                   session_generation=StaffUser.session_generation + 1)
+
+
+def end_sessions(px: Pishkhan, user_id: int) -> None:
+    """Signing out ends every session of the account (a copied cookie too), everywhere."""
+    with transaction(px.sessions) as s:
+        s.execute(update(StaffUser).where(StaffUser.id == user_id)
+                  .values(session_generation=StaffUser.session_generation + 1))
 
 
 DECIDERS = ("controller", "org_admin", "platform_admin")

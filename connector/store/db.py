@@ -1,12 +1,13 @@
 """Engine, sessions, schema migrations and claiming work rows safely across workers."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Select, create_engine, event
+from sqlalchemy import Engine, Select, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
@@ -52,6 +53,36 @@ def for_claim(stmt: Select[Any], session: Session) -> Select[Any]:
     if session.get_bind().dialect.name in ("postgresql", "mysql", "mariadb"):
         return stmt.with_for_update(skip_locked=True)
     return stmt
+
+
+def for_update(stmt: Select[Any], session: Session) -> Select[Any]:
+    """A row this worker already holds (its own claim): wait for a brief lock by someone else
+    (the poller adding an event), never skip it as if it were gone."""
+    if session.get_bind().dialect.name in ("postgresql", "mysql", "mariadb"):
+        return stmt.with_for_update()
+    return stmt
+
+
+def hold_lock(session: Session, name: str) -> None:
+    """Hold the lock called ``name`` until the session's transaction ends: check-then-act
+    under it is safe across processes. Call it first in the transaction.
+
+    PostgreSQL: a transaction-level advisory lock (no row, nothing to clean up). SQLite: a
+    write first, which takes the database's one write lock for the whole transaction (the
+    driver begins a transaction only at the first write; reads before it would not be
+    protected)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    elif dialect in ("mysql", "mariadb"):
+        session.execute(text("INSERT IGNORE INTO named_locks (name) VALUES (:name)"),
+                        {"name": name})
+        session.execute(text("SELECT name FROM named_locks WHERE name = :name FOR UPDATE"),
+                        {"name": name})
+    else:
+        session.execute(text("UPDATE named_locks SET name = name WHERE name = :name"),
+                        {"name": name})
 
 
 def upgrade(url: str, revision: str = "heads") -> None:

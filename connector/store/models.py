@@ -171,6 +171,9 @@ class Notification(Base):
     params: Mapped[dict[str, str] | None] = mapped_column(JSON)
     checks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When the request to the provider left us (set just before the call): a message claimed
+    # but never requested provably did not go out and may be sent again.
+    request_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     letter: Mapped[Letter | None] = relationship()
 
@@ -201,6 +204,7 @@ class ApiToken(Base):
     mobile: Mapped[str] = mapped_column(String(11))
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class StaffUser(Base):
@@ -217,6 +221,17 @@ class StaffUser(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Every staff session carries the generation it was signed in under; raising it (password
+    # reset, disable, logout) ends every session of the account at its next request.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class NamedLock(Base):
+    """Rows only for databases without advisory locks (SQLite): see store.db.hold_lock."""
+
+    __tablename__ = "named_locks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
 class OrgState(Base):

@@ -34,7 +34,11 @@ class FileOptions(BaseModel):
 class FileGateway(SmsGateway):
     name = "file"
     options_model = FileOptions
-    capabilities = SmsGatewayCapabilities(supports_client_reference=True, supports_inbox=True)
+    # Its file is its record: it can say whether it holds a message under our reference, so a
+    # worker killed between "the request left" and recording the answer is settled by a look-up
+    # instead of waiting 72 hours for the sweeper.
+    capabilities = SmsGatewayCapabilities(supports_client_reference=True, supports_inbox=True,
+                                          supports_status_by_reference=True)
 
     def __init__(self, path: Path, inbox: Path | None = None) -> None:
         self.path = path
@@ -59,6 +63,20 @@ class FileGateway(SmsGateway):
         self._append(self.path, {"to": to, "text": text, "reference": client_reference,
                                  "at": clock.now().isoformat() + "Z"})
         return SmsResult(provider_message_id=f"file-{client_reference}", status="delivered")
+
+    def find(self, client_reference: str) -> SmsResult | None:
+        try:
+            with self.path.open(encoding="utf-8") as fh:
+                for line in fh:
+                    if client_reference in line and \
+                            json.loads(line).get("reference") == client_reference:
+                        return SmsResult(provider_message_id=f"file-{client_reference}",
+                                         status="delivered")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise TransientError(f"cannot read {self.path}: {exc}") from exc
+        return None
 
     def messages(self) -> list[dict[str, str]]:
         if not self.path.exists():

@@ -163,7 +163,9 @@ def test_sandbox_down_dashboard_shows_it_and_retry_delivers_after_restart(ops):
     page = admin.get(f"{stack.portal}/admin/demo/settings", timeout=10).text
     checked = admin.post(f"{stack.portal}/admin/demo/test-connection", timeout=10,
                          data={"csrf_token": _csrf(page)}).text
-    assert "اتصال برقرار است." in checked and "look-up by tracking code works" in checked
+    box = re.search(r'<div id="connection-check".*?</div>', checked, re.S).group(0)
+    # The same check as `pishkhan adapter check demo`, line for line.
+    assert "اتصال برقرار است." in box and "look-up by tracking code (dry run)" in box, box
 
     # Who retried is on the record, and the chain still verifies.
     from connector.store import audit

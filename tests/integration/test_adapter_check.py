@@ -33,7 +33,7 @@ def test_check_passes_against_the_sandbox(tmp_path: Path, org: str) -> None:
         result = CliRunner().invoke(main, ["adapter", "check", org], env=env(tmp_path, base))
     finally:
         stop()
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()  # stderr may carry the sandbox's access log
     assert result.exit_code == 0, result.output
     assert len(lines) == 4 and all(line.startswith("ok   ") for line in lines), lines
     assert "dry run" in lines[-1]
@@ -47,7 +47,7 @@ def test_check_fails_clearly_with_the_sandbox_stopped(tmp_path: Path, org: str) 
         (tmp_path / "sandbox.db").unlink()  # its "server" is the file: take it away
     result = CliRunner().invoke(main, ["adapter", "check", org], env=env(tmp_path, base))
     assert result.exit_code == 1, result.output
-    last = result.output.splitlines()[-1]
+    last = result.stdout.splitlines()[-1]
     assert last.startswith("FAIL ") and "Traceback" not in result.output
     assert "cannot connect" in last
     assert not (tmp_path / "sandbox.db").exists() or org != "demo-odbc"  # no empty file made

@@ -70,3 +70,47 @@ def test_the_worker_schedules_the_digest(dpx):
     worker.add_jobs(scheduler, dpx)
     job = scheduler.get_job("digest")
     assert job is not None and "hour='7'" in str(job.trigger)
+
+
+class HeldOutbox(digest.DigestOutbox):
+    """Writing the digests takes as long as the test says."""
+
+    def __init__(self) -> None:
+        import threading
+        self.entered, self.go = threading.Event(), threading.Event()
+        self.sent: list[digest.Digest] = []
+
+    def send(self, digests):
+        self.entered.set()
+        assert self.go.wait(30)
+        self.sent += digests
+
+
+def test_building_the_digest_holds_up_no_state_change(tmp_path, pg_url):
+    import threading
+
+    from connector.bootstrap import bootstrap
+    from connector.store import audit
+    from connector.store.db import upgrade
+    from tests.conftest import make_settings
+    upgrade(pg_url)
+    px = bootstrap(make_settings(tmp_path, PISHKHAN_DATABASE_URL=pg_url))
+    try:
+        slow, second = HeldOutbox(), ListOutbox()
+        first = threading.Thread(target=digest.run_daily, args=(px, slow))
+        first.start()
+        assert slow.entered.wait(30)
+        change = threading.Thread(target=audit.log, args=(px, "letter.test"))
+        change.start()
+        change.join(5)
+        assert not change.is_alive(), "an audited change waited for the digest"
+        other = threading.Thread(target=lambda: second.sent.append(
+            digest.run_daily(px, second)))
+        other.start()
+        slow.go.set()
+        first.join(30)
+        other.join(30)
+        assert second.sent == [0]  # the second worker waited, then saw today's digest
+        assert audit.verify(px).ok
+    finally:
+        px.close()

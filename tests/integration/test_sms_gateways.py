@@ -258,3 +258,13 @@ def test_an_answer_cut_off_after_the_provider_took_the_message_is_ambiguous(spec
     thread.join(3)
     server.close()
     assert got, "the provider never saw the request"
+
+
+def test_the_file_gateway_can_be_asked_by_our_reference(tmp_path):
+    from sms.gateways.file import FileGateway
+    gateway = FileGateway(tmp_path / "outbox.jsonl")
+    assert gateway.find("ref-1") is None  # no file yet: it never took anything
+    gateway.send("09121234567", "سلام", "ref-1")
+    found = gateway.find("ref-1")
+    assert found is not None and found.status == "delivered"
+    assert gateway.find("ref-2") is None

@@ -296,6 +296,7 @@ def test_a_worker_that_died_mid_send_leaves_a_message_found_at_whichever_provide
     a, b = gw
     note = add(px)
     [job] = sms_outbox._claim(px, 1)  # a worker claims it, hands it to b, and dies
+    _request_left(px, note)
     b.sent[job.ref] = (job.to, job.text)
     assert sms_status.check_statuses(px) == 0  # not before the claim's lease runs out
     clk.advance(seconds=61)
@@ -304,3 +305,58 @@ def test_a_worker_that_died_mid_send_leaves_a_message_found_at_whichever_provide
     assert n.state == "pending" and n.gateway == "b" and n.provider_message_id == f"b-{job.ref}"
     sms_outbox.dispatch_due(px)
     assert a.calls == 0 and b.calls == 0  # never sent again
+
+
+def _request_left(px, note_id) -> None:
+    """What a worker writes just before its request to the provider leaves."""
+    from sqlalchemy import update
+    with transaction(px.sessions) as s:
+        s.execute(update(Notification).where(Notification.id == note_id)
+                  .values(request_sent_at=clock.now()))
+
+
+def test_a_message_claimed_by_a_worker_that_died_before_sending_is_sent_again(tmp_path, clk):
+    # Even through a provider that cannot be asked by reference: it provably never left us.
+    a, b = ScriptedGateway("a", by_reference=False), ScriptedGateway("b")
+    px = make_px(tmp_path, a, b)
+    note = add(px)
+    sms_outbox._claim(px, 1)  # claimed; the worker dies before the request leaves
+    clk.advance(seconds=61)
+    sms_status.check_statuses(px)
+    n = row(px, note)
+    assert n.state == "created" and "stopped before sending" in n.last_error
+    assert sms_outbox.dispatch_due(px) == 1
+    n = row(px, note)
+    assert n.state == "sending" and len(a.sent) == 1 and a.calls == 1 and n.attempts == 2
+    px.close()
+
+
+def test_a_code_claimed_by_a_dead_worker_and_expired_meanwhile_is_not_sent(px, gw, clk):
+    a, _ = gw
+    note = add(px, kind="otp", code="12345")
+    sms_outbox._claim(px, 1)
+    clk.advance(seconds=px.settings.otp_ttl + 1)
+    sms_status.check_statuses(px)
+    n = row(px, note)
+    assert n.state == "technical-failure" and "12345" not in n.text and not n.params
+    assert sms_outbox.dispatch_due(px) == 0 and a.calls == 0
+
+
+def test_an_unconfirmable_send_is_listed_for_the_admin_when_it_gives_up(tmp_path, clk):
+    from connector.operations import dashboard, digest
+    a, b = ScriptedGateway("a", by_reference=False), ScriptedGateway("b")
+    px = make_px(tmp_path, a, b)
+    note = add(px)
+    sms_outbox._claim(px, 1)
+    _request_left(px, note)  # the request left, then the worker died: nobody can tell
+    clk.advance(seconds=61)
+    sms_status.check_statuses(px)
+    assert row(px, note).state == "sending"  # never resent blindly
+    clk.advance(hours=73)
+    assert sms_status.sweep(px) == 1
+    assert row(px, note).state == "temporary-failure"
+    assert [n.id for n in dashboard.dashboard(px, "demo").sms_failures] == [note]
+    assert any("SMS not delivered" in line
+               for line in digest.org_section(px, "demo", clock.now() - timedelta(days=1)))
+    assert a.calls == 0
+    px.close()

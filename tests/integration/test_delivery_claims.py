@@ -1,0 +1,115 @@
+"""Delivery claims on PostgreSQL: a worker holds only the letters it is sending, a lost claim
+counts as an attempt, and a worker re-reads its own claim through another's brief lock."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text, update
+
+from connector.bootstrap import bootstrap
+from connector.delivery import push as delivery
+from connector.domain.clock import now
+from connector.letters import usecases as letters
+from connector.letters.files import Upload
+from connector.store.db import transaction, upgrade
+from connector.store.models import Letter
+from tests.conftest import make_settings
+from tests.fakes import FakeSystem, RecordingGateway
+
+MOBILE = "09121234567"
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
+
+
+class HeldSystem(FakeSystem):
+    """Each delivery waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Semaphore(0)
+        self.go = threading.Event()
+
+    def deliver(self, letter):
+        self.entered.release()
+        assert self.go.wait(30)
+        return super().deliver(letter)
+
+
+@pytest.fixture
+def system():
+    return HeldSystem()
+
+
+@pytest.fixture
+def ppx(tmp_path, pg_url, system):
+    upgrade(pg_url)
+    gateway = RecordingGateway()
+    px = bootstrap(make_settings(tmp_path, PISHKHAN_DATABASE_URL=pg_url),
+                   adapters={"demo": system, "demo-portal": system},
+                   gateways={"": gateway, "demo": gateway, "demo-portal": gateway})
+    yield px
+    px.close()
+
+
+def submit(px) -> str:
+    form = letters.LetterForm(applicant_type="natural", national_code="0076229645",
+                              first_name="مریم", last_name="احمدی", subject="درخواست",
+                              body="متن نامه", service="street-repair")
+    return letters.submit(px, "demo", form, [Upload("a.pdf", PDF)], MOBILE).tracking_code
+
+
+def delivering(px) -> int:
+    with px.sessions() as s:
+        return s.scalar(select(func.count()).select_from(Letter)
+                        .where(Letter.state == "delivering"))
+
+
+def test_a_tick_claims_only_the_letters_it_starts(ppx, system):
+    for _ in range(10):
+        submit(ppx)
+    tick = threading.Thread(target=delivery.run_once, args=(ppx,))
+    tick.start()
+    for _ in range(2):  # demo delivers two at a time
+        assert system.entered.acquire(timeout=30)
+    time.sleep(0.3)
+    # A kill -9 now would strand these two, not the whole batch.
+    assert delivering(ppx) == 2
+    system.go.set()
+    tick.join(60)
+    with ppx.sessions() as s:
+        assert set(s.scalars(select(Letter.state))) == {"delivered"}
+
+
+def test_a_letter_that_keeps_killing_its_worker_stops_at_the_attempt_cap(ppx):
+    code = submit(ppx)
+    cap = ppx.settings.max_attempts
+    with transaction(ppx.sessions) as s:
+        s.execute(update(Letter).where(Letter.tracking_code == code).values(
+            state="delivering", attempts=cap, claimed_until=now() - timedelta(seconds=1)))
+    assert delivery.release_expired(ppx) == 1
+    got = letters.get(ppx, code)
+    assert got.state == "dead" and "worker stopped" in got.last_error
+    assert delivery.run_once(ppx) == 0
+
+
+def test_own_claim_is_read_through_the_pollers_brief_lock(ppx, system):
+    system.go.set()
+    code = submit(ppx)
+    (letter_id, lease), = delivery.claim(ppx, 10).items()
+    locked, release = threading.Event(), threading.Event()
+
+    def poller() -> None:  # holds the letter's row for a moment, as adding an event does
+        with ppx.engine.begin() as conn:
+            conn.execute(text("SELECT id FROM letters WHERE id = :id FOR UPDATE"),
+                         {"id": letter_id})
+            locked.set()
+            release.wait(10)
+    holder = threading.Thread(target=poller)
+    holder.start()
+    assert locked.wait(10)
+    threading.Timer(0.5, release.set).start()
+    assert delivery.deliver_one(ppx, letter_id, lease) == "delivered"
+    holder.join(10)
+    assert letters.get(ppx, code).state == "delivered" and len(system.letters) == 1
