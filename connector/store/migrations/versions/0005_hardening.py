@@ -1,13 +1,13 @@
 """hardening: named locks, staff session generation, SMS request moment, API token revocation
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0008
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0005'
-down_revision = '0004'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
