@@ -20,6 +20,7 @@ from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
 from connector.outbox import sms_status, webhooks
 from connector.visits import usecases as visits
+from connector.store import audit
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -43,6 +44,9 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
     opts = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
     scheduler.add_job(_guarded("delivery", lambda: delivery.run_once(px)), "interval",
                       seconds=px.settings.delivery_interval, id="delivery", name="delivery",
+                      **opts)
+    scheduler.add_job(_guarded("audit seal", lambda: audit.seal(px)), "interval",
+                      seconds=px.settings.audit_seal_seconds, id="audit-seal", name="audit seal",
                       **opts)
     scheduler.add_job(_guarded("sms", lambda: sms_outbox.dispatch_due(px)), "interval",
                       seconds=px.settings.sms_interval, id="sms", name="sms", **opts)

@@ -125,8 +125,9 @@ def run_daily(px: Pishkhan, outbox: DigestOutbox, at: datetime | None = None) ->
     day_start = to_naive_utc(datetime(day.year, day.month, day.day, tzinfo=TEHRAN))
     try:
         with transaction(px.sessions) as s:
-            # Appending locks the end of the audit chain: a second worker waits here, then sees
-            # this record and sends nothing.
+            # Holding the end of the audit chain makes a second worker wait here, then see this
+            # record and send nothing (appending alone locks nothing any more).
+            audit.hold_chain(s)
             audit.record(s, "digest.sent", actor=audit.SYSTEM, day=day.isoformat())
             sent_today = s.scalar(select(func.count()).select_from(AuditRecord).where(
                 AuditRecord.action == "digest.sent", AuditRecord.at >= day_start)) or 0

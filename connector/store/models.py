@@ -244,23 +244,28 @@ class Survey(Base):
 
 
 class AuditRecord(Base):
-    """One link of the audit chain (see :mod:`connector.store.audit`); never updated or deleted."""
+    """One link of the audit chain (see :mod:`connector.store.audit`); never deleted. Written
+    unsealed (``seq``, ``prev_hash`` and ``hash`` empty); the sealer fills those three once."""
 
     __tablename__ = "audit_records"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
     at: Mapped[datetime] = mapped_column(DateTime)
     actor: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(60))
     org: Mapped[str] = mapped_column(String(40), default="")
     letter: Mapped[str] = mapped_column(String(16), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_audit_org_at", "org", "at"),
-                      Index("ix_audit_letter", "letter"))
+                      Index("ix_audit_letter", "letter"),
+                      Index("ix_audit_action", "action"),
+                      # The sealer's work list: small however long the chain grows.
+                      Index("ix_audit_unsealed", "id", postgresql_where=text("seq IS NULL"),
+                            sqlite_where=text("seq IS NULL")))
 
 
 class AuditHead(Base):
