@@ -125,7 +125,7 @@ def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Up
         identity.require_owner(px, org.slug, mobile, f.national_code)
     service = org.service(f.service)
     # Blobs first: if the transaction fails an orphan blob is harmless; the reverse is not.
-    stored = [(u, kind, px.blobs.put(u.content)) for u, kind in cleaned.attachments]
+    stored = [(u, kind, px.blobs.put(u.open())) for u, kind in cleaned.attachments]
     with transaction(px.sessions) as s:
         letter = lifecycle.new_letter(
                         tracking_code=tracking.new_code(), org=org.slug, service_code=f.service,
@@ -139,13 +139,14 @@ def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Up
         for i, (upload, kind, digest) in enumerate(stored):
             letter.attachments.append(Attachment(
                 position=i, name=files.safe_name(upload.name, kind), content_type=kind,
-                size=len(upload.content), sha256=digest, scanned_by=scanner.name))
+                size=upload.size, sha256=digest, scanned_by=scanner.name))
         lifecycle.record_event(letter, "submitted")
         if org.approval == "portal":
             lifecycle.move(letter, State.AWAITING_APPROVAL, event="awaiting_approval")
             letter.next_attempt_at = None
         s.add(letter)
-        s.flush()
+        # No flush of our own: the commit's one flush writes the letter, its files, events,
+        # SMS and audit record together (the SMS links to the letter object, not its id).
         lifecycle.notify(px, s, letter, "receipt")
     return letter
 
