@@ -29,6 +29,15 @@ class StoredBlob:
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._incoming: Path | None = None
+
+    def _incoming_dir(self) -> Path:
+        # Made once per process: a mkdir per upload is a system call and an exception each.
+        if self._incoming is None:
+            incoming = self.root / ".incoming"
+            incoming.mkdir(parents=True, exist_ok=True)
+            self._incoming = incoming
+        return self._incoming
 
     def _path(self, digest: str) -> Path:
         if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
@@ -39,9 +48,7 @@ class BlobStore:
         """Store bytes, or a readable stream from its current position; returns the sha256."""
         if isinstance(content, bytes):
             content = io.BytesIO(content)
-        tmp_dir = self.root / ".incoming"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=self._incoming_dir(), prefix=".tmp-")
         try:
             hasher = hashlib.sha256()
             with os.fdopen(fd, "wb") as fh:
@@ -62,8 +69,11 @@ class BlobStore:
                         pass  # destroyed just now: write it again
                 fh.flush()
                 os.fsync(fh.fileno())
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except FileNotFoundError:  # the first blob of this folder
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -127,8 +127,7 @@ def verify_otp(px: Pishkhan, mobile: str, code: str) -> str:
 def mobile_for_token(px: Pishkhan, token: str) -> str | None:
     if not token:
         return None
-    with px.sessions() as s:
-        row = s.scalars(select(ApiToken).where(
+    with px.engine.connect() as conn:  # one column by a unique index; no ORM session needed
+        return conn.scalar(select(ApiToken.mobile).where(
             ApiToken.token_hash == digest(token, px.settings.secret_key),
-            ApiToken.expires_at > now())).first()
-        return row.mobile if row else None
+            ApiToken.expires_at > now()).limit(1))
