@@ -20,7 +20,7 @@ from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
 from connector.outbox import sms_status, webhooks
 from connector.visits import usecases as visits
-from connector.store import audit, db
+from connector.store import audit, db, tallies
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -48,6 +48,8 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
     scheduler.add_job(_guarded("audit seal", lambda: audit.seal(px)), "interval",
                       seconds=px.settings.audit_seal_seconds, id="audit-seal", name="audit seal",
                       **opts)
+    scheduler.add_job(_guarded("tallies", lambda: tallies.fold(px)), "interval", seconds=10,
+                      id="tallies", name="tallies", **opts)
     scheduler.add_job(_guarded("optimize", lambda: db.optimize(px.engine)), "interval",
                       hours=1, id="optimize", name="optimize", **opts)
     scheduler.add_job(_guarded("sms", lambda: sms_outbox.dispatch_due(px)), "interval",

@@ -32,7 +32,7 @@ from connector.letters import promise
 from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
 from connector.outbox import webhooks
-from connector.store import audit
+from connector.store import audit, tallies
 from connector.store.models import Event, Letter
 
 if TYPE_CHECKING:
@@ -176,6 +176,8 @@ def documents_in(px: Pishkhan, letter: Letter, files: int, follow_up: str | None
 # --- the audit record of every change --------------------------------------------------------
 
 def _state_changes(session: Session) -> list[dict[str, Any]]:
+    """The audit entry of every letter whose state is about to change; its ``detail`` keeps
+    from/to, which also move the letter counts."""
     entries = []
     for obj in list(session.new) + list(session.dirty):
         if not isinstance(obj, Letter):
@@ -198,9 +200,9 @@ def _state_changes(session: Session) -> list[dict[str, Any]]:
 
 
 def install_audit(factory: sessionmaker[Session]) -> None:
-    """Audit every letter state change made through sessions of ``factory`` and queue its
-    webhook event. Collected before the flush (the attribute history is complete then),
-    written after it (ids and locks)."""
+    """Audit and count every letter state change made through sessions of ``factory`` and
+    queue its webhook event. Collected before the flush (the attribute history is complete
+    then), written after it."""
     pending: dict[int, list[dict[str, Any]]] = {}
 
     @sa_event.listens_for(factory, "before_flush")
@@ -217,6 +219,8 @@ def install_audit(factory: sessionmaker[Session]) -> None:
             conn = session.connection()
             for entry in entries:
                 webhooks.letter_changed(conn, entry)
+            tallies.add(session, [(e["org"], e["detail"]["from"], e["detail"]["to"])
+                                  for e in entries])
 
     @sa_event.listens_for(factory, "after_soft_rollback")
     def _forget(session: Session, _tx: Any) -> None:

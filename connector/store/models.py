@@ -91,7 +91,8 @@ class Letter(Base):
 
     __table_args__ = (
         Index("ix_letters_work", "state", "next_attempt_at"),
-        Index("ix_letters_org_state", "org", "state"),
+        # Per organization and state, oldest change first: the dashboard's lists and ages.
+        Index("ix_letters_org_state_age", "org", "state", "updated_at"),
         Index("ix_letters_org_external", "org", "external_id"),
         Index("ix_letters_mobile", "mobile"),
         Index("ix_letters_parent", "parent_id"),
@@ -107,6 +108,18 @@ class Letter(Base):
         if self.applicant_type == "legal":
             return self.company_name
         return f"{self.first_name} {self.last_name}".strip()
+
+
+class LetterTally(Base):
+    """Letters per organization and state as a sum of +1/-1 rows (see
+    :mod:`connector.store.tallies`): written with each change, folded by the worker."""
+
+    __tablename__ = "letter_tallies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    delta: Mapped[int] = mapped_column(Integer)
 
 
 class Attachment(Base):
