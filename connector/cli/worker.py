@@ -8,10 +8,11 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from connector.delivery import documents, polling
+from connector.delivery import documents, polling, wakeup
 from connector.delivery import push as delivery
 from connector.domain.clock import TEHRAN
 from connector.operations import digest, retention
@@ -40,9 +41,12 @@ def _guarded(name: str, fn: Callable[[], Any]) -> Callable[[], None]:
     return run
 
 
-def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
+def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> delivery.Dispatcher:
     opts = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
-    scheduler.add_job(_guarded("delivery", lambda: delivery.run_once(px)), "interval",
+    # Deliveries run on the dispatcher's own threads, per organization; the tick only tops up
+    # free slots (the safety net under PostgreSQL's wake-ups, the trigger on SQLite).
+    dispatcher = delivery.Dispatcher(px)
+    scheduler.add_job(_guarded("delivery", dispatcher.pump), "interval",
                       seconds=px.settings.delivery_interval, id="delivery", name="delivery",
                       **opts)
     scheduler.add_job(_guarded("audit seal", lambda: audit.seal(px)), "interval",
@@ -84,11 +88,13 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
         scheduler.add_job(_guarded(f"poll {slug}", lambda s=slug: polling.poll_org(px, s)),
                           "interval", seconds=org.poll_interval, id=f"poll:{slug}",
                           name=f"poll {slug}", **opts)
+    return dispatcher
 
 
 def run(px: Pishkhan) -> None:
     scheduler = BlockingScheduler(timezone=TEHRAN)
-    add_jobs(scheduler, px)
+    dispatcher = add_jobs(scheduler, px)
+    listener = wakeup.Listener(px.engine, dispatcher.wake).start()
     log.info("worker started: %s organizations", len(px.orgs))
     try:
         scheduler.start()
@@ -98,12 +104,20 @@ def run(px: Pishkhan) -> None:
         if scheduler.running:
             # Let the ticks in flight finish their calls and commit, rather than cut them off.
             scheduler.shutdown(wait=True)
+        listener.stop()
+        dispatcher.close()
     log.info("worker stopped")
 
 
 def start_background(px: Pishkhan) -> BackgroundScheduler:
     """A worker inside another process (tests, a single-process demo)."""
     scheduler = BackgroundScheduler(timezone=TEHRAN)
-    add_jobs(scheduler, px)
+    dispatcher = add_jobs(scheduler, px)
+    listener = wakeup.Listener(px.engine, dispatcher.wake).start()
+
+    def _stop(event: Any) -> None:
+        listener.stop()
+        dispatcher.close()
+    scheduler.add_listener(_stop, EVENT_SCHEDULER_SHUTDOWN)
     scheduler.start()
     return scheduler

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -72,10 +73,10 @@ def release_expired(px: Pishkhan) -> int:
         return len(rows)
 
 
-def claim(px: Pishkhan, limit: int) -> dict[int, datetime]:
-    """Take due letters; returns each letter's lease, which is also the proof that this worker
-    still holds it (see :func:`_renew`)."""
-    eligible = sorted(set(px.orgs) - _paused(px))
+def claim(px: Pishkhan, limit: int, orgs: list[str] | None = None) -> dict[int, datetime]:
+    """Take due letters (of ``orgs`` only, when given); returns each letter's lease, which is
+    also the proof that this worker still holds it (see :func:`_renew`)."""
+    eligible = sorted(set(orgs if orgs is not None else px.orgs) - _paused(px))
     with transaction(px.sessions) as s:
         stmt = (select(Letter).where(Letter.state.in_(CLAIMABLE),
                                      Letter.next_attempt_at <= now(),
@@ -243,25 +244,123 @@ def _failed(px: Pishkhan, letter: Letter, error: ExternalError) -> None:
                     letter.attempts, letter.last_error)
 
 
-def run_once(px: Pishkhan, limit: int = 50) -> int:
-    """One delivery tick: claim due letters and deliver them, each organization with its own
-    concurrency."""
+# --- running deliveries: each organization its own budget, queue and threads ----------------
+
+class Dispatcher:
+    """The delivery engine of one worker process. Every organization has its own budget of
+    calls in flight (its ``delivery_concurrency``) and its own threads; its letters are claimed
+    only when one of its slots is free, and a finished delivery claims the next at once, so
+    there is no per-tick ceiling, and an organization whose system takes 5 s a call or is down
+    fills only its own slots — the others' letters never wait behind it. Each pump visits the
+    organizations from a rotating start, so none is always served first."""
+
+    def __init__(self, px: Pishkhan) -> None:
+        self.px = px
+        self._lock = threading.Condition()
+        self._in_flight: dict[str, int] = defaultdict(int)
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._turn = 0
+        self._closed = False
+        # Claims from this process's threads go one at a time: SQLite has no row locks (its
+        # driver even reads outside the transaction), so two claims could take one letter.
+        self._claiming = threading.Lock()
+
+    def pump(self) -> int:
+        """Fill every organization's free slots with its due letters; returns how many started.
+        Called by the tick (the safety net) and by wake-ups; never waits for a delivery."""
+        release_expired(self.px)
+        slugs = sorted(self.px.orgs)
+        if not slugs:
+            return 0
+        self._turn = (self._turn + 1) % len(slugs)
+        return sum(self.wake(slug) for slug in slugs[self._turn:] + slugs[:self._turn])
+
+    def wake(self, slug: str) -> int:
+        """Claim as many of this organization's due letters as it has free slots."""
+        if slug not in self.px.orgs:
+            return 0
+        budget = max(1, self.px.org(slug).delivery_concurrency)
+        with self._lock:
+            if self._closed:
+                return 0
+            free = budget - self._in_flight[slug]
+            if free <= 0:
+                return 0  # busy (or slow): costs nobody else anything
+            self._in_flight[slug] += free  # reserved while we claim
+        leases: dict[int, datetime] = {}
+        try:
+            with self._claiming:
+                leases = claim(self.px, free, [slug])
+        finally:
+            with self._lock:
+                self._in_flight[slug] -= free - len(leases)
+                self._lock.notify_all()
+        pool = self._pool(slug, budget)
+        for letter_id, lease in leases.items():
+            pool.submit(self._deliver, slug, letter_id, lease)
+        return len(leases)
+
+    def _pool(self, slug: str, budget: int) -> ThreadPoolExecutor:
+        with self._lock:
+            if slug not in self._pools:
+                self._pools[slug] = ThreadPoolExecutor(budget,
+                                                       thread_name_prefix=f"deliver-{slug}")
+            return self._pools[slug]
+
+    def _deliver(self, slug: str, letter_id: int, lease: datetime) -> None:
+        try:
+            deliver_one(self.px, letter_id, lease)
+        except Exception:  # the store failed; the lease expires and the letter is retried
+            log.exception("letter %s: delivery could not be recorded", letter_id)
+        finally:
+            with self._lock:
+                self._in_flight[slug] -= 1
+                self._lock.notify_all()
+        try:
+            self.wake(slug)  # keep this organization's pipe full without waiting for a tick
+        except Exception:
+            log.exception("delivery for %s: claiming the next letter failed", slug)
+
+    def busy(self) -> int:
+        with self._lock:
+            return sum(self._in_flight.values())
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Until nothing is in flight (tests and benchmarks); False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not any(self._in_flight.values()), timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        for pool in list(self._pools.values()):
+            pool.shutdown(wait=True)
+
+
+def run_once(px: Pishkhan, limit: int | None = None) -> int:
+    """Deliver what is due now and wait for it: each organization in its own thread with its
+    own concurrency, so one slow system does not hold the others, and each letter at most once
+    per call (a failure waits for the next run). ``limit`` caps the total claimed."""
     release_expired(px)
-    leases = claim(px, limit)
-    ids = list(leases)
-    if not ids:
-        return 0
-    by_org: dict[str, list[int]] = defaultdict(list)
-    with px.sessions() as s:
-        for letter_id, org in s.execute(select(Letter.id, Letter.org)
-                                        .where(Letter.id.in_(ids))):
-            by_org[org].append(letter_id)
-    for slug, letter_ids in by_org.items():
-        workers = min(px.org(slug).delivery_concurrency, len(letter_ids))
-        if workers <= 1:
-            for letter_id in letter_ids:
-                deliver_one(px, letter_id, leases[letter_id])
-        else:
-            with ThreadPoolExecutor(workers, thread_name_prefix=f"deliver-{slug}") as pool:
-                list(pool.map(lambda i: deliver_one(px, i, leases[i]), letter_ids))
-    return len(ids)
+    slugs = sorted(px.orgs)
+    left = [limit if limit is not None else 1 << 30]
+    lock = threading.Lock()
+
+    def org_pass(slug: str) -> int:
+        with lock:
+            take = left[0]
+            if take <= 0:
+                return 0
+            leases = claim(px, take, [slug])
+            left[0] -= len(leases)
+        if not leases:
+            return 0
+        workers = min(max(1, px.org(slug).delivery_concurrency), len(leases))
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"deliver-{slug}") as pool:
+            list(pool.map(lambda i: deliver_one(px, i, leases[i]), list(leases)))
+        return len(leases)
+
+    if len(slugs) <= 1:
+        return sum(org_pass(slug) for slug in slugs)
+    with ThreadPoolExecutor(len(slugs), thread_name_prefix="deliver-orgs") as orgs:
+        return sum(orgs.map(org_pass, slugs))

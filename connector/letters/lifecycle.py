@@ -28,6 +28,7 @@ from connector.domain.letter import (
     can_transition,
     ensure_transition,
 )
+from connector.delivery import wakeup
 from connector.letters import promise
 from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
@@ -221,6 +222,8 @@ def install_audit(factory: sessionmaker[Session]) -> None:
                 webhooks.letter_changed(conn, entry)
             tallies.add(session, [(e["org"], e["detail"]["from"], e["detail"]["to"])
                                   for e in entries])
+            wakeup.announce(session, [e["org"] for e in entries
+                                      if e["detail"]["to"] in wakeup.DUE])
 
     @sa_event.listens_for(factory, "after_soft_rollback")
     def _forget(session: Session, _tx: Any) -> None:

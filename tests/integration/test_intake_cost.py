@@ -1,5 +1,5 @@
 """Intake does only what it must: the bearer token is looked up once, and the letter, its file,
-timeline, SMS and audit record go to the store in one short transaction."""
+timeline, SMS, audit record and count go to the store in one short transaction of INSERTs."""
 from __future__ import annotations
 
 import io
@@ -27,6 +27,6 @@ def test_a_submission_looks_the_token_up_once_and_writes_in_one_flush(client, px
     assert sum("FROM API_TOKENS" in s for s in statements) == 1
     writes = [s.split(" ")[2] for s in statements if s.startswith("INSERT")]
     assert sorted(writes) == ["ATTACHMENTS", "AUDIT_RECORDS", "EVENTS", "LETTERS",
-                              "NOTIFICATIONS"]
+                              "LETTER_TALLIES", "NOTIFICATIONS"]
     # Nothing else: no head row, no re-reads of what was just written.
     assert not [s for s in statements if s.startswith(("UPDATE", "DELETE"))]
