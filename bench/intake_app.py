@@ -59,3 +59,23 @@ def bare() -> Any:
         return jsonify(tracking_code=name), 201
 
     return app
+
+
+def whole() -> Any:
+    """Uploads as intake handled them before: the file read whole into memory, then written.
+    The baseline of bench/upload_memory.py."""
+    from flask import Flask, jsonify, request
+    folder = Path(os.environ["BARE_FILES"])
+    folder.mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__)
+
+    @app.post("/api/v1/orgs/<org>/letters")
+    def submit(org: str) -> Any:
+        content = request.files["attachments"].read()
+        with open(folder / uuid.uuid4().hex, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return jsonify(size=len(content)), 201
+
+    return app
