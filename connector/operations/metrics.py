@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from connector.domain.clock import now
 from connector.store import tallies
-from connector.store.models import Event, Letter, Notification, OrgState
+from connector.store.models import Event, Letter, OrgState
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
@@ -73,12 +73,8 @@ def snapshot(px: Pishkhan) -> Snapshot:
     snap.letters = tallies.letter_counts(px)
     for key, oldest in tallies.oldest(px, snap.letters).items():
         snap.oldest[key] = max(0.0, (t - oldest).total_seconds())
+    snap.sms = tallies.sms_counts(px)
     with px.sessions() as s:
-        for org, state, gateway, n in s.execute(
-                select(Notification.org, Notification.state, Notification.gateway, func.count())
-                .group_by(Notification.org, Notification.state, Notification.gateway)):
-            key = (org or "", state, gateway or "")
-            snap.sms[key] = snap.sms.get(key, 0) + n
         for st in s.scalars(select(OrgState)):
             snap.paused[st.org] = st.paused
             if st.last_poll_ok_at:

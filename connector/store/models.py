@@ -122,6 +122,21 @@ class LetterTally(Base):
     delta: Mapped[int] = mapped_column(Integer)
 
 
+class SmsTally(Base):
+    """SMS per organization, state and provider as +1/-1 rows, written by database triggers on
+    ``notifications`` (migration 0006) so every UPDATE counts, guarded or not; folded by the
+    worker like :class:`LetterTally`. A SQLite batch migration that rebuilds ``notifications``
+    drops its triggers: create them again (``SQLITE_TRIGGERS`` in migration 0006)."""
+
+    __tablename__ = "sms_tallies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    gateway: Mapped[str] = mapped_column(String(40))
+    delta: Mapped[int] = mapped_column(Integer)
+
+
 class Attachment(Base):
     __tablename__ = "attachments"
 
@@ -153,7 +168,9 @@ class Event(Base):
 
     letter: Mapped[Letter] = relationship(back_populates="events")
 
-    __table_args__ = (UniqueConstraint("letter_id", "source_id", name="uq_events_source"),)
+    __table_args__ = (UniqueConstraint("letter_id", "source_id", name="uq_events_source"),
+                      # Recent deliveries for the latency metric, without reading all history.
+                      Index("ix_events_kind_at", "kind", "at"))
 
 
 class Notification(Base):
@@ -188,6 +205,8 @@ class Notification(Base):
     letter: Mapped[Letter | None] = relationship()
 
     __table_args__ = (Index("ix_notifications_work", "state", "next_attempt_at"),
+                      # The dashboard's failed SMS of one organization.
+                      Index("ix_notifications_org_state", "org", "state"),
                       Index("ix_notifications_to", "to"),
                       Index("ix_notifications_sent_at", "sent_at"))  # rate limits
 

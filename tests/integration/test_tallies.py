@@ -29,7 +29,7 @@ def test_counts_follow_every_change_and_survive_folding(fake_px):
     assert tallies.letter_counts(px) == _real(px) == {
         ("demo-portal", "awaiting_approval"): 1, ("demo-portal", "approved"): 1,
         ("demo-portal", "rejected"): 1}
-    assert tallies.fold(px) == 7  # three +1, two moves of -1/+1
+    assert tallies.fold(px) == 7 + 4  # three +1, two moves of -1/+1; four SMS (3 receipts, 1 rejection)
     with px.sessions() as s:
         assert s.scalar(select(func.count()).select_from(LetterTally)) == 3
     letters.withdraw(px, third.tracking_code, third.mobile)
@@ -101,3 +101,28 @@ def test_an_upgrade_starts_the_counts_from_the_letters_already_there(tmp_path):
         assert tallies.letter_counts(px) == {("demo", "staged"): 2, ("demo", "closed"): 1}
     finally:
         px.close()
+
+
+def _real_sms(px) -> dict[tuple[str, str, str], int]:
+    from connector.store.models import Notification
+    with px.sessions() as s:
+        out: dict[tuple[str, str, str], int] = {}
+        for org, state, gw, n in s.execute(
+                select(Notification.org, Notification.state, Notification.gateway, func.count())
+                .group_by(Notification.org, Notification.state, Notification.gateway)):
+            key = (org or "", state, gw or "")
+            out[key] = out.get(key, 0) + n
+        return out
+
+
+def test_sms_counts_follow_the_outbox_through_its_guarded_updates(fake_px):
+    from connector.outbox import sms as sms_outbox
+    px, _system = fake_px
+    for _ in range(3):
+        _submit(px)
+    assert tallies.sms_counts(px) == _real_sms(px) == {("demo-portal", "created", ""): 3}
+    sms_outbox.dispatch_due(px)
+    counts = tallies.sms_counts(px)
+    assert counts == _real_sms(px) and ("demo-portal", "created", "") not in counts
+    tallies.fold(px)
+    assert tallies.sms_counts(px) == _real_sms(px) == metrics.snapshot(px).sms
