@@ -3,8 +3,8 @@
     .venv/bin/python bench/upload_memory.py
 
 The portal runs under gunicorn as ``pishkhan web`` runs it but with one worker (so its peak
-is one process's), the demo organization allowing 50 MB files (the most it may). Three letters with a 1 MB
-PDF, then three with a 50 MB PDF; after each size the worker's peak resident memory (VmHWM)
+is one process's), the demo organization allowing 50 MB files (the most it may). Three
+letters with a 1 MB PDF, then three with a 50 MB PDF; after each size the worker's peak resident memory (VmHWM)
 is read, and its growth over the warmed-up worker is reported. The baseline is a handler that
 reads each upload whole (as intake did before), measured the same way in the same run.
 Target (issue 12): the product's peak the same for 1 MB and 50 MB (within 5 MB).

@@ -29,7 +29,8 @@ def test_counts_follow_every_change_and_survive_folding(fake_px):
     assert tallies.letter_counts(px) == _real(px) == {
         ("demo-portal", "awaiting_approval"): 1, ("demo-portal", "approved"): 1,
         ("demo-portal", "rejected"): 1}
-    assert tallies.fold(px) == 7 + 4  # three +1, two moves of -1/+1; four SMS (3 receipts, 1 rejection)
+    # Letters: three +1, two moves of -1/+1; SMS: three receipts and one rejection.
+    assert tallies.fold(px) == 7 + 4
     with px.sessions() as s:
         assert s.scalar(select(func.count()).select_from(LetterTally)) == 3
     letters.withdraw(px, third.tracking_code, third.mobile)
