@@ -94,7 +94,9 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> delivery.Dispatcher:
 def run(px: Pishkhan) -> None:
     scheduler = BlockingScheduler(timezone=TEHRAN)
     dispatcher = add_jobs(scheduler, px)
-    listener = wakeup.Listener(px.engine, dispatcher.wake).start()
+    listener = wakeup.Listener(px.engine, dispatcher.wake)
+    if px.settings.delivery_listen:
+        listener.start()
     log.info("worker started: %s organizations", len(px.orgs))
     try:
         scheduler.start()
@@ -113,7 +115,9 @@ def start_background(px: Pishkhan) -> BackgroundScheduler:
     """A worker inside another process (tests, a single-process demo)."""
     scheduler = BackgroundScheduler(timezone=TEHRAN)
     dispatcher = add_jobs(scheduler, px)
-    listener = wakeup.Listener(px.engine, dispatcher.wake).start()
+    listener = wakeup.Listener(px.engine, dispatcher.wake)
+    if px.settings.delivery_listen:
+        listener.start()
 
     def _stop(event: Any) -> None:
         listener.stop()
