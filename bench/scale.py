@@ -84,9 +84,9 @@ def seed(px, start: int, end: int) -> None:
         head = conn.execute(select(AuditHead.seq)).scalar() or 0
         for lo in range(start, end, CHUNK):
             n = min(CHUNK, end - lo)
-            letters, tallies = _rows(lo, n, first=lo == 0)
+            letters, counts = _rows(lo, n, first=lo == 0)
             conn.execute(insert(Letter), letters)
-            conn.execute(insert(LetterTally), tallies)
+            conn.execute(insert(LetterTally), counts)
             conn.execute(insert(Event), [
                 {"letter_id": r["id"], "source_id": "pishkhan:submitted:0", "kind": "submitted",
                  "at": r["created_at"], "data": {}, "created_at": r["created_at"]}
