@@ -244,17 +244,28 @@ def _state_changes(session: Session) -> list[dict[str, Any]]:
     return entries
 
 
+def _stored_state(letter: Letter) -> str | None:
+    """The state the database holds for this letter (before any change not yet flushed)."""
+    hist = inspect(letter).attrs.state.history
+    return hist.deleted[0] if hist.deleted else letter.state
+
+
 def install_audit(factory: sessionmaker[Session]) -> None:
     """Audit and count every letter state change made through sessions of ``factory`` and
     queue its webhook event. Collected before the flush (the attribute history is complete
     then), written after it."""
     pending: dict[int, list[dict[str, Any]]] = {}
+    destroyed: dict[int, list[tuple[str, str | None, None]]] = {}
 
     @sa_event.listens_for(factory, "before_flush")
     def _collect(session: Session, _ctx: Any, _instances: Any) -> None:
         entries = _state_changes(session)
         if entries:
             pending[id(session)] = entries
+        gone = [(obj.org, _stored_state(obj), None) for obj in session.deleted
+                if isinstance(obj, Letter)]
+        if gone:  # letters destroyed by retention leave the counts too
+            destroyed[id(session)] = gone
 
     @sa_event.listens_for(factory, "after_flush")
     def _write(session: Session, _ctx: Any) -> None:
@@ -266,9 +277,11 @@ def install_audit(factory: sessionmaker[Session]) -> None:
                 webhooks.letter_changed(conn, entry)
             tallies.add(session, [(e["org"], e["detail"]["from"], e["detail"]["to"])
                                   for e in entries])
-            wakeup.announce(session, [e["org"] for e in entries
-                                      if e["detail"]["to"] in wakeup.DUE])
+        gone = destroyed.pop(id(session), None)
+        if gone:
+            tallies.add(session, gone)
 
     @sa_event.listens_for(factory, "after_soft_rollback")
     def _forget(session: Session, _tx: Any) -> None:
         pending.pop(id(session), None)
+        destroyed.pop(id(session), None)

@@ -138,7 +138,7 @@ def seal(px: Pishkhan, batch: int = 2000) -> int:
         total += n
         if n < batch:
             if total:
-                _log.info("audit: sealed %s records", total)
+                _log.debug("audit: sealed %s records", total)
             return total
 
 

@@ -31,14 +31,15 @@ if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
 
 
-def add(session: Session, changes: Iterable[tuple[str, str | None, str]]) -> None:
-    """Count (org, state before or None for a new letter, state after), in the caller's
-    transaction."""
+def add(session: Session, changes: Iterable[tuple[str, str | None, str | None]]) -> None:
+    """Count (org, state before or None for a new letter, state after or None for a letter
+    destroyed), in the caller's transaction."""
     rows = []
     for org, before, after in changes:
         if before:
             rows.append({"org": org, "state": before, "delta": -1})
-        rows.append({"org": org, "state": after, "delta": 1})
+        if after:
+            rows.append({"org": org, "state": after, "delta": 1})
     if rows:
         session.connection().execute(insert(LetterTally), rows)
 

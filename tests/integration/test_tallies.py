@@ -127,3 +127,14 @@ def test_sms_counts_follow_the_outbox_through_its_guarded_updates(fake_px):
     assert counts == _real_sms(px) and ("demo-portal", "created", "") not in counts
     tallies.fold(px)
     assert tallies.sms_counts(px) == _real_sms(px) == metrics.snapshot(px).sms
+
+
+def test_a_destroyed_letter_leaves_the_counts(fake_px):
+    """Retention deletes letters through the session; their counts go with them."""
+    px, _system = fake_px
+    keep, gone = _submit(px), _submit(px)
+    letters.reject(px, gone.tracking_code, "ali", "ناقص")
+    with px.sessions() as s, s.begin():
+        s.delete(s.get(Letter, gone.id))
+    assert tallies.letter_counts(px) == _real(px) == {("demo-portal", "awaiting_approval"): 1}
+    assert keep.id != gone.id
