@@ -12,7 +12,7 @@ from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from connector.delivery import documents, polling, wakeup
+from connector.delivery import documents, polling
 from connector.delivery import push as delivery
 from connector.domain.clock import TEHRAN
 from connector.operations import digest, retention
@@ -21,7 +21,7 @@ from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
 from connector.outbox import sms_status, webhooks
 from connector.visits import usecases as visits
-from connector.store import audit, db, tallies
+from connector.store import audit, db, tallies, wakeup
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler

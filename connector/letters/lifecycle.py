@@ -28,12 +28,11 @@ from connector.domain.letter import (
     can_transition,
     ensure_transition,
 )
-from connector.delivery import wakeup
 from connector.letters import promise
 from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
 from connector.outbox import webhooks
-from connector.store import audit, tallies
+from connector.store import audit, tallies, wakeup
 from connector.store.models import Attachment, Event, Letter, Notification
 
 if TYPE_CHECKING:
@@ -277,6 +276,8 @@ def install_audit(factory: sessionmaker[Session]) -> None:
                 webhooks.letter_changed(conn, entry)
             tallies.add(session, [(e["org"], e["detail"]["from"], e["detail"]["to"])
                                   for e in entries])
+            wakeup.announce(session, [e["org"] for e in entries
+                                      if e["detail"]["to"] in wakeup.DUE])
         gone = destroyed.pop(id(session), None)
         if gone:
             tallies.add(session, gone)

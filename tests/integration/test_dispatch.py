@@ -9,7 +9,7 @@ import pytest
 
 from connector.bootstrap import bootstrap
 from connector.delivery import push as delivery
-from connector.delivery import wakeup
+from connector.store import wakeup
 from connector.letters import usecases as letters
 from connector.letters.files import Upload
 from connector.store.db import upgrade
