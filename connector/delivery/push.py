@@ -330,9 +330,13 @@ class Dispatcher:
         with self._lock:
             return self._lock.wait_for(lambda: not any(self._in_flight.values()), timeout)
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
+        """Claim nothing more, let the deliveries under way finish and be recorded, then stop
+        the threads. A claim that was being made when this began is counted in flight, so its
+        letters are delivered too, never left holding a lease."""
         with self._lock:
             self._closed = True
+            self._lock.wait_for(lambda: not any(self._in_flight.values()), timeout)
         for pool in list(self._pools.values()):
             pool.shutdown(wait=True)
 
