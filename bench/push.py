@@ -1,7 +1,7 @@
 """Delivery throughput against the sandbox with added latency, next to its bound.
 
     .venv/bin/python bench/push.py [--latency-ms 100] [--letters-per-worker 8]
-                                   [--concurrency 1,4,16,64] [--sandbox-workers 2]
+                                   [--concurrency 1,4,16,64] [--sandbox-workers 1]
 
 First, per concurrency, demo-portal's throughput through the worker's dispatcher alone and
 while a second organization, whose system (a second sandbox) takes 5 s a call, has letters
@@ -235,7 +235,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=100)
     parser.add_argument("--letters-per-worker", type=int, default=8)
     parser.add_argument("--concurrency", default="1,4,16,64")
-    parser.add_argument("--sandbox-workers", type=int, default=2)
+    parser.add_argument("--sandbox-workers", type=int, default=1,
+                        help="more than one needs sticky sessions for the legacy dialect")
     parser.add_argument("--sqlite", action="store_true",
                         help="SQLite for the staging store and the sandbox (the embedded "
                              "setup) instead of PostgreSQL (the setup for several workers)")
