@@ -20,8 +20,8 @@ from connector.outbox import inbound
 from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
 from connector.outbox import sms_status, webhooks
-from connector.visits import usecases as visits
 from connector.store import audit, db, tallies, wakeup
+from connector.visits import usecases as visits
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
