@@ -1,13 +1,13 @@
 """audit records written unsealed and chained by one sealer; letter tallies; indexes
 
 Revision ID: 0006
-Revises: 0007
+Revises: 0008
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0006'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
