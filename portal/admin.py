@@ -135,11 +135,11 @@ def audit_log() -> Page:
     if filters.org and filters.org not in mine:
         scope = []
     before = args.get("before", type=int)
-    records = audit.search(pishkhan(), filters, scope, limit=100, before_seq=before)
+    records = audit.search(pishkhan(), filters, scope, limit=100, before_id=before)
     bad_dates = [k for k, v in (("since", since), ("until", until)) if args.get(k) and not v]
     return render_template("admin/audit.html", user=user(), records=records, f=args,
                            orgs=_orgs(), actions=audit.actions(pishkhan()),
                            bad_dates=bad_dates,
                            older=url_for("admin.audit_log",
-                                         **{**args.to_dict(), "before": records[-1].seq})
+                                         **{**args.to_dict(), "before": records[-1].id})
                            if len(records) == 100 else None)

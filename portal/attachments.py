@@ -17,8 +17,9 @@ from . import pishkhan
 
 def from_files(storages: list[FileStorage]) -> list[Upload]:
     # Browsers send an empty part for every file input left blank: skip those here, the core
-    # judges the rest by their content.
-    return [Upload(name=f.filename or "", content=f.read()) for f in storages if f.filename]
+    # judges the rest by their content. The stream is the server's spooled copy (on disk past
+    # 500 KB): the core reads it in chunks, never whole.
+    return [Upload(name=f.filename or "", content=f.stream) for f in storages if f.filename]
 
 
 def send(letter: Letter, index: int, inline: bool = False) -> Response:

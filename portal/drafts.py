@@ -67,11 +67,11 @@ def hold(org: Organization, uploads: list[Upload]) -> list[Held]:
         kind = acceptable(upload, org.attachments, scanner)
         if kind is None or len(items) >= org.attachments.max_files:
             continue
-        digest = blobs.put(upload.content)
+        digest = blobs.put(upload.open())
         if digest in seen:
             continue
         seen.add(digest)
-        items.append(Held(name=upload.name[:200], sha256=digest, size=len(upload.content),
+        items.append(Held(name=upload.name[:200], sha256=digest, size=upload.size,
                           type=kind))
     if not items:
         clear()  # nothing to hold: no listing blob either

@@ -181,10 +181,13 @@ def require_org(user: StaffUser, org_slug: str) -> None:
 # --- the API's bearer token -------------------------------------------------------------------
 
 def bearer_mobile() -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    mobile = citizens.mobile_for_token(pishkhan(), token.strip()) \
-        if scheme.lower() == "bearer" else None
+    # Looked up once per request: the audit hook and the view both ask.
+    if "bearer_mobile" not in g:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        g.bearer_mobile = citizens.mobile_for_token(pishkhan(), token.strip()) \
+            if scheme.lower() == "bearer" else None
+    mobile: str | None = g.bearer_mobile
     if not mobile:
         raise Unauthorized()
     return mobile

@@ -8,17 +8,19 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from connector.delivery import documents, polling
-from connector.delivery import push as delivery
+from connector.delivery.dispatcher import Dispatcher
 from connector.domain.clock import TEHRAN
 from connector.operations import digest, retention
 from connector.outbox import inbound
 from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
 from connector.outbox import sms_status, webhooks
+from connector.store import audit, db, tallies, wakeup
 from connector.visits import usecases as visits
 
 if TYPE_CHECKING:
@@ -39,11 +41,21 @@ def _guarded(name: str, fn: Callable[[], Any]) -> Callable[[], None]:
     return run
 
 
-def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
+def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> Dispatcher:
     opts = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
-    scheduler.add_job(_guarded("delivery", lambda: delivery.run_once(px)), "interval",
+    # Deliveries run on the dispatcher's own threads, per organization; the tick only tops up
+    # free slots (the safety net under PostgreSQL's wake-ups, the trigger on SQLite).
+    dispatcher = Dispatcher(px)
+    scheduler.add_job(_guarded("delivery", dispatcher.pump), "interval",
                       seconds=px.settings.delivery_interval, id="delivery", name="delivery",
                       **opts)
+    scheduler.add_job(_guarded("audit seal", lambda: audit.seal(px)), "interval",
+                      seconds=px.settings.audit_seal_seconds, id="audit-seal", name="audit seal",
+                      **opts)
+    scheduler.add_job(_guarded("tallies", lambda: tallies.fold(px)), "interval", seconds=10,
+                      id="tallies", name="tallies", **opts)
+    scheduler.add_job(_guarded("optimize", lambda: db.optimize(px.engine)), "interval",
+                      hours=1, id="optimize", name="optimize", **opts)
     scheduler.add_job(_guarded("sms", lambda: sms_outbox.dispatch_due(px)), "interval",
                       seconds=px.settings.sms_interval, id="sms", name="sms", **opts)
     outbox = digest.FileOutbox(px.settings.var_dir / "digests")
@@ -76,11 +88,15 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> None:
         scheduler.add_job(_guarded(f"poll {slug}", lambda s=slug: polling.poll_org(px, s)),
                           "interval", seconds=org.poll_interval, id=f"poll:{slug}",
                           name=f"poll {slug}", **opts)
+    return dispatcher
 
 
 def run(px: Pishkhan) -> None:
     scheduler = BlockingScheduler(timezone=TEHRAN)
-    add_jobs(scheduler, px)
+    dispatcher = add_jobs(scheduler, px)
+    listener = wakeup.Listener(px.engine, dispatcher.wake)
+    if px.settings.delivery_listen:
+        listener.start()
     log.info("worker started: %s organizations", len(px.orgs))
     try:
         scheduler.start()
@@ -90,12 +106,22 @@ def run(px: Pishkhan) -> None:
         if scheduler.running:
             # Let the ticks in flight finish their calls and commit, rather than cut them off.
             scheduler.shutdown(wait=True)
+        listener.stop()
+        dispatcher.close()
     log.info("worker stopped")
 
 
 def start_background(px: Pishkhan) -> BackgroundScheduler:
     """A worker inside another process (tests, a single-process demo)."""
     scheduler = BackgroundScheduler(timezone=TEHRAN)
-    add_jobs(scheduler, px)
+    dispatcher = add_jobs(scheduler, px)
+    listener = wakeup.Listener(px.engine, dispatcher.wake)
+    if px.settings.delivery_listen:
+        listener.start()
+
+    def _stop(event: Any) -> None:
+        listener.stop()
+        dispatcher.close()
+    scheduler.add_listener(_stop, EVENT_SCHEDULER_SHUTDOWN)
     scheduler.start()
     return scheduler

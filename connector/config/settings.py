@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     sms_concurrency: int = Field(4, ge=1, le=64)
     delivery_interval: float = Field(2.0, gt=0)
     sms_interval: float = Field(1.0, gt=0)
+    audit_seal_seconds: float = Field(2.0, gt=0, description="how often the worker seals the "
+                                      "audit records written since (chains their hashes)")
+    delivery_listen: bool = Field(True, description="on PostgreSQL, wake delivery at once by "
+                                  "LISTEN/NOTIFY (false behind a pooler in transaction mode)")
     webhook_interval: int = Field(5, ge=1, description="seconds between webhook sends")
     webhook_connect_timeout: float = Field(5.0, gt=0, le=300)
     webhook_timeout: float = Field(10.0, gt=0, le=300)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -29,15 +29,19 @@ log = logging.getLogger(__name__)
 
 
 def _find_letter(s: Session, org: str, change: RoutingChange) -> Letter | None:
-    conditions = []
+    # One indexed look-up per key, not an OR of both: with an OR, SQLite may read every letter
+    # of the organization instead of using either index.
+    keys = []
     if change.external_id:
-        conditions.append(Letter.external_id == change.external_id)
+        keys.append(Letter.external_id == change.external_id)
     if change.reference:
-        conditions.append(Letter.tracking_code == change.reference)
-    if not conditions:
-        return None
-    return s.scalars(select(Letter).options(selectinload(Letter.events))
-                     .where(Letter.org == org, or_(*conditions))).first()
+        keys.append(Letter.tracking_code == change.reference)
+    for key in keys:
+        letter = s.scalars(select(Letter).options(selectinload(Letter.events))
+                           .where(Letter.org == org, key).limit(1)).first()
+        if letter is not None:
+            return letter
+    return None
 
 
 SYSTEM_SOURCE = "pishkhan:"  # our own timeline entries; every other source is the system's

@@ -80,11 +80,12 @@ def release_expired(px: Pishkhan) -> int:
         return len(rows)
 
 
-def claim(px: Pishkhan, limit: int, org: str | None = None,
+def claim(px: Pishkhan, limit: int, orgs: list[str] | None = None,
           due_by: datetime | None = None) -> dict[int, datetime]:
-    """Take letters due by ``due_by`` (now); returns each letter's lease, which is also the
-    proof that this worker still holds it (see :func:`_renew`)."""
-    eligible = sorted(set(px.orgs if org is None else [org]) - _paused(px))
+    """Take letters (of ``orgs`` only, when given) due by ``due_by`` (now); returns each
+    letter's lease, which is also the proof that this worker still holds it (see
+    :func:`_renew`)."""
+    eligible = sorted(set(orgs if orgs is not None else px.orgs) - _paused(px))
     with transaction(px.sessions) as s:
         if s.get_bind().dialect.name == "sqlite":
             # No SKIP LOCKED: the write lock first, so two delivery slots of this worker
@@ -266,22 +267,24 @@ def _due_orgs(px: Pishkhan) -> list[str]:
             Letter.org.in_(eligible)).distinct()))
 
 
-def run_once(px: Pishkhan, limit: int = 50) -> int:
-    """One delivery tick: up to ``limit`` letters, each organization with its own concurrency.
-    A letter is claimed only when a slot is free to start it, so a worker that dies strands
-    only the letters it was sending, not a whole batch waiting for the lease to run out."""
+def run_once(px: Pishkhan, limit: int | None = None) -> int:
+    """Deliver what is due now and wait for it: organizations side by side, each with its own
+    concurrency, so one slow system does not hold the others. A letter is claimed only when a
+    slot is free to start it, so a worker that dies strands only the letters it was sending,
+    and each letter is tried at most once per call (a failure waits for the next run)."""
     release_expired(px)
-    tick = now()  # a letter that fails during this tick waits for the next one
+    tick = now()
+    cap = limit if limit is not None else 1 << 30
     started = 0
     guard = threading.Lock()
 
     def take(slug: str) -> tuple[int, datetime] | None:
         nonlocal started
         with guard:
-            if started >= limit:
+            if started >= cap:
                 return None
             started += 1  # reserved; given back below if nothing was due
-        leases = claim(px, 1, org=slug, due_by=tick)
+        leases = claim(px, 1, [slug], due_by=tick)
         if not leases:
             with guard:
                 started -= 1
@@ -292,11 +295,19 @@ def run_once(px: Pishkhan, limit: int = 50) -> int:
         while (taken := take(slug)) is not None:
             deliver_one(px, *taken)
 
-    for slug in _due_orgs(px):
-        workers = px.org(slug).delivery_concurrency
-        if workers <= 1:
+    def org_pass(slug: str) -> None:
+        workers = max(1, px.org(slug).delivery_concurrency)
+        if workers == 1:
             slot(slug)
-        else:
-            with ThreadPoolExecutor(workers, thread_name_prefix=f"deliver-{slug}") as pool:
-                list(pool.map(slot, [slug] * workers))
+            return
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"deliver-{slug}") as pool:
+            list(pool.map(slot, [slug] * workers))
+
+    slugs = _due_orgs(px)
+    if len(slugs) <= 1:
+        for slug in slugs:
+            org_pass(slug)
+    else:
+        with ThreadPoolExecutor(len(slugs), thread_name_prefix="deliver-orgs") as pool:
+            list(pool.map(org_pass, slugs))
     return started

@@ -1,8 +1,10 @@
 """Content-addressed attachment store. A blob's name is its sha256, so the same file uploaded
-twice is stored once, and a write is atomic: temp file, fsync, rename, fsync of the folder."""
+twice is stored once, and a write is atomic: temp file, fsync, rename, fsync of the folder.
+Content is copied in chunks and hashed on the way, so no file is ever held whole in memory."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 import time
@@ -10,8 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 from connector.domain.errors import NotFound
+
+CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -24,31 +29,51 @@ class StoredBlob:
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._incoming: Path | None = None
+
+    def _incoming_dir(self) -> Path:
+        # Made once per process: a mkdir per upload is a system call and an exception each.
+        if self._incoming is None:
+            incoming = self.root / ".incoming"
+            incoming.mkdir(parents=True, exist_ok=True)
+            self._incoming = incoming
+        return self._incoming
 
     def _path(self, digest: str) -> Path:
         if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
             raise NotFound(digest)
         return self.root / digest[:2] / digest[2:4] / digest
 
-    def put(self, content: bytes) -> str:
-        digest = hashlib.sha256(content).hexdigest()
-        path = self._path(digest)
-        if path.exists():
-            # A blob's age says when it was last wanted: the retention run destroys unreferenced
-            # blobs by age, so one put again now (a held file being sent) is not taken for old.
-            try:
-                os.utime(path)
-                return digest
-            except FileNotFoundError:
-                pass  # destroyed just now: write it again
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    def put(self, content: bytes | BinaryIO) -> str:
+        """Store bytes, or a readable stream from its current position; returns the sha256."""
+        if isinstance(content, bytes):
+            content = io.BytesIO(content)
+        fd, tmp = tempfile.mkstemp(dir=self._incoming_dir(), prefix=".tmp-")
         try:
+            hasher = hashlib.sha256()
             with os.fdopen(fd, "wb") as fh:
-                fh.write(content)
+                while chunk := content.read(CHUNK):
+                    hasher.update(chunk)
+                    fh.write(chunk)
+                digest = hasher.hexdigest()
+                path = self._path(digest)
+                if path.exists():
+                    # A blob's age says when it was last wanted: the retention run destroys
+                    # unreferenced blobs by age, so one put again now (a held file being sent)
+                    # is not taken for old.
+                    try:
+                        os.utime(path)
+                        Path(tmp).unlink()
+                        return digest
+                    except FileNotFoundError:
+                        pass  # destroyed just now: write it again
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except FileNotFoundError:  # the first blob of this folder
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

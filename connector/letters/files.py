@@ -4,8 +4,10 @@ refused), and every file passes the virus scanner before any of it is stored."""
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from connector.domain.errors import Message, msg
 from connector.letters.scanning import Scanning, ScanUnavailable
@@ -31,22 +33,47 @@ class Limits:
         return self.max_mb * 1024 * 1024
 
 
+HEAD = 16  # enough for every signature sniff() looks at
+
+
 @dataclass(frozen=True)
 class Upload:
+    """One attached file. ``content`` is bytes for files already in memory, or a seekable
+    binary stream (the web server's spooled upload) that is read in chunks, never whole, so a
+    50 MB file costs the web worker no more memory than a 1 MB one."""
     name: str
-    content: bytes
+    content: bytes | BinaryIO
+
+    def open(self) -> BinaryIO:
+        """The content as a stream at its start (each call rewinds)."""
+        stream = io.BytesIO(self.content) if isinstance(self.content, bytes) else self.content
+        stream.seek(0)
+        return stream
+
+    @property
+    def size(self) -> int:
+        if isinstance(self.content, bytes):
+            return len(self.content)
+        return self.content.seek(0, os.SEEK_END)
+
+    def head(self, n: int = HEAD) -> bytes:
+        return self.open().read(n)
 
 
-def sniff(content: bytes) -> str | None:
-    if content.startswith(b"%PDF-"):
+def sniff(content: bytes | Upload) -> str | None:
+    """The type by the first bytes; an Office file (a zip) by its table of contents, which
+    zipfile reads from the end of the file without reading the rest."""
+    upload = content if isinstance(content, Upload) else Upload("", content)
+    first = upload.head()
+    if first.startswith(b"%PDF-"):
         return PDF
-    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+    if first.startswith(b"\x89PNG\r\n\x1a\n"):
         return PNG
-    if content.startswith(b"\xff\xd8\xff"):
+    if first.startswith(b"\xff\xd8\xff"):
         return JPEG
-    if content.startswith(b"PK\x03\x04"):
+    if first.startswith(b"PK\x03\x04"):
         try:
-            with zipfile.ZipFile(io.BytesIO(content)) as z:
+            with zipfile.ZipFile(upload.open()) as z:
                 names = set(z.namelist())
         except zipfile.BadZipFile:
             return None
@@ -67,19 +94,20 @@ MAX_UNPACKED = 200 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 
 
-def archive_problem(content: bytes) -> str | None:
+def archive_problem(content: bytes | Upload) -> str | None:
     """Why this zip-based office file is out of proportion, or None. Reads the central
     directory for the sizes the archive declares, then streams every entry through the
     decompressor in memory (nothing goes to disk) so an archive that lies about its sizes is
     caught too: zipfile stops at the declared size and checks the CRC."""
+    upload = content if isinstance(content, Upload) else Upload("", content)
     try:
-        with zipfile.ZipFile(io.BytesIO(content)) as z:
+        with zipfile.ZipFile(upload.open()) as z:
             entries = z.infolist()
             if len(entries) > MAX_ENTRIES:
                 return "entries"
             declared = sum(e.file_size for e in entries)
             if declared > MAX_UNPACKED or (declared > RATIO_FLOOR
-                                            and declared > MAX_RATIO * len(content)):
+                                            and declared > MAX_RATIO * upload.size):
                 return "size"
             for entry in entries:
                 with z.open(entry) as fh:
@@ -103,13 +131,13 @@ def safe_name(name: str, content_type: str) -> str:
 def acceptable(upload: Upload, limits: Limits, scanner: Scanning) -> str | None:
     """The sniffed type when this one file would pass :func:`check`, else None (a scanner that
     cannot answer now counts as a refusal: nothing unscanned is kept)."""
-    if not upload.content or len(upload.content) > limits.max_bytes:
+    if not 0 < upload.size <= limits.max_bytes:
         return None
-    kind = sniff(upload.content)
-    if kind is None or (kind in ARCHIVES and archive_problem(upload.content)):
+    kind = sniff(upload)
+    if kind is None or (kind in ARCHIVES and archive_problem(upload)):
         return None
     try:
-        return kind if scanner.scan(upload.content).clean else None
+        return kind if scanner.scan(upload.open()).clean else None
     except ScanUnavailable:
         return None
 
@@ -124,19 +152,19 @@ def check(uploads: list[Upload], limits: Limits, scanner: Scanning
     Only files that pass every other check are scanned; a scanner that cannot answer refuses
     the uploads with MSG_SCAN_DOWN (the caller keeps what was typed)."""
     accepted: list[tuple[Upload, str]] = []
-    uploads = [u for u in uploads if u.content]
+    uploads = [u for u in uploads if u.size]
     if len(uploads) > limits.max_files:
         return [], {"attachments": msg("attachments.too_many", n=limits.max_files)}
     bad: list[Message] = []
     for upload in uploads:
-        if len(upload.content) > limits.max_bytes:
+        if upload.size > limits.max_bytes:
             bad.append(msg("attachments.too_big", name=upload.name, mb=limits.max_mb))
             continue
-        kind = sniff(upload.content)
+        kind = sniff(upload)
         if kind is None:
             bad.append(msg("attachments.not_accepted", name=upload.name))
             continue
-        if kind in ARCHIVES and archive_problem(upload.content):
+        if kind in ARCHIVES and archive_problem(upload):
             bad.append(msg("attachments.archive", name=upload.name))
             continue
         accepted.append((upload, kind))
@@ -145,7 +173,7 @@ def check(uploads: list[Upload], limits: Limits, scanner: Scanning
         return accepted, {"attachments": Message("attachments", parts=tuple(bad))}
     for upload, kind in accepted:
         try:
-            result = scanner.scan(upload.content)
+            result = scanner.scan(upload.open())
         except ScanUnavailable as exc:
             if exc.lasting:
                 bad.append(msg("attachments.scan_too_big", name=upload.name))

@@ -84,7 +84,7 @@ def _checked(px: Pishkhan, org: str, uploads: list[files.Upload], required: bool
     if errors:
         raise ValidationError(errors)
     # Blobs first: if the transaction fails an orphan blob is harmless; the reverse is not.
-    return [(u, kind, px.blobs.put(u.content), scanner.name) for u, kind in accepted]
+    return [(u, kind, px.blobs.put(u.open()), scanner.name) for u, kind in accepted]
 
 
 def _attach(letter: Letter, stored: list[tuple[files.Upload, str, str, str]]) -> None:
@@ -92,7 +92,7 @@ def _attach(letter: Letter, stored: list[tuple[files.Upload, str, str, str]]) ->
     for i, (upload, kind, digest, scanned_by) in enumerate(stored):
         letter.attachments.append(Attachment(
             position=start + i, name=files.safe_name(upload.name, kind), content_type=kind,
-            size=len(upload.content), sha256=digest, scanned_by=scanned_by))
+            size=upload.size, sha256=digest, scanned_by=scanned_by))
 
 
 def linked_letter(letter: Letter, link: str, subject: str, body: str, unit: str) -> Letter:

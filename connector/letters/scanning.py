@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from typing import BinaryIO
 
 from connector.domain.errors import ExternalError, PermanentError, TransientError
 from connector.plugins.ports import ScanResult, VirusScanner
@@ -60,14 +61,23 @@ class Scanning:
             while len(self._memo) > MEMO_SIZE:
                 self._memo.popitem(last=False)
 
-    def scan(self, content: bytes) -> ScanResult:
-        """The verdict, or ScanUnavailable when the scanner cannot give one."""
-        digest = hashlib.sha256(content).hexdigest()
+    def scan(self, content: bytes | BinaryIO) -> ScanResult:
+        """The verdict, or ScanUnavailable when the scanner cannot give one. A stream is
+        hashed in chunks and handed to the scanner from its start (never read whole)."""
+        if isinstance(content, bytes):
+            digest = hashlib.sha256(content).hexdigest()
+        else:
+            hasher = hashlib.sha256()
+            while chunk := content.read(1024 * 1024):
+                hasher.update(chunk)
+            digest = hasher.hexdigest()
         known = self._remembered(digest)
         if known is not None:
             return known
         for attempt in range(self.retries + 1):
             try:
+                if not isinstance(content, bytes):
+                    content.seek(0)
                 result = self.scanner.scan(content)
                 break
             except TransientError as exc:

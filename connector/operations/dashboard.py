@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from connector.bootstrap import check_plugins
 from connector.config.organizations import Organization, Problem
@@ -21,7 +21,7 @@ from connector.outbox import mail as mail_outbox
 from connector.letters import usecases as letters
 from connector.outbox import webhooks
 from connector.plugins.ports import SMS_FINAL, Check
-from connector.store import audit
+from connector.store import audit, tallies
 from connector.store.db import transaction
 from connector.store.models import Letter, Notification, OrgState
 
@@ -85,12 +85,11 @@ def poll_status(state: OrgState | None) -> Poll:
 
 
 def counts(px: Pishkhan, slug: str) -> list[StateCount]:
-    with px.sessions() as s:
-        rows = s.execute(select(Letter.state, func.count(), func.min(Letter.updated_at))
-                         .where(Letter.org == slug).group_by(Letter.state)).all()
-    found = {state: (n, oldest) for state, n, oldest in rows}
+    found = {state: n for (_org, state), n in tallies.letter_counts(px, [slug]).items()}
+    oldest = tallies.oldest(px, [(slug, state) for state in found])
     order = [st.value for st in State]
-    return [StateCount(st, *found[st]) for st in sorted(found, key=order.index)]
+    return [StateCount(st, found[st], oldest.get((slug, st)))
+            for st in sorted(found, key=order.index)]
 
 
 def health_of(paused: bool, poll: Poll, failing_deliveries: int) -> str:
@@ -131,12 +130,10 @@ def dashboard(px: Pishkhan, slug: str, limit: int = 100) -> Dashboard:
 def overview(px: Pishkhan, slugs: list[str]) -> dict[str, dict[str, Any]]:
     """One line per organization for the dashboard's first page."""
     result: dict[str, dict[str, Any]] = {}
+    by_org: dict[str, dict[str, int]] = {}
+    for (org, state), n in tallies.letter_counts(px, slugs).items():
+        by_org.setdefault(org, {})[state] = n
     with px.sessions() as s:
-        by_org: dict[str, dict[str, int]] = {}
-        for org, state, n in s.execute(select(Letter.org, Letter.state, func.count())
-                                       .where(Letter.org.in_(slugs))
-                                       .group_by(Letter.org, Letter.state)):
-            by_org.setdefault(org, {})[state] = n
         states = {st.org: st for st in s.scalars(select(OrgState)
                                                   .where(OrgState.org.in_(slugs)))}
     for slug in slugs:

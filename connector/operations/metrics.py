@@ -1,5 +1,6 @@
-"""Numbers for monitoring, counted from the database at each scrape: every web and worker
-process then reports the same totals, and they match the dashboard."""
+"""Numbers for monitoring, read from the database at each scrape: every web and worker
+process then reports the same totals, and they match the dashboard. Letter counts come from
+the tallies kept with each change (:mod:`connector.store.tallies`), not from a scan."""
 from __future__ import annotations
 
 import statistics
@@ -10,7 +11,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from connector.domain.clock import now
-from connector.store.models import Event, Letter, Notification, OrgState
+from connector.store import tallies
+from connector.store.models import Event, Letter, OrgState
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
@@ -68,17 +70,11 @@ def _quantile(values: list[float], q: float) -> float:
 def snapshot(px: Pishkhan) -> Snapshot:
     snap = Snapshot()
     t = now()
+    snap.letters = tallies.letter_counts(px)
+    for key, oldest in tallies.oldest(px, snap.letters).items():
+        snap.oldest[key] = max(0.0, (t - oldest).total_seconds())
+    snap.sms = tallies.sms_counts(px)
     with px.sessions() as s:
-        for org, state, n, oldest in s.execute(
-                select(Letter.org, Letter.state, func.count(), func.min(Letter.updated_at))
-                .group_by(Letter.org, Letter.state)):
-            snap.letters[(org, state)] = n
-            snap.oldest[(org, state)] = max(0.0, (t - oldest).total_seconds())
-        for org, state, gateway, n in s.execute(
-                select(Notification.org, Notification.state, Notification.gateway, func.count())
-                .group_by(Notification.org, Notification.state, Notification.gateway)):
-            key = (org or "", state, gateway or "")
-            snap.sms[key] = snap.sms.get(key, 0) + n
         for st in s.scalars(select(OrgState)):
             snap.paused[st.org] = st.paused
             if st.last_poll_ok_at:

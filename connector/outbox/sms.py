@@ -62,7 +62,16 @@ NOT_FOUND_CHECKS = 3
 
 def queue(session: Session, px: Pishkhan, kind: str, to: str, variables: dict[str, Any],
           letter: Letter | None = None, org: str | None = None) -> Notification:
-    org = org or (letter.org if letter else None)
+    fields = message(px, kind, to, variables, org or (letter.org if letter else None))
+    note = Notification(letter=letter, **fields)
+    session.add(note)
+    return note
+
+
+def message(px: Pishkhan, kind: str, to: str, variables: dict[str, Any],
+            org: str | None) -> dict[str, Any]:
+    """The outbox row of one SMS, without its letter: :func:`queue` adds it through the
+    session; intake inserts it with its letter in one statement."""
     overrides = px.orgs[org].texts if org in px.orgs else None
     if org in px.orgs:
         variables = {"org_name": px.orgs[org].name, **variables}
@@ -70,11 +79,9 @@ def queue(session: Session, px: Pishkhan, kind: str, to: str, variables: dict[st
     # A provider's OTP template line is filled with the code alone. The code stays in the row
     # only until a provider has it (see _redacted): the send job needs it, nothing after.
     params = {"code": str(variables["code"])} if kind == "otp" and "code" in variables else None
-    note = Notification(org=org, letter=letter, to=to, kind=kind, text=text,
-                        segments=px.texts.segments(text), state="created", params=params,
-                        client_reference=uuid.uuid4().hex, next_attempt_at=now())
-    session.add(note)
-    return note
+    return {"org": org, "to": to, "kind": kind, "text": text,
+            "segments": px.texts.segments(text), "state": "created", "params": params,
+            "client_reference": uuid.uuid4().hex, "next_attempt_at": now()}
 
 
 def _redacted(job: _Job) -> dict[str, Any]:

@@ -159,11 +159,10 @@ def _check_code(px: Pishkhan, mobile: str, code: str, issue_token: bool) -> str 
 def mobile_for_token(px: Pishkhan, token: str) -> str | None:
     if not token:
         return None
-    with px.sessions() as s:
-        row = s.scalars(select(ApiToken).where(
+    with px.engine.connect() as conn:  # one column by a unique index; no ORM session needed
+        return conn.scalar(select(ApiToken.mobile).where(
             ApiToken.token_hash == digest(token, px.settings.secret_key),
-            ApiToken.expires_at > now(), ApiToken.revoked_at.is_(None))).first()
-        return row.mobile if row else None
+            ApiToken.expires_at > now(), ApiToken.revoked_at.is_(None)).limit(1))
 
 
 def revoke_token(px: Pishkhan, token: str) -> bool:

@@ -96,3 +96,23 @@ def upgrade(url: str, revision: str = "heads") -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(cfg, revision)
+    engine = make_engine(url)
+    try:
+        optimize(engine)
+    finally:
+        engine.dispose()
+
+
+def optimize(engine: Engine) -> None:
+    """Refresh the planner's statistics. SQLite never gathers them on its own: without them it
+    reads every letter of an organization to find one by external id. ``analysis_limit``
+    bounds the work to a sample per index, so this costs milliseconds at any size; the worker
+    runs it hourly, and after every migration. PostgreSQL's autovacuum keeps its own."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+            conn.exec_driver_sql("PRAGMA optimize")
+        elif engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("ANALYZE")
+        conn.commit()

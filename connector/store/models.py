@@ -91,7 +91,8 @@ class Letter(Base):
 
     __table_args__ = (
         Index("ix_letters_work", "state", "next_attempt_at"),
-        Index("ix_letters_org_state", "org", "state"),
+        # Per organization and state, oldest change first: the dashboard's lists and ages.
+        Index("ix_letters_org_state_age", "org", "state", "updated_at"),
         Index("ix_letters_org_external", "org", "external_id"),
         Index("ix_letters_mobile", "mobile"),
         Index("ix_letters_parent", "parent_id"),
@@ -107,6 +108,33 @@ class Letter(Base):
         if self.applicant_type == "legal":
             return self.company_name
         return f"{self.first_name} {self.last_name}".strip()
+
+
+class LetterTally(Base):
+    """Letters per organization and state as a sum of +1/-1 rows (see
+    :mod:`connector.store.tallies`): written with each change, folded by the worker."""
+
+    __tablename__ = "letter_tallies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    delta: Mapped[int] = mapped_column(Integer)
+
+
+class SmsTally(Base):
+    """SMS per organization, state and provider as +1/-1 rows, written by database triggers on
+    ``notifications`` (migration 0006) so every UPDATE counts, guarded or not; folded by the
+    worker like :class:`LetterTally`. A SQLite batch migration that rebuilds ``notifications``
+    drops its triggers: create them again (``SQLITE_TRIGGERS`` in migration 0006)."""
+
+    __tablename__ = "sms_tallies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    gateway: Mapped[str] = mapped_column(String(40))
+    delta: Mapped[int] = mapped_column(Integer)
 
 
 class Attachment(Base):
@@ -140,7 +168,9 @@ class Event(Base):
 
     letter: Mapped[Letter] = relationship(back_populates="events")
 
-    __table_args__ = (UniqueConstraint("letter_id", "source_id", name="uq_events_source"),)
+    __table_args__ = (UniqueConstraint("letter_id", "source_id", name="uq_events_source"),
+                      # Recent deliveries for the latency metric, without reading all history.
+                      Index("ix_events_kind_at", "kind", "at"))
 
 
 class Notification(Base):
@@ -178,6 +208,8 @@ class Notification(Base):
     letter: Mapped[Letter | None] = relationship()
 
     __table_args__ = (Index("ix_notifications_work", "state", "next_attempt_at"),
+                      # The dashboard's failed SMS of one organization.
+                      Index("ix_notifications_org_state", "org", "state"),
                       Index("ix_notifications_to", "to"),
                       Index("ix_notifications_sent_at", "sent_at"))  # rate limits
 
@@ -259,23 +291,28 @@ class Survey(Base):
 
 
 class AuditRecord(Base):
-    """One link of the audit chain (see :mod:`connector.store.audit`); never updated or deleted."""
+    """One link of the audit chain (see :mod:`connector.store.audit`); never deleted. Written
+    unsealed (``seq``, ``prev_hash`` and ``hash`` empty); the sealer fills those three once."""
 
     __tablename__ = "audit_records"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
     at: Mapped[datetime] = mapped_column(DateTime)
     actor: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(60))
     org: Mapped[str] = mapped_column(String(40), default="")
     letter: Mapped[str] = mapped_column(String(16), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_audit_org_at", "org", "at"),
-                      Index("ix_audit_letter", "letter"))
+                      Index("ix_audit_letter", "letter"),
+                      Index("ix_audit_action", "action"),
+                      # The sealer's work list: small however long the chain grows.
+                      Index("ix_audit_unsealed", "id", postgresql_where=text("seq IS NULL"),
+                            sqlite_where=text("seq IS NULL")))
 
 
 class AuditHead(Base):

@@ -5,7 +5,6 @@ it; the camera takes the photo. Every page is scanned with axe-core (no serious 
 violation) and photographed."""
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from pathlib import Path

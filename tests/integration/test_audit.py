@@ -78,6 +78,7 @@ def test_a_rejection_records_its_reason(apx):
 def test_verify_fails_after_a_record_is_altered_by_hand(apx):
     letter = _submit(apx)
     letters.approve(apx, letter.tracking_code, "ali")
+    assert audit.seal(apx) == 2
     with apx.engine.begin() as conn:
         conn.execute(text("UPDATE audit_records SET actor = 'staff:someone-else' "
                           "WHERE seq = 2"))
@@ -90,6 +91,7 @@ def test_verify_fails_after_a_record_is_deleted_in_the_middle_or_at_the_end(apx)
     letter = _submit(apx)
     letters.approve(apx, letter.tracking_code, "ali")
     audit.log(apx, "staff.login", actor="staff:ali")
+    audit.seal(apx)
     with apx.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_records WHERE seq = 2"))
     verdict = audit.verify(apx)
@@ -129,3 +131,75 @@ def test_a_citizen_handing_in_through_the_api_is_the_recorded_actor(px, client):
     assert resp.status_code == 201, resp.get_data(as_text=True)
     [record] = audit.search(px, audit.Filters(letter=resp.get_json()["tracking_code"]))
     assert record.actor == "citizen:0912***4567"
+
+
+def test_verify_fails_after_a_record_is_inserted_by_hand(apx):
+    letter = _submit(apx)
+    letters.approve(apx, letter.tracking_code, "ali")
+    audit.log(apx, "staff.login", actor="staff:ali")
+    audit.seal(apx)
+    # Make room after record 1 and slip a record in, with a hash that fits its own fields.
+    with apx.engine.begin() as conn:
+        row = conn.execute(audit.select(audit.AuditRecord.at, audit.AuditRecord.hash)
+                           .where(audit.AuditRecord.seq == 1)).one()
+        for seq in (3, 2):
+            conn.execute(text("UPDATE audit_records SET seq = seq + 1 WHERE seq = :s"),
+                         {"s": seq})
+        digest = audit._digest(2, row.at, "staff:mallory", "staff.login", "", "", {}, row.hash)
+        conn.execute(text("INSERT INTO audit_records (seq, at, actor, action, org, letter, "
+                          "detail, prev_hash, hash) VALUES (2, :at, 'staff:mallory', "
+                          "'staff.login', '', '', '{}', :prev, :hash)"),
+                     {"at": row.at, "prev": row.hash, "hash": digest})
+    verdict = audit.verify(apx)
+    assert not verdict.ok and verdict.seq == 3 and "link" in verdict.problem
+
+
+def test_records_are_written_without_a_lock_and_sealed_in_order(apx):
+    letter = _submit(apx)
+    with apx.sessions() as s:
+        unsealed = s.scalars(audit.select(audit.AuditRecord)).all()
+    assert [r.seq for r in unsealed] == [None]
+    # The viewer lists a record before it is sealed.
+    assert audit.search(apx, audit.Filters(letter=letter.tracking_code))[0].seq is None
+    assert audit.seal(apx) == 1 and audit.seal(apx) == 0
+    audit.log(apx, "staff.login", actor="staff:ali")
+    assert audit.seal(apx) == 1
+    verdict = audit.verify(apx)
+    assert verdict.ok and verdict.count == 2
+    assert audit.actions(apx) == ["letter.state", "staff.login"]
+
+
+WRITER = """
+import sys
+from connector.bootstrap import bootstrap
+from connector.config.settings import load_settings
+from connector.store import audit
+px = bootstrap(load_settings())
+for i in range(int(sys.argv[1])):
+    audit.log(px, "bench.write", actor="staff:w" + sys.argv[2], n=i)
+    if i % 10 == 0:
+        audit.seal(px)
+px.close()
+"""
+
+
+def test_records_written_by_several_processes_at_once_form_one_chain(apx):
+    """Four processes write and seal at the same time; nothing is lost, nothing forks."""
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, "40", str(w)],
+                              env={**os.environ, **_env(apx)}, stderr=subprocess.PIPE,
+                              text=True) for w in range(4)]
+    for p in procs:
+        assert p.wait(timeout=120) == 0, p.stderr.read()
+    verdict = audit.verify(apx)
+    assert verdict.ok and verdict.count == 160
+    with apx.sessions() as s:
+        rows = s.scalars(audit.select(audit.AuditRecord).order_by(audit.AuditRecord.seq)).all()
+    assert [r.seq for r in rows] == list(range(1, 161))
+    # Each writer's own records keep their order in the chain.
+    for w in range(4):
+        mine = [r.detail["n"] for r in rows if r.actor == f"staff:w{w}"]
+        assert mine == list(range(40))
+    with apx.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_records WHERE seq = 77"))
+    verdict = audit.verify(apx)
+    assert not verdict.ok and verdict.seq == 77

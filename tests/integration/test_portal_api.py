@@ -9,7 +9,6 @@ import pytest
 
 from connector.bootstrap import bootstrap
 from connector.domain import tracking
-from connector.domain.normalize import to_latin_digits
 from connector.letters import usecases as letters
 from connector.outbox import sms as sms_outbox
 from connector.store.db import upgrade

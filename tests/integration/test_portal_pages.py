@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from messages import render
-from connector.domain.normalize import to_latin_digits, to_persian_digits
+from connector.domain.normalize import to_persian_digits
 from connector.letters import usecases as letters
 from connector.outbox import sms as sms_outbox
 from connector.people import staff

@@ -58,3 +58,48 @@ def test_limits_come_from_the_organization():
     accepted, errors = files.check([big, files.Upload("a.pdf", b"%PDF-1")], limits, NOSCAN)
     assert [u.name for u, _ in accepted] == ["a.pdf"]
     assert "«بزرگ.pdf» بزرگ‌تر از ۱ مگابایت" in render(errors["attachments"])
+
+
+class _Reads(io.BytesIO):
+    """A spooled upload that remembers the largest single read asked of it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.largest = 0
+
+    def read(self, n: int | None = -1) -> bytes:
+        self.largest = max(self.largest, len(self.getbuffer()) if n is None or n < 0 else n)
+        return super().read(n)
+
+
+def test_a_streamed_upload_is_sniffed_from_its_first_bytes_and_never_read_whole():
+    from connector.letters.blobs import CHUNK
+    big = b"%PDF-1.7\n" + b"x" * (3 * CHUNK)
+    stream = _Reads(big)
+    upload = files.Upload("big.pdf", stream)
+    assert upload.size == len(big)
+    accepted, errors = files.check([upload], files.Limits(max_mb=4), NOSCAN)
+    assert errors == {} and accepted == [(upload, files.PDF)]
+    # Sniffing asked for the first bytes only; the scan hashed it a chunk at a time.
+    assert stream.largest <= CHUNK < len(big)
+
+
+def test_a_streamed_office_file_is_recognized():
+    upload = files.Upload("x.docx", _Reads(office("word")))
+    assert files.sniff(upload) == files.DOCX
+    assert files.acceptable(files.Upload("empty.pdf", _Reads(b"")), DEFAULT, NOSCAN) is None
+
+
+def test_the_blob_store_copies_a_stream_in_chunks_and_hashes_it_on_the_way(tmp_path):
+    import hashlib
+
+    from connector.letters.blobs import CHUNK, BlobStore
+    big = b"%PDF-1.7\n" + bytes(range(256)) * (CHUNK // 64)
+    stream = _Reads(big)
+    store = BlobStore(tmp_path)
+    digest = store.put(files.Upload("big.pdf", stream).open())
+    assert digest == hashlib.sha256(big).hexdigest() and store.get(digest) == big
+    assert stream.largest == CHUNK
+    # The same file again is stored once and leaves no temp file behind.
+    assert store.put(files.Upload("again.pdf", _Reads(big)).open()) == digest
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".tmp-")]

@@ -1,0 +1,102 @@
+"""Letters per organization and state, and SMS per organization, state and provider, counted
+as they change instead of by scanning.
+
+Each state change adds two small rows (-1 for the state left, +1 for the state entered) in the
+transaction that makes the change — an INSERT, so no shared counter row is locked and writers
+never wait for each other. Reading sums what is there: one row per (organization, state) after
+a :func:`fold`, plus the changes since. The worker folds every few seconds; a fold deletes
+the rows it read and writes their sums, so several folding at once each take different rows
+(a deleted row is skipped by the next DELETE) and the totals stay exact.
+
+The rows are written by the same flush listener that writes the audit record of every state
+change (:func:`connector.letters.lifecycle.install_audit`), so no code path can move a letter
+without moving its count. SMS rows come from triggers on ``notifications`` (migration 0006),
+since the outbox moves its states with guarded UPDATE statements. Oldest ages come from an
+index on (org, state, updated_at): one seek per (organization, state), whatever the number of
+letters.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from connector.store.models import Letter, LetterTally, SmsTally
+
+if TYPE_CHECKING:
+    from connector.bootstrap import Pishkhan
+
+
+def add(session: Session, changes: Iterable[tuple[str, str | None, str | None]]) -> None:
+    """Count (org, state before or None for a new letter, state after or None for a letter
+    destroyed), in the caller's transaction."""
+    rows = []
+    for org, before, after in changes:
+        if before:
+            rows.append({"org": org, "state": before, "delta": -1})
+        if after:
+            rows.append({"org": org, "state": after, "delta": 1})
+    if rows:
+        session.connection().execute(insert(LetterTally), rows)
+
+
+def letter_counts(px: Pishkhan, orgs: list[str] | None = None) -> dict[tuple[str, str], int]:
+    """(org, state) -> number of letters, for states that have any."""
+    stmt = select(LetterTally.org, LetterTally.state, func.sum(LetterTally.delta)) \
+        .group_by(LetterTally.org, LetterTally.state)
+    if orgs is not None:
+        stmt = stmt.where(LetterTally.org.in_(orgs))
+    with px.sessions() as s:
+        return {(org, state): int(n) for org, state, n in s.execute(stmt) if n}
+
+
+def sms_counts(px: Pishkhan) -> dict[tuple[str, str, str], int]:
+    """(org or "", state, provider or "") -> SMS, from the rows the database's triggers keep."""
+    stmt = select(SmsTally.org, SmsTally.state, SmsTally.gateway, func.sum(SmsTally.delta)) \
+        .group_by(SmsTally.org, SmsTally.state, SmsTally.gateway)
+    with px.sessions() as s:
+        return {(org, state, gw): int(n) for org, state, gw, n in s.execute(stmt) if n}
+
+
+def oldest(px: Pishkhan, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+    """The least recently changed letter's time for each (org, state): one index seek each."""
+    out: dict[tuple[str, str], datetime] = {}
+    with px.sessions() as s:
+        for org, state in keys:
+            at = s.scalar(select(Letter.updated_at)
+                          .where(Letter.org == org, Letter.state == state)
+                          .order_by(Letter.updated_at).limit(1))
+            if at is not None:
+                out[(org, state)] = at
+    return out
+
+
+def fold(px: Pishkhan) -> int:
+    """Replace the rows written so far by one row per key, for letters and SMS alike;
+    returns how many rows were folded."""
+    return _fold(px, LetterTally, ("org", "state")) + \
+        _fold(px, SmsTally, ("org", "state", "gateway"))
+
+
+def _fold(px: Pishkhan, table: type[LetterTally] | type[SmsTally], keys: tuple[str, ...]) -> int:
+    columns = [getattr(table, k) for k in keys]
+    with px.sessions() as s, s.begin():
+        last = s.scalar(select(func.max(table.id)))
+        if last is None:
+            return 0
+        taken = s.execute(delete(table).where(table.id <= last)
+                          .returning(*columns, table.delta)).all()
+        if len(taken) <= 1:
+            s.rollback()
+            return 0
+        sums: dict[tuple[str, ...], int] = defaultdict(int)
+        for *key, delta in taken:
+            sums[tuple(key)] += delta
+        rows = [{**dict(zip(keys, key)), "delta": n} for key, n in sums.items() if n]
+        if rows:
+            s.execute(insert(table), rows)
+    return len(taken)

@@ -1,0 +1,139 @@
+"""Delivery per organization: no per-tick ceiling, a hanging system fills only its own slots,
+and on PostgreSQL a new letter or an approval wakes the workers at once."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from connector.bootstrap import bootstrap
+from connector.delivery import dispatcher as dispatcher_mod
+from connector.delivery import push as delivery
+from connector.store import wakeup
+from connector.letters import usecases as letters
+from connector.letters.files import Upload
+from connector.store.db import upgrade
+from tests.conftest import make_settings
+from tests.fakes import FakeSystem, RecordingGateway
+
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
+FORM = letters.LetterForm(applicant_type="natural", national_code="0076229645",
+                          first_name="علی", last_name="کریمی", subject="درخواست",
+                          body="متن", service="street-repair")
+
+
+class HangingSystem(FakeSystem):
+    """A correspondence system that takes every call until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.started = 0
+        self._count = threading.Lock()
+
+    def deliver(self, letter):
+        with self._count:
+            self.started += 1
+        assert self.gate.wait(30), "never released"
+        return super().deliver(letter)
+
+
+@pytest.fixture
+def two_orgs(tmp_path, store_url):
+    """demo (inbox approval) answers only when released; demo-portal answers at once."""
+    settings = make_settings(tmp_path, PISHKHAN_DATABASE_URL=store_url)
+    upgrade(store_url)
+    slow, fast, gateway = HangingSystem(), FakeSystem(), RecordingGateway()
+    px = bootstrap(settings, adapters={"demo": slow, "demo-portal": fast},
+                   gateways={"": gateway, "demo": gateway, "demo-portal": gateway})
+    yield px, slow, fast
+    slow.gate.set()
+    px.close()
+
+
+def _states(px, codes):
+    return [letters.get(px, c).state for c in codes]
+
+
+def _until(check, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_hanging_system_holds_only_its_own_letters_and_there_is_no_ceiling(two_orgs):
+    px, slow, fast = two_orgs
+    stuck = [letters.submit(px, "demo", FORM, [Upload("a.pdf", PDF)], "09121234567")
+             .tracking_code for _ in range(3)]
+    quick = []
+    for _ in range(60):  # more than the old fixed 50 per tick
+        code = letters.submit(px, "demo-portal", FORM, [], "09121234567").tracking_code
+        letters.approve(px, code, "ali")
+        quick.append(code)
+    dispatcher = dispatcher_mod.Dispatcher(px)
+    try:
+        dispatcher.pump()  # one tick
+        _until(lambda: len(fast.letters) == 60)
+        _until(lambda: set(_states(px, quick)) == {"delivered"})
+        # The hanging system got exactly its budget (delivery_concurrency = 2); its third
+        # letter was not claimed, so no lease runs out on it while it waits.
+        assert slow.started == 2
+        assert sorted(_states(px, stuck)) == ["delivering", "delivering", "staged"]
+        slow.gate.set()
+        _until(lambda: set(_states(px, stuck)) == {"delivered"})
+        assert dispatcher.wait_idle(10)
+    finally:
+        slow.gate.set()
+        dispatcher.close()
+    assert slow.started == 3 and len(slow.letters) == 3
+
+
+def test_run_once_serves_organizations_side_by_side(two_orgs):
+    px, slow, fast = two_orgs
+    letters.submit(px, "demo", FORM, [], "09121234567")
+    code = letters.submit(px, "demo-portal", FORM, [], "09121234567").tracking_code
+    letters.approve(px, code, "ali")
+    done = threading.Thread(target=lambda: delivery.run_once(px))
+    done.start()
+    _until(lambda: letters.get(px, code).state == "delivered")  # while demo still hangs
+    assert slow.started == 1
+    slow.gate.set()
+    done.join(30)
+    assert not done.is_alive()
+
+
+def test_a_new_letter_or_an_approval_wakes_listening_workers(tmp_path, pg_url):
+    settings = make_settings(tmp_path, PISHKHAN_DATABASE_URL=pg_url)
+    upgrade(pg_url)
+    system, gateway = FakeSystem(), RecordingGateway()
+    px = bootstrap(settings, adapters={"demo": system, "demo-portal": system},
+                   gateways={"": gateway, "demo": gateway, "demo-portal": gateway})
+    woken: list[str] = []
+    listener = wakeup.Listener(px.engine, woken.append, poll_seconds=0.2).start()
+    try:
+        time.sleep(0.5)  # LISTEN is in place
+        letters.submit(px, "demo", FORM, [], "09121234567")  # inbox: due at once
+        _until(lambda: woken == ["demo"], 10)
+        code = letters.submit(px, "demo-portal", FORM, [], "09121234567").tracking_code
+        time.sleep(0.5)
+        assert woken == ["demo"]  # awaiting approval: nothing to deliver yet
+        letters.approve(px, code, "ali")
+        _until(lambda: woken == ["demo", "demo-portal"], 10)
+        with pytest.raises(RuntimeError), px.sessions() as s, s.begin():
+            s.add(letters.Letter(**{**_fields(), "tracking_code": "1234567890123"}))
+            s.flush()
+            raise RuntimeError("rolled back")
+        time.sleep(0.5)
+        assert woken == ["demo", "demo-portal"]  # a rollback wakes nobody
+    finally:
+        listener.stop()
+        px.close()
+
+
+def _fields():
+    from connector.letters import lifecycle
+    return {k: v for k, v in vars(lifecycle.new_letter(
+        org="demo", subject="s", body="b", applicant_type="natural", mobile="09121234567"))
+        .items() if not k.startswith("_")}
