@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import shutil
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.both_stores import PG_DEFAULT, on_both, print_table  # noqa: E402
 from connector.bootstrap import bootstrap  # noqa: E402
 from connector.config.settings import load_settings  # noqa: E402
 from connector.letters import usecases as letters  # noqa: E402
@@ -73,41 +71,10 @@ def run(name: str, url: str, n: int, tmp: Path) -> list[tuple[str, str, int, flo
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--letters", type=int, default=300)
-    parser.add_argument("--pg", default=os.environ.get(
-        "PISHKHAN_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--pg", default=PG_DEFAULT)
     args = parser.parse_args()
-    results: list[tuple[str, str, int, float]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        results += run("sqlite", f"sqlite:///{tmp}/bench.db", args.letters, Path(tmp) / "a")
-    if args.pg:
-        import psycopg
-        admin = args.pg.replace("postgresql+psycopg", "postgresql")
-        db = f"pishkhan_bench_{uuid.uuid4().hex[:8]}"
-        try:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{db}"')
-        except psycopg.Error as exc:
-            print(f"(PostgreSQL skipped: {exc})")
-        else:
-            try:
-                with tempfile.TemporaryDirectory() as tmp:
-                    results += run("postgresql", args.pg.rsplit("/", 1)[0] + "/" + db,
-                                   args.letters, Path(tmp))
-            finally:
-                with psycopg.connect(admin, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-    totals: dict[tuple[str, str], tuple[int, float]] = {}
-    for name, mode, n, seconds in results:
-        count, total = totals.get((name, mode), (0, 0.0))
-        totals[(name, mode)] = (count + n, total + seconds)
-    print(f"{'database':<11} {'mode':<14} {'approvals':>9} {'seconds':>8} {'ms each':>8} "
-          f"{'vs baseline':>11}")
-    for (name, mode), (n, seconds) in totals.items():
-        base_n, base_s = totals[(name, "without audit")]
-        ratio = (seconds / n) / (base_s / base_n)
-        print(f"{name:<11} {mode:<14} {n:>9} {seconds:>8.2f} {1000 * seconds / n:>8.2f} "
-              f"{ratio:>10.2f}x")
-
+    results = on_both(run, args.letters, args.pg)
+    print_table(results, "without audit", "approvals", 14)
 
 if __name__ == "__main__":
     main()
