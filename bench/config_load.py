@@ -20,12 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dotenv import dotenv_values  # noqa: E402
+
 import messages  # noqa: E402
 from connector.config.organizations import load_organizations  # noqa: E402
 from connector.config.orgfile import OrganizationFile  # noqa: E402
 from connector.config.settings import load_settings  # noqa: E402
 from connector.domain.errors import msg  # noqa: E402
-from dotenv import dotenv_values  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ORGS = ROOT / "config" / "organizations"

@@ -36,7 +36,7 @@ from connector.cli.processes import _web_cmd  # noqa: E402
 from connector.config.settings import load_settings  # noqa: E402
 from connector.domain.clock import now  # noqa: E402
 from connector.people.credentials import digest, new_token  # noqa: E402
-from connector.store.db import make_engine, transaction, make_session_factory, upgrade  # noqa: E402
+from connector.store.db import make_engine, make_session_factory, transaction, upgrade  # noqa: E402
 from connector.store.models import ApiToken  # noqa: E402
 
 MOBILE = "09121234567"

@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from push import drop_pg_databases, pg_database, serve_sandbox  # noqa: E402
-
 from sqlalchemy import select  # noqa: E402
 
 from connector.bootstrap import bootstrap  # noqa: E402

@@ -18,10 +18,19 @@ from connector.plugins import identity
 from connector.visits import blacklist, hosts, images, people
 from connector.visits import usecases as visits
 
-from . import pishkhan, visits_forms as forms
+from . import pishkhan
+from . import visits_forms as forms
 from .i18n import translate
-from .staff_ui import (day_start_utc, next_day_start_utc, org_where, orgs_where, parse_day,
-                       role_required, today, user)
+from .staff_ui import (
+    day_start_utc,
+    next_day_start_utc,
+    org_where,
+    orgs_where,
+    parse_day,
+    role_required,
+    today,
+    user,
+)
 from .visits_labels import CATEGORY, STATE
 from .visits_pass import pass_response
 

@@ -13,8 +13,8 @@ from connector.domain.clock import now
 from connector.domain.errors import NotFound, ValidationError
 from connector.people import staff
 from connector.store import audit
-from connector.visits import gates, images
 from connector.store.visits import GateScan, Visit
+from connector.visits import gates, images
 
 from . import pishkhan
 from .errors import error_response

@@ -23,8 +23,8 @@ from connector.visits import images
 from connector.visits.usecases import jalali_parts
 
 from . import pishkhan
-from .visits_labels import CATEGORY
 from .receipt_pdf import BOLD, GREY, REGULAR, _register_fonts, visual, wrap_rtl
+from .visits_labels import CATEGORY
 
 # A receipt roll has room in length; the A6 card does not, so it sets the codes side by side.
 SIZES = {"80mm": (80 * mm, 155 * mm), "a6": A6}

@@ -13,8 +13,16 @@ from connector.visits import reports
 
 from . import pishkhan
 from .charts import grouped_bars
-from .staff_ui import (day_start_utc, jalali_day, next_day_start_utc, org_where, parse_day,
-                       role_required, today, user)
+from .staff_ui import (
+    day_start_utc,
+    jalali_day,
+    next_day_start_utc,
+    org_where,
+    parse_day,
+    role_required,
+    today,
+    user,
+)
 from .visits import bp
 from .visits_labels import CATEGORY
 

@@ -19,16 +19,16 @@ from connector.domain.letter import (Capabilities, ChangeKind, DeliveryReceipt, 
 from connector.plugins.ports import CorrespondenceSystem, DeliveryProgress, MemoryProgress
 from connector.plugins.secrets import scrub
 
-from ..options import IGNORE, letter_fields, naive_utc as _naive_utc, text as _text
+from ..options import IGNORE, letter_fields, text as _text
 from .calls import Caller, now_utc
 from .checks import Binding, bind
 from .config import adapter_options
-from .dates import iran_days as _iran_days, parse_jalali, to_jalali
+from .dates import answer_time, iran_days as _iran_days, to_jalali
 from .draft import draft_profile
 from .errors import classify
 from .options import SoapOptions
 from .profile import Profile, load_profile
-from .runner import NotFound, run, run_resuming
+from .runner import LookFirst, NotFound, run, run_resuming
 from .templates import as_list, resolve
 from .transport import ExchangePlugin, PinnedSession, RecordingTransport
 
@@ -173,7 +173,7 @@ class SoapAdapter(CorrespondenceSystem):
             raise NotImplementedError("this dialect cannot add files to a letter")
         letter_id: Any = int(external_id) if external_id.isdigit() else external_id
         for a in attachments:
-            progress = _LookFirst()
+            progress = LookFirst()
             self._run("add_attachments", {
                 "letter_id": letter_id, "tracking_code": tracking_code,
                 "attachments": [{"name": a.name, "content_type": a.content_type,
@@ -354,16 +354,7 @@ class SoapAdapter(CorrespondenceSystem):
         return self._caller.secrets()
 
     def _time(self, value: Any) -> datetime | None:
-        """A time from an answer as naive UTC: zeep's datetimes, ISO strings, or Jalali strings
-        where the profile says the system writes them."""
-        if isinstance(value, str) and value.strip():
-            if self.profile.date_format == "jalali":
-                return parse_jalali(value)
-            try:
-                value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-            except ValueError:
-                return None
-        return _naive_utc(value)
+        return answer_time(value, jalali=self.profile.date_format == "jalali")
 
     def _base_context(self) -> dict[str, Any]:
         """What every operation's templates (and the login) may use besides its own fields."""
@@ -407,27 +398,3 @@ class SoapAdapter(CorrespondenceSystem):
             raise
         except Exception as exc:  # a template that cannot be rendered (e.g. |int of a word)
             raise classify(exc, action=operation, secrets=self._secrets()) from exc
-
-
-class _LookFirst(DeliveryProgress):
-    """Progress for adding one file: nothing stored, and the step looked up before it is sent
-    (its single effectful call is then the only one an error can be about)."""
-
-    uncertain = True
-
-    def __init__(self) -> None:
-        self.steps: dict[str, Any] = {}
-
-    def get(self, step: str) -> Any:
-        return self.steps.get(step)
-
-    def put(self, step: str, value: Any) -> None:
-        self.steps[step] = value
-
-
-def _items(out: dict[str, Any]) -> list[Any]:
-    """The changes of one answer as a list (zeep gives one item bare, none as None)."""
-    items = out.get("changes")
-    if items is None:
-        return []
-    return list(items) if isinstance(items, (list, tuple)) else [items]

@@ -1,6 +1,8 @@
 """Jalali date strings, as Iranian systems send and expect them ("1403/07/15 14:30")."""
 from __future__ import annotations
 
+from typing import Any
+
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
@@ -9,6 +11,8 @@ from persiantools.digits import ar_to_fa, fa_to_en
 from persiantools.jdatetime import JalaliDate, JalaliDateTime
 
 from connector.domain.clock import TEHRAN
+
+from ..options import naive_utc
 
 _JALALI = re.compile(r"^\s*(\d{4})[/-](\d{1,2})[/-](\d{1,2})"
                      r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$")
@@ -46,3 +50,16 @@ def iran_days(since: datetime, until: datetime) -> Iterator[tuple[datetime, date
             tzinfo=None)
         yield start, min(until, start + timedelta(days=1, seconds=-1))
         day += timedelta(days=1)
+
+
+def answer_time(value: Any, jalali: bool) -> datetime | None:
+    """A time from an answer as naive UTC: zeep's datetimes, ISO strings, or Jalali strings
+    where the profile says the system writes them."""
+    if isinstance(value, str) and value.strip():
+        if jalali:
+            return parse_jalali(value)
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return naive_utc(value)

@@ -161,3 +161,19 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     return str(value)
+
+
+class LookFirst(DeliveryProgress):
+    """Progress for adding one file: nothing stored, and the step looked up before it is sent
+    (its single effectful call is then the only one an error can be about)."""
+
+    uncertain = True
+
+    def __init__(self) -> None:
+        self.steps: dict[str, Any] = {}
+
+    def get(self, step: str) -> Any:
+        return self.steps.get(step)
+
+    def put(self, step: str, value: Any) -> None:
+        self.steps[step] = value

@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 import messages
-
 from connector.bootstrap import Pishkhan, bootstrap
 from connector.config.settings import SettingsError, load_settings
 from connector.domain.errors import Message, PishkhanError, ValidationError
@@ -80,5 +79,4 @@ def main(ctx: click.Context) -> None:
 
 
 # Registered after ``main`` exists; each module adds its commands to it.
-from . import (audit, letters, processes, retention, sms, store, users,  # noqa: E402,F401
-               visits, webhooks)
+from . import audit, letters, processes, retention, sms, store, users, visits, webhooks  # noqa: E402,F401

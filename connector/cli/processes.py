@@ -59,8 +59,8 @@ def _prepare_demo(ctx: click.Context) -> tuple[str, str] | None:
     """The demo's database and accounts, made here, once, before gunicorn forks its workers
     (each of which would otherwise race the others to make them). Production migrates with
     ``pishkhan db upgrade`` and makes its accounts with ``pishkhan users add``."""
-    from connector.store import db
     from connector.people.staff import ensure_demo_operator
+    from connector.store import db
 
     db.upgrade(ctx.obj["settings"].database_url)
     px = _px(ctx)

@@ -7,6 +7,7 @@ import click
 
 from connector.domain.clock import TEHRAN, local, to_naive_utc
 from connector.domain.errors import NotFound, PishkhanError
+
 from . import _px, explain, main
 
 

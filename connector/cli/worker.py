@@ -16,10 +16,9 @@ from connector.delivery import documents, polling
 from connector.delivery.dispatcher import Dispatcher
 from connector.domain.clock import TEHRAN
 from connector.operations import digest, retention
-from connector.outbox import inbound
+from connector.outbox import inbound, sms_status, webhooks
 from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
-from connector.outbox import sms_status, webhooks
 from connector.store import audit, db, tallies, wakeup
 from connector.visits import usecases as visits
 

@@ -13,13 +13,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connector.plugins.explain import describe
-from connector.config.orgfile import SLUG, OrganizationFile, PluginTable, SmsTable
 from connector.config.followups import Objections, parse_objections
 from connector.config.holidays import OrgCalendar, parse_org_calendar
+from connector.config.orgfile import SLUG, OrganizationFile, PluginTable, SmsTable
 from connector.config.retention import RetentionPolicy
 from connector.letters.files import Limits
 from connector.outbox.policy import GatewayConfig, QuietHours, SmsPolicy
+from connector.plugins.explain import describe
 
 APPROVAL_MODES = ("inbox", "portal")
 ROUTING_POLICIES = ("secretariat", "unit")

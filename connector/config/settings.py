@@ -17,8 +17,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
-from connector.plugins.explain import what_is_wrong
 from connector.outbox.policy import QuietHours
+from connector.plugins.explain import what_is_wrong
 
 PREFIX = "PISHKHAN_"
 # "20 per 10 minutes", "30 per hour": the notation Flask-Limiter reads.

@@ -17,8 +17,8 @@ from connector.domain.clock import now
 from connector.domain.errors import ExternalError, PishkhanError
 from connector.domain.letter import State
 from connector.letters import promise
-from connector.outbox import mail as mail_outbox
 from connector.letters import usecases as letters
+from connector.outbox import mail as mail_outbox
 from connector.outbox import webhooks
 from connector.plugins.ports import SMS_FINAL, Check
 from connector.store import audit, tallies

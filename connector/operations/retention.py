@@ -37,18 +37,17 @@ from connector.domain.letter import FINAL
 from connector.operations.reports import letter_facts
 from connector.plugins.ports import SMS_FINAL
 from connector.store import audit
+from connector.store.channels import Email, InboundSms
 from connector.store.db import transaction
-from connector.visits import retention as visits_retention
 from connector.store.models import (
     ApiToken,
     Attachment,
-    Email,
-    InboundSms,
     Letter,
     LetterStatistic,
     Notification,
     OtpChallenge,
 )
+from connector.visits import retention as visits_retention
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan

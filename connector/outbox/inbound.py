@@ -30,8 +30,9 @@ from connector.domain.errors import ConfigurationError, ExternalError, NotFound
 from connector.domain.normalize import mask_mobile, mobile, to_latin_digits
 from connector.outbox import sms as sms_outbox
 from connector.plugins.ports import InboundSms as Message
+from connector.store.channels import InboundSms, InboxCursor, SmsReplyWindow
 from connector.store.db import for_claim, transaction
-from connector.store.models import InboundSms, InboxCursor, Letter, SmsReplyWindow
+from connector.store.models import Letter
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan

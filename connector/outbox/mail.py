@@ -32,8 +32,9 @@ from connector.domain.errors import (
     TransientError,
 )
 from connector.plugins.ports import MailMessage
+from connector.store.channels import Email
 from connector.store.db import for_claim, transaction
-from connector.store.models import Email, Letter
+from connector.store.models import Letter
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from connector.domain.clock import now
 from connector.domain.errors import ExternalError, NotFound, ValidationError, msg
+from connector.outbox.redaction import forget_codes
 from connector.outbox.sms import (
     FINAL,
     FIRST_CHECK,
@@ -23,7 +24,6 @@ from connector.outbox.sms import (
     STUCK_AFTER,
     settle,
 )
-from connector.outbox.redaction import forget_codes
 from connector.plugins.ports import SMS_STATES
 from connector.store.db import for_claim, transaction
 from connector.store.models import Notification

@@ -35,14 +35,14 @@ from connector.domain.clock import now
 from connector.domain.errors import (
     ConfigurationError,
     ExternalError,
-    NotFound,
     Message,
+    NotFound,
     PermanentError,
     ValidationError,
     msg,
 )
+from connector.store.channels import WebhookDelivery, WebhookSubscription
 from connector.store.db import for_claim, transaction
-from connector.store.models import WebhookDelivery, WebhookSubscription
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan

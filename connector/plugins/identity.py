@@ -26,9 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connector.domain.errors import (ConfigurationError, ExternalError, Message,
-                                     TransientError, ValidationError, msg)
-from connector.domain.normalize import mask_id, mobile as clean_mobile, national_code
+from connector.domain.errors import (
+    ConfigurationError,
+    ExternalError,
+    Message,
+    TransientError,
+    ValidationError,
+    msg,
+)
+from connector.domain.normalize import mask_id, national_code
+from connector.domain.normalize import mobile as clean_mobile
 from connector.plugins import registry
 from connector.plugins.ports import Person
 from connector.store import audit

@@ -13,7 +13,7 @@ from connector.domain.clock import now
 from connector.domain.errors import Message, NotFound, ValidationError, msg
 from connector.domain.normalize import digits_only, national_code, text
 from connector.store import audit
-from connector.store.visits import BlacklistEntry, Visitor, VisitAlert
+from connector.store.visits import BlacklistEntry, VisitAlert, Visitor
 from connector.visits.people import Identity
 
 if TYPE_CHECKING:

@@ -13,9 +13,9 @@ from connector.domain.clock import TEHRAN, now, to_naive_utc
 from connector.domain.errors import NotFound
 from connector.people import staff
 from connector.store.models import StaffUser
+from connector.store.visits import Visit
 from connector.visits import gates, hosts
 from connector.visits import usecases as visits
-from connector.store.visits import Visit
 from connector.visits.people import Identity
 
 if TYPE_CHECKING:

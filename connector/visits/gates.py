@@ -20,8 +20,8 @@ from connector.domain.errors import Message, NotFound, PishkhanError, Validation
 from connector.domain.normalize import to_persian_digits
 from connector.outbox import sms as outbox
 from connector.store import audit
-from connector.visits import blacklist, hosts
 from connector.store.visits import Gate, GateScan, Visit
+from connector.visits import blacklist, hosts
 from connector.visits.usecases import pass_hash
 
 if TYPE_CHECKING:

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector.domain.errors import NotFound, ValidationError, msg
-from connector.domain.normalize import digits_only, mobile as clean_mobile, national_code, text
+from connector.domain.normalize import digits_only, national_code, text
+from connector.domain.normalize import mobile as clean_mobile
 from connector.store.models import Letter
 from connector.store.visits import BlacklistEntry, GateScan, Visit, VisitAlert, Visitor
 

@@ -21,8 +21,8 @@ from connector.domain.errors import NotFound, ValidationError, msg
 from connector.domain.normalize import text, to_persian_digits
 from connector.outbox import sms as outbox
 from connector.store import audit
-from connector.visits import blacklist, hosts, images
 from connector.store.visits import Visit, Visitor
+from connector.visits import blacklist, hosts, images
 from connector.visits.people import Identity, upsert
 
 if TYPE_CHECKING:

@@ -18,6 +18,7 @@ from connector.bootstrap import Pishkhan, bootstrap
 from connector.cli import worker
 from connector.store.db import upgrade
 from tests.conftest import make_settings
+
 # One Chromium (one Playwright) for the whole run, shared by every browser test module.
 from tests.e2e.browser import browser  # noqa: E402,F401  (the fixture)
 from tests.sandbox_server import start_sandbox

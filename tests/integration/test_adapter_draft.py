@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import tomllib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-import tomllib
 from click.testing import CliRunner
 
 from adapters.soap import SoapAdapter

@@ -117,9 +117,7 @@ def test_a_rolled_back_change_leaves_no_record(apx):
 
 
 def test_a_citizen_handing_in_through_the_api_is_the_recorded_actor(px, client):
-    import re
 
-    from connector.outbox import sms as sms_outbox
     from connector.people import citizens
     citizens.request_otp(px, MOBILE)
     from tests.phone import otp_code

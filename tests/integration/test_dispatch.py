@@ -10,9 +10,9 @@ import pytest
 from connector.bootstrap import bootstrap
 from connector.delivery import dispatcher as dispatcher_mod
 from connector.delivery import push as delivery
-from connector.store import wakeup
 from connector.letters import usecases as letters
 from connector.letters.files import Upload
+from connector.store import wakeup
 from connector.store.db import upgrade
 from tests.conftest import make_settings
 from tests.fakes import FakeSystem, RecordingGateway

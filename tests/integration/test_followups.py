@@ -166,8 +166,9 @@ def test_parallel_objections_keep_one(tmp_path, pg_url):
 
 
 def test_tracking_page_takes_the_files_and_the_objection(client, px):
-    from tests.integration.test_portal_pages import csrf, page, web_login
     import io
+
+    from tests.integration.test_portal_pages import csrf, page, web_login
     web_login(client, px)
     code = _submit(px).tracking_code
     followups.request_documents(px, code, "op", "کپی شناسنامه")

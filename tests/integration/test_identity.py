@@ -11,7 +11,6 @@ import pytest
 import requests
 
 import messages
-
 from connector.bootstrap import bootstrap
 from connector.people import staff
 from connector.plugins import identity
@@ -130,6 +129,7 @@ def test_the_security_desk_fills_the_name_from_the_national_code(registry, app_f
 
 def test_cli_check(registry, tmp_path):
     from click.testing import CliRunner
+
     from connector.cli import main
     px, url = registry
     env = {k: v for k, v in px.settings.env.items() if k.startswith("PISHKHAN_")}

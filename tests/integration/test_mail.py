@@ -18,8 +18,8 @@ from connector.letters import usecases as letters
 from connector.letters.files import Upload
 from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
+from connector.store.channels import Email
 from connector.store.db import transaction, upgrade
-from connector.store.models import Email
 from tests.conftest import make_settings
 from tests.mailserver import PASSWORD, USER, smtp_server
 
@@ -234,7 +234,8 @@ def test_retention_takes_a_letters_emails_and_texts_with_it(tmp_path):
     from connector.operations import retention
     from connector.outbox import inbound
     from connector.plugins.ports import InboundSms as Message
-    from connector.store.models import InboundSms, Letter
+    from connector.store.channels import InboundSms
+    from connector.store.models import Letter
     px = _px(tmp_path)
     try:
         letter = _submit(px, email=ADDRESS, notify_by="email")

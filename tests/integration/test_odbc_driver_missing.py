@@ -18,8 +18,7 @@ from connector.store.db import upgrade
 from connector.store.models import OrgState
 from tests.acceptance import set_option
 from tests.conftest import make_settings, staff_login
-from tests.integration.test_processes import (PISHKHAN, free_port, process_env, started,
-                                              wait_banner)
+from tests.integration.test_processes import PISHKHAN, free_port, process_env, started, wait_banner
 
 MISSING = "Pishkhan No Such Driver"
 

@@ -6,11 +6,11 @@ import io
 import re
 from typing import Any
 
-from messages import render
 from connector.domain.normalize import to_persian_digits
 from connector.letters import usecases as letters
 from connector.outbox import sms as sms_outbox
 from connector.people import staff
+from messages import render
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 MOBILE = "09121234567"

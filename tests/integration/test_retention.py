@@ -157,6 +157,7 @@ def test_a_short_policy_destroys_what_expired_and_keeps_the_reports(history):
 
     # Nowhere in the database — any table, any column — is a name from a destroyed letter.
     from sqlalchemy import text as sql
+
     from connector.store.models import Base
     with px.sessions() as s:
         dump = " ".join(str(row) for table in Base.metadata.sorted_tables

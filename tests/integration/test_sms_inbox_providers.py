@@ -10,8 +10,8 @@ import pytest
 from connector.bootstrap import bootstrap
 from connector.domain.normalize import to_persian_digits
 from connector.outbox import inbound
+from connector.store.channels import InboxCursor
 from connector.store.db import upgrade
-from connector.store.models import InboxCursor
 from tests.conftest import make_settings
 from tests.integration.test_sms_tracking import MOBILE, _letter
 from tests.smsfakes import kavenegar, magfa, melipayamak, serve, smsir

@@ -19,8 +19,9 @@ from connector.letters.files import Upload
 from connector.outbox import inbound
 from connector.outbox import sms as sms_outbox
 from connector.plugins.ports import InboundSms as Message
+from connector.store.channels import InboundSms
 from connector.store.db import upgrade
-from connector.store.models import InboundSms, Letter, Notification
+from connector.store.models import Letter, Notification
 from tests.conftest import make_settings
 
 MOBILE, OTHER = "09121234567", "09351112233"

@@ -14,10 +14,10 @@ from adapters.clamav import ClamdScanner
 from connector.bootstrap import bootstrap
 from connector.domain.errors import TransientError
 from connector.letters.files import MSG_SCAN_DOWN
-from messages import render
 from connector.plugins.ports import NoScanner
 from connector.store.db import upgrade
 from connector.store.models import Letter
+from messages import render
 from tests.clamd import EICAR, pdf_with, running_clamd
 from tests.conftest import make_settings
 from tests.integration.test_portal_api import assert_error, submit, token_for

@@ -6,10 +6,9 @@ from datetime import datetime, timedelta
 
 from click.testing import CliRunner
 
-from connector.domain.clock import TEHRAN
-
 from connector.bootstrap import bootstrap
 from connector.cli import main
+from connector.domain.clock import TEHRAN
 from connector.visits import gates
 from tests.integration.test_sms_cli import env  # noqa: F401  (fixture)
 

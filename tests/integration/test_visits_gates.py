@@ -7,10 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
-
-import messages
 from sqlalchemy import select
 
+import messages
 from connector.bootstrap import bootstrap
 from connector.domain.clock import ManualClock, now, use
 from connector.domain.errors import ValidationError
@@ -18,9 +17,9 @@ from connector.outbox import sms as sms_outbox
 from connector.people import staff
 from connector.store import audit
 from connector.store.db import upgrade
+from connector.store.visits import GateScan, Visit, VisitAlert
 from connector.visits import blacklist, gates, hosts, people
 from connector.visits import usecases as visits
-from connector.store.visits import GateScan, Visit, VisitAlert
 from tests.conftest import make_settings
 
 CODE = "0076229645"
@@ -164,9 +163,9 @@ def test_parallel_scans_of_one_pass_let_exactly_one_in(tmp_path, pg_url):
 
 
 def test_the_hosts_sms_waits_for_the_end_of_quiet_hours(tmp_path):
+    from connector.domain import clock
     from tests.fakes import ScriptedGateway
     from tests.integration.test_sms_outbox import make_px
-    from connector.domain import clock
     a = ScriptedGateway("a")
     px = make_px(tmp_path, a, ScriptedGateway("b"))
     late = clock.ManualClock(datetime(2026, 11, 22, 19, 30))  # 23:00 in Tehran

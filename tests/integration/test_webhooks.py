@@ -22,8 +22,8 @@ from connector.domain import clock
 from connector.domain.errors import ValidationError
 from connector.letters import usecases as letters
 from connector.outbox import webhooks
+from connector.store.channels import WebhookDelivery
 from connector.store.db import upgrade
-from connector.store.models import WebhookDelivery
 from tests.conftest import ROOT, make_settings
 from tests.fakes import FakeSystem, RecordingGateway
 from tests.integration.test_pipeline_store import submit
@@ -265,8 +265,8 @@ def test_a_worker_killed_mid_send_leaves_the_event_to_the_next_one(tmp_path, pg_
 def test_admins_manage_subscriptions_and_retry_dead_events_in_the_admin_pages(tmp_path,
                                                                               receiver):
     from connector.people import staff
-    from portal import create_app
     from connector.store import audit
+    from portal import create_app
     from tests.conftest import csrf_of, staff_login
     px = _px(tmp_path, f"sqlite:///{tmp_path / 'store.db'}")
     client = create_app(px, {"TESTING": True}).test_client()

@@ -10,8 +10,13 @@ import pytest
 from adapters.soap.checks import Binding
 from adapters.soap.runner import usable_id
 from adapters.soap.session import SessionKeeper
-from adapters.soap.templates import (SESSION_TOKEN, TemplateError, parse_placeholder,
-                                     put_session, render)
+from adapters.soap.templates import (
+    SESSION_TOKEN,
+    TemplateError,
+    parse_placeholder,
+    put_session,
+    render,
+)
 from connector.domain.errors import ConfigurationError
 
 MAPS = Binding(params={}, maps={"sender": {"natural": 1, "legal": 2},
@@ -137,8 +142,9 @@ def test_success_without_a_usable_id_is_not_a_receipt() -> None:
 def test_a_fault_listed_in_relogin_faults_logs_in_again_once() -> None:
     """The vendor side is a stand-in service object answering like zeep's proxy would."""
     import zeep.exceptions
+
     from adapters.soap.calls import Caller
-    from adapters.soap.model import Profile, Session, Step, Operation
+    from adapters.soap.model import Operation, Profile, Session, Step
     from adapters.soap.transport import RecordingTransport
 
     tickets = iter(["t1", "t2", "t3"])
@@ -172,6 +178,7 @@ def test_a_fault_listed_in_relogin_faults_logs_in_again_once() -> None:
 
 def test_a_write_fault_is_ambiguous_unless_the_step_is_idempotent() -> None:
     import zeep.exceptions
+
     from adapters.soap.calls import Caller
     from adapters.soap.model import Operation, Profile, Step
     from adapters.soap.transport import RecordingTransport
@@ -199,10 +206,11 @@ def test_a_write_fault_is_ambiguous_unless_the_step_is_idempotent() -> None:
 
 
 def test_secret_parameters_come_from_the_environment_and_are_masked() -> None:
-    from adapters.soap.checks import bind
-    from adapters.soap.profile import load_profile
     import dataclasses
+
+    from adapters.soap.checks import bind
     from adapters.soap.model import Param
+    from adapters.soap.profile import load_profile
     profile = load_profile("session")
     profile = dataclasses.replace(profile, params={**profile.params,
                                                    "api_key": Param(type="secret")})
@@ -253,6 +261,7 @@ def test_a_path_inside_the_operations_result_beside_out_parameters() -> None:
 
 def test_draft_of_a_wcf_shape_nested_request_and_per_operation_results() -> None:
     import tomllib
+
     from adapters.soap.draft import Field, Op, draft
     ops = [Op("Login", [Field("request.UserName", "string"),
                         Field("request.Password", "string")],
