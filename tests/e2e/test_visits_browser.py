@@ -170,8 +170,12 @@ def test_the_admit_form_takes_the_photo_with_the_camera(browser, desk):
         sign_in(v, url, "security", "pishkhan-security")
         page.goto(f"{url}/visits/demo/v/{reg.visit.id}")
         page.get_by_role("button", name="روشن کردن دوربین").click()
+        # On a loaded machine the stream and the JPEG take a while: wait for each step.
+        expect(page.locator("[data-camera-status]")).to_contain_text("دوربین روشن است",
+                                                                      timeout=20_000)
         page.get_by_role("button", name="گرفتن عکس").click()
-        expect(page.locator("[data-camera-status]")).to_contain_text("عکس گرفته شد")
+        expect(page.locator("[data-camera-status]")).to_contain_text("عکس گرفته شد",
+                                                                      timeout=20_000)
         page.get_by_role("button", name="پذیرش").click()
         expect(page.get_by_role("img", name="عکس مریم احمدی")).to_be_visible()
     finally:
