@@ -116,7 +116,8 @@ def test_report_page_chart_and_csv(history, tmp_path):
     assert rows[-1][0] == "*" and rows[-1][2] == "4"
     # A period in Jalali days: 41 to 39 days ago holds only the oldest letter.
     from persiantools.jdatetime import JalaliDate
-    day = JalaliDate((now() - timedelta(days=40)).date()).strftime("%Y/%m/%d")
+    from connector.domain.clock import local  # the day as Tehran reads it, not UTC's
+    day = JalaliDate(local(now() - timedelta(days=40)).date()).strftime("%Y/%m/%d")
     rows = list(csv.reader(io.StringIO(client.get(
         "/reports/demo.csv", query_string={"since": day, "until": day}).get_data(
         as_text=True).lstrip("\ufeff"))))
