@@ -28,6 +28,7 @@ from lxml.builder import ElementMaker
 from persiantools.digits import ar_to_fa, fa_to_en
 from persiantools.jdatetime import JalaliDateTime
 
+from sandbox.wsdl_parts import operation_parts
 from sandbox import letters
 from sandbox.clock import iran, jalali_text, utcnow
 from sandbox.faults import FaultSettings
@@ -303,21 +304,9 @@ def _wsdl() -> str:
         inputs = "".join(_element(n, t, optional=n == "Ticket") for n, t in op.inputs)
         outputs = _element("Result", "tns:ResultInfo") + "".join(
             _element(n, t, many=t.startswith("tns:"), optional=True) for n, t in op.outputs)
-        elements.append(
-            f'<xsd:element name="{name}"><xsd:complexType><xsd:sequence>{inputs}'
-            f'</xsd:sequence></xsd:complexType></xsd:element>'
-            f'<xsd:element name="{name}Response"><xsd:complexType><xsd:sequence>{outputs}'
-            f'</xsd:sequence></xsd:complexType></xsd:element>')
-        messages.append(
-            f'<wsdl:message name="{name}Input"><wsdl:part name="parameters" '
-            f'element="tns:{name}"/></wsdl:message><wsdl:message name="{name}Output">'
-            f'<wsdl:part name="parameters" element="tns:{name}Response"/></wsdl:message>')
-        ports.append(f'<wsdl:operation name="{name}"><wsdl:input message="tns:{name}Input"/>'
-                     f'<wsdl:output message="tns:{name}Output"/></wsdl:operation>')
-        bindings.append(
-            f'<wsdl:operation name="{name}"><soap:operation soapAction="{TNS}#{name}" '
-            'style="document"/><wsdl:input><soap:body use="literal"/></wsdl:input>'
-            '<wsdl:output><soap:body use="literal"/></wsdl:output></wsdl:operation>')
+        for parts, piece in zip((elements, messages, ports, bindings),
+                                operation_parts(TNS, name, inputs, outputs)):
+            parts.append(piece)
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         '<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" '
