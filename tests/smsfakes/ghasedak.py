@@ -1,6 +1,10 @@
 """Ghasedak's REST JSON API (gw.ghasedak.me/Rest/api/v1/WebService): SendSingleSMS, SendOtpSMS,
-CheckSmsStatus. Refusals answer isSuccess=false with a statusCode, over HTTP 200 or 4xx."""
+CheckSmsStatus, and the inbox: GetReceivedSmses (unread, no paging) and GetReceivedSmsesPaging
+(LineNumber, IsRead, StartDate/EndDate, 1-based PageIndex, PageSize up to 200). Refusals answer
+isSuccess=false with a statusCode, over HTTP 200 or 4xx."""
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 from werkzeug.wrappers import Request, Response
 
@@ -9,7 +13,49 @@ from . import FakeProvider, json_response
 KEY = "ghasedak-7f3c9a2e5b1d4c6a8e0f"
 
 
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(timezone.utc)
+
+
 class FakeGhasedak(FakeProvider):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inbox: list[dict] = []  # texts to the account's lines, oldest first
+
+    def citizen_texts(self, sender: str, text: str, line: str = "30005088",
+                      at: datetime | None = None) -> int:
+        when = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        mid = int(self.new_id())
+        self.inbox.append({"id": mid, "message": text, "sender": sender, "lineNumber": line,
+                           "receiveDate": when.isoformat(timespec="milliseconds")
+                           .replace("+00:00", "Z"), "read": False})
+        return mid
+
+    def _received(self, args: dict) -> Response:
+        line, is_read = args.get("LineNumber"), args.get("IsRead", "false").lower() == "true"
+        if not line:
+            return self._answer(400)
+        found = [m for m in self.inbox if m["lineNumber"] == line and m["read"] == is_read]
+        if "PageIndex" not in args:  # GetReceivedSmses: the unread ones, no paging
+            return self._answer(200, {"items": [self._public(m) for m in found]})
+        try:
+            start, end = _when(args["StartDate"]), _when(args["EndDate"])
+            index, size = int(args["PageIndex"]), int(args["PageSize"])
+        except (KeyError, ValueError):
+            return self._answer(400)
+        if index < 1 or not 1 <= size <= 200:
+            return self._answer(400)
+        found = [m for m in found if start <= _when(m["receiveDate"]) <= end]
+        pages = (len(found) + size - 1) // size
+        return self._answer(200, {
+            "pageIndex": index, "pageSize": size, "totalCount": len(found), "totalPages": pages,
+            "hasPreviousPage": index > 1, "hasNextPage": index < pages,
+            "items": [self._public(m) for m in found[(index - 1) * size:index * size]]})
+
+    @staticmethod
+    def _public(m: dict) -> dict:
+        return {k: v for k, v in m.items() if k != "read"}
+
     def _answer(self, code: int, data: object = None) -> Response:
         return json_response({"isSuccess": code == 200, "statusCode": code,
                               "message": "با موفقیت انجام شد" if code == 200 else "خطا",
@@ -44,6 +90,13 @@ class FakeGhasedak(FakeProvider):
                             template=body["templateName"],
                             params={i["param"]: i["value"] for i in inputs})
             return self._answer(200, {"items": [self._item(mid)]})
+        if method in ("GetReceivedSmsesPaging", "GetReceivedSmses"):
+            if request.method != "GET":
+                return self._answer(405)
+            if method == "GetReceivedSmses":
+                return self._received({k: v for k, v in request.args.items()
+                                       if k in ("LineNumber", "IsRead")})
+            return self._received(dict(request.args))
         if method == "CheckSmsStatus":
             ids = request.args.get("Ids", "").split(",")
             if request.args.get("Type") == "2":
