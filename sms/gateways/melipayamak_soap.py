@@ -1,9 +1,15 @@
 """Melipayamak and Farapayamak over SOAP (api.payamak-panel.com/post/send.asmx), through zeep,
 for panels where only the SOAP service is enabled. The WSDL is kept with the code; ``url`` is
-the service address. Answers carry the same Value codes as the REST service."""
+the service address. Answers carry the same Value codes as the REST service.
+
+Texts to our line are read from the panel's Receive.asmx (``GetMessages``, location 1), at
+``receive_url`` or, by default, next to ``url``. Melipayamak documents no push of received
+texts to a URL of ours, so they are polled."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +17,7 @@ import requests
 import zeep
 import zeep.exceptions
 from lxml.etree import XMLSyntaxError
+from pydantic import Field, field_validator
 from zeep.transports import Transport
 
 from connector.domain.errors import (
@@ -19,32 +26,84 @@ from connector.domain.errors import (
     PermanentError,
     TransientError,
 )
-from connector.plugins.ports import SmsResult
+from connector.domain.clock import TEHRAN
+from connector.plugins.ports import InboundSms, SmsResult
 
-from .base import national_mobile
+from .base import LoginOptions, Options, national_mobile
 from .melipayamak import MelipayamakGateway, delivery_state, parse_value
 
 WSDL = Path(__file__).with_name("wsdl") / "melipayamak_send.wsdl"
 BINDING = "{http://tempuri.org/}SendSoap"
+RECEIVE_WSDL = Path(__file__).with_name("wsdl") / "melipayamak_receive.wsdl"
+RECEIVE_BINDING = "{http://tempuri.org/}ReceiveSoap"
+log = logging.getLogger(__name__)
+
+
+class _Transport(Transport):
+    """ASMX answers a SOAP fault with HTTP 500; any other status that is not 200 (IIS's 404
+    page for a wrong address, a proxy's 401) is not the service speaking, even when its page
+    happens to parse as XML, and must not be read as a fault."""
+
+    def post_xml(self, address: str, envelope: Any, headers: Any) -> Any:
+        response = super().post_xml(address, envelope, headers)
+        if response.status_code not in (200, 500):
+            raise zeep.exceptions.TransportError(status_code=response.status_code,
+                                                 content=response.content)
+        return response
+
+
+class MelipayamakSoapOptions(LoginOptions):
+    receive_url: str | None = Field(
+        None, description="the Receive.asmx address (default: next to url)")
+
+    @field_validator("receive_url")
+    @classmethod
+    def _receive_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"is {value!r} — write a full address starting with https://")
+        return value
+
+
+def receive_address(send_url: str) -> str:
+    """Receive.asmx beside Send.asmx (both live under /post/ on the panel's host)."""
+    base, _, last = send_url.rstrip("/").rpartition("/")
+    return f"{base}/receive.asmx" if last.lower().endswith(".asmx") else f"{send_url}/receive.asmx"
 
 
 class MelipayamakSoapGateway(MelipayamakGateway):
+    options_model = MelipayamakSoapOptions
     name = "melipayamak-soap"
     default_url = "https://api.payamak-panel.com/post/send.asmx"
+    # Inbox reads: GetMessages pages of 100, newest first, at most 10 pages a read.
+    INBOX_PAGE, INBOX_PAGES = 100, 10
 
     def __init__(self, username: str, password: str, sender: str,
                  url: str = "https://api.payamak-panel.com/post/send.asmx",
-                 timeouts: tuple[float, float] = (3.0, 10.0)) -> None:
+                 timeouts: tuple[float, float] = (3.0, 10.0),
+                 receive_url: str | None = None) -> None:
         super().__init__(username, password, sender, url, timeouts)
-        transport = Transport(session=self.http.session, timeout=timeouts[1],
+        transport = _Transport(session=self.http.session, timeout=timeouts[1],
                               operation_timeout=timeouts)  # type: ignore[arg-type]
         client = zeep.Client(str(WSDL), transport=transport)
         self.service = client.create_service(BINDING, url)
+        receiver = zeep.Client(str(RECEIVE_WSDL), transport=transport)
+        self.receiver = receiver.create_service(RECEIVE_BINDING,
+                                                receive_url or receive_address(url))
 
-    def _invoke(self, operation: str, write: bool, **fields: Any) -> Any:
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
+                     ) -> MelipayamakSoapGateway:
+        o = Options(cls.name, options, secrets, username_env="MELIPAYAMAK_USERNAME",
+                    password_env="MELIPAYAMAK_PASSWORD", sender="50004001")
+        opts = o.read(MelipayamakSoapOptions)
+        return cls(o.secret(opts.username_env, "username_env"),
+                   o.secret(opts.password_env, "password_env"), opts.sender,
+                   opts.address(cls.default_url), opts.timeouts, opts.receive_url)
+
+    def _invoke(self, operation: str, write: bool, service: Any = None, **fields: Any) -> Any:
         uncertain = AmbiguousError if write else TransientError
         try:
-            return getattr(self.service, operation)(**self.credentials, **fields)
+            return getattr(service or self.service, operation)(**self.credentials, **fields)
         except requests.RequestException as exc:
             raise self.http.transport_error(exc, write) from None
         except zeep.exceptions.Fault as exc:
@@ -80,3 +139,41 @@ class MelipayamakSoapGateway(MelipayamakGateway):
         codes = [int(c) for c in (answer or [])]  # zeep unwraps ArrayOfInt to a list
         return {pid: SmsResult(pid, delivery_state(code), str(code))
                 for pid, code in zip(provider_ids, codes) if code >= 0}
+
+    def receive(self, cursor: str) -> tuple[list[InboundSms], str]:
+        """``GetMessages(location=1, from=our line)``, newest first, page by page (``index``,
+        ``count``) until a page is short or reaches a ``MsgID`` at or below the cursor (the
+        highest already seen). Receive.asmx also has GetMessagesAfterID, but its ``msgId`` is
+        an int while MsgID is a long, so the cursor is kept on our side. Records are read with
+        the REST receive's field names (MsgID, Body, SendDate, Sender, Receiver)."""
+        seen = int(cursor) if cursor.isdigit() else 0
+        out: dict[int, InboundSms] = {}
+        for page in range(self.INBOX_PAGES):
+            rows = self._invoke("GetMessages", False, service=self.receiver, location=1,
+                                index=page * self.INBOX_PAGE, count=self.INBOX_PAGE,
+                                **{"from": self.sender}) or []
+            ids = [parse_value(getattr(r, "MsgID", None)) for r in rows]
+            for row, mid in zip(rows, ids):
+                receiver = str(getattr(row, "Receiver", "") or "")
+                if mid is None or mid <= seen or receiver not in ("", self.sender):
+                    continue
+                out[mid] = InboundSms(str(mid), str(getattr(row, "Sender", "") or ""),
+                                      str(getattr(row, "Body", "") or ""),
+                                      _soap_date(getattr(row, "SendDate", None)), receiver)
+            known = [i for i in ids if i is not None]
+            if len(rows) < self.INBOX_PAGE or (known and min(known) <= seen):
+                break
+        else:
+            log.warning("%s: more than %d new texts in one read; the older ones are passed "
+                        "over", self.name, self.INBOX_PAGES * self.INBOX_PAGE)
+        newest = max([seen, *out])
+        return [out[k] for k in sorted(out)], str(newest) if newest else ""
+
+
+def _soap_date(value: Any) -> datetime | None:
+    """An xsd:dateTime as naive UTC; the panel writes it without an offset, in Tehran time."""
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=TEHRAN)
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
