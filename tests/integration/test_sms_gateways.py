@@ -23,6 +23,7 @@ from tests.smsfakes import (
     closed_port,
     ghasedak,
     ippanel,
+    ippanel_v1,
     kavenegar,
     magfa,
     melipayamak,
@@ -102,6 +103,14 @@ SPECS = [
 ]
 # Farapayamak runs on the same backend: its names build the same clients.
 SPECS += [replace(SPECS[3], name="farapayamak"), replace(SPECS[6], name="farapayamak-soap")]
+# IPPanel's older API (api2.ippanel.com/api/v1): refusals carry their code as the HTTP status.
+SPECS.append(Spec("ippanel", ippanel_v1.FakeIppanel,
+                  {"api_key_env": "IPPANEL_API_KEY", "sender": "+983000505"},
+                  {"IPPANEL_API_KEY": ippanel_v1.KEY},
+                  {401: ConfigurationError, 403: ConfigurationError, 404: ConfigurationError,
+                   422: PermanentError, 429: TransientError, 400: PermanentError},
+                  "989121234567", lambda m: m.update(status=2), template="pattern-otp",
+                  bad_token="a\nb"))
 
 
 @pytest.fixture(params=SPECS, ids=lambda s: s.name)

@@ -1,0 +1,166 @@
+"""IPPanel's older REST API (https://api2.ippanel.com/api/v1/, key in the ``apikey`` header), the
+one ippanel/python-rest-sdk speaks; IPPanel Edge is ``ippanel.py``. Every answer is an envelope
+``{"status": "OK", "code": 200, "error_message": "", "data": …}``; a refusal carries the HTTP
+code in ``code`` (401, 403, 404, 422, …) and a reason in ``error_message``. Numbers travel as
+98912… (recipients) and +98… (lines). It takes no client reference.
+
+Texts to our line are read from ``GET inbox`` (see ``receive``). IPPanel documents no push of
+received texts for this API, and Edge documents no inbox at all, so only this one is polled."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from connector.domain.errors import (
+    ConfigurationError,
+    ExternalError,
+    PermanentError,
+    TransientError,
+)
+from connector.domain.normalize import digits_only
+from connector.plugins.ports import InboundSms, SmsGateway, SmsGatewayCapabilities, SmsResult
+
+from .base import ApiKeyOptions, HttpClient, Options, check_tokens, classify, international_mobile
+
+log = logging.getLogger(__name__)
+DEFAULT_URL = "https://api2.ippanel.com/api/v1"
+# ``code`` of a refusal (the SDK's ResponseCode and HTTP client; 422 names the bad fields).
+CODES: dict[int, tuple[type[ExternalError], str]] = {
+    400: (PermanentError, "the request is not valid"),
+    401: (ConfigurationError, "the API key is not valid"),
+    403: (ConfigurationError, "the key may not do this (line, IP address or permission)"),
+    404: (ConfigurationError, "the line, pattern or message was not found"),
+    405: (ConfigurationError, "wrong HTTP method"),
+    422: (PermanentError, "a field is not valid"),
+    429: (TransientError, "too many requests"),
+}
+# deliveries[].status of show-recipient: 0 sent, 1 pending, 2 delivered, 3 failed, 4 discarded.
+STATES: dict[int, str] = {0: "sending", 1: "pending", 2: "delivered", 3: "temporary-failure",
+                          4: "permanent-failure"}
+
+
+def _line(number: str) -> str:
+    """A line number without its country prefix, so +983000505, 983000505 and 3000505 match."""
+    digits = digits_only(number)
+    return digits[2:] if digits.startswith("98") else digits.lstrip("0")
+
+
+class IppanelGateway(SmsGateway):
+    options_model = ApiKeyOptions
+    name = "ippanel"
+    capabilities = SmsGatewayCapabilities(supports_status_query=True, supports_template=True,
+                                          supports_inbox=True)
+    # Inbox reads: pages of 100 from the newest, at most 20 pages a read; texts within this
+    # long before the newest one seen are read again (a text can be listed late).
+    INBOX_PAGE, INBOX_PAGES, OVERLAP = 100, 20, timedelta(minutes=30)
+
+    def __init__(self, api_key: str, sender: str, url: str = DEFAULT_URL,
+                 timeouts: tuple[float, float] = (3.0, 10.0)) -> None:
+        self.sender = sender
+        self.http = HttpClient(self.name, url, timeouts, secrets=[api_key],
+                               headers={"apikey": api_key})
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]
+                     ) -> IppanelGateway:
+        o = Options(cls.name, options, secrets, api_key_env="IPPANEL_API_KEY", sender="+983000505")
+        opts = o.read(ApiKeyOptions)
+        return cls(o.secret(opts.api_key_env, "api_key_env"), opts.sender,
+                   opts.address(DEFAULT_URL), opts.timeouts)
+
+    def _call(self, method: str, path: str, write: bool, **kwargs: Any) -> tuple[Any, Any]:
+        """The envelope's ``data`` and ``meta``, or the refusal its ``code`` means."""
+        reply = self.http.call(method, path, write=write, **kwargs)
+        body = reply.body if isinstance(reply.body, dict) else {}
+        code = body.get("code", reply.status)
+        if body.get("status") != "OK" or code != 200 or body.get("error_message"):
+            said = body.get("error_message")
+            raise classify(self.http, code, CODES, reply.status,
+                           f" ({str(said)[:200]})" if said else "")
+        return body.get("data"), body.get("meta")
+
+    def _sent(self, data: Any) -> SmsResult:
+        mid = data.get("message_id") if isinstance(data, Mapping) else None
+        if not mid:
+            raise self.http.error(PermanentError, "accepted the call but gave no message id")
+        return SmsResult(str(mid), "sending", "accepted")
+
+    def send(self, to: str, text: str, client_reference: str) -> SmsResult:
+        return self._sent(self._call("POST", "sms/send/webservice/single", write=True, json={
+            "sender": self.sender, "recipient": [international_mobile(to, plus=False)],
+            "message": text, "description": {"summary": "pishkhan", "count_recipient": "1"}})[0])
+
+    def send_template(self, to: str, template: str, params: Mapping[str, str],
+                      client_reference: str) -> SmsResult:
+        check_tokens(params, self.name, forbidden="\n")
+        return self._sent(self._call("POST", "sms/pattern/normal/send", write=True, json={
+            "code": template, "sender": self.sender,
+            "recipient": international_mobile(to, plus=False), "variable": dict(params)})[0])
+
+    def status(self, provider_ids: list[str]) -> dict[str, SmsResult]:
+        found = {}
+        for pid in provider_ids:  # one message (bulk) per call; we send to one number
+            data, _ = self._call("GET", f"sms/message/show-recipient/message-id/{pid}",
+                                 write=False, params={"page": 1, "per_page": 10})
+            for row in (data or {}).get("deliveries") or []:
+                code = row.get("status") if isinstance(row, Mapping) else None
+                if isinstance(code, int):
+                    found[pid] = SmsResult(pid, STATES.get(code, "sending"), str(code))
+        return found
+
+    def receive(self, cursor: str) -> tuple[list[InboundSms], str]:
+        """``GET inbox?page=0..&per_page=100``, newest first (the order IPPanel's panel lists
+        its inbox in), until a whole page is older than the cursor (the newest ``created_at``
+        already seen) less the overlap, or the last page. Texts to another of the account's
+        lines are left alone."""
+        seen = _parse(cursor)
+        horizon = seen - self.OVERLAP if seen else None
+        out: dict[str, InboundSms] = {}
+        for page in range(self.INBOX_PAGES):  # 0-based, as the SDK counts
+            data, meta = self._call("GET", "inbox", write=False,
+                                    params={"page": page, "per_page": self.INBOX_PAGE})
+            items = [i for i in data or [] if isinstance(i, Mapping)]
+            fresh = [i for i in items if horizon is None or (_parse(str(i.get("created_at")))
+                                                             or horizon) >= horizon]
+            for item in fresh:
+                if str(item.get("to") or "") and _line(str(item["to"])) != _line(self.sender):
+                    continue
+                message = _inbound(item)
+                out[message.provider_id] = message
+            pages = (meta or {}).get("pages") if isinstance(meta, Mapping) else None
+            last = not items or (isinstance(pages, int) and page + 1 >= pages)
+            if last or not fresh:
+                break
+        else:
+            log.warning("%s: more than %d new texts in one read; the older ones are passed "
+                        "over", self.name, self.INBOX_PAGES * self.INBOX_PAGE)
+        dates = [m.received_at for m in out.values() if m.received_at] + ([seen] if seen else [])
+        newest = max(dates) if dates else None
+        # Oldest first; texts of the same second keep the provider's order (newest first).
+        messages = sorted(reversed(out.values()), key=lambda m: m.received_at or datetime.min)
+        return messages, newest.isoformat() if newest else cursor
+
+
+def _inbound(item: Mapping[str, Any]) -> InboundSms:
+    """An inbox item carries no id of its own, so ours is a digest of what makes a text that
+    text: sender, line, time and body. The same text listed again (the overlap, a lost cursor)
+    gets the same id and is recorded once; two identical texts from one mobile to one line in
+    the same second become one, and one answer covers both."""
+    sender, line = str(item.get("from") or ""), str(item.get("to") or "")
+    at, body = str(item.get("created_at") or ""), str(item.get("message") or "")
+    raw = "|".join((sender, line, at, hashlib.sha256(body.encode()).hexdigest()))
+    return InboundSms("ippanel-" + hashlib.sha256(raw.encode()).hexdigest()[:40], sender, body,
+                      _parse(at), line)
+
+
+def _parse(text: str) -> datetime | None:
+    """``created_at`` (ISO 8601, UTC with Z) as naive UTC; without an offset it is taken as
+    UTC like the rest of the API's times."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
