@@ -22,6 +22,7 @@ from connector.outbox import mail as mail_outbox
 from connector.outbox import webhooks
 from connector.plugins.ports import SMS_FINAL, Check
 from connector.store import audit, tallies
+from connector.store.channels import InboxCursor
 from connector.store.db import transaction
 from connector.store.models import Letter, Notification, OrgState
 
@@ -71,6 +72,8 @@ class Dashboard:
     # Open letters past their promised date, with working days late (latest promise first).
     overdue: list[tuple[Letter, float]] = field(default_factory=list)
     mail_failures: list[Any] = field(default_factory=list)  # e-mails that will not arrive
+    # Each SMS gateway's inbox reads (tracking by SMS): the last read and its error, if any.
+    inboxes: list[InboxCursor] = field(default_factory=list)
 
 
 def _org_state(s: Any, slug: str) -> OrgState | None:
@@ -119,9 +122,11 @@ def dashboard(px: Pishkhan, slug: str, limit: int = 100) -> Dashboard:
         poll = poll_status(state)
         overdue = promise.overdue(px, s, [slug], limit)
         mails = mail_outbox.failed_since(s, slug, now() - MAIL_FAILURES_SHOWN, limit)
+        inboxes = list(s.scalars(select(InboxCursor).where(InboxCursor.org == slug)
+                                 .order_by(InboxCursor.gateway)))
     return Dashboard(org=org, counts=counts(px, slug), failed=failed, dead=dead,
                      sms_failures=sms, paused=paused, poll=poll, overdue=overdue,
-                     mail_failures=mails,
+                     mail_failures=mails, inboxes=inboxes,
                      health=health_of(paused, poll, len(failed) + len(dead)),
                      problems=[str(p) for p in config_problems(px, slug)],
                      webhooks=webhooks.summary(px, slug))

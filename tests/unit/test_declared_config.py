@@ -95,6 +95,13 @@ def test_the_schema_checks_adapter_and_gateway_options_by_type():
     assert validator.is_valid({**data, "sms": {"gateways": [kavenegar]}})
     assert not validator.is_valid({**data, "sms": {"gateways": [{**kavenegar, "sendr": "1"}]}})
     assert not validator.is_valid({**data, "sms": {"type": "file", "pth": "x.jsonl"}})
+    soap = {"type": "melipayamak-soap", "priority": 1, "username_env": "U",
+            "password_env": "P", "sender": "50004001",
+            "receive_url": "https://api.payamak-panel.com/post/receive.asmx"}
+    ippanel = {"type": "ippanel", "priority": 2, "api_key_env": "K", "sender": "+983000505"}
+    assert validator.is_valid({**data, "sms": {"gateways": [soap, ippanel]}})
+    assert not validator.is_valid({**data, "sms": {"gateways": [{**soap, "receive_url": 5}]}})
+    assert not validator.is_valid({**data, "sms": {"gateways": [{**ippanel, "inbox": "x"}]}})
     assert validator.is_valid({**data, "sms": {"path": "x.jsonl", "quiet_hours": ""}})
 
 
