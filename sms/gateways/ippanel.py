@@ -1,7 +1,8 @@
 """IPPanel Edge (edge.ippanel.com/v1/api), key in the ``Authorization`` header, numbers in
 E.164 (+98…). ``meta.status`` in the body decides; a refusal names a ``message_code`` whose
 first part is an HTTP-like class. Edge takes no client reference, and a pattern (template)
-send takes one recipient only."""
+send takes one recipient only. Edge documents no inbox (nor a push of received texts), so this
+gateway cannot read texts citizens send; the ``ippanel`` gateway (api2, ``ippanel_v1.py``) can."""
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -289,3 +289,18 @@ def test_a_failed_read_is_visible_on_the_cursor_and_the_next_read_catches_up(tmp
             assert len(inbound.listing(px, "demo")) == 1
         finally:
             px.close()
+
+
+def test_every_gateway_that_claims_an_inbox_reads_one_and_only_kavenegar_takes_pushes():
+    from connector.plugins.ports import SmsGateway
+    claims = {}
+    for name in registry.names(registry.SMS_GATEWAYS):
+        cls = registry.load(registry.SMS_GATEWAYS, name)
+        caps = cls.capabilities
+        assert caps.supports_inbox == (cls.receive is not SmsGateway.receive), name
+        assert caps.supports_inbound_push == (cls.parse_push is not SmsGateway.parse_push), name
+        claims[name] = (caps.supports_inbox, caps.supports_inbound_push)
+    assert claims["ippanel-edge"] == (False, False)  # Edge documents no inbox
+    assert {n for n, (_, push) in claims.items() if push} == {"kavenegar"}
+    assert all(claims[n][0] for n in ("ghasedak", "melipayamak-soap", "farapayamak-soap",
+                                      "ippanel"))
