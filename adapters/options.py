@@ -100,4 +100,12 @@ def letter_fields(letter: OutgoingLetter) -> dict[str, Any]:
         "attachments": [{"name": a.name, "content_type": a.content_type,
                          "content": a.content, "size": len(a.content)}
                         for a in letter.attachments],
+        # None where the letter follows nothing, so optional elements stay out and steps or
+        # statements with ``when = "related_letter_id"`` are skipped.
+        "relation": letter.relation or None,
+        "related_letter_id": (int(letter.related_letter_id)
+                              if letter.related_letter_id.isdigit()
+                              else letter.related_letter_id or None),
+        "related_number": letter.related_number or None,
+        "related_code": letter.related_code or None,
     }

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox import letters
+from sandbox import followups, letters
 from sandbox.clock import as_utc
 from sandbox.faults import FaultSettings, InvalidFaults
 from sandbox.state import current_sandbox
@@ -72,6 +72,14 @@ def answer(letter_id: int) -> Response:
     return jsonify(letter_json(letters.answer(current_sandbox().engine, letter_id, text)))
 
 
+@bp.post("/letters/<int:letter_id>/request-documents")
+def request_documents(letter_id: int) -> Response:
+    """Ask the sender for a missing document: a change of kind `incomplete` in the feed."""
+    engine = current_sandbox().engine
+    followups.request_documents(engine, letter_id, _optional_text(_body(), "note") or "")
+    return jsonify(letter_json(letters.get_letter(engine, letter_id)))
+
+
 @bp.post("/letters/<int:letter_id>/close")
 def close(letter_id: int) -> Response:
     return jsonify(letter_json(letters.close(current_sandbox().engine, letter_id)))
@@ -120,6 +128,13 @@ def letter_json(letter: letters.Letter) -> dict[str, Any]:
         "attachments": [
             {"id": a.id, "name": a.name, "contentType": a.content_type, "size": a.size}
             for a in letter.attachments
+        ],
+        # Links to earlier letters (this letter follows or objects to them) and from later ones.
+        "links": [
+            {"letterId": k.letter_id, "relatedLetterId": k.related_letter_id,
+             "relatedNumber": k.related_number, "relatedReference": k.related_reference,
+             "kind": k.kind}
+            for k in followups.links(current_sandbox().engine, letter.id)
         ],
     }
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import Blueprint, Response, redirect, render_template, request, send_file, url_for
 from persiantools.digits import en_to_fa
 
-from sandbox import letters
+from sandbox import followups, letters
 from sandbox.clock import format_jalali
 from sandbox.state import current_sandbox
 
@@ -23,12 +23,18 @@ STATUS_LABELS = {
     "rejected": "ردشده",
 }
 
+# The routing feed's kinds: the statuses, and a request for documents that changes none.
+CHANGE_LABELS = {**STATUS_LABELS, followups.REQUEST_KIND: "درخواست مدرک از فرستنده"}
+LINK_LABELS = {"follow_up": "پیرو", "documents": "پیرو (مدارک تکمیلی)", "objection": "اعتراض به",
+               "reply": "پاسخ به"}
+
 ACTION_LABELS = {
     "register": "ثبت و شماره‌گذاری",
     "reject": "رد نامه",
     "refer": "ارجاع",
     "answer": "پاسخ",
     "close": "بستن و بایگانی",
+    "request_documents": "درخواست مدرک",
 }
 
 _DONE = {
@@ -37,6 +43,7 @@ _DONE = {
     "refer": "نامه ارجاع شد.",
     "answer": "پاسخ نامه ثبت شد.",
     "close": "نامه بسته و بایگانی شد.",
+    "request_documents": "درخواست مدرک برای فرستنده ثبت شد.",
 }
 
 # The domain's messages are for programs; people get these instead.
@@ -46,6 +53,7 @@ _INVALID = {
     "refer": "واحد مقصد را از فهرست انتخاب کنید.",
     "answer": "متن پاسخ را بنویسید.",
     "close": "این نامه را نمی‌توان بست.",
+    "request_documents": "بنویسید چه مدرکی لازم است.",
 }
 
 
@@ -61,7 +69,8 @@ def persian_digits_filter(value: object) -> str:
 
 @bp.app_context_processor
 def _labels() -> dict[str, object]:
-    return {"status_labels": STATUS_LABELS, "action_labels": ACTION_LABELS}
+    return {"status_labels": STATUS_LABELS, "action_labels": ACTION_LABELS,
+            "change_labels": CHANGE_LABELS, "link_labels": LINK_LABELS}
 
 
 @bp.get("/")
@@ -100,6 +109,8 @@ def act(letter_id: int, action: str) -> Response | tuple[str, int]:
             letters.answer(engine, letter_id, form.get("text", ""))
         elif action == "close":
             letters.close(engine, letter_id)
+        elif action == "request_documents":
+            followups.request_documents(engine, letter_id, form.get("note", ""))
         else:
             return _not_found("چنین کاری تعریف نشده است.")
     except letters.LetterNotFound:
@@ -150,6 +161,8 @@ def _render_letter(
         letter=letter,
         reply=reply,
         history=letters.history(engine, letter_id),
+        links=followups.links(engine, letter_id),
+        can_request=letter.status in followups.REQUESTABLE,
         units=units,
         unit_names={unit.code: unit.name for unit in units},
         notice=notice,

@@ -123,6 +123,23 @@ oa_replies = Table(
     Column("created_at", DateTime, nullable=False),
 )
 
+# Links between letters (a follow-up, an objection to a rejection), as real systems keep them in
+# a history/related-letters table (the WCF family's InsertHistoryLetter). A table of its own, not
+# columns on oa_letters, so an existing sandbox database gains it with create_all.
+oa_links = Table(
+    "oa_links",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("letter_id", _Id, ForeignKey("oa_letters.id"), nullable=False, index=True),
+    Column("related_letter_id", _Id, ForeignKey("oa_letters.id"), nullable=False, index=True),
+    # The related letter's number and reference when the link was made, as a clerk reads them.
+    Column("related_number", String(64)),
+    Column("related_reference", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("letter_id", "related_letter_id", "kind", name="uq_oa_links"),
+)
+
 SECRETARIAT = "SEC"
 
 DEMO_UNITS: tuple[tuple[str, str, str], ...] = (

@@ -22,7 +22,7 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from sandbox.wsdl_parts import operation_parts
-from sandbox import letters
+from sandbox import followups, letters
 from sandbox.clock import jalali_day_start, jalali_text, utcnow
 from sandbox.faults import FaultSettings
 from sandbox.soap import SoapFault, parse_envelope, serve
@@ -220,6 +220,20 @@ def _assignment_with_filter(sandbox: Sandbox, call: _Call) -> Result:
         *([L.fldReceiverName(c.person)] if c.person else [])) for c in rows]
 
 
+# fldHistoryType_Id of InsertHistoryLetter: how the current letter relates to the earlier one.
+HISTORY_TYPES = {1: "reply", 2: "follow_up", 3: "objection", 4: "documents"}
+
+
+def _insert_history(sandbox: Sandbox, call: _Call) -> Result:
+    """Link a letter to an earlier one (پیرو / اعتراض); asking twice keeps one link."""
+    kind = HISTORY_TYPES.get(call.integer("fldHistoryType_Id"))
+    if kind is None:
+        raise LegacyError(INVALID, "fldHistoryType_Id must be 1, 2, 3 or 4")
+    found = followups.link(sandbox.engine, call.integer("fldCurrentLetter_Id"),
+                           call.integer("fldHistoryLetter_Id"), kind)
+    return found.id, []
+
+
 def _server_time(_sandbox: Sandbox, _call: _Call) -> Result:
     return None, [L.fldDate(jalali_text(utcnow()))]
 
@@ -257,6 +271,9 @@ OPERATIONS: dict[str, _Operation] = {
     "GetAssignmentWithFilter": _Operation(_assignment_with_filter, (
         ("FieldName", "string"), ("Start", "string"), ("End", "string"), ("Top", "int")),
         (("Assignment", "tns:AssignmentRow"),)),
+    "InsertHistoryLetter": _Operation(_insert_history, (
+        ("fldCurrentLetter_Id", "long"), ("fldHistoryType_Id", "int"),
+        ("fldHistoryLetter_Id", "long")), writes=True),
     "GetServerTime": _Operation(_server_time, (), (("fldDate", "string"),)),
 }
 
@@ -271,7 +288,7 @@ _TYPES: dict[str, tuple[tuple[str, str, bool], ...]] = {  # (element, type, opti
                   ("fldSubject", "string", False), ("fldStatus", "string", False),
                   ("fldLetterNumber", "string", True), ("fldLetterDate", "string", True),
                   ("fldReceiverComisionID", "string", False)),
-    # fldAssignmentStatus: registered | rejected | referred | answered | closed;
+    # fldAssignmentStatus: registered | rejected | referred | answered | closed | incomplete;
     # fldDate: Jalali, Iran time, "1403/07/15 14:30:00"; fldDesc: reason, instruction or answer.
     "AssignmentRow": (("fldId", "long", False), ("fldLetterId", "long", False),
                       ("fldKeywords", "string", False), ("fldAssignmentStatus", "string", False),

@@ -23,6 +23,7 @@ from sandbox.db import (
     oa_units,
 )
 
+from sandbox.followups import add_link
 from sandbox.letter_rows import (_attachment, _attachments_of, _change, _check_lengths, _letter, _load_letter, _lock_feed, _next_serial, _register, _reply_document, _require_letter, _require_unit, _split_number, _transition)  # noqa: F401
 # The records and errors are named through this module by the SOAP service, the scripting
 # API and the cartable pages.
@@ -172,6 +173,8 @@ def deliver(engine: Engine, letter: NewLetter) -> Letter:
                     for item in letter.attachments
                 ],
             )
+        if letter.related_letter_id is not None:
+            add_link(conn, letter_id, letter.related_letter_id, letter.relation)
         if letter.register:
             _register(conn, letter_id, None)
         return _load_letter(conn, letter_id)

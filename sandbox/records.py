@@ -84,6 +84,9 @@ class NewLetter:
     attachments: Sequence[NewAttachment] = ()
     # Register at once, for organizations whose controllers approve in Pishkhan's console.
     register: bool = False
+    # An earlier letter this one follows (an objection, documents asked for): linked on delivery.
+    related_letter_id: int | None = None
+    relation: str = ""
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,11 @@ OK, EXPIRED, INVALID, NOT_FOUND, NOT_ALLOWED, DUPLICATE_REF, DUPLICATE_FILE, REG
 BAD_LOGIN = 10
 STATUS_CODES = {"pending": 1, "registered": 2, "rejected": 3, "referred": 4, "answered": 5,
                 "closed": 6}
-ACTION_CODES = {"registered": 10, "rejected": 20, "referred": 30, "answered": 40, "closed": 50}
+ACTION_CODES = {"registered": 10, "rejected": 20, "referred": 30, "answered": 40, "closed": 50,
+                "incomplete": 60}
+# AddLetter's optional RelationType: how the letter relates to RelatedLetterId.
+RELATION_TYPES = {1: "reply", 2: "follow_up", 3: "objection", 4: "documents"}
+_OPTIONAL = frozenset({"Ticket", "RelatedLetterId", "RelationType"})
 SENDER_TYPES = (1, 2)      # 1 natural person, 2 legal person
 INCOMING = 2               # LetterType of an incoming letter; 1 internal, 3 outgoing
 
@@ -174,11 +178,17 @@ def _add_letter(sandbox: Sandbox, call: _Call) -> list[etree._Element]:
     existing = letters.find_letter(sandbox.engine, reference) if reference else None
     if existing is not None:
         raise Answer(DUPLICATE_REF, "شماره مرجع تکراری است", S.LetterId(str(existing.id)))
+    related = call.integer("RelatedLetterId") if call.text("RelatedLetterId").strip() else None
+    relation = RELATION_TYPES.get(call.integer("RelationType")) if related is not None and \
+        call.text("RelationType").strip() else "follow_up"
+    if relation is None:
+        raise Answer(INVALID, "RelationType must be 1, 2, 3 or 4")
     letter = letters.deliver(sandbox.engine, letters.NewLetter(
         reference=reference, subject=call.text("Subject"), body=call.text("Body"),
         sender_name=call.text("SenderName"),
         sender_national_code=call.text("SenderNationalCode"),
-        sender_mobile=call.text("SenderMobile"), unit_code=call.text("ReceiverUnit").strip()))
+        sender_mobile=call.text("SenderMobile"), unit_code=call.text("ReceiverUnit").strip(),
+        related_letter_id=related, relation=relation))
     return [S.LetterId(str(letter.id))]
 
 
@@ -263,7 +273,8 @@ OPERATIONS: dict[str, _Operation] = {
         ("OrganId", "int"), ("ReferenceNo", "string"), ("Subject", "string"),
         ("Body", "string"), ("SenderName", "string"), ("SenderNationalCode", "string"),
         ("SenderMobile", "string"), ("SenderType", "int"), ("LetterType", "int"),
-        ("ReceiverUnit", "string"), ("SentDate", "string")), (("LetterId", "long"),),
+        ("ReceiverUnit", "string"), ("SentDate", "string"), ("RelatedLetterId", "long"),
+        ("RelationType", "int")), (("LetterId", "long"),),
         writes=True),
     "AddAttachment": _Operation(_add_attachment, _T + (
         ("LetterId", "long"), ("FileName", "string"), ("MimeType", "string"),
@@ -284,7 +295,8 @@ OPERATIONS: dict[str, _Operation] = {
 _TYPES: dict[str, tuple[tuple[str, str], ...]] = {
     "ResultInfo": (("Code", "int"), ("Message", "string")),
     "AttachmentRow": (("AttachmentId", "long"), ("FileName", "string"), ("FileSize", "int")),
-    # ActionCode: 10 registered, 20 rejected, 30 referred, 40 answered, 50 closed;
+    # ActionCode: 10 registered, 20 rejected, 30 referred, 40 answered, 50 closed,
+    # 60 documents asked for (Description says which);
     # ActionDate: Jalali, Iran time, "1405/09/08 14:30".
     "ActionRow": (("ActionId", "long"), ("LetterId", "long"), ("ReferenceNo", "string"),
                   ("ActionCode", "int"), ("ActionDate", "string"), ("LetterNo", "string"),
@@ -301,7 +313,7 @@ def _wsdl() -> str:
                  f'{_element("Ticket", "string")}</xsd:sequence></xsd:complexType></xsd:element>')
     elements, messages, ports, bindings = [], [], [], []
     for name, op in OPERATIONS.items():
-        inputs = "".join(_element(n, t, optional=n == "Ticket") for n, t in op.inputs)
+        inputs = "".join(_element(n, t, optional=n in _OPTIONAL) for n, t in op.inputs)
         outputs = _element("Result", "tns:ResultInfo") + "".join(
             _element(n, t, many=t.startswith("tns:"), optional=True) for n, t in op.outputs)
         for parts, piece in zip((elements, messages, ports, bindings),

@@ -252,33 +252,42 @@ class _Call:
 
 
 def _deliver(sandbox: Sandbox, call: _Call, _settings: FaultSettings) -> etree._Element:
-    letter = letters.deliver(
-        sandbox.engine,
-        letters.NewLetter(
-            reference=call.text("reference", required=True),
-            subject=call.text("subject", required=True),
-            body=call.text("body"),
-            sender_name=call.text("senderName"),
-            sender_national_code=call.text("senderNationalCode"),
-            sender_mobile=call.text("senderMobile"),
-            unit_code=call.text("unitCode").strip(),
-            attachments=[
-                letters.NewAttachment(
-                    name=item.text("name", required=True),
-                    content_type=item.text("contentType"),
-                    content=item.binary("content"),
-                )
-                for item in call.each("attachments")
-            ],
-            register=call.boolean("register"),
-        ),
-    )
+    related = call.text("relatedLetterId").strip()
+    letter = letters.deliver(sandbox.engine, letters.NewLetter(
+        reference=call.text("reference", required=True),
+        subject=call.text("subject", required=True), body=call.text("body"),
+        sender_name=call.text("senderName"), sender_national_code=call.text("senderNationalCode"),
+        sender_mobile=call.text("senderMobile"), unit_code=call.text("unitCode").strip(),
+        attachments=[_new_attachment(item) for item in call.each("attachments")],
+        register=call.boolean("register"),
+        related_letter_id=call.integer("relatedLetterId") if related else None,
+        relation=call.text("relation")))
     return T.DeliverLetterResponse(
-        T.letterId(str(letter.id)),
-        T.status(letter.status),
-        *_optional("number", letter.number),
-        *_optional("numberDate", _datetime(letter.number_date)),
-    )
+        T.letterId(str(letter.id)), T.status(letter.status), *_optional("number", letter.number),
+        *_optional("numberDate", _datetime(letter.number_date)))
+
+
+def _new_attachment(item: _Call) -> letters.NewAttachment:
+    return letters.NewAttachment(name=item.text("name", required=True),
+                                 content_type=item.text("contentType"),
+                                 content=item.binary("content"))
+
+
+def _add_attachment(sandbox: Sandbox, call: _Call, _settings: FaultSettings) -> etree._Element:
+    """One more file on a letter already delivered (documents the sender was asked for)."""
+    items = call.each("attachment")
+    if len(items) != 1:
+        raise SoapFault("Client", "InvalidRequest", "exactly one attachment is required")
+    added = letters.add_attachment(sandbox.engine, call.integer("letterId"),
+                                   _new_attachment(items[0]))
+    return T.AddAttachmentResponse(T.attachmentId(str(added.id)))
+
+
+def _list_attachments(sandbox: Sandbox, call: _Call, _settings: FaultSettings) -> etree._Element:
+    letter = letters.get_letter(sandbox.engine, call.integer("letterId"))
+    return T.ListAttachmentsResponse(T.letterId(str(letter.id)), *[
+        T.attachments(T.attachmentId(str(a.id)), T.name(a.name), T.size(str(a.size)))
+        for a in letter.attachments])
 
 
 def _find(sandbox: Sandbox, call: _Call, _settings: FaultSettings) -> etree._Element:
@@ -286,13 +295,9 @@ def _find(sandbox: Sandbox, call: _Call, _settings: FaultSettings) -> etree._Ele
     if letter is None:
         return T.FindLetterResponse(T.found("false"))
     info = T.letter(
-        T.letterId(str(letter.id)),
-        T.reference(letter.reference),
-        T.status(letter.status),
+        T.letterId(str(letter.id)), T.reference(letter.reference), T.status(letter.status),
         *_optional("number", letter.number),
-        *_optional("numberDate", _datetime(letter.number_date)),
-        T.unitCode(letter.unit_code),
-    )
+        *_optional("numberDate", _datetime(letter.number_date)), T.unitCode(letter.unit_code))
     return T.FindLetterResponse(T.found("true"), info)
 
 
@@ -303,18 +308,10 @@ def _changes(sandbox: Sandbox, call: _Call, settings: FaultSettings) -> etree._E
     next_cursor = page[-1].id if page else cursor
     items = [
         T.changes(
-            T.changeId(str(change.id)),
-            T.letterId(str(change.letter_id)),
-            T.reference(change.reference),
-            T.kind(change.kind),
-            T.at(_datetime(change.at)),
-            *_optional("number", change.number),
-            *_optional("reason", change.reason),
-            *_optional("unit", change.unit),
-            *_optional("person", change.person),
-            *_optional("instruction", change.instruction),
-            *_optional("text", change.text),
-        )
+            T.changeId(str(change.id)), T.letterId(str(change.letter_id)),
+            T.reference(change.reference), T.kind(change.kind), T.at(_datetime(change.at)),
+            *[e for name in ("number", "reason", "unit", "person", "instruction", "text")
+              for e in _optional(name, getattr(change, name))])
         for change in sandbox.faults.disturb_feed(settings, page)
     ]
     return T.GetChangesResponse(*items, T.nextCursor(str(next_cursor)))
@@ -346,6 +343,8 @@ class _Operation:
 
 _OPERATIONS: dict[str, _Operation] = {
     f"{{{TNS}}}DeliverLetter": _Operation(_deliver, writes=True),
+    f"{{{TNS}}}AddAttachment": _Operation(_add_attachment, writes=True),
+    f"{{{TNS}}}ListAttachments": _Operation(_list_attachments),
     f"{{{TNS}}}FindLetter": _Operation(_find),
     f"{{{TNS}}}GetChanges": _Operation(_changes),
     f"{{{TNS}}}GetReply": _Operation(_reply),

@@ -63,8 +63,8 @@ CONTEXT_FIELDS: dict[str, frozenset[str]] = {
     "deliver": frozenset({
         "tracking_code", "subject", "body", "sender_name", "sender_national_code",
         "sender_mobile", "applicant_type", "unit_code", "service_title", "service_code",
-        "submitted_at",
-        "attachments", "register"}),
+        "submitted_at", "attachments", "register",
+        "relation", "related_letter_id", "related_number", "related_code"}),
     "find": frozenset({"tracking_code"}),
     "changes": frozenset({"cursor", "page_size", "since", "until"}),
     "fetch_reply": frozenset({"external_id"}),

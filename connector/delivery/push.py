@@ -124,18 +124,34 @@ def _renew(px: Pishkhan, letter_id: int, lease: datetime) -> datetime | None:
         return renewed
 
 
-def outgoing(px: Pishkhan, letter: Letter) -> OutgoingLetter:
+def outgoing(px: Pishkhan, letter: Letter, s: Session | None = None) -> OutgoingLetter:
     org = px.org(letter.org)
     service = org.service(letter.service_code)
+    unit_code = org.system_unit_for(service)
+    if letter.link_kind == "objection":
+        # Objections go to the unit the organization names for them, not the service's.
+        unit = org.unit(letter.unit_code)
+        unit_code = unit.system_code if unit and unit.system_code else letter.unit_code
+    parent = None
+    if letter.parent_id:
+        if s is None:
+            with px.sessions() as own:
+                parent = own.get(Letter, letter.parent_id)
+        else:
+            parent = s.get(Letter, letter.parent_id)
     return OutgoingLetter(
         tracking_code=letter.tracking_code, subject=letter.subject, body=letter.body,
         sender_name=letter.applicant_name,
         sender_national_code=letter.national_id or letter.national_code,
         sender_mobile=letter.mobile, applicant_type=ApplicantType(letter.applicant_type),
-        unit_code=org.system_unit_for(service), service_title=service.title if service else "",
+        unit_code=unit_code, service_title=service.title if service else "",
         submitted_at=letter.created_at, service_code=letter.service_code,
         attachments=tuple(OutgoingAttachment(a.name, a.content_type, px.blobs.get(a.sha256))
-                          for a in letter.attachments))
+                          for a in letter.attachments),
+        relation=(letter.link_kind or "") if parent else "",
+        related_letter_id=(parent.external_id or "") if parent else "",
+        related_number=(parent.letter_number or "") if parent else "",
+        related_code=parent.tracking_code if parent else "")
 
 
 class StoredProgress(DeliveryProgress):
@@ -167,7 +183,7 @@ def _call(px: Pishkhan, letter_id: int) -> DeliveryReceipt:
         letter = s.scalars(select(Letter).options(selectinload(Letter.attachments))
                            .where(Letter.id == letter_id)).one()
         reconcile, slug, code = letter.needs_reconcile, letter.org, letter.tracking_code
-        message = outgoing(px, letter)
+        message = outgoing(px, letter, s)
         progress = StoredProgress(px, letter_id, letter.delivery_progress, reconcile)
     adapter = px.adapter(slug)
     # Quick in-call retries for blips; longer outages are retried by later ticks with backoff.

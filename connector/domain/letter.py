@@ -120,6 +120,13 @@ class OutgoingLetter:
     submitted_at: datetime | None = None
     attachments: tuple[OutgoingAttachment, ...] = ()
     service_code: str = ""  # the organization's code of the service, for profiles' value maps
+    # A letter that follows an earlier one (an objection to its rejection, documents it was asked
+    # for): ``relation`` is ``objection`` or ``documents``; the earlier letter's id in the
+    # system, its number and its tracking code, so profiles can link the two there.
+    relation: str = ""
+    related_letter_id: str = ""
+    related_number: str = ""
+    related_code: str = ""
 
 
 @dataclass(frozen=True)

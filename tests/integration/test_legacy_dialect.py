@@ -156,4 +156,10 @@ def test_files_added_to_a_letter_in_the_system_once(sandbox) -> None:
     reference = SoapAdapter.from_options(
         {"wsdl": f"{base}/soap/reference?wsdl", "profile": "reference",
          "username_env": "OA_USER", "password_env": "OA_PASS"}, SECRETS)
-    assert not reference.capabilities.add_attachments  # its WSDL has no such call
+    # The reference dialect adds them with AddAttachment, looked up first by ListAttachments.
+    assert reference.capabilities.add_attachments
+    second = (OutgoingAttachment("fish.pdf", "application/pdf", PDF),)
+    reference.add_attachments(receipt.external_id, "PK-7009", second)
+    reference.add_attachments(receipt.external_id, "PK-7009", second)
+    held = oa.get_letter(engine, int(receipt.external_id))
+    assert [a.name for a in held.attachments][-2:] == ["sanad.pdf", "fish.pdf"]

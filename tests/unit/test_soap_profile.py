@@ -44,8 +44,10 @@ def reference_data() -> dict[str, Any]:
 def test_reference_profile_and_its_alias() -> None:
     profile = load_profile("reference")
     assert load_profile("sandbox") == profile
-    assert profile.calls() == {"DeliverLetter", "FindLetter", "GetChanges", "GetReply", "Ping"}
+    assert profile.calls() == {"DeliverLetter", "FindLetter", "GetChanges", "GetReply", "Ping",
+                               "AddAttachment", "ListAttachments"}
     assert profile.kind("registered") is ChangeKind.REGISTERED
+    assert profile.kind("incomplete") is ChangeKind.DOCUMENTS_REQUESTED
     assert profile.kind("archived") is None
 
 
