@@ -23,7 +23,7 @@ from sandbox import letters as oa
 from sandbox.state import get_sandbox
 from tests.acceptance import check_twenty_letters, set_option
 from tests.conftest import make_settings
-from tests.integration.test_soap_adapter import PDF, PNG, letter
+from tests.integration.test_soap_adapter import PDF, PNG, letter, only
 from tests.sandbox_server import start_sandbox
 
 DRIVERS = ["sqlite", "postgres", "mariadb"]
@@ -222,3 +222,26 @@ def test_files_added_to_a_letter_in_the_system_once(oa_db: OaDatabase) -> None:
     held = oa.get_letter(oa_db.engine, int(receipt.external_id))
     assert [a.name for a in held.attachments] == ["scan.pdf", "photo.png", "sanad.pdf"]
     assert oa.get_attachment(oa_db.engine, held.id, held.attachments[2].id)[1] == PDF
+
+
+def test_linked_letter_and_documents_request_on_every_server(oa_db: OaDatabase) -> None:
+    """The shipped profile links an objection to the first letter (oa_links) and reads the
+    sandbox's request for documents as documents_requested, on SQLite, PostgreSQL and MariaDB."""
+    from dataclasses import replace
+
+    from sandbox import followups
+    adapter = oa_db.adapter()
+    first = adapter.deliver(letter("PK-3101"))
+    oa.reject(oa_db.engine, int(first.external_id), "ناقص")
+    objection = adapter.deliver(replace(letter("PK-3102", unit="FIN"), relation="objection",
+                                        related_letter_id=first.external_id,
+                                        related_code="PK-3101"))
+    (link,) = followups.links(oa_db.engine, int(objection.external_id))
+    assert (link.related_letter_id, link.related_reference, link.kind) == (
+        int(first.external_id), "PK-3101", "objection")
+    assert oa.get_letter(oa_db.engine, int(objection.external_id)).unit_code == "FIN"
+    plain = adapter.deliver(letter("PK-3103"))
+    assert followups.links(oa_db.engine, int(plain.external_id)) == []
+    followups.request_documents(oa_db.engine, int(plain.external_id), "فیش واریزی")
+    asked = only(adapter.changes(""), ChangeKind.DOCUMENTS_REQUESTED)
+    assert asked.reference == "PK-3103" and asked.instruction == "فیش واریزی"
