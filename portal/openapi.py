@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import openapi_webhooks
 from .openapi_parts import (  # noqa: F401
     _BEARER,
     _CODE,
@@ -280,24 +281,14 @@ def document(server_url: str, max_request_bytes: int) -> dict[str, Any]:
                                 "`{error: {code, message, fields?}}` with a Persian message."},
         "servers": [{"url": server_url}],
         "paths": paths,
-        "webhooks": {"event": {"post": {
-            "summary": "An organization's event, pushed to a subscribed endpoint",
-            "description": "CloudEvents 1.0, structured mode (`application/cloudevents+json`). "
-                           "The header `X-Pishkhan-Signature: sha256=<hex>` is the HMAC-SHA256 "
-                           "of the body keyed with the subscription's secret. Delivery is at "
-                           "least once with a stable `id`: keep the ids you have processed. "
-                           "Answer 2xx to accept; 4xx refuses the event for good; anything "
-                           "else (or no answer) is retried with growing gaps.",
-            "requestBody": {"required": True, "content": {"application/cloudevents+json": {
-                "schema": _ref("WebhookEvent")}}},
-            "responses": {"204": {"description": "Accepted"}}}}},
+        "webhooks": openapi_webhooks.webhooks(),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "The token from /otp/verify."},
                                 "gateToken": {"type": "http", "scheme": "bearer",
                                               "description": "A gate's token, printed once by "
                                                              "`pishkhan gates add ORG NAME`."}},
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **openapi_webhooks.schemas()},
             "responses": _RESPONSES,
         },
     }

@@ -163,27 +163,3 @@ _GATE = {"name": "gate", "in": "path", "required": True,
          "description": "The gate's name (`pishkhan gates add ORG NAME`).",
          "schema": {"type": "string", "example": "main-gate"}}
 _GATE_TOKEN: list[dict[str, list[str]]] = [{"gateToken": []}]
-
-
-_SCHEMAS["WebhookEvent"] = {
-    "type": "object",
-    "required": ["specversion", "id", "source", "type", "time", "datacontenttype", "data"],
-    "properties": {
-        "specversion": {"type": "string", "enum": ["1.0"]},
-        "id": {"type": "string", "description": "The same on every attempt"},
-        "source": {"type": "string", "example": "urn:pishkhan:org:demo"},
-        "type": {"type": "string", "example": "ir.pishkhan.letter.registered",
-                 "description": "ir.pishkhan.letter.<state> (submitted for a new letter), "
-                                "ir.pishkhan.sms.failed"},
-        "subject": {"type": "string", "description": "The letter's tracking code"},
-        "time": {"type": "string", "format": "date-time"},
-        "datacontenttype": {"type": "string", "enum": ["application/json"]},
-        "data": {"type": "object", "properties": {
-            "tracking_code": {"type": ["string", "null"]},
-            "status": {"type": "string"},
-            "previous_status": {"type": ["string", "null"]},
-            "rejection_reason": {"type": "string"},
-            "sms_id": {"type": "integer"}, "kind": {"type": "string"},
-            "error": {"type": ["string", "null"]}}},
-    },
-}

@@ -2,11 +2,13 @@
 failed (retry). Every change is audited; secrets are named, never typed here."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from connector.domain.errors import NotFound, ValidationError
-from connector.outbox import webhooks
+from connector.domain.errors import Message, NotFound, ValidationError, msg
+from connector.outbox import webhook_types, webhooks
 from connector.outbox.webhook_http import shown
 from connector.people import staff
 from connector.store import audit
@@ -28,14 +30,20 @@ def index(org: str) -> str:
     return _page(_slug(org))
 
 
-def _page(slug: str, errors: dict[str, str] | None = None, form: dict[str, str] | None = None,
+def _types() -> list[tuple[str, Message]]:
+    """Every type of the registry with its Persian label, for the checkboxes."""
+    return [(t, msg(f"webhook.label.{t.removeprefix(webhook_types.PREFIX)}"))
+            for t in webhook_types.TYPES]
+
+
+def _page(slug: str, errors: dict[str, str] | None = None, form: dict[str, Any] | None = None,
           status: int = 200) -> str:
     px = pishkhan()
     subs = [{"id": s.id, "url": shown(s.url), "secret_env": s.secret_env, "types": s.types}
             for s in webhooks.subscriptions(px, slug)]
     return render_template("admin/webhooks.html", user=user(), org=px.org(slug), subs=subs,
                            counts=webhooks.summary(px, slug),
-                           failures=webhooks.failures(px, slug), types=webhooks.TYPES,
+                           failures=webhooks.failures(px, slug), types=_types(),
                            errors=errors or {}, form=form or {}), status
 
 
@@ -43,12 +51,12 @@ def _page(slug: str, errors: dict[str, str] | None = None, form: dict[str, str] 
 @admin_only
 def add(org: str) -> Response | tuple[str, int]:
     slug, px = _slug(org), pishkhan()
-    form = {k: request.form.get(k, "").strip() for k in ("url", "secret_env")}
+    form: dict[str, Any] = {k: request.form.get(k, "").strip() for k in ("url", "secret_env")}
     types = request.form.getlist("types") or ["*"]
     try:
         sub = webhooks.subscribe(px, slug, form["url"], form["secret_env"], types)
     except ValidationError as exc:
-        return _page(slug, exc.errors, form, 400)
+        return _page(slug, exc.errors, {**form, "types": types}, 400)
     audit.log(px, "webhook.add", org=slug, subscription=sub.id, url=shown(sub.url),
               types=",".join(sub.types))
     flash("نشانی اضافه شد. رویدادهای تازه به آن فرستاده می‌شود.")

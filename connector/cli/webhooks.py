@@ -19,7 +19,8 @@ def webhooks_group() -> None:
 @click.option("--secret-env", required=True,
               help="the environment variable that holds the signing secret (not the secret)")
 @click.option("--types", default="*", show_default=True,
-              help="comma-separated event types, e.g. ir.pishkhan.letter.registered")
+              help="comma-separated event types, e.g. ir.pishkhan.letter.registered "
+                   "(`pishkhan webhooks types` lists them)")
 @click.pass_context
 def webhooks_add(ctx: click.Context, org: str, url: str, secret_env: str, types: str) -> None:
     """Send ORG's events to URL; prints the subscription's id."""
@@ -86,3 +87,17 @@ def webhooks_retry(ctx: click.Context, event_id: int) -> None:
     except NotFound as exc:
         raise click.BadParameter(str(exc)) from None
     click.echo(f"queued {event_id}")
+
+
+@webhooks_group.command("types")
+@click.option("--json", "as_json", is_flag=True, help="print a JSON array")
+def webhooks_types(as_json: bool) -> None:
+    """The event types a subscription may ask for (the OpenAPI document describes their data)."""
+    from connector.outbox.webhook_types import REGISTRY
+    if as_json:
+        click.echo(json.dumps([{"type": t.name, "about": t.about, "subject": t.subject}
+                               for t in REGISTRY.values()], indent=2))
+        return
+    width = max(len(name) for name in REGISTRY)
+    for t in REGISTRY.values():
+        click.echo(f"{t.name:<{width}}  {t.about}")

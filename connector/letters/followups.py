@@ -29,6 +29,7 @@ from connector.domain.errors import ExternalError, Forbidden, NotFound, Validati
 from connector.domain.letter import State
 from connector.domain.normalize import text
 from connector.letters import files, lifecycle, promise
+from connector.outbox import webhook_events
 from connector.store.db import transaction
 from connector.store.models import Attachment, Letter
 
@@ -87,12 +88,15 @@ def _checked(px: Pishkhan, org: str, uploads: list[files.Upload], required: bool
     return [(u, kind, px.blobs.put(u.open()), scanner.name) for u, kind in accepted]
 
 
-def _attach(letter: Letter, stored: list[tuple[files.Upload, str, str, str]]) -> None:
+def _attach(letter: Letter, stored: list[tuple[files.Upload, str, str, str]]
+            ) -> list[Attachment]:
     start = len(letter.attachments)
-    for i, (upload, kind, digest, scanned_by) in enumerate(stored):
-        letter.attachments.append(Attachment(
-            position=start + i, name=files.safe_name(upload.name, kind), content_type=kind,
-            size=upload.size, sha256=digest, scanned_by=scanned_by))
+    added = [Attachment(position=start + i, name=files.safe_name(upload.name, kind),
+                        content_type=kind, size=upload.size, sha256=digest,
+                        scanned_by=scanned_by)
+             for i, (upload, kind, digest, scanned_by) in enumerate(stored)]
+    letter.attachments.extend(added)
+    return added
 
 
 def linked_letter(letter: Letter, link: str, subject: str, body: str, unit: str) -> Letter:
@@ -142,21 +146,21 @@ def add_documents(px: Pishkhan, code: str, mobile: str, uploads: list[files.Uplo
             raise Forbidden(MSG["not_waiting"])
         follow_up = None
         if letter.external_id is None and letter.resume_state == State.AWAITING_APPROVAL.value:
-            _attach(letter, stored)  # still ours: the files join the letter itself
+            added_to, added = "letter", _attach(letter, stored)  # still ours: it takes them
         elif letter.external_id is not None and same_letter:
             start = len(letter.attachments)
-            _attach(letter, stored)
+            added_to, added = "system_letter", _attach(letter, stored)
             letter.pending_files = list(range(start, start + len(stored)))
             letter.files_retry_at, letter.files_attempts = now(), 0
         else:
             child = linked_letter(letter, "documents", follow_up_subject(px, letter),
                                   follow_up_body(px, letter), letter.unit_code)
-            _attach(child, stored)
+            added_to, added = "follow_up", _attach(child, stored)
             lifecycle.record_event(child, "submitted")
             lifecycle.record_event(child, "follow_up_of", parent=letter.tracking_code)
             s.add(child)
             follow_up = child.tracking_code
-        lifecycle.documents_in(px, letter, len(stored), follow_up)
+        lifecycle.documents_in(px, s, letter, added, added_to, follow_up)
     return follow_up
 
 
@@ -215,6 +219,7 @@ def object_to(px: Pishkhan, code: str, mobile: str, reason: str,
             s.flush()
             lifecycle.record_event(letter, "objected", child=child.tracking_code)
             lifecycle.notify(px, s, child, "receipt")
+            webhook_events.objection_filed(s, letter, child)
     except IntegrityError:
         raise Forbidden(MSG["once"]) from None  # another objection won the race
     return child

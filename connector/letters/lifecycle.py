@@ -31,7 +31,7 @@ from connector.domain.letter import (
 from connector.letters import promise
 from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
-from connector.outbox import webhooks
+from connector.outbox import webhook_events
 from connector.store import audit, tallies, wakeup
 from connector.store.models import Attachment, Event, Letter, Notification
 
@@ -107,7 +107,7 @@ def hand_in(px: Pishkhan, s: Session, letter: Letter, sms: str = "receipt") -> N
     entry = {"action": "letter.state", "org": letter.org, "letter": letter.tracking_code,
              "detail": {"from": None, "to": letter.state}}
     audit.append(s, [entry])
-    webhooks.letter_changed(conn, entry)
+    webhook_events.letter_changed(conn, entry)
     tallies.add(s, [(letter.org, None, letter.state)])
     if letter.state in wakeup.DUE:
         wakeup.announce(s, [letter.org])
@@ -170,8 +170,9 @@ def apply_system_change(px: Pishkhan, s: Session, letter: Letter, entry: Event) 
     if kind is ChangeKind.DOCUMENTS_REQUESTED:
         _pause(letter)
         move(letter, target, px=px)
-        notify(px, s, letter, "documents_requested",
-               note=data.get("instruction") or data.get("text") or "")
+        note = data.get("instruction") or data.get("text") or ""
+        notify(px, s, letter, "documents_requested", note=note)
+        webhook_events.documents_requested(s, letter, note, "system")
         return True
     move(letter, target, px=px)
     if kind is ChangeKind.REGISTERED:
@@ -209,12 +210,17 @@ def ask_for_documents(px: Pishkhan, s: Session, letter: Letter, note: str, by: s
     move(letter, State.AWAITING_DOCUMENTS, event="documents_requested", px=px, s=s,
          note=note, by=by)
     notify(px, s, letter, "documents_requested", note=note)
+    webhook_events.documents_requested(s, letter, note, "console")
 
 
-def documents_in(px: Pishkhan, letter: Letter, files: int, follow_up: str | None) -> None:
-    """The citizen sent the files: back to where the letter was, the promise moved on."""
+def documents_in(px: Pishkhan, s: Session, letter: Letter, added: list[Attachment],
+                 added_to: str, follow_up: str | None) -> None:
+    """The citizen sent the files: back to where the letter was, the promise moved on.
+    ``added_to`` says where the files went (letter, system_letter or follow_up)."""
     target = State(letter.resume_state or State.AWAITING_APPROVAL.value)
-    move(letter, target, event="documents_added", px=px, files=files, follow_up=follow_up)
+    move(letter, target, event="documents_added", px=px, files=len(added),
+         follow_up=follow_up)
+    webhook_events.documents_added(s, letter, added, added_to, follow_up)
 
 
 # --- the audit record of every change --------------------------------------------------------
@@ -273,7 +279,7 @@ def install_audit(factory: sessionmaker[Session]) -> None:
             audit.append(session, entries)
             conn = session.connection()
             for entry in entries:
-                webhooks.letter_changed(conn, entry)
+                webhook_events.letter_changed(conn, entry)
             tallies.add(session, [(e["org"], e["detail"]["from"], e["detail"]["to"])
                                   for e in entries])
             wakeup.announce(session, [e["org"] for e in entries

@@ -35,7 +35,7 @@ from connector.domain.errors import (
     msg,
 )
 from connector.domain.normalize import mask_mobile, to_persian_digits
-from connector.outbox import webhooks
+from connector.outbox import webhook_events, webhooks
 from connector.outbox.policy import URGENT_KINDS, GatewayConfig
 from connector.outbox.redaction import REDACTED, redact  # noqa: F401 (REDACTED: for callers)
 from connector.plugins.ports import SMS_FINAL, SMS_STATES, SmsGateway, SmsResult
@@ -263,9 +263,7 @@ def _tell_failures(conn: Connection, note_ids: list[int]) -> None:
                         .where(Notification.id.in_(note_ids))).all()
     for row in rows:
         if row.org:
-            webhooks.emit(conn, row.org, f"{webhooks.PREFIX}sms.failed", row.tracking_code,
-                          {"sms_id": row.id, "kind": row.kind, "status": row.state,
-                           "tracking_code": row.tracking_code, "error": row.last_error})
+            webhook_events.sms_failed(conn, row.org, row)
 
 
 def settle(px: Pishkhan, note_id: int, expect: tuple[str, ...], **values: Any) -> bool:

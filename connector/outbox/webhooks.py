@@ -41,6 +41,7 @@ from connector.domain.errors import (
     ValidationError,
     msg,
 )
+from connector.outbox.webhook_types import ALL, PREFIX, TYPES, unknown
 from connector.store.channels import WebhookDelivery, WebhookSubscription
 from connector.store.db import for_claim, transaction
 
@@ -49,15 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PREFIX = "ir.pishkhan."
-# Every type a subscription may ask for; "*" stands for all of them.
-TYPES = (
-    *(f"{PREFIX}letter.{kind}" for kind in (
-        "submitted", "awaiting_approval", "approved", "delivering", "delivered",
-        "registered", "in_progress", "answered", "closed", "rejected", "delivery_failed",
-        "dead", "withdrawn")),
-    f"{PREFIX}sms.failed",
-)
 SIGNATURE_HEADER = "X-Pishkhan-Signature"
 MAX_ATTEMPTS = 12
 LEASE = timedelta(minutes=2)
@@ -78,11 +70,12 @@ def subscribe(px: Pishkhan, org: str, url: str, secret_env: str,
         problems["url"] = msg("webhook.url")
     if not secret_env or not secret_env.replace("_", "").isalnum():
         problems["secret_env"] = msg("webhook.secret_env")
-    wanted = sorted({t.strip() for t in types if t.strip()}) or ["*"]
-    unknown = [t for t in wanted if t != "*" and t not in TYPES]
-    if unknown:
-        problems["types"] = msg("webhook.types", unknown=", ".join(unknown),
-                                known=", ".join(TYPES))
+    wanted = sorted({t.strip() for t in types if t.strip()}) or [ALL]
+    refused = unknown(wanted)
+    if refused:
+        problems["types"] = refused
+    elif ALL in wanted:
+        wanted = [ALL]  # "everything" and some types is everything
     if problems:
         raise ValidationError(problems)
     with transaction(px.sessions) as s:
@@ -129,7 +122,8 @@ def emit(conn: Connection, org: str, type_: str, subject: str | None,
     subs = conn.execute(select(WebhookSubscription.id, WebhookSubscription.types)
                         .where(WebhookSubscription.org == org,
                                WebhookSubscription.active.is_(True))).all()
-    wanted = [sub_id for sub_id, types in subs if "*" in types or type_ in types]
+    assert type_ in TYPES, f"{type_} is not in the registry (connector/outbox/webhook_types.py)"
+    wanted = [sub_id for sub_id, types in subs if ALL in types or type_ in types]
     if not wanted:
         return 0
     event = cloud_event(f"urn:pishkhan:org:{org}", type_, subject, data)
@@ -140,17 +134,6 @@ def emit(conn: Connection, org: str, type_: str, subject: str | None,
          "subject": subject, "body": body, "state": "pending", "attempts": 0,
          "next_attempt_at": at, "created_at": at} for sub_id in wanted])
     return len(wanted)
-
-
-def letter_changed(conn: Connection, entry: Mapping[str, Any]) -> None:
-    """The event of one letter state change (an audit entry of the lifecycle)."""
-    detail = entry["detail"]
-    kind = "submitted" if detail.get("from") is None else detail["to"]
-    data = {"tracking_code": entry["letter"], "status": detail["to"],
-            "previous_status": detail.get("from")}
-    if detail.get("reason"):
-        data["rejection_reason"] = detail["reason"]
-    emit(conn, entry["org"], f"{PREFIX}letter.{kind}", entry["letter"], data)
 
 
 # --- sending ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from connector.domain.clock import local, now
 from connector.domain.errors import Message, NotFound, PishkhanError, ValidationError, msg
 from connector.domain.normalize import to_persian_digits
 from connector.outbox import sms as outbox
+from connector.outbox import webhook_events
 from connector.store import audit
 from connector.store.visits import Gate, GateScan, Visit
 from connector.visits import blacklist, hosts
@@ -182,6 +183,7 @@ def scan(px: Pishkhan, gate: Gate, code: str, direction: str | None = None) -> D
                        direction=direction, decision=result.decision,
                        reason=f"gate.{why}" if why else "", at=at))
         s.execute(update(Gate).where(Gate.id == gate.id).values(last_seen_at=at))
+        _tell_integrators(s, gate, visit, direction, why)
         audit.record(s, f"gate.{result.decision}", org=gate.org, gate=gate.name,
                      direction=direction, visit=visit.id if visit else None,
                      why=why or None)
@@ -192,6 +194,18 @@ def scan(px: Pishkhan, gate: Gate, code: str, direction: str | None = None) -> D
         elif visit is not None:
             _tell_host(px, s, visit, direction, at)
         return result
+
+
+def _tell_integrators(s: Session, gate: Gate, visit: Visit | None, direction: str,
+                      why: str) -> None:
+    """The scan's webhook event, in its transaction: the visit entered or left, or the gate
+    denied it (without the code that was scanned)."""
+    if why:
+        webhook_events.gate_denied(s, gate.org, gate.name, direction, why, visit)
+    elif visit is not None:
+        s.refresh(visit)  # the conditional UPDATE changed the row, not the object
+        webhook_events.visit_changed(s, visit, "entered" if direction == "in" else "left",
+                                     gate.name)
 
 
 def _tell_host(px: Pishkhan, s: Session, visit: Visit, direction: str, at: datetime) -> None:

@@ -20,6 +20,7 @@ from connector.domain.clock import local, now
 from connector.domain.errors import NotFound, ValidationError, msg
 from connector.domain.normalize import text, to_persian_digits
 from connector.outbox import sms as outbox
+from connector.outbox import webhook_events
 from connector.store import audit
 from connector.store.visits import Visit, Visitor
 from connector.visits import blacklist, hosts, images
@@ -128,6 +129,7 @@ def register(px: Pishkhan, org: str, ident: Identity, *, host: str, purpose: str
         s.add(visit)
         code = _issue(px, visit) if entering else None
         s.flush()
+        webhook_events.visit_changed(s, visit, "admitted" if admit else "planned")
         audit.record(s, "visit.admit" if admit else "visit.register", org=org, visit=visit.id,
                      visitor=visitor.id, category=category)
         if code and not admit and visitor.mobile:
@@ -157,6 +159,7 @@ def admit(px: Pishkhan, org: str, visit_id: int, *, photo: bytes | None = None,
             raise ValidationError({"visit": MSG["state"]})
         _store_images(px, visit.visitor, photo, id_scan)
         visit.admitted_at = now()
+        webhook_events.visit_changed(s, visit, "admitted")
         audit.record(s, "visit.admit", org=org, visit=visit.id, visitor=visit.visitor_id)
         return visit
 
@@ -180,8 +183,10 @@ def refuse(px: Pishkhan, org: str, visit_id: int, reason: str) -> Visit:
                                  updated_at=now())).rowcount
         if not done:
             raise ValidationError({"visit": MSG["state"]})
+        visit = _get(s, org, visit_id)
+        webhook_events.visit_changed(s, visit, "refused")
         audit.record(s, "visit.refuse", org=org, visit=visit_id, reason=text(reason) or None)
-        return _get(s, org, visit_id)
+        return visit
 
 
 def _get(s: Session, org: str, visit_id: int) -> Visit:
