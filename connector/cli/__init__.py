@@ -79,4 +79,15 @@ def main(ctx: click.Context) -> None:
 
 
 # Registered after ``main`` exists; each module adds its commands to it.
-from . import audit, letters, processes, retention, sms, store, users, visits, webhooks  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    audit,
+    letters,
+    mail,
+    processes,
+    retention,
+    sms,
+    store,
+    users,
+    visits,
+    webhooks,
+)

@@ -32,6 +32,7 @@ from connector.domain.errors import (
     TransientError,
 )
 from connector.plugins.ports import MailMessage
+from connector.plugins.secrets import scrub
 from connector.store.channels import Email
 from connector.store.db import for_claim, transaction
 from connector.store.models import Letter
@@ -151,16 +152,39 @@ def dispatch_due(px: Pishkhan, limit: int = 20) -> int:
     return len(jobs)
 
 
-def listing(px: Pishkhan, to: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+STATES = ("created", "sending", "sent", "failed")
+
+
+def _secrets(px: Pishkhan) -> list[str]:
+    """The values of the environment variables the organizations' ``[mail]`` tables name
+    (``username_env``, ``password_env``): never shown, even inside a server's answer."""
+    return [px.settings.env.get(str(name), "") for org in px.orgs.values()
+            for key, name in org.mail.options.items() if key.endswith("_env")]
+
+
+def listing(px: Pishkhan, to: str | None = None, limit: int = 200, state: str | None = None,
+            body: bool = False) -> list[dict[str, Any]]:
+    """The outbox, newest first; the words themselves only with ``body`` (they can be long and
+    are the citizen's business)."""
+    hidden = _secrets(px)
     with px.sessions() as s:
         stmt = select(Email).order_by(Email.id.desc()).limit(limit)
         if to:
-            stmt = stmt.where(Email.to == to)
-        return [{"id": e.id, "to": e.to, "kind": e.kind, "subject": e.subject,
-                 "status": e.state, "attempts": e.attempts, "last_error": e.last_error,
-                 "letter": e.letter.tracking_code if e.letter else None,
-                 "message_id": e.message_id, "created_at": e.created_at.isoformat() + "Z"}
-                for e in s.scalars(stmt)]
+            stmt = stmt.where(Email.to == to.strip().lower())
+        if state:
+            stmt = stmt.where(Email.state == state)
+        rows = []
+        for e in s.scalars(stmt):
+            row = {"id": e.id, "org": e.org, "to": e.to, "kind": e.kind, "subject": e.subject,
+                   "status": e.state, "attempts": e.attempts,
+                   "last_error": scrub(e.last_error, hidden) if e.last_error else None,
+                   "letter": e.letter.tracking_code if e.letter else None,
+                   "message_id": e.message_id, "created_at": e.created_at.isoformat() + "Z",
+                   "sent_at": e.sent_at.isoformat() + "Z" if e.sent_at else None}
+            if body:
+                row["text"] = e.text
+            rows.append(row)
+        return rows
 
 
 def failed_since(s: Session, org: str, since: datetime, limit: int = 100) -> list[Email]:
