@@ -69,6 +69,7 @@ class Dashboard:
     health: str  # ok | failing | paused | unknown
     problems: list[str] = field(default_factory=list)
     webhooks: dict[str, int] = field(default_factory=dict)  # events per state
+    webhooks_retrying: int = 0  # events that failed at least once and will be tried again
     # Open letters past their promised date, with working days late (latest promise first).
     overdue: list[tuple[Letter, float]] = field(default_factory=list)
     mail_failures: list[Any] = field(default_factory=list)  # e-mails that will not arrive
@@ -129,7 +130,8 @@ def dashboard(px: Pishkhan, slug: str, limit: int = 100) -> Dashboard:
                      mail_failures=mails, inboxes=inboxes,
                      health=health_of(paused, poll, len(failed) + len(dead)),
                      problems=[str(p) for p in config_problems(px, slug)],
-                     webhooks=webhooks.summary(px, slug))
+                     webhooks=webhooks.summary(px, slug),
+                     webhooks_retrying=webhooks.retrying(px, slug))
 
 
 def overview(px: Pishkhan, slugs: list[str]) -> dict[str, dict[str, Any]]:

@@ -268,6 +268,15 @@ def summary(px: Pishkhan, org: str) -> dict[str, int]:
     return {state: n for state, n in rows}
 
 
+def retrying(px: Pishkhan, org: str) -> int:
+    """Events not delivered yet whose last attempt failed (they will be tried again)."""
+    with px.sessions() as s:
+        return s.scalar(select(func.count()).select_from(WebhookDelivery)
+                        .where(WebhookDelivery.org == org,
+                               WebhookDelivery.state.in_(("pending", "sending")),
+                               WebhookDelivery.last_error.is_not(None))) or 0
+
+
 def failures(px: Pishkhan, org: str, limit: int = 50) -> list[WebhookDelivery]:
     """Dead events and those that failed at least once, newest first."""
     with px.sessions() as s:

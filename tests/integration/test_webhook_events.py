@@ -298,3 +298,28 @@ def test_the_command_line_and_the_admin_page_offer_every_type(tmp_path):
         assert f'value="{P}visit.left" checked' in text_  # the choice is kept
     finally:
         px.close()
+
+
+def test_the_dashboard_counts_events_that_failed_and_will_be_tried_again(tmp_path, receiver):
+    import re
+
+    from portal import create_app
+    from tests.conftest import staff_login
+    px = _px(tmp_path, f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        client = create_app(px, {"TESTING": True}).test_client()
+        staff.add_user(px, "adm", "long-enough-1", role="org_admin", orgs=["demo"])
+        staff_login(client, "adm")
+        webhooks.subscribe(px, "demo", receiver.url, "WEBHOOK_SECRET", [f"{P}gate.denied"])
+        gate, _token = gates.add(px, "demo", "main-gate")
+        gates.scan(px, gate, "123456789012", "in")
+        receiver.plan = [503]
+        webhooks.dispatch_due(px)
+        assert webhooks.retrying(px, "demo") == 1
+        page = client.get("/admin/demo").get_data(as_text=True)
+        assert "۱ رویداد با خطا روبه‌رو شد و دوباره فرستاده می‌شود" in page
+        assert "<h2>" not in re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+        events = client.get("/admin/demo/webhooks").get_data(as_text=True)
+        assert f"{P}gate.denied" in events and "HTTP 503" in events
+    finally:
+        px.close()
