@@ -41,7 +41,7 @@ from connector.domain.errors import (
     ValidationError,
     msg,
 )
-from connector.outbox.webhook_types import ALL, PREFIX, TYPES, unknown
+from connector.outbox.webhook_types import ALL, TYPES, unknown
 from connector.store.channels import WebhookDelivery, WebhookSubscription
 from connector.store.db import for_claim, transaction
 
@@ -119,10 +119,10 @@ def emit(conn: Connection, org: str, type_: str, subject: str | None,
          data: Mapping[str, Any]) -> int:
     """Queue one event for every active subscription of ``org`` that wants it, on the caller's
     connection (and so in its transaction). Returns how many rows were queued."""
+    assert type_ in TYPES, f"{type_} is not in the registry (connector/outbox/webhook_types.py)"
     subs = conn.execute(select(WebhookSubscription.id, WebhookSubscription.types)
                         .where(WebhookSubscription.org == org,
                                WebhookSubscription.active.is_(True))).all()
-    assert type_ in TYPES, f"{type_} is not in the registry (connector/outbox/webhook_types.py)"
     wanted = [sub_id for sub_id, types in subs if ALL in types or type_ in types]
     if not wanted:
         return 0
