@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from connector.bootstrap import check_plugins
 from connector.config.organizations import Organization, Problem
@@ -157,13 +158,21 @@ def overview(px: Pishkhan, slugs: list[str]) -> dict[str, dict[str, Any]]:
 def set_paused(px: Pishkhan, slug: str, paused: bool) -> None:
     """Stop or restart delivery to the organization's system (and its routing polls)."""
     px.org(slug)
-    with transaction(px.sessions) as s:
-        state = _org_state(s, slug)
-        if state is None:
-            state = OrgState(org=slug, cursor="")
-            s.add(state)
-        state.paused = paused
-        audit.record(s, "org.pause" if paused else "org.resume", org=slug)
+    for last in (False, True):
+        try:
+            with transaction(px.sessions) as s:
+                state = _org_state(s, slug)
+                if state is None:
+                    state = OrgState(org=slug, cursor="")
+                    s.add(state)
+                state.paused = paused
+                audit.record(s, "org.pause" if paused else "org.resume", org=slug)
+            return
+        except IntegrityError:
+            # The worker (or another admin) created the organization's row between our look
+            # and our insert; it is there now, so the second round updates it.
+            if last:
+                raise
 
 
 def retry(px: Pishkhan, code: str) -> str:
