@@ -111,6 +111,11 @@ class Pishkhan:
                 options = dict(conf.options)
                 if conf.type == "file":
                     options.setdefault("path", str(self.settings.sms_outbox))
+                    # The inbox stands for the organization's own line: organizations sharing
+                    # the outbox file must not read (and answer) each other's texts.
+                    if slug:
+                        options.setdefault(
+                            "inbox", str(self.settings.var_dir / "sms-inbox" / f"{slug}.jsonl"))
                 self._gateways[key] = registry.create(
                     registry.SMS_GATEWAYS, conf.type, options, self.settings.env)
             return self._gateways[key]

@@ -82,12 +82,14 @@ def take_reply(s: Session, to: str, limit: int, at: datetime | None = None) -> b
     return done.rowcount == 1
 
 
-def _classify(s: Session, text: str, sender: str) -> tuple[str, Letter | None]:
+def _classify(s: Session, org: str, text: str, sender: str) -> tuple[str, Letter | None]:
     codes = codes_in(text)
     if not codes:
         return "help", None
     for code in codes:
-        letter = s.scalars(select(Letter).where(Letter.tracking_code == code)).first()
+        # Only this organization's letters: its line speaks for it and no other.
+        letter = s.scalars(select(Letter).where(Letter.tracking_code == code,
+                                                Letter.org == org)).first()
         if letter is not None and letter.mobile == sender:
             return "status", letter
     return "unknown", None
@@ -122,7 +124,7 @@ def record(px: Pishkhan, org: str, gateway: str, message: Message) -> Outcome:
         if sender is None:  # not a mobile (a service number, an operator's notice): no answer
             row.answer = "ignored"
             return Outcome(row_id, row.answer)
-        kind, letter = _classify(s, message.text, sender)
+        kind, letter = _classify(s, org, message.text, sender)
         row.letter_id = letter.id if letter is not None else None
         if not take_reply(s, sender, replies_per_hour(px)):
             row.answer = "limited"

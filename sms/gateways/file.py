@@ -1,6 +1,6 @@
 """A gateway for development and demos: every message is appended as one JSON line to a file,
 which stands in for the citizen's phone. Texts citizens send to the line come from a second
-file (``inbox``, default: next to the outbox, ``…-inbox.jsonl``), which
+file (``inbox``; Pishkhan gives each organization its own, ``var/sms-inbox/ORG.jsonl``), which
 ``pishkhan sms receive ORG FROM TEXT`` appends to; the cursor is how many lines were read."""
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class FileOptions(BaseModel):
                       description="the file (default: PISHKHAN_SMS_OUTBOX)")
     inbox: str | None = Field(None, min_length=1,
                               description="texts citizens send to the line, one JSON a line "
-                                          "(default: next to the outbox, …-inbox.jsonl)")
+                                          "(default: var/sms-inbox/ORG.jsonl, one per organization)")
 
 
 class FileGateway(SmsGateway):

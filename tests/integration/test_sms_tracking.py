@@ -182,3 +182,18 @@ def test_pishkhan_sms_receive_answers_at_once(tmp_path):
         assert bad.exit_code != 0
     finally:
         px.close()
+
+
+def test_each_organization_reads_only_its_own_line_and_answers_only_for_its_letters(spx):
+    px = spx
+    letter = _letter(px)  # a letter to demo
+    px.gateway("demo").simulate_inbound(MOBILE, f"پیگیری {letter.tracking_code}")
+    # Another organization on the file gateway shares the outbox file but not the line.
+    assert inbound.poll_org(px, "demo-portal") == []
+    [outcome] = inbound.poll_org(px, "demo")
+    assert outcome.answer == "status"
+    # The same text to demo-portal's line: the letter is not demo-portal's, so nothing of it.
+    px.gateway("demo-portal").simulate_inbound(MOBILE, f"پیگیری {letter.tracking_code}")
+    [outcome] = inbound.poll_org(px, "demo-portal")
+    assert outcome.answer == "unknown"
+    assert [m["kind"] for m in _answers(px, MOBILE)].count("inquiry_status") == 1
