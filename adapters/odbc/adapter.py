@@ -99,6 +99,17 @@ class OdbcAdapter(CorrespondenceSystem):
             for statement in self.profile.add_attachments:
                 self._execute_statement(cur, statement, context)
 
+    def attachments_present(self, external_id: str, tracking_code: str,
+                            attachments: tuple[OutgoingAttachment, ...]) -> tuple[bool, ...]:
+        """The profile's [list_attachments] query; a file is there if name and size match."""
+        if not self.profile.list_attachments:
+            raise NotImplementedError("this profile cannot list a letter's files")
+        key: Any = int(external_id) if external_id.isdigit() else external_id
+        rows = self._query("list_attachments", self.profile.list_attachments,
+                           {"external_id": key}, 100_000)
+        held = {(str(r.get("name")), int(r.get("size") or 0)) for r in rows}
+        return tuple((a.name, len(a.content)) in held for a in attachments)
+
     def find(self, tracking_code: str) -> DeliveryReceipt | None:
         rows = self._query("find", self.profile.find, {"tracking_code": tracking_code}, 1)
         if not rows:

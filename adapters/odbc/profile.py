@@ -24,6 +24,8 @@ A profile is a TOML file in ``adapters/odbc/profiles/<name>.toml`` (or a path gi
     [[add_attachments.statements]]     # optional: files for a letter already in the system
     for_each = "attachments"           # context: external_id, tracking_code, attachments, now
     sql = "INSERT INTO files (letter_id, name, data) SELECT ... WHERE NOT EXISTS (...)"
+    [list_attachments]                 # optional; columns: name, size (a letter's files)
+    sql = "SELECT name, size FROM files WHERE letter_id = :external_id"
     [check]
     tables = ["letters", "files"]      # what `pishkhan adapter check` looks for
 
@@ -47,7 +49,8 @@ from connector.domain.letter import ChangeKind
 from ..options import check_kinds, map_kind, read_profile
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
-OPERATIONS = ("deliver", "find", "changes", "fetch_reply", "ping", "check", "add_attachments")
+OPERATIONS = ("deliver", "find", "changes", "fetch_reply", "ping", "check", "add_attachments",
+              "list_attachments")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class SqlProfile:
     tables: tuple[str, ...] = ()
     # Optional: files added to a letter already in the system (``external_id``, ``attachments``).
     add_attachments: tuple[Statement, ...] = ()
+    # Optional: a letter's files (``external_id``), looked up before a follow-up is sent.
+    list_attachments: str | None = None
 
     def kind(self, system_kind: str) -> ChangeKind | str | None:
         """Our kind for the system's, IGNORE, or None when the profile does not know it."""
@@ -139,4 +144,5 @@ def parse_sql_profile(data: Mapping[str, Any], default_name: str = "",
                       changes=sql_of("changes") or "", kinds=dict(kinds),
                       ping=sql_of("ping") or "", fetch_reply=sql_of("fetch_reply", False),
                       tables=tuple(tables),
-                      add_attachments=tuple(statements_of("add_attachments", False)))
+                      add_attachments=tuple(statements_of("add_attachments", False)),
+                      list_attachments=sql_of("list_attachments", False))

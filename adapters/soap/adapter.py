@@ -28,7 +28,7 @@ from .draft import draft_profile
 from .errors import classify
 from .options import SoapOptions
 from .profile import Profile, load_profile
-from .runner import LookFirst, NotFound, run, run_resuming
+from .runner import LookFirst, NotFound, file_context, files_present, run, run_resuming
 from .templates import as_list, resolve
 from .transport import ExchangePlugin, PinnedSession, RecordingTransport
 
@@ -73,8 +73,7 @@ class SoapAdapter(CorrespondenceSystem):
 
     # -- building --------------------------------------------------------------------------
 
-    # A commented profile skeleton for any WSDL (``pishkhan adapter draft``).
-    draft = staticmethod(draft_profile)
+    draft = staticmethod(draft_profile)  # a commented profile for any WSDL (adapter draft)
 
     @classmethod
     def from_options(cls, options: dict[str, Any], secrets: Mapping[str, str]) -> SoapAdapter:
@@ -167,17 +166,18 @@ class SoapAdapter(CorrespondenceSystem):
 
     def add_attachments(self, external_id: str, tracking_code: str,
                         attachments: tuple[OutgoingAttachment, ...]) -> None:
-        """The profile's [add_attachments] steps, one file at a time, each looked up by the
-        step's reconcile before it is sent (so a retry adds nothing twice)."""
+        """One file at a time, each looked up first: a retry adds nothing twice."""
         if "add_attachments" not in self.profile.operations:
             raise NotImplementedError("this dialect cannot add files to a letter")
-        letter_id: Any = int(external_id) if external_id.isdigit() else external_id
         for a in attachments:
-            progress = LookFirst()
-            self._run("add_attachments", {
-                "letter_id": letter_id, "tracking_code": tracking_code,
-                "attachments": [{"name": a.name, "content_type": a.content_type,
-                                 "content": a.content, "size": len(a.content)}]}, progress)
+            self._run("add_attachments", file_context(external_id, tracking_code, a), LookFirst())
+
+    def attachments_present(self, external_id: str, tracking_code: str,
+                            attachments: tuple[OutgoingAttachment, ...]) -> tuple[bool, ...]:
+        return files_present(self.profile.operations.get("add_attachments"), [
+            {**file_context(external_id, tracking_code, a), **self._base_context()}
+            for a in attachments], lambda spec, kw: self._caller.call(spec, kw, False),
+            self.binding.lookup)
 
     def find(self, tracking_code: str) -> DeliveryReceipt | None:
         try:
@@ -201,8 +201,7 @@ class SoapAdapter(CorrespondenceSystem):
 
     def _lookup(self, tracking_code: str) -> dict[str, Any] | None:
         """For an "already exists" answer: the letter's outputs as a delivery step has them."""
-        found = self.find(tracking_code)
-        if found is None:
+        if (found := self.find(tracking_code)) is None:
             return None
         return {"letter_id": found.external_id, "number": found.letter_number,
                 "number_date": found.letter_date, "status": found.status}
@@ -398,3 +397,4 @@ class SoapAdapter(CorrespondenceSystem):
             raise
         except Exception as exc:  # a template that cannot be rendered (e.g. |int of a word)
             raise classify(exc, action=operation, secrets=self._secrets()) from exc
+

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from connector.domain.errors import AmbiguousError
+from connector.domain.errors import AmbiguousError, PermanentError
+from connector.domain.letter import OutgoingAttachment
 from connector.plugins.ports import DeliveryProgress
 
 from .model import Operation, Reconcile, Step
@@ -113,8 +114,10 @@ def _do_step(step: Step, context: Mapping[str, Any], call: Call, maps: MapLookup
 def _existing(step: Step, context: Mapping[str, Any], answer: Any, call: Call,
               maps: MapLookup | None, lookup: Lookup | None) -> dict[str, Any]:
     """The step's outputs when the system says its work already exists: the letter looked up
-    by tracking code (a step that makes the letter), the step's reconcile look-up, or else the
-    answer as it is (the work is done)."""
+    by tracking code (a step that makes the letter), the step's reconcile look-up, or else
+    (a step with no look-up) the answer as it is. A step whose look-up does not find its work
+    fails: what exists is something else (a file of the same name but other content), and
+    taking it for ours would drop ours silently."""
     if "letter_id" in step.outputs:
         found = lookup() if lookup is not None else None
         if not found or not usable_id(found.get("letter_id")):
@@ -124,6 +127,10 @@ def _existing(step: Step, context: Mapping[str, Any], answer: Any, call: Call,
     looked_up = _reconcile(step.reconcile, context, call, maps)
     if looked_up is not None:
         return looked_up
+    if step.reconcile is not None:
+        raise PermanentError(f"{step.call}: the system says this already exists, but its "
+                             f"look-up ({step.reconcile.call}) does not find ours — something "
+                             "else of the same name is there")
     return {name: resolve_answer(answer, path) for name, path in step.outputs.items()}
 
 
@@ -148,6 +155,28 @@ def _reconcile(spec: Reconcile | None, context: Mapping[str, Any], call: Call,
                 all(resolve(record, path) not in (None, "") for path in spec.present):
             return {name: resolve(record, path) for name, path in spec.outputs.items()}
     return None
+
+
+def file_context(external_id: str, tracking_code: str, a: OutgoingAttachment
+                 ) -> dict[str, Any]:
+    """The context of [add_attachments] for one file: the file is ``item`` and the one entry
+    of ``attachments`` (the step's ``for_each``)."""
+    letter_id: Any = int(external_id) if external_id.isdigit() else external_id
+    item = {"name": a.name, "content_type": a.content_type, "content": a.content,
+            "size": len(a.content)}
+    return {"letter_id": letter_id, "tracking_code": tracking_code, "item": item,
+            "attachments": [item]}
+
+
+def files_present(operation: Operation | None, contexts: list[dict[str, Any]], call: Call,
+                  maps: MapLookup | None = None) -> tuple[bool, ...]:
+    """For each file's context, whether the look-up (``reconcile``) of the operation's
+    ``for_each`` step finds it on the letter. NotImplementedError when there is none."""
+    steps = [s for s in (operation.steps if operation else ()) if s.for_each and s.reconcile]
+    if not steps:
+        raise NotImplementedError("this dialect cannot list a letter's files")
+    return tuple(_reconcile(steps[0].reconcile, ctx, call, maps) is not None
+                 for ctx in contexts)
 
 
 def _same(found: Any, wanted: Any) -> bool:

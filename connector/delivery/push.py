@@ -33,7 +33,7 @@ from connector.domain.letter import (
     OutgoingLetter,
     State,
 )
-from connector.letters import lifecycle
+from connector.letters import files, lifecycle
 from connector.plugins.ports import DeliveryProgress
 from connector.store.db import for_claim, for_update, hold_lock, transaction
 from connector.store.models import Letter, OrgState
@@ -146,8 +146,9 @@ def outgoing(px: Pishkhan, letter: Letter, s: Session | None = None) -> Outgoing
         sender_mobile=letter.mobile, applicant_type=ApplicantType(letter.applicant_type),
         unit_code=unit_code, service_title=service.title if service else "",
         submitted_at=letter.created_at, service_code=letter.service_code,
-        attachments=tuple(OutgoingAttachment(a.name, a.content_type, px.blobs.get(a.sha256))
-                          for a in letter.attachments),
+        attachments=tuple(OutgoingAttachment(name, a.content_type, px.blobs.get(a.sha256))
+                          for a, name in zip(letter.attachments, files.unique_names(
+                              [a.name for a in letter.attachments]))),
         relation=(letter.link_kind or "") if parent else "",
         related_letter_id=(parent.external_id or "") if parent else "",
         related_number=(parent.letter_number or "") if parent else "",

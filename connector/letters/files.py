@@ -128,6 +128,26 @@ def safe_name(name: str, content_type: str) -> str:
     return f"{(stem or 'attachment')[:120]}.{EXTENSIONS[content_type]}"
 
 
+def unique_names(names: list[str]) -> list[str]:
+    """The letter's file names as sent to the organization's system: a name met again (a phone
+    sends every photo as ``image.jpg``; a document asked for is often named like the first) gets
+    ``-2``, ``-3``… before its extension. Decided from the letter's whole list in position
+    order, so a file keeps its name when more are added later and a retry sends the same name;
+    systems that refuse a second file of one name, or that look a file up by name, then never
+    mistake a new file for one already there."""
+    taken: set[str] = set()
+    out = []
+    for name in names:
+        stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
+        unique, n = name, 1
+        while unique.casefold() in taken:
+            n += 1
+            unique = f"{stem}-{n}{dot}{ext}"
+        taken.add(unique.casefold())
+        out.append(unique)
+    return out
+
+
 def acceptable(upload: Upload, limits: Limits, scanner: Scanning) -> str | None:
     """The sniffed type when this one file would pass :func:`check`, else None (a scanner that
     cannot answer now counts as a refusal: nothing unscanned is kept)."""

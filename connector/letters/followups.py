@@ -150,8 +150,12 @@ def add_documents(px: Pishkhan, code: str, mobile: str, uploads: list[files.Uplo
         elif letter.external_id is not None and same_letter:
             start = len(letter.attachments)
             added_to, added = "system_letter", _attach(letter, stored)
-            letter.pending_files = list(range(start, start + len(stored)))
-            letter.files_retry_at, letter.files_attempts = now(), 0
+            # Under the row lock: files of an earlier request still waiting (or being sent
+            # under the worker's lease, which then settles only the ones it took) stay pending.
+            letter.pending_files = sorted({*(letter.pending_files or []),
+                                           *range(start, start + len(stored))})
+            if letter.files_retry_at is None:
+                letter.files_retry_at, letter.files_attempts = now(), 0
         else:
             child = linked_letter(letter, "documents", follow_up_subject(px, letter),
                                   follow_up_body(px, letter), letter.unit_code)

@@ -94,6 +94,14 @@ class CorrespondenceSystem(abc.ABC):
         added again, so a retry after an ambiguous failure adds nothing twice."""
         raise NotImplementedError
 
+    def attachments_present(self, external_id: str, tracking_code: str,
+                            attachments: tuple[OutgoingAttachment, ...]) -> tuple[bool, ...]:
+        """Which of these files the letter in the system already has (same name and size),
+        one flag per file: asked before files that could not be added are sent as a
+        follow-up letter, so none already there goes twice. Raises NotImplementedError
+        where the system cannot list a letter's files."""
+        raise NotImplementedError
+
     @abc.abstractmethod
     def changes(self, cursor: str) -> PollResult:
         """Routing changes since ``cursor`` ('' = from the start) and the cursor to use next."""

@@ -286,3 +286,85 @@ def test_files_the_system_refuses_go_as_a_follow_up_letter(files_px):
     delivery.run_once(px)
     sent = system.letters[system.by_reference[linked["tracking_code"]]]
     assert [a.name for a in sent.attachments] == ["sanad.pdf"] and code in sent.body
+
+
+def test_a_second_batch_keeps_the_first_and_each_file_goes_once(files_px):
+    """Files of an earlier request still pending, or taken by the worker while the citizen adds
+    more, are neither dropped nor sent twice."""
+    from connector.delivery import documents
+    px, system = files_px
+    code = _waiting_in_system(px, system)
+    followups.add_documents(px, code, MOBILE, [Upload("x.pdf", PDF)])
+    followups.request_documents(px, code, "ctl", "فیش")
+    followups.add_documents(px, code, MOBILE, [Upload("y.pdf", PDF)])
+    assert _letter(px, code).pending_files == [1, 2]
+    [job] = documents._claim(px, 10)  # the worker takes both …
+    followups.request_documents(px, code, "ctl", "نقشه")
+    followups.add_documents(px, code, MOBILE, [Upload("z.pdf", PDF)])  # … z.pdf comes meanwhile
+    px.adapter("demo").add_attachments(job.external_id, job.code, job.files)
+    assert documents._settle(px, job, None) == "sent"
+    assert _letter(px, code).pending_files == [3]
+    assert documents.push_pending(px) == 1 and documents.push_pending(px) == 0
+    assert system.added[system.by_reference[code]] == ["x.pdf", "y.pdf", "z.pdf"]
+
+
+class CountingSystem(FilesSystem):
+    """Records every file it is sent, so a file sent twice shows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[str] = []
+
+    def add_attachments(self, external_id, tracking_code, attachments):
+        self.sent += [a.name for a in attachments]
+
+
+def test_parallel_batches_of_documents_are_all_kept_and_sent_once(tmp_path, pg_url):
+    """32 citizens' requests (each asked for, then added) race each other and 4 workers sending
+    files on PostgreSQL: every file is kept and reaches the system exactly once."""
+    from connector.bootstrap import bootstrap
+    from connector.delivery import documents
+    from connector.domain.errors import InvalidTransition
+    from connector.store.db import upgrade
+    from tests.conftest import make_settings
+    from tests.fakes import RecordingGateway
+    settings = make_settings(tmp_path, PISHKHAN_DATABASE_URL=pg_url)
+    upgrade(pg_url)
+    system, gateway = CountingSystem(), RecordingGateway()
+    px = bootstrap(settings, adapters={"demo": system}, gateways={"": gateway, "demo": gateway})
+    try:
+        code = _waiting_in_system(px, system)
+        start, adding = threading.Barrier(36), threading.Event()
+
+        def add(i):
+            start.wait()
+            for _ in range(500):
+                try:
+                    followups.request_documents(px, code, "ctl", f"سند {i}")
+                except InvalidTransition:
+                    pass  # already waiting: another request was first
+                try:
+                    followups.add_documents(px, code, MOBILE, [Upload(f"s{i}.pdf", PDF)])
+                    return True
+                except Forbidden:
+                    continue  # another citizen's files came first: ask again
+            return False
+
+        def work(_):
+            start.wait()
+            while not adding.is_set():
+                documents.push_pending(px)
+
+        with ThreadPoolExecutor(36) as pool:
+            workers = [pool.submit(work, w) for w in range(4)]
+            assert all(pool.map(add, range(32)))
+            adding.set()
+            for w in workers:
+                w.result()
+        while documents.push_pending(px):
+            pass
+        assert sorted(system.sent) == sorted(f"s{i}.pdf" for i in range(32))
+        assert _letter(px, code).pending_files is None
+        assert len(letters.get(px, code).attachments) == 33
+    finally:
+        px.close()

@@ -222,6 +222,11 @@ def test_files_added_to_a_letter_in_the_system_once(oa_db: OaDatabase) -> None:
     held = oa.get_letter(oa_db.engine, int(receipt.external_id))
     assert [a.name for a in held.attachments] == ["scan.pdf", "photo.png", "sanad.pdf"]
     assert oa.get_attachment(oa_db.engine, held.id, held.attachments[2].id)[1] == PDF
+    # The letter's files, looked up before a follow-up letter: same name and size.
+    other = OutgoingAttachment("sanad-2.pdf", "application/pdf", PDF)
+    longer = OutgoingAttachment("sanad.pdf", "application/pdf", PDF + b" ")
+    assert adapter.attachments_present(receipt.external_id, "PK-3002",
+                                       extra + (other, longer)) == (True, False, False)
 
 
 def test_linked_letter_and_documents_request_on_every_server(oa_db: OaDatabase) -> None:

@@ -103,3 +103,12 @@ def test_the_blob_store_copies_a_stream_in_chunks_and_hashes_it_on_the_way(tmp_p
     # The same file again is stored once and leaves no temp file behind.
     assert store.put(files.Upload("again.pdf", _Reads(big)).open()) == digest
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".tmp-")]
+
+
+def test_unique_names_within_a_letter_are_decided_by_its_whole_list_in_order():
+    assert files.unique_names(["image.jpg", "Image.jpg", "image-2.jpg", "scan", "scan"]) == [
+        "image.jpg", "Image-2.jpg", "image-2-2.jpg", "scan", "scan-2"]
+    first = files.unique_names(["نامه.pdf", "image.jpg"])
+    later = files.unique_names(["نامه.pdf", "image.jpg", "نامه.pdf", "image.jpg", "image.jpg"])
+    assert later[:2] == first  # files added later never rename those already sent
+    assert later[2:] == ["نامه-2.pdf", "image-2.jpg", "image-3.jpg"]

@@ -286,3 +286,27 @@ def test_draft_of_a_wcf_shape_nested_request_and_per_operation_results() -> None
         "ticket": "{session}", "request": {"Subject": "{subject}",
                                            "OrganId": "{params.organ_id}"}}
     assert "repeated: request.Files = { for_each" in text
+
+
+def test_already_exists_is_done_only_if_the_look_up_finds_ours() -> None:
+    """A system that refuses a second file of one name answers "already exists": that is ours
+    from an earlier try only if its look-up shows the same name and size; else it is someone
+    else's file, and taking it for ours would drop ours silently."""
+    from adapters.soap.model import Operation, Reconcile, Step
+    from adapters.soap.runner import AlreadyExists, run
+    from connector.domain.errors import PermanentError
+    look = Reconcile(call="ListAttachments", list="Attachment",
+                     match={"FileName": "{item.name}", "FileSize": "{item.size}"})
+    op = Operation(steps=(Step(call="AddAttachment", for_each="attachments", reconcile=look),))
+    held = {"Attachment": [{"FileName": "scan.pdf", "FileSize": 50}]}
+
+    def call(step, kwargs):
+        if step.call == "ListAttachments":
+            return held
+        raise AlreadyExists({"Code": 6})
+
+    ours = {"attachments": [{"name": "scan.pdf", "size": 50}]}
+    assert run(op, ours, call)  # the look-up finds it: done
+    other = {"attachments": [{"name": "scan.pdf", "size": 82}]}
+    with pytest.raises(PermanentError, match="does not find ours"):
+        run(op, other, call)
