@@ -199,4 +199,15 @@ EN: dict[str, str] = {
     "followups.sent": "Your documents arrived and are being sent to the organization.",
     "followups.added": "Your documents were added to the letter.",
     "followups.objected": "Your objection arrived. Its tracking code was texted to you.",
+    # the command line (connector.cli)
+    "cli.inbound": "inbound {id}{mine}: answer {answer}",
+    "cli.inbound.mine": " (this text)",
+    "cli.inbound.status": "status",
+    "cli.inbound.unknown": "unknown",
+    "cli.inbound.help": "help",
+    "cli.inbound.limited": "limited",
+    "cli.inbound.ignored": "ignored",
+    "cli.inbound.stale": "stale",
+    "cli.inbound.none": "-",
+    "cli.webhooks.no_secret": "warning: {env} is not set here; the worker needs it to sign events",
 }

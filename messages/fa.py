@@ -203,4 +203,16 @@ FA: dict[str, str] = {
     "followups.sent": "مدارک شما رسید و برای سازمان فرستاده می‌شود.",
     "followups.added": "مدارک شما به نامه افزوده شد.",
     "followups.objected": "اعتراض شما رسید. کد رهگیری اعتراض پیامک شد.",
+    # the command line (connector.cli)
+    "cli.inbound": "پیامک رسیده {id}{mine}: {answer}",
+    "cli.inbound.mine": " (همین پیامک)",
+    "cli.inbound.status": "وضعیت نامه برایش پیامک شد",
+    "cli.inbound.unknown": "پاسخ کلی بی جزئیات نامه پیامک شد",
+    "cli.inbound.help": "راهنما پیامک شد",
+    "cli.inbound.limited": "در این ساعت بیش از حد پیامک داده؛ پاسخی نرفت",
+    "cli.inbound.ignored": "بی پاسخ ماند",
+    "cli.inbound.stale": "کهنه بود؛ پاسخی نرفت",
+    "cli.inbound.none": "بی پاسخ",
+    "cli.webhooks.no_secret": "هشدار: متغیر {env} اینجا مقدار ندارد؛ کارگر (worker) برای امضای "
+                              "رویدادها به آن نیاز دارد.",
 }

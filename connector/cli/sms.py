@@ -5,6 +5,8 @@ import json
 
 import click
 
+import messages
+
 from . import _px, explain, main
 
 
@@ -118,5 +120,9 @@ def sms_receive(ctx: click.Context, org: str, sender: str, text: str) -> None:
             continue
         row = next((r for r in inbound.listing(px, org, limit=50)
                     if r["id"] == outcome.inbound_id), None)
-        mine = " (this text)" if row and row["provider_id"] == provider_id else ""
-        click.echo(f"inbound {outcome.inbound_id}{mine}: answer {outcome.answer or '-'}")
+        locale = px.settings.cli_lang
+        mine = (messages.render("cli.inbound.mine", locale)
+                if row and row["provider_id"] == provider_id else "")
+        answer = messages.render(f"cli.inbound.{outcome.answer or 'none'}", locale)
+        click.echo(messages.render("cli.inbound", locale, id=outcome.inbound_id, mine=mine,
+                                   answer=answer))

@@ -5,6 +5,8 @@ import json
 
 import click
 
+import messages
+
 from . import _px, explain, main
 
 
@@ -34,8 +36,8 @@ def webhooks_add(ctx: click.Context, org: str, url: str, secret_env: str, types:
     except ValidationError as exc:
         raise click.UsageError(explain(exc).replace("; ", "\n")) from None
     if not px.settings.env.get(secret_env):
-        click.echo(f"warning: {secret_env} is not set here; the worker needs it to sign events",
-                   err=True)
+        click.echo(messages.render("cli.webhooks.no_secret", px.settings.cli_lang,
+                                   env=secret_env), err=True)
     click.echo(sub.id)
 
 

@@ -174,10 +174,13 @@ def test_pishkhan_sms_receive_answers_at_once(tmp_path):
         done = CliRunner().invoke(main, ["sms", "receive", "demo", MOBILE, f"پیگیری {code_fa}"],
                                   env=env, catch_exceptions=False)
         assert done.exit_code == 0, done.output
-        assert "(this text): answer status" in done.output
+        assert "(همین پیامک): وضعیت نامه برایش پیامک شد" in done.output  # PISHKHAN_CLI_LANG=fa
         done = CliRunner().invoke(main, ["sms", "receive", "demo", OTHER, f"پیگیری {code_fa}"],
                                   env=env, catch_exceptions=False)
-        assert "answer unknown" in done.output
+        assert "پاسخ کلی بی جزئیات نامه پیامک شد" in done.output
+        done = CliRunner().invoke(main, ["sms", "receive", "demo", OTHER, "راهنما"],
+                                  env={**env, "PISHKHAN_CLI_LANG": "en"}, catch_exceptions=False)
+        assert "answer help" in done.output
         bad = CliRunner().invoke(main, ["sms", "receive", "nowhere", OTHER, "x"], env=env)
         assert bad.exit_code != 0
     finally:
