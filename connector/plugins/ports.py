@@ -208,6 +208,11 @@ class SmsGateway(abc.ABC):
         id once. Only called when ``supports_inbox``; raises the error classes."""
         raise NotImplementedError
 
+    def inbox_note(self, cursor: str) -> str | None:
+        """What the admin should know about a read that went well but not wholly (cut at a
+        page cap, texts passed over), from the cursor ``receive`` returned; None if nothing."""
+        return None
+
     def parse_push(self, fields: Mapping[str, str]) -> list[InboundSms]:
         """The texts in one call the provider made to our push URL (query or form fields);
         PermanentError when they are not the provider's shape."""
