@@ -202,8 +202,8 @@ class SmsGateway(abc.ABC):
         raise NotImplementedError
 
     def receive(self, cursor: str) -> tuple[list[InboundSms], str]:
-        """Texts that reached our line after ``cursor`` ("" = as far back as the provider
-        keeps), and the cursor to pass next time. A message may come back twice (a provider
+        """Texts that reached our line after ``cursor`` ("" = a first read: a bounded look-back,
+        not the line's whole history), and the cursor to pass next time. A message may come back twice (a provider
         that marks texts read, a cursor saved before a crash): the core records each provider
         id once. Only called when ``supports_inbox``; raises the error classes."""
         raise NotImplementedError

@@ -151,8 +151,8 @@ class IppanelGateway(SmsGateway):
         out: dict[str, InboundSms] = {}
         dropped = 0
         for item in pages.rows:
-            at = parse_utc(item.get("created_at"))
-            if at is not None and at < horizon:
+            when = at(item)
+            if when is not None and when < horizon:
                 continue
             if line_key(item.get("to")) not in ("", line):
                 dropped += 1

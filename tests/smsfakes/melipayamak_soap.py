@@ -22,7 +22,7 @@ SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
 def _envelope(body: str, status: int = 200, doctype: bool = False) -> Response:
-    xml = (f'<?xml version="1.0" encoding="utf-8"?>'
+    xml = ('<?xml version="1.0" encoding="utf-8"?>'
            + ('<!DOCTYPE soap:Envelope [<!ELEMENT x ANY>]>' if doctype else "")
            + f'<soap:Envelope xmlns:soap="{SOAP}">'
            f"<soap:Body>{body}</soap:Body></soap:Envelope>")
