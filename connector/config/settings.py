@@ -73,6 +73,9 @@ class Settings(BaseSettings):
                                       description="seconds between reads of SMS inboxes")
     sms_replies_per_hour: int = Field(5, ge=0, le=1000,
                                       description="answers one mobile gets in an hour at most")
+    sms_inbound_max_age_hours: float = Field(
+        24.0, gt=0, le=24 * 30,
+        description="inbound texts older than this (hours) are recorded as stale, not answered")
     max_attempts: int = Field(8, ge=1)
     retry_base_seconds: float = Field(10.0, ge=0)
     retry_cap_seconds: float = Field(3600.0, ge=0)

@@ -10,14 +10,17 @@ outbox.
 
 A mobile gets at most ``PISHKHAN_SMS_REPLIES_PER_HOUR`` answers (default 5) in one clock hour;
 the counter is raised by one conditional UPDATE, so parallel texts never pass it. Texts over
-the limit are recorded but not answered (``answer = "limited"``)."""
+the limit are recorded but not answered (``answer = "limited"``). A text older than
+``PISHKHAN_SMS_INBOUND_MAX_AGE_HOURS`` (default 24) is recorded but not answered
+(``answer = "stale"``): a first read of an inbox, or a renamed gateway, can list the line's
+history, and citizens must not get answers to texts of last month."""
 from __future__ import annotations
 
 import hmac
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -105,7 +108,7 @@ def _variables(px: Pishkhan, letter: Letter | None) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Outcome:
     inbound_id: int | None  # None: this provider id was recorded before
-    answer: str = ""        # help | status | unknown | limited | ignored
+    answer: str = ""        # help | status | unknown | limited | ignored | stale
 
 
 def record(px: Pishkhan, org: str, gateway: str, message: Message) -> Outcome:
@@ -123,6 +126,10 @@ def record(px: Pishkhan, org: str, gateway: str, message: Message) -> Outcome:
         assert row is not None
         if sender is None:  # not a mobile (a service number, an operator's notice): no answer
             row.answer = "ignored"
+            return Outcome(row_id, row.answer)
+        max_age = timedelta(hours=px.settings.sms_inbound_max_age_hours)
+        if message.received_at is not None and message.received_at < now() - max_age:
+            row.answer = "stale"
             return Outcome(row_id, row.answer)
         kind, letter = _classify(s, org, message.text, sender)
         row.letter_id = letter.id if letter is not None else None
@@ -164,6 +171,9 @@ def poll_org(px: Pishkhan, slug: str) -> list[Outcome]:
             except ExternalError as exc:
                 messages, error = [], f"{exc.kind}: {exc.detail}"
                 log.warning("inbox of %s/%s: %s", slug, conf.name, error)
+            else:
+                # A read cut at the page cap, or texts passed over, is shown too.
+                error = gateway.inbox_note(cursor)
             for message in messages:
                 outcomes.append(record(px, slug, conf.name, message))
             state.cursor, state.last_poll_at, state.last_error = cursor, now(), error

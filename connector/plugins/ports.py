@@ -210,11 +210,16 @@ class SmsGateway(abc.ABC):
         raise NotImplementedError
 
     def receive(self, cursor: str) -> tuple[list[InboundSms], str]:
-        """Texts that reached our line after ``cursor`` ("" = as far back as the provider
-        keeps), and the cursor to pass next time. A message may come back twice (a provider
+        """Texts that reached our line after ``cursor`` ("" = a first read: a bounded look-back,
+        not the line's whole history), and the cursor to pass next time. A message may come back twice (a provider
         that marks texts read, a cursor saved before a crash): the core records each provider
         id once. Only called when ``supports_inbox``; raises the error classes."""
         raise NotImplementedError
+
+    def inbox_note(self, cursor: str) -> str | None:
+        """What the admin should know about a read that went well but not wholly (cut at a
+        page cap, texts passed over), from the cursor ``receive`` returned; None if nothing."""
+        return None
 
     def parse_push(self, fields: Mapping[str, str]) -> list[InboundSms]:
         """The texts in one call the provider made to our push URL (query or form fields);

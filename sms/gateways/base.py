@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import requests
@@ -22,7 +23,7 @@ from connector.domain.errors import (
     TransientError,
 )
 from connector.plugins.explain import check_options
-from connector.domain.normalize import mobile
+from connector.domain.normalize import digits_only, mobile
 from connector.plugins.secrets import env_secret, scrub
 
 T = TypeVar("T")
@@ -123,6 +124,26 @@ def national_mobile(to: str) -> str:
 def international_mobile(to: str, plus: bool = True) -> str:
     """+989xxxxxxxxx (or 989xxxxxxxxx)."""
     return ("+98" if plus else "98") + national_mobile(to)[1:]
+
+
+def line_key(number: object) -> str:
+    """A line number as the providers' inboxes may write it (+983000505, 983000505, 03000505,
+    3000505, None) reduced to one form, so a text to our line is never taken for another's;
+    an absent line (None, "") is "" and means "ours"."""
+    digits = "".join(ch for ch in digits_only("" if number is None else str(number))
+                     if ch.isdigit())
+    digits = digits[2:] if digits.startswith("00") else digits  # 0098…
+    return (digits[2:] if digits.startswith("98") else digits).lstrip("0")
+
+
+def parse_utc(text: object) -> datetime | None:
+    """An ISO 8601 time (``2024-07-02T14:00:34.975Z``) as naive UTC; a value without an
+    offset is taken as UTC, as these APIs write their times; None when it is not one."""
+    try:
+        value = datetime.fromisoformat(str(text or "").strip())
+    except ValueError:
+        return None
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
 
 
 def numeric_reference(client_reference: str) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from connector.domain.errors import (
@@ -22,7 +22,17 @@ from connector.domain.errors import (
 from connector.domain.clock import now
 from connector.plugins.ports import InboundSms, SmsGateway, SmsGatewayCapabilities, SmsResult
 
-from .base import ApiKeyOptions, HttpClient, Options, check_tokens, classify, national_mobile
+from .base import (
+    ApiKeyOptions,
+    HttpClient,
+    Options,
+    check_tokens,
+    classify,
+    line_key,
+    national_mobile,
+    parse_utc,
+)
+from .inbox import Page, Pages, Resume, note, read_pages
 
 log = logging.getLogger(__name__)
 
@@ -116,62 +126,80 @@ class GhasedakGateway(SmsGateway):
         items = self._check([client_reference], True)
         return self._result(items[0]) if items else None
 
-    def _inbox_pages(self, is_read: bool, start: datetime, end: datetime
-                     ) -> tuple[list[Mapping[str, Any]], bool]:
-        """Every item of one IsRead value in the window, and whether the last page was reached."""
-        items: list[Mapping[str, Any]] = []
-        for index in range(1, self.INBOX_PAGES + 1):  # PageIndex counts from 1
+    def _inbox_pages(self, is_read: bool, start: datetime, end: datetime, page: int
+                     ) -> Pages:
+        """The items of one IsRead value in the window from ``page`` (1-based) on. Whatever
+        ``hasNextPage`` says (it may be missing), a full page may have more after it."""
+        def fetch(index: int) -> Page:
             data = self._call("GET", "GetReceivedSmsesPaging", write=False, params={
                 "LineNumber": self.sender, "IsRead": "true" if is_read else "false",
                 "StartDate": _iso(start), "EndDate": _iso(end), "PageIndex": index,
                 "PageSize": self.INBOX_PAGE})
             data = data if isinstance(data, Mapping) else {}
-            page = data.get("items") or []
-            items.extend(i for i in page if isinstance(i, Mapping))
-            if not data.get("hasNextPage") or not page:
-                return items, True
-        return items, False
+            total = data.get("totalPages")
+            return Page([i for i in data.get("items") or [] if isinstance(i, Mapping)],
+                        total if isinstance(total, int) else None)
+
+        return read_pages(fetch, lambda i: parse_utc(i.get("receiveDate")), first=1,
+                          start=page, limit=self.INBOX_PAGES, size=self.INBOX_PAGE)
 
     def receive(self, cursor: str) -> tuple[list[InboundSms], str]:
         """``GetReceivedSmsesPaging`` for our line from a little before the newest
         ``receiveDate`` already seen (the cursor) to an hour past our clock, page by page.
         ``IsRead`` is a filter and reading does not change it here, so both values are read: a
         text someone opened in Ghasedak's panel is still answered. Texts in the overlap come
-        back again; the core records each ``id`` once."""
-        seen = _parse(cursor)
+        back again; the core records each ``id`` once. A read cut at the page cap keeps its
+        window and where it stopped in the cursor (the window's end narrowed to the oldest
+        text read when the pages come newest first), and the next read goes on from there."""
+        r = Resume.parse(cursor)
+        seen = parse_utc(r.seen) if r.seen else None
         start = seen - self.OVERLAP if seen else now() - self.FIRST_LOOK_BACK
         end = now() + timedelta(hours=1)  # the provider's clock may run ahead of ours
+        phase, page = 0, 1
+        if r.cut:
+            end_text, _, phase_text = r.extra.partition("~")
+            end = parse_utc(end_text) or end
+            phase, page = (1, r.page) if phase_text == "1" else (0, r.page)
         found: dict[str, InboundSms] = {}
-        for is_read in (False, True):
-            items, whole = self._inbox_pages(is_read, start, end)
-            if not whole:
-                log.warning("%s: more than %d texts in one read; the rest are passed over",
-                            self.name, self.INBOX_PAGES * self.INBOX_PAGE)
-            for item in items:
-                if item.get("id") is None or str(item.get("lineNumber", self.sender)) not in (
-                        "", self.sender):
+        dropped, line = 0, line_key(self.sender)
+        after: Resume | None = None
+        for is_read in (False, True)[phase:]:
+            pages = self._inbox_pages(is_read, start, end, page)
+            for item in pages.rows:
+                if item.get("id") is None:
+                    continue
+                if line_key(item.get("lineNumber")) not in ("", line):
+                    dropped += 1
                     continue
                 found[str(item["id"])] = InboundSms(
-                    str(item["id"]), str(item.get("sender", "")), str(item.get("message", "")),
-                    _parse(str(item.get("receiveDate") or "")),
-                    str(item.get("lineNumber", "")))
-        dates = [m.received_at for m in found.values() if m.received_at] + (
-            [seen] if seen else [])
-        newest = max(dates) if dates else None
+                    str(item["id"]), str(item.get("sender") or ""),
+                    str(item.get("message") or ""), parse_utc(item.get("receiveDate")),
+                    str(item.get("lineNumber") or ""))
+            if pages.next_page is not None:
+                log.warning("%s: more than %d texts in one read; the rest are read next time",
+                            self.name, self.INBOX_PAGES * self.INBOX_PAGE)
+                dates = [parse_utc(i.get("receiveDate")) for i in pages.rows]
+                oldest = min([d for d in dates if d], default=None)
+                narrow = pages.order == "newest-first" and oldest is not None and oldest < end
+                after = Resume(r.seen, "", 1 if narrow else pages.next_page, True, dropped,
+                               f"{_iso(oldest if narrow else end)}~{int(is_read)}")
+                break
+            page = 1
+        dates = [m.received_at for m in found.values() if m.received_at]
+        top = max(dates + [d for d in (parse_utc(r.top),) if d], default=None)
+        if after is not None:
+            after = after.but(top=_iso(top) if top else "")
+        else:
+            newest = max([d for d in (seen, top) if d], default=None)
+            after = Resume(_iso(newest) if newest else "", dropped=dropped)
         messages = sorted(found.values(), key=lambda m: m.received_at or datetime.min)
-        return messages, _iso(newest) if newest else cursor
+        return messages, str(after)
+
+    def inbox_note(self, cursor: str) -> str | None:
+        return note(cursor, self.INBOX_PAGES, self.INBOX_PAGE)
 
 
 def _iso(value: datetime) -> str:
     """Naive UTC as the API's date-time (ISO 8601 with Z)."""
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
-
-def _parse(text: str) -> datetime | None:
-    """``2024-07-02T14:00:34.975Z`` as naive UTC; a value without an offset is taken as UTC,
-    as the API writes its dates."""
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value

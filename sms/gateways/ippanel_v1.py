@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from connector.domain.errors import (
@@ -20,10 +20,20 @@ from connector.domain.errors import (
     PermanentError,
     TransientError,
 )
-from connector.domain.normalize import digits_only
+from connector.domain.clock import now
 from connector.plugins.ports import InboundSms, SmsGateway, SmsGatewayCapabilities, SmsResult
 
-from .base import ApiKeyOptions, HttpClient, Options, check_tokens, classify, international_mobile
+from .base import (
+    ApiKeyOptions,
+    HttpClient,
+    Options,
+    check_tokens,
+    classify,
+    international_mobile,
+    line_key,
+    parse_utc,
+)
+from .inbox import Page, Pages, Resume, note, read_pages
 
 log = logging.getLogger(__name__)
 DEFAULT_URL = "https://api2.ippanel.com/api/v1"
@@ -42,20 +52,16 @@ STATES: dict[int, str] = {0: "sending", 1: "pending", 2: "delivered", 3: "tempor
                           4: "permanent-failure"}
 
 
-def _line(number: str) -> str:
-    """A line number without its country prefix, so +983000505, 983000505 and 3000505 match."""
-    digits = digits_only(number)
-    return digits[2:] if digits.startswith("98") else digits.lstrip("0")
-
-
 class IppanelGateway(SmsGateway):
     options_model = ApiKeyOptions
     name = "ippanel"
     capabilities = SmsGatewayCapabilities(supports_status_query=True, supports_template=True,
                                           supports_inbox=True)
-    # Inbox reads: pages of 100 from the newest, at most 20 pages a read; texts within this
-    # long before the newest one seen are read again (a text can be listed late).
+    # Inbox reads: pages of 100, at most 20 pages a read; texts within this long before the
+    # newest one seen are read again (a text can be listed late); a first read (no cursor)
+    # takes texts of the last day only, not the whole history.
     INBOX_PAGE, INBOX_PAGES, OVERLAP = 100, 20, timedelta(minutes=30)
+    FIRST_LOOK_BACK = timedelta(days=1)
 
     def __init__(self, api_key: str, sender: str, url: str = DEFAULT_URL,
                  timeouts: tuple[float, float] = (3.0, 10.0)) -> None:
@@ -112,36 +118,67 @@ class IppanelGateway(SmsGateway):
         return found
 
     def receive(self, cursor: str) -> tuple[list[InboundSms], str]:
-        """``GET inbox?page=0..&per_page=100``, newest first (the order IPPanel's panel lists
-        its inbox in), until a whole page is older than the cursor (the newest ``created_at``
-        already seen) less the overlap, or the last page. Texts to another of the account's
-        lines are left alone."""
-        seen = _parse(cursor)
-        horizon = seen - self.OVERLAP if seen else None
-        out: dict[str, InboundSms] = {}
-        for page in range(self.INBOX_PAGES):  # 0-based, as the SDK counts
+        """``GET inbox?page=0..&per_page=100``. IPPanel's panel lists its inbox newest first,
+        but the API does not document an order: the read stops early, at a page reaching the
+        cursor (the newest ``created_at`` already seen) less the overlap, only when the page
+        order shows newest first; otherwise it reads to ``meta.pages``. A first read looks back
+        ``FIRST_LOOK_BACK``. Texts to another of the account's lines are counted, not read."""
+        r = Resume.parse(cursor)
+        seen = parse_utc(r.seen) if r.seen else None
+        horizon = seen - self.OVERLAP if seen else now() - self.FIRST_LOOK_BACK
+        line = line_key(self.sender)
+
+        def fetch(page: int) -> Page:  # 0-based, as the SDK counts
             data, meta = self._call("GET", "inbox", write=False,
                                     params={"page": page, "per_page": self.INBOX_PAGE})
-            items = [i for i in data or [] if isinstance(i, Mapping)]
-            fresh = [i for i in items if horizon is None or (_parse(str(i.get("created_at")))
-                                                             or horizon) >= horizon]
-            for item in fresh:
-                if str(item.get("to") or "") and _line(str(item["to"])) != _line(self.sender):
-                    continue
-                message = _inbound(item)
-                out[message.provider_id] = message
-            pages = (meta or {}).get("pages") if isinstance(meta, Mapping) else None
-            last = not items or (isinstance(pages, int) and page + 1 >= pages)
-            if last or not fresh:
-                break
+            pages = meta.get("pages") if isinstance(meta, Mapping) else None
+            return Page([i for i in data or [] if isinstance(i, Mapping)],
+                        pages if isinstance(pages, int) else None)
+
+        def at(item: Mapping[str, Any]) -> datetime | None:
+            return parse_utc(item.get("created_at"))
+
+        def reached(items: list[Any]) -> bool:
+            return any((d := at(i)) is not None and d < horizon for i in items)
+
+        def read(start: int) -> Pages:
+            return read_pages(fetch, at, first=0, start=start, limit=self.INBOX_PAGES,
+                              size=self.INBOX_PAGE, reached=reached)
+
+        pages = read(r.page)
+        if r.page and not pages.rows:  # texts were deleted: the resume point is past the end
+            pages = read(0)
+        out: dict[str, InboundSms] = {}
+        dropped = 0
+        for item in pages.rows:
+            when = at(item)
+            if when is not None and when < horizon:
+                continue
+            if line_key(item.get("to")) not in ("", line):
+                dropped += 1
+                continue
+            message = _inbound(item)
+            out[message.provider_id] = message
+        dates = [m.received_at for m in out.values() if m.received_at]
+        top = max(dates + [d for d in (parse_utc(r.top),) if d], default=None)
+        if pages.next_page is not None:
+            log.warning("%s: more than %d new texts in one read; the rest are read next time",
+                        self.name, self.INBOX_PAGES * self.INBOX_PAGE)
+            after = Resume(r.seen, top.isoformat() if top else "", pages.next_page, True,
+                           dropped)
         else:
-            log.warning("%s: more than %d new texts in one read; the older ones are passed "
-                        "over", self.name, self.INBOX_PAGES * self.INBOX_PAGE)
-        dates = [m.received_at for m in out.values() if m.received_at] + ([seen] if seen else [])
-        newest = max(dates) if dates else None
-        # Oldest first; texts of the same second keep the provider's order (newest first).
-        messages = sorted(reversed(out.values()), key=lambda m: m.received_at or datetime.min)
-        return messages, newest.isoformat() if newest else cursor
+            newest = max([d for d in (seen, top) if d], default=None)
+            after = Resume(newest.isoformat() if newest else "",
+                           page=pages.start_next, dropped=dropped)
+        # Oldest first; texts of the same second keep the order they were sent in.
+        listed = list(out.values())
+        if pages.order != "oldest-first":
+            listed.reverse()
+        messages = sorted(listed, key=lambda m: m.received_at or datetime.min)
+        return messages, str(after)
+
+    def inbox_note(self, cursor: str) -> str | None:
+        return note(cursor, self.INBOX_PAGES, self.INBOX_PAGE)
 
 
 def _inbound(item: Mapping[str, Any]) -> InboundSms:
@@ -153,14 +190,5 @@ def _inbound(item: Mapping[str, Any]) -> InboundSms:
     at, body = str(item.get("created_at") or ""), str(item.get("message") or "")
     raw = "|".join((sender, line, at, hashlib.sha256(body.encode()).hexdigest()))
     return InboundSms("ippanel-" + hashlib.sha256(raw.encode()).hexdigest()[:40], sender, body,
-                      _parse(at), line)
+                      parse_utc(at), line)
 
-
-def _parse(text: str) -> datetime | None:
-    """``created_at`` (ISO 8601, UTC with Z) as naive UTC; without an offset it is taken as
-    UTC like the rest of the API's times."""
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,11 @@ from connector.domain.errors import (
     PermanentError,
     TransientError,
 )
-from connector.domain.clock import TEHRAN
+from connector.domain.clock import TEHRAN, now
 from connector.plugins.ports import InboundSms, SmsResult
 
-from .base import LoginOptions, Options, national_mobile
+from .base import LoginOptions, Options, line_key, national_mobile
+from .inbox import Page, Pages, Resume, note, read_pages
 from .melipayamak import MelipayamakGateway, delivery_state, parse_value
 
 WSDL = Path(__file__).with_name("wsdl") / "melipayamak_send.wsdl"
@@ -37,6 +38,8 @@ BINDING = "{http://tempuri.org/}SendSoap"
 RECEIVE_WSDL = Path(__file__).with_name("wsdl") / "melipayamak_receive.wsdl"
 RECEIVE_BINDING = "{http://tempuri.org/}ReceiveSoap"
 log = logging.getLogger(__name__)
+# Answers come from the network: no DTD, no entities, nothing fetched from elsewhere.
+SAFE_XML = zeep.Settings(forbid_dtd=True, forbid_entities=True, forbid_external=True)
 
 
 class _Transport(Transport):
@@ -74,8 +77,9 @@ class MelipayamakSoapGateway(MelipayamakGateway):
     options_model = MelipayamakSoapOptions
     name = "melipayamak-soap"
     default_url = "https://api.payamak-panel.com/post/send.asmx"
-    # Inbox reads: GetMessages pages of 100, newest first, at most 10 pages a read.
-    INBOX_PAGE, INBOX_PAGES = 100, 10
+    # Inbox reads: GetMessages pages of 100, at most 10 pages a read; a first read (no cursor)
+    # takes texts of the last day only, not the panel's whole history.
+    INBOX_PAGE, INBOX_PAGES, FIRST_LOOK_BACK = 100, 10, timedelta(days=1)
 
     def __init__(self, username: str, password: str, sender: str,
                  url: str = "https://api.payamak-panel.com/post/send.asmx",
@@ -84,9 +88,9 @@ class MelipayamakSoapGateway(MelipayamakGateway):
         super().__init__(username, password, sender, url, timeouts)
         transport = _Transport(session=self.http.session, timeout=timeouts[1],
                               operation_timeout=timeouts)  # type: ignore[arg-type]
-        client = zeep.Client(str(WSDL), transport=transport)
+        client = zeep.Client(str(WSDL), transport=transport, settings=SAFE_XML)
         self.service = client.create_service(BINDING, url)
-        receiver = zeep.Client(str(RECEIVE_WSDL), transport=transport)
+        receiver = zeep.Client(str(RECEIVE_WSDL), transport=transport, settings=SAFE_XML)
         self.receiver = receiver.create_service(RECEIVE_BINDING,
                                                 receive_url or receive_address(url))
 
@@ -141,33 +145,65 @@ class MelipayamakSoapGateway(MelipayamakGateway):
                 for pid, code in zip(provider_ids, codes) if code >= 0}
 
     def receive(self, cursor: str) -> tuple[list[InboundSms], str]:
-        """``GetMessages(location=1, from=our line)``, newest first, page by page (``index``,
-        ``count``) until a page is short or reaches a ``MsgID`` at or below the cursor (the
-        highest already seen). Receive.asmx also has GetMessagesAfterID, but its ``msgId`` is
-        an int while MsgID is a long, so the cursor is kept on our side. Records are read with
-        the REST receive's field names (MsgID, Body, SendDate, Sender, Receiver)."""
-        seen = int(cursor) if cursor.isdigit() else 0
+        """``GetMessages(location=1, from=our line)`` page by page (``index``, ``count``).
+        Receive.asmx also has GetMessagesAfterID, but its ``msgId`` is an int while MsgID is a
+        long, so the cursor (the highest ``MsgID`` read) is kept on our side. The panel lists
+        newest first, but that is not documented: the read stops early at the cursor only when
+        the page order shows it, and otherwise reads to the last page (see ``inbox.read_pages``).
+        A first read looks back ``FIRST_LOOK_BACK``. Records are read with the REST receive's
+        field names (MsgID, Body, SendDate, Sender, Receiver)."""
+        r = Resume.parse(cursor)
+        seen = int(r.seen) if r.seen.isdigit() else 0
+        since = None if seen else now() - self.FIRST_LOOK_BACK
+        line = line_key(self.sender)
+
+        def fetch(page: int) -> Page:
+            return Page(self._invoke("GetMessages", False, service=self.receiver, location=1,
+                                     index=page * self.INBOX_PAGE, count=self.INBOX_PAGE,
+                                     **{"from": self.sender}) or [])
+
+        def key(row: Any) -> int | None:
+            return parse_value(getattr(row, "MsgID", None))
+
+        def reached(rows: list[Any]) -> bool:  # the cursor, or on a first read the look-back
+            if seen:
+                return any((key(row) or 0) <= seen for row in rows)
+            dates = [_soap_date(getattr(row, "SendDate", None)) for row in rows]
+            return any(d is not None and since is not None and d < since for d in dates)
+
+        def read(start: int) -> Pages:
+            return read_pages(fetch, key, first=0, start=start, limit=self.INBOX_PAGES,
+                              size=self.INBOX_PAGE, reached=reached)
+
+        pages = read(r.page)
+        if r.page and not pages.rows:  # texts were deleted: the resume point is past the end
+            pages = read(0)
         out: dict[int, InboundSms] = {}
-        for page in range(self.INBOX_PAGES):
-            rows = self._invoke("GetMessages", False, service=self.receiver, location=1,
-                                index=page * self.INBOX_PAGE, count=self.INBOX_PAGE,
-                                **{"from": self.sender}) or []
-            ids = [parse_value(getattr(r, "MsgID", None)) for r in rows]
-            for row, mid in zip(rows, ids):
-                receiver = str(getattr(row, "Receiver", "") or "")
-                if mid is None or mid <= seen or receiver not in ("", self.sender):
-                    continue
-                out[mid] = InboundSms(str(mid), str(getattr(row, "Sender", "") or ""),
-                                      str(getattr(row, "Body", "") or ""),
-                                      _soap_date(getattr(row, "SendDate", None)), receiver)
-            known = [i for i in ids if i is not None]
-            if len(rows) < self.INBOX_PAGE or (known and min(known) <= seen):
-                break
+        dropped = 0
+        for row in pages.rows:
+            mid = parse_value(getattr(row, "MsgID", None))
+            at = _soap_date(getattr(row, "SendDate", None))
+            receiver = str(getattr(row, "Receiver", "") or "")
+            if mid is None or mid <= seen or (since and at and at < since):
+                continue
+            if line_key(receiver) not in ("", line):
+                dropped += 1
+                continue
+            out[mid] = InboundSms(str(mid), str(getattr(row, "Sender", "") or ""),
+                                  str(getattr(row, "Body", "") or ""), at, receiver)
+        top = max([int(r.top) if r.top.isdigit() else 0, *out])
+        if pages.next_page is not None:
+            log.warning("%s: more than %d new texts in one read; the rest are read next time",
+                        self.name, self.INBOX_PAGES * self.INBOX_PAGE)
+            after = Resume(r.seen, str(top or ""), pages.next_page, True, dropped)
         else:
-            log.warning("%s: more than %d new texts in one read; the older ones are passed "
-                        "over", self.name, self.INBOX_PAGES * self.INBOX_PAGE)
-        newest = max([seen, *out])
-        return [out[k] for k in sorted(out)], str(newest) if newest else ""
+            newest = max(seen, top)
+            after = Resume(str(newest) if newest else "",
+                           page=pages.start_next, dropped=dropped)
+        return [out[k] for k in sorted(out)], str(after)
+
+    def inbox_note(self, cursor: str) -> str | None:
+        return note(cursor, self.INBOX_PAGES, self.INBOX_PAGE)
 
 
 def _soap_date(value: Any) -> datetime | None:

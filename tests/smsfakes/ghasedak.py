@@ -21,14 +21,19 @@ class FakeGhasedak(FakeProvider):
     def __init__(self) -> None:
         super().__init__()
         self.inbox: list[dict] = []  # texts to the account's lines, oldest first
+        self.newest_first = False  # the order of a page; not documented
+        self.paging_flags = True  # hasNextPage and totalPages in the answer (may be missing)
 
     def citizen_texts(self, sender: str, text: str, line: str = "30005088",
-                      at: datetime | None = None) -> int:
+                      at: datetime | None = None, listed_as: object = "") -> int:
+        """``listed_as``: the lineNumber the answer shows, when not ``line`` as given (None,
+        +98…)."""
         when = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
         mid = int(self.new_id())
         self.inbox.append({"id": mid, "message": text, "sender": sender, "lineNumber": line,
                            "receiveDate": when.isoformat(timespec="milliseconds")
-                           .replace("+00:00", "Z"), "read": False})
+                           .replace("+00:00", "Z"), "read": False,
+                           "listed_as": line if listed_as == "" else listed_as})
         return mid
 
     def _received(self, args: dict) -> Response:
@@ -46,15 +51,22 @@ class FakeGhasedak(FakeProvider):
         if index < 1 or not 1 <= size <= 200:
             return self._answer(400)
         found = [m for m in found if start <= _when(m["receiveDate"]) <= end]
+        if self.newest_first:
+            found.reverse()
         pages = (len(found) + size - 1) // size
-        return self._answer(200, {
-            "pageIndex": index, "pageSize": size, "totalCount": len(found), "totalPages": pages,
-            "hasPreviousPage": index > 1, "hasNextPage": index < pages,
-            "items": [self._public(m) for m in found[(index - 1) * size:index * size]]})
+        answer = {"pageIndex": index, "pageSize": size, "totalCount": len(found),
+                  "totalPages": pages, "hasPreviousPage": index > 1, "hasNextPage": index < pages,
+                  "items": [self._public(m) for m in found[(index - 1) * size:index * size]]}
+        if not self.paging_flags:
+            for k in ("totalCount", "totalPages", "hasPreviousPage", "hasNextPage"):
+                del answer[k]
+        return self._answer(200, answer)
 
     @staticmethod
     def _public(m: dict) -> dict:
-        return {k: v for k, v in m.items() if k != "read"}
+        out = {k: v for k, v in m.items() if k not in ("read", "listed_as")}
+        out["lineNumber"] = m["listed_as"]
+        return out
 
     def _answer(self, code: int, data: object = None) -> Response:
         return json_response({"isSuccess": code == 200, "statusCode": code,

@@ -20,6 +20,7 @@ class FakeIppanel(FakeProvider):
     def __init__(self) -> None:
         super().__init__()
         self.inbox: list[dict] = []  # texts to the account's lines, oldest first
+        self.newest_first = True  # the panel's order; the API does not document it
 
     def citizen_texts(self, sender: str, text: str, line: str = "+983000505",
                       at: datetime | None = None) -> None:
@@ -73,7 +74,7 @@ class FakeIppanel(FakeProvider):
                 return self._answer(422)
             if page < 0 or not 1 <= size <= 100:
                 return self._answer(422)
-            items = list(reversed(self.inbox))
+            items = list(reversed(self.inbox)) if self.newest_first else list(self.inbox)
             pages = (len(items) + size - 1) // size
             return self._answer(200, items[page * size:(page + 1) * size], {
                 "total": len(items), "limit": size, "page": page, "pages": pages,

@@ -3,6 +3,8 @@ HTTP Basic auth as username/domain. Errors: a non-zero status at the top or per 
 from __future__ import annotations
 
 import base64
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from werkzeug.wrappers import Request, Response
 
@@ -19,7 +21,10 @@ class FakeMagfa(FakeProvider):
 
     def citizen_texts(self, sender: str, text: str, line: str = "30001234") -> None:
         self.inbox.append({"body": text, "senderNumber": "98" + sender[-10:],
-                           "recipientNumber": line, "date": "2026-11-22 10:00:00"})
+                           "recipientNumber": line,
+                           # Tehran time, when the citizen sent it (now)
+                           "date": datetime.now(ZoneInfo("Asia/Tehran")).strftime(
+                               "%Y-%m-%d %H:%M:%S")})
 
     def handle(self, request: Request) -> Response:
         expected = base64.b64encode(f"{USERNAME}/{DOMAIN}:{PASSWORD}".encode()).decode()

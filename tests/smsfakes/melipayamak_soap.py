@@ -21,8 +21,10 @@ NS = "http://tempuri.org/"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
-def _envelope(body: str, status: int = 200) -> Response:
-    xml = (f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP}">'
+def _envelope(body: str, status: int = 200, doctype: bool = False) -> Response:
+    xml = ('<?xml version="1.0" encoding="utf-8"?>'
+           + ('<!DOCTYPE soap:Envelope [<!ELEMENT x ANY>]>' if doctype else "")
+           + f'<soap:Envelope xmlns:soap="{SOAP}">'
            f"<soap:Body>{body}</soap:Body></soap:Envelope>")
     return Response(xml.encode(), status=status, content_type="text/xml; charset=utf-8")
 
@@ -37,10 +39,14 @@ class FakeMelipayamakSoap(FakeProvider):
         self.inbox: list[dict] = []  # texts to the account's lines, oldest first
         self.receive_paths: list[str] = []
         self.missing: set[str] = set()  # addresses where no service lives (HTTP 404)
+        self.newest_first = True  # the panel's order; not documented, so tests try the other
+        self.doctype = False  # answer with a DOCTYPE, which a SOAP answer never has
 
-    def citizen_texts(self, sender: str, text: str, line: str = "50004001") -> int:
+    def citizen_texts(self, sender: str, text: str, line: str = "50004001",
+                      at: datetime | None = None) -> int:
         mid = 20000 + len(self.inbox) + 1  # inbox ids are their own series, far below recIds
-        when = datetime.now(ZoneInfo("Asia/Tehran")).replace(tzinfo=None, microsecond=0)
+        when = (at or datetime.now()).astimezone(ZoneInfo("Asia/Tehran")).replace(
+            tzinfo=None, microsecond=0)
         # In the order of the MessagesBL record (a sequence).
         self.inbox.append({"MsgID": mid, "Body": text, "SendDate": when.isoformat(),
                            "Sender": sender, "Receiver": line, "Parts": 1, "IsRead": False})
@@ -51,14 +57,14 @@ class FakeMelipayamakSoap(FakeProvider):
         if text("location") != "1":
             rows = []
         else:
-            rows = [m for m in reversed(self.inbox)
+            rows = [m for m in (reversed(self.inbox) if self.newest_first else self.inbox)
                     if not text("from") or m["Receiver"] == text("from")]
             index, count = int(text("index") or 0), int(text("count") or 0)
             rows = rows[index:index + count]
         records = "".join("<MessagesBL>" + "".join(f"<{k}>{_xml(v)}</{k}>" for k, v in m.items())
                           + "</MessagesBL>" for m in rows)
         return _envelope(f'<GetMessagesResponse xmlns="{NS}"><GetMessagesResult>{records}'
-                         "</GetMessagesResult></GetMessagesResponse>")
+                         "</GetMessagesResult></GetMessagesResponse>", doctype=self.doctype)
 
     def new_id(self) -> str:
         return str(5161000000000 + int(super().new_id()))
