@@ -338,7 +338,7 @@ def test_the_command_line_adds_lists_and_removes_subscriptions(tmp_path):
 
     added = run("webhooks", "add", "demo", "https://hooks.example.ir/in?key=k1",
                 "--secret-env", "HOOK_SECRET", "--types", "ir.pishkhan.letter.registered")
-    assert added.exit_code == 0 and "HOOK_SECRET is not set" in added.output
+    assert added.exit_code == 0 and "HOOK_SECRET اینجا مقدار ندارد" in added.output
     sub_id = int(added.output.strip().splitlines()[-1])
     listed = json.loads(run("webhooks", "list", "demo", "--json").output)
     assert listed == [{"id": sub_id, "org": "demo", "url": "https://hooks.example.ir/in",
