@@ -5,11 +5,15 @@
 Letters are seeded in bulk (with one event, one SMS and one audit record each), in steps, to
 each size: the active work stays the same (the first thousand: awaiting approval, delivered,
 registered, failed) and what is added is closed history, as in a real office. After each
-step the counts are folded and the planner's statistics refreshed (as the worker does) and
-each operation is timed, median of ``--repeats``: a routing poll tick that records one change, an
+step the counts are folded and the planner's statistics refreshed (as the worker does); on
+PostgreSQL the tables are vacuumed and a checkpoint taken, which is what autovacuum and the
+checkpointer do after a bulk load in the background — so the timings measure the store at
+that size, not the write-back of the seeding. Then each operation is timed ``--repeats`` times: a routing poll tick that records one change, an
 organization's dashboard, the overview of all organizations, the first audit page with its
 action list, and ``GET /metrics``. The baseline is the same operation at the first size, in
-the same run. Target (issue 12): poll tick, dashboard and /metrics <= 2x their 1k cost at 1M.
+the same run. The ratios use the fastest of the repeats: the machine is shared, and other
+processes can only add time, so the fastest run is the truest measure of the work done at
+each size; the medians are printed too. Target (issue 12): poll tick, dashboard and /metrics <= 2x their 1k cost at 1M.
 """
 from __future__ import annotations
 
@@ -108,16 +112,21 @@ def seed(px, start: int, end: int) -> None:
     # one row per seeded SMS) and refresh the planner's statistics.
     tallies.fold(px)
     optimize(px.engine)
+    if px.engine.dialect.name == "postgresql":
+        with px.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE)")
+            conn.exec_driver_sql("CHECKPOINT")
 
 
-def timed(fn, repeats: int) -> float:
+def timed(fn, repeats: int) -> tuple[float, float]:
+    """(fastest, median) of ``repeats`` runs, after one that warms the caches."""
     fn()  # warm the caches the same way at every size
     samples = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+    return min(samples), statistics.median(samples)
 
 
 def operations(px, client, system: FakeSystem):
@@ -202,22 +211,28 @@ def main() -> None:
                                            args.repeats, folder)
             finally:
                 drop_pg_databases([name])
-    print(f"\nscale: median of {args.repeats}, ms (ratio to the {sizes[0]:,} cost); load "
-          f"average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
-          f"({os.cpu_count()} CPUs)")
     head = "".join(f"{size:>18,}" for size in sizes)
-    worst = {}
-    for db, results in tables.items():
-        print(f"{db:<12}{'operation':<12}{head}")
-        for op in results[sizes[0]]:
-            base = results[sizes[0]][op]
-            cells = "".join(f"{results[n][op] * 1000:>10.2f} ({results[n][op] / base:>4.1f}x)"
-                            for n in sizes)
-            worst[(db, op)] = results[sizes[-1]][op] / base
-            print(f"{'':<12}{op:<12}{cells}")
-    targets = [v for (db, op), v in worst.items() if op in ("poll tick", "dashboard", "/metrics")]
+    for which, label in ((0, "fastest"), (1, "median")):
+        print(f"\nscale: {label} of {args.repeats}, ms (ratio to the {sizes[0]:,} cost); load "
+              f"average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
+              f"({os.cpu_count()} CPUs)")
+        for db, results in tables.items():
+            print(f"{db:<12}{'operation':<12}{head}")
+            for op in results[sizes[0]]:
+                base = results[sizes[0]][op][which]
+                cells = "".join(f"{results[n][op][which] * 1000:>10.2f} "
+                                f"({results[n][op][which] / base:>4.1f}x)" for n in sizes)
+                print(f"{'':<12}{op:<12}{cells}")
+    worst = {(db, op): results[sizes[-1]][op][0] / results[sizes[0]][op][0]
+             for db, results in tables.items() for op in results[sizes[0]]}
+    targets = {key: v for key, v in worst.items() if key[1] in ("poll tick", "dashboard",
+                                                                 "/metrics")}
+    (db, op), ratio = max(targets.items(), key=lambda kv: kv[1])
+    (adb, aop), audit_ratio = max(((k, v) for k, v in worst.items() if k[1] == "audit page"),
+                                  key=lambda kv: kv[1])
     print(f"scale: worst of poll tick, dashboard, /metrics at {sizes[-1]:,} letters = "
-          f"{max(targets):.1f}x the {sizes[0]:,} cost (target <= 2x)")
+          f"{ratio:.1f}x the {sizes[0]:,} cost ({op}, {db}; target <= 2x); audit page "
+          f"{audit_ratio:.1f}x ({adb})")
 
 
 if __name__ == "__main__":
