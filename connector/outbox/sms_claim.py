@@ -139,18 +139,20 @@ def _orphaned(s: Session, row: Any, at: datetime) -> None:
 
 
 class Departures:
-    """Writes "this request is leaving" (``request_sent_at``) for the sends of one dispatch,
-    several in one transaction: a send waits until its own row is committed, as before, but
-    the threads that reach the door together share one UPDATE and one commit (group commit)
-    instead of queueing for the database's write lock one by one."""
+    """Writes "this request is leaving" (``request_sent_at``) for the sends of one dispatch.
+    A send waits until its own row is committed, as before; but a send that finds the writers
+    busy has its row written with the others that gathered meanwhile, in one UPDATE and one
+    commit (group commit), instead of each queueing for a commit of its own. SQLite has one
+    writer at a time anyway; a server database takes a few at once."""
 
     def __init__(self, px: Pishkhan) -> None:
         self.px = px
         self._cond = threading.Condition()
         self._waiting: list[int] = []
         self._batch = 1  # the batch now gathering ids
-        self._written = 0  # the last batch committed (or failed)
-        self._writing = False
+        self._done: set[int] = set()  # batches committed (or failed)
+        self._writing = 0
+        self._writers = 1 if px.engine.dialect.name == "sqlite" else 4
         self._failed: dict[int, BaseException] = {}
 
     def leave(self, note_id: int) -> None:
@@ -158,23 +160,25 @@ class Departures:
         with self._cond:
             self._waiting.append(note_id)
             mine = self._batch
-            while self._written < mine:
-                if self._writing:
-                    self._cond.wait()
+            while mine not in self._done:
+                if mine != self._batch or self._writing >= self._writers:
+                    self._cond.wait()  # being written, or the writers are busy: gather
                     continue
-                # Nobody is writing: this thread writes what has gathered, its own id included.
-                ids, self._waiting, self._writing = self._waiting, [], True
-                batch, self._batch = self._batch, self._batch + 1
+                # A writer is free: this thread writes what has gathered, its own id included.
+                ids, self._waiting = self._waiting, []
+                self._batch += 1
+                self._writing += 1
                 self._cond.release()
                 try:
                     with self.px.engine.begin() as conn:
                         conn.execute(update(Notification).where(Notification.id.in_(ids))
                                      .values(request_sent_at=now()))
                 except BaseException as exc:  # every send of the batch must know
-                    self._failed[batch] = exc
+                    self._failed[mine] = exc
                 finally:
                     self._cond.acquire()
-                    self._writing, self._written = False, batch
+                    self._writing -= 1
+                    self._done.add(mine)
                     self._cond.notify_all()
             if mine in self._failed:
                 raise self._failed[mine]
