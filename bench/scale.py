@@ -2,14 +2,19 @@
 
     .venv/bin/python bench/scale.py [--sizes 1000,100000,1000000] [--pg] [--repeats 15]
 
-Letters are seeded in bulk (with one event, one SMS and one audit record each), in steps, to
-each size: the active work stays the same (the first thousand: awaiting approval, delivered,
-registered, failed) and what is added is closed history, as in a real office. After each
-step the counts are folded and the planner's statistics refreshed (as the worker does) and
-each operation is timed, median of ``--repeats``: a routing poll tick that records one change, an
-organization's dashboard, the overview of all organizations, the first audit page with its
-action list, and ``GET /metrics``. The baseline is the same operation at the first size, in
-the same run. Target (issue 12): poll tick, dashboard and /metrics <= 2x their 1k cost at 1M.
+Each size gets its own store, seeded in bulk (one event, one SMS and one audit record per
+letter): the active work is the same in all (the first thousand letters: awaiting approval,
+delivered, registered, failed) and what the larger ones add is closed history, as in a real
+office. After seeding, the counts are folded and the planner's statistics refreshed (as the
+worker does); on PostgreSQL the tables are vacuumed and a checkpoint taken, which autovacuum
+and the checkpointer do after a bulk load in the background, so the timings measure the store
+at that size, not the write-back of the seeding. Then each operation is timed on every store
+in turn, ``--repeats`` rounds, so all sizes run under the same load of the shared machine: a
+routing poll tick that records one change, an organization's dashboard, the overview of all
+organizations, the first audit page with its action list, and ``GET /metrics``. The baseline
+is the same operation on the smallest store, in the same rounds. The ratios use the fastest
+of the repeats (other processes can only add time); the medians are printed too. Target
+(issue 12): poll tick, dashboard and /metrics <= 2x their 1k cost at 1M.
 """
 from __future__ import annotations
 
@@ -47,6 +52,7 @@ from connector.store.models import (  # noqa: E402
 )
 from tests.fakes import FakeSystem, RecordingGateway  # noqa: E402
 
+OPERATIONS = ("poll tick", "dashboard", "overview", "audit page", "/metrics")
 ORGS = ("demo", "demo-portal", "demo-legacy", "demo-odbc")
 ACTIVE = (("awaiting_approval", 100), ("delivered", 300), ("registered", 300),
           ("delivery_failed", 50), ("dead", 10))
@@ -108,16 +114,10 @@ def seed(px, start: int, end: int) -> None:
     # one row per seeded SMS) and refresh the planner's statistics.
     tallies.fold(px)
     optimize(px.engine)
-
-
-def timed(fn, repeats: int) -> float:
-    fn()  # warm the caches the same way at every size
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+    if px.engine.dialect.name == "postgresql":
+        with px.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE)")
+            conn.exec_driver_sql("CHECKPOINT")
 
 
 def operations(px, client, system: FakeSystem):
@@ -149,12 +149,13 @@ def operations(px, client, system: FakeSystem):
     }
 
 
-def run(name: str, url: str, sizes: list[int], repeats: int, folder: Path) -> dict:
+def store(name: str, url: str, size: int, folder: Path):
+    """A store seeded with ``size`` letters, and the operations to time on it."""
     orgs = folder / "orgs"
     if not orgs.exists():
         shutil.copytree(ROOT / "config" / "organizations", orgs)
     settings = load_settings({
-        "PISHKHAN_VAR_DIR": str(folder / f"var-{name}"), "PISHKHAN_ORGS_DIR": str(orgs),
+        "PISHKHAN_VAR_DIR": str(folder / f"var-{name}-{size}"), "PISHKHAN_ORGS_DIR": str(orgs),
         "PISHKHAN_SECRET_KEY": "bench", "PISHKHAN_DATABASE_URL": url,
         "PISHKHAN_ENV_FILE": str(folder / "none.env"), "PISHKHAN_LOG_LEVEL": "WARNING"})
     upgrade(url)
@@ -163,23 +164,35 @@ def run(name: str, url: str, sizes: list[int], repeats: int, folder: Path) -> di
                    gateways={"": gateway, **{slug: gateway for slug in ORGS}})
     from portal import create_app
     client = create_app(px, {"TESTING": True}).test_client()
-    results: dict = {}
+    t0 = time.perf_counter()
+    seed(px, 0, size)
+    with px.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Letter)) == size
+    print(f"  {name} {size:>9,} letters seeded in {time.perf_counter() - t0:.0f} s; load "
+          f"{os.getloadavg()[0]:.2f}", flush=True)
+    return px, operations(px, client, system)
+
+
+def run(name: str, urls: dict[int, str], repeats: int, folder: Path) -> dict:
+    """One store per size, then every operation timed on each store in turn, ``repeats``
+    rounds: all sizes are measured under the same load of the (shared) machine."""
+    stores = {size: store(name, url, size, folder) for size, url in urls.items()}
     try:
-        have = 0
-        for size in sizes:
-            t0 = time.perf_counter()
-            seed(px, have, size)
-            have = size
-            with px.sessions() as s:
-                assert s.scalar(select(func.count()).select_from(Letter)) == size
-            seeded = time.perf_counter() - t0
-            ops = operations(px, client, system)
-            results[size] = {op: timed(fn, repeats) for op, fn in ops.items()}
-            print(f"  {name} {size:>9,} letters seeded in {seeded:.0f} s; load "
-                  f"{os.getloadavg()[0]:.2f}", flush=True)
+        for _, ops in stores.values():
+            for fn in ops.values():
+                fn()  # warm the caches the same way at every size
+        samples: dict[int, dict[str, list[float]]] = {size: {} for size in stores}
+        for _ in range(repeats):
+            for op in OPERATIONS:
+                for size, (_, ops) in stores.items():
+                    t0 = time.perf_counter()
+                    ops[op]()
+                    samples[size].setdefault(op, []).append(time.perf_counter() - t0)
+        return {size: {op: (min(v), statistics.median(v)) for op, v in by_op.items()}
+                for size, by_op in samples.items()}
     finally:
-        px.close()
-    return results
+        for px, _ in stores.values():
+            px.close()
 
 
 def main() -> None:
@@ -193,31 +206,37 @@ def main() -> None:
     tables = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        tables["sqlite"] = run("sqlite", f"sqlite:///{folder / 'scale.db'}", sizes,
-                               args.repeats, folder)
+        tables["sqlite"] = run("sqlite", {n: f"sqlite:///{folder / f'scale-{n}.db'}"
+                                          for n in sizes}, args.repeats, folder)
         if args.pg:
-            name = f"pishkhan_bench_scale_{os.getpid()}"
+            names = {n: f"pishkhan_bench_scale_{os.getpid()}_{n}" for n in sizes}
             try:
-                tables["postgresql"] = run("postgresql", pg_database(name), sizes,
-                                           args.repeats, folder)
+                tables["postgresql"] = run("postgresql", {n: pg_database(name) for n, name in
+                                                          names.items()}, args.repeats, folder)
             finally:
-                drop_pg_databases([name])
-    print(f"\nscale: median of {args.repeats}, ms (ratio to the {sizes[0]:,} cost); load "
-          f"average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
-          f"({os.cpu_count()} CPUs)")
+                drop_pg_databases(list(names.values()))
     head = "".join(f"{size:>18,}" for size in sizes)
-    worst = {}
-    for db, results in tables.items():
-        print(f"{db:<12}{'operation':<12}{head}")
-        for op in results[sizes[0]]:
-            base = results[sizes[0]][op]
-            cells = "".join(f"{results[n][op] * 1000:>10.2f} ({results[n][op] / base:>4.1f}x)"
-                            for n in sizes)
-            worst[(db, op)] = results[sizes[-1]][op] / base
-            print(f"{'':<12}{op:<12}{cells}")
-    targets = [v for (db, op), v in worst.items() if op in ("poll tick", "dashboard", "/metrics")]
+    for which, label in ((0, "fastest"), (1, "median")):
+        print(f"\nscale: {label} of {args.repeats}, ms (ratio to the {sizes[0]:,} cost); load "
+              f"average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
+              f"({os.cpu_count()} CPUs)")
+        for db, results in tables.items():
+            print(f"{db:<12}{'operation':<12}{head}")
+            for op in results[sizes[0]]:
+                base = results[sizes[0]][op][which]
+                cells = "".join(f"{results[n][op][which] * 1000:>10.2f} "
+                                f"({results[n][op][which] / base:>4.1f}x)" for n in sizes)
+                print(f"{'':<12}{op:<12}{cells}")
+    worst = {(db, op): results[sizes[-1]][op][0] / results[sizes[0]][op][0]
+             for db, results in tables.items() for op in results[sizes[0]]}
+    targets = {key: v for key, v in worst.items() if key[1] in ("poll tick", "dashboard",
+                                                                 "/metrics")}
+    (db, op), ratio = max(targets.items(), key=lambda kv: kv[1])
+    (adb, aop), audit_ratio = max(((k, v) for k, v in worst.items() if k[1] == "audit page"),
+                                  key=lambda kv: kv[1])
     print(f"scale: worst of poll tick, dashboard, /metrics at {sizes[-1]:,} letters = "
-          f"{max(targets):.1f}x the {sizes[0]:,} cost (target <= 2x)")
+          f"{ratio:.1f}x the {sizes[0]:,} cost ({op}, {db}; target <= 2x); audit page "
+          f"{audit_ratio:.1f}x ({adb})")
 
 
 if __name__ == "__main__":

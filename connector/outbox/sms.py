@@ -14,12 +14,12 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, func, null, or_, select, update
+from sqlalchemy import bindparam, null, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -29,18 +29,19 @@ from connector.domain.errors import (
     AmbiguousError,
     ConfigurationError,
     ExternalError,
-    NotFound,
     PermanentError,
     ValidationError,
     msg,
 )
 from connector.domain.normalize import mask_mobile, to_persian_digits
 from connector.outbox import webhook_events, webhooks
-from connector.outbox.policy import URGENT_KINDS, GatewayConfig
+from connector.outbox.policy import GatewayConfig
 from connector.outbox.redaction import REDACTED, redact  # noqa: F401 (REDACTED: for callers)
+from connector.outbox.sms_claim import Departures
+from connector.outbox.sms_claim import Job as _Job
+from connector.outbox.sms_claim import claim as _claim
 from connector.plugins.ports import SMS_FINAL, SMS_STATES, SmsGateway, SmsResult
-from connector.store.db import for_claim, transaction
-from connector.store.models import Letter, Notification
+from connector.store.models import Letter, NamedLock, Notification
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
@@ -51,8 +52,6 @@ MAX_ATTEMPTS = 5
 FINAL = SMS_FINAL
 IN_FLIGHT = ("sending", "pending")
 STUCK_AFTER = timedelta(hours=72)
-# A claimed message not settled by then (the worker died mid-send) is looked up, not resent.
-RECONCILE_AFTER = timedelta(seconds=60)
 FIRST_CHECK = timedelta(seconds=30)
 MAX_CHECK_GAP = timedelta(hours=1)
 # A provider that says three times, minutes apart, that it holds nothing under our reference
@@ -104,91 +103,6 @@ def letter_variables(px: Pishkhan, letter: Letter) -> dict[str, Any]:
 
 # --- sending -------------------------------------------------------------------------------
 
-class _Budget:
-    """What the rate limits leave for this minute: the platform's and each organization's.
-    The last minute's sends are counted only when some limit is set."""
-
-    def __init__(self, px: Pishkhan, s: Session, at: datetime) -> None:
-        self.session, self.since = s, at - timedelta(minutes=1)
-        self.global_limit = px.settings.sms_rate_per_minute
-        self.used: dict[str | None, int] | None = None
-        self.total = 0
-
-    def _count(self) -> dict[str | None, int]:
-        if self.used is None:
-            rows = self.session.execute(select(Notification.org, func.count()).where(
-                Notification.sent_at >= self.since).group_by(Notification.org)).all()
-            self.used = defaultdict(int, {org: n for org, n in rows})
-            self.total = sum(self.used.values())
-        return self.used
-
-    def take(self, org: str | None, org_limit: int | None) -> bool:
-        if self.global_limit is None and org_limit is None:
-            return True
-        used = self._count()
-        if self.global_limit is not None and self.total >= self.global_limit:
-            return False
-        if org_limit is not None and used[org] >= org_limit:
-            return False
-        used[org] += 1
-        self.total += 1
-        return True
-
-
-@dataclass(frozen=True)
-class _Job:
-    """A claimed message: what the send needs, read in the claim's transaction."""
-
-    id: int
-    org: str | None
-    kind: str
-    to: str
-    text: str
-    ref: str
-    params: dict[str, str] | None
-    attempts: int
-
-
-def _claim(px: Pishkhan, limit: int, only: int | None = None) -> list[_Job]:
-    at = now()
-    with transaction(px.sessions) as s:
-        stmt = select(Notification).where(Notification.state == "created")
-        if only is not None:
-            stmt = stmt.where(Notification.id == only)
-        else:
-            stmt = stmt.where(or_(Notification.next_attempt_at.is_(None),
-                                  Notification.next_attempt_at <= at))
-        # OTPs first: a citizen is waiting at the login page.
-        stmt = stmt.order_by(case((Notification.kind.in_(URGENT_KINDS), 0), else_=1),
-                             Notification.id).limit(limit * 4)
-        budget = _Budget(px, s, at)
-        claimed: list[_Job] = []
-        for note in s.scalars(for_claim(stmt, s)).all():
-            try:
-                policy = px.sms_policy(note.org)
-            except NotFound:
-                note.state, note.completed_at = "technical-failure", at
-                note.last_error = f"configuration: organization {note.org!r} no longer exists"
-                if note.kind == "otp" and note.params:
-                    note.text, note.params = redact(note.text, note.params), null()
-                continue
-            if note.kind not in URGENT_KINDS and policy.quiet_hours and only is None:
-                release = policy.quiet_hours.release_at(at)
-                if release is not None:
-                    note.next_attempt_at = release  # a progress text waits for the morning
-                    continue
-            if only is None and not budget.take(note.org, policy.rate_per_minute):
-                continue
-            note.state, note.sent_at = "sending", at
-            note.attempts += 1
-            note.next_attempt_at = at + RECONCILE_AFTER
-            claimed.append(_Job(note.id, note.org, note.kind, note.to, note.text,
-                                note.client_reference, note.params, note.attempts))
-            if len(claimed) >= limit:
-                break
-        return claimed
-
-
 @dataclass
 class _Outcome:
     kind: str  # sent / ambiguous / permanent / failed
@@ -239,21 +153,60 @@ def _try_gateways(px: Pishkhan, org: str | None, kind: str, to: str, text: str,
     return _Outcome("failed", error="; ".join(errors) or "no SMS gateway is configured")
 
 
-def _settle_many(px: Pishkhan, changes: list[tuple[int, tuple[str, ...], dict[str, Any]]]
-                 ) -> list[bool]:
+Change = tuple[int, tuple[str, ...], dict[str, Any]]  # id, the states it must be in, values
+
+
+def _settle_many(px: Pishkhan, changes: list[Change]) -> list[bool]:
     """Change each row only if it is still in one of its ``expect`` states; so a final status,
-    once set, stays, and two workers cannot both settle one message. Statements on a bare
-    connection, in one transaction: this runs for every message sent."""
+    once set, stays, and two workers cannot both settle one message. This runs for every
+    message sent, so a batch costs one transaction and a few statements, not one per row:
+    the rows still in their expected states are read and held first, then the rows that
+    change alike are updated by one executemany."""
+    at = now()
     with px.engine.begin() as conn:
-        done = [conn.execute(update(Notification).where(Notification.id == note_id,
-                                                        Notification.state.in_(expect))
-                             .values(updated_at=now(), **values)).rowcount == 1
-                for note_id, expect, values in changes]
+        if len(changes) == 1:
+            note_id, expect, values = changes[0]
+            done = [conn.execute(update(Notification).where(
+                Notification.id == note_id, Notification.state.in_(expect))
+                .values(updated_at=at, **values)).rowcount == 1]
+        else:
+            held = _hold(conn, changes)
+            done = [note_id in held[expect] for note_id, expect, _ in changes]
+            alike: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Change]] = defaultdict(list)
+            for ok, change in zip(done, changes):
+                if ok:
+                    alike[(change[1], tuple(sorted(change[2])))].append(change)
+            for (_, keys), group in alike.items():
+                # Held above, so still in their expected states: the id alone says which row.
+                conn.execute(update(Notification).where(Notification.id == bindparam("b_id"))
+                             .values(updated_at=at, **{k: bindparam(f"b_{k}") for k in keys}),
+                             [{"b_id": note_id, **{f"b_{k}": v for k, v in values.items()}}
+                              for note_id, _, values in group])
         failed = [note_id for ok, (note_id, _, values) in zip(done, changes)
                   if ok and values.get("state") in webhooks.SMS_FAILURES]
         if failed:
             _tell_failures(conn, failed)
         return done
+
+
+def _hold(conn: Connection, changes: list[Change]) -> dict[tuple[str, ...], set[int]]:
+    """Per ``expect``, the ids still in one of those states, held until the transaction ends:
+    locked rows on a server database; on SQLite, whose driver reads outside any transaction,
+    the one write lock is taken first (as :func:`connector.store.db.hold_lock` does)."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(update(NamedLock).where(NamedLock.name == "sms.settle")
+                     .values(name=NamedLock.name))
+    wanted: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for note_id, expect, _ in changes:
+        wanted[expect].append(note_id)
+    held: dict[tuple[str, ...], set[int]] = {}
+    for expect, ids in wanted.items():
+        stmt = select(Notification.id).where(Notification.id.in_(ids),
+                                             Notification.state.in_(expect))
+        if conn.dialect.name != "sqlite":
+            stmt = stmt.with_for_update()
+        held[expect] = set(conn.scalars(stmt))
+    return held
 
 
 def _tell_failures(conn: Connection, note_ids: list[int]) -> None:
@@ -311,13 +264,12 @@ def _with_redaction(job: _Job, values: dict[str, Any]) -> dict[str, Any]:
     return values if values["state"] == "created" else {**values, **_redacted(job)}
 
 
-def _attempt(px: Pishkhan, job: _Job, only_gateway: str | None = None) -> _Outcome:
+def _attempt(px: Pishkhan, job: _Job, only_gateway: str | None = None,
+             departures: Departures | None = None) -> _Outcome:
     # No session is held during the call, so a slow provider cannot exhaust connections.
     # The moment the request leaves is written first: a worker that dies after this may have
     # sent it (look it up, never resend blindly); one that dies before provably did not.
-    with px.engine.begin() as conn:
-        conn.execute(update(Notification).where(Notification.id == job.id)
-                     .values(request_sent_at=now()))
+    (departures or Departures(px)).leave(job.id)
     try:
         return _try_gateways(px, job.org, job.kind, job.to, job.text, job.params, job.ref,
                              only_gateway)
@@ -329,27 +281,41 @@ def _attempt(px: Pishkhan, job: _Job, only_gateway: str | None = None) -> _Outco
 
 
 def dispatch_due(px: Pishkhan, limit: int = 50, concurrency: int | None = None) -> int:
-    """Send what is due, ``concurrency`` calls to providers at once. Results are written as
-    they come, a few rows per transaction; a worker that dies before writing them leaves its
-    messages ``sending``, to be looked up by reference — never sent again blindly."""
-    jobs = _claim(px, limit)
-    if not jobs:
-        return 0
-    workers = max(1, min(concurrency or px.settings.sms_concurrency, len(jobs)))
+    """Send up to ``limit`` due messages, ``concurrency`` calls to providers at once; returns
+    how many were claimed. Messages are claimed a little ahead of the senders, two rounds at
+    a time, while the calls of the round before are in flight: the senders never wait for a
+    claim, and no message waits claimed in this process for long (its lease keeps running).
+    Results are written as they come, a few rows per transaction; a worker that dies before
+    writing them leaves its messages ``sending``, to be looked up by reference — never sent
+    again blindly."""
+    workers = max(1, concurrency or px.settings.sms_concurrency)
     group = max(workers, 4)  # rows per transaction: a durable commit per message costs more
+    departures = Departures(px)
+    claimed, more = 0, True
+    jobs: dict[Future[_Outcome], _Job] = {}
     done: list[tuple[_Job, _Outcome]] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(_attempt, px, job): job for job in jobs}
         try:
-            for future in as_completed(futures):
-                done.append((futures[future], future.result()))
-                if len(done) >= group:
+            while True:
+                if more and claimed < limit and len(jobs) <= workers:
+                    want = min(limit - claimed, 2 * workers - len(jobs))
+                    batch = _claim(px, want)
+                    more = len(batch) == want
+                    claimed += len(batch)
+                    jobs.update({pool.submit(_attempt, px, job, None, departures): job
+                                 for job in batch})
+                if not jobs:
+                    break
+                finished, _ = wait(jobs, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    done.append((jobs.pop(future), future.result()))
+                if len(done) >= group or not jobs:
                     _record_sends(px, done)
                     done = []
         finally:
             if done:
                 _record_sends(px, done)
-    return len(jobs)
+    return claimed
 
 
 def dispatch_one(px: Pishkhan, note_id: int, gateway: str | None = None) -> str:

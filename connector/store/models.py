@@ -22,6 +22,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from connector.domain.clock import now
 
 
+# Letters whose promise is not settled (not answered, finished, taken back or paused for the
+# citizen's documents), as SQL: the partial index and the query that uses it must spell it the
+# same, with literals, for SQLite and PostgreSQL to match the query to the index.
+OWED = ("state NOT IN ('answered', 'awaiting_documents', 'closed', 'rejected', 'withdrawn')")
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -97,6 +103,10 @@ class Letter(Base):
         Index("ix_letters_mobile", "mobile"),
         Index("ix_letters_parent", "parent_id"),
         Index("ix_letters_files_work", "files_retry_at"),
+        # Letters that still owe the citizen an answer, by promised date: the dashboard's
+        # overdue list reads these and never the closed history (see connector/letters/promise).
+        Index("ix_letters_owed_due", "org", "due_date", "id",
+              sqlite_where=text(OWED), postgresql_where=text(OWED)),
         # One objection per letter, however many arrive at once.
         Index("uq_letters_objection", "parent_id", unique=True,
               sqlite_where=text("link_kind = 'objection'"),

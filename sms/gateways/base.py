@@ -175,6 +175,9 @@ class Reply:
     body: Any  # parsed JSON, or the text when the provider answers in plain text
 
 
+KEEP_ALIVE = 64  # connections kept per provider
+
+
 class HttpClient:
     """One provider's HTTP session. ``write=True`` marks calls that send an SMS: a failure after
     the request went out is then *ambiguous*; for lookups it is only *transient*."""
@@ -188,6 +191,11 @@ class HttpClient:
         self.secrets = [s for s in secrets if s]
         _mask_filter.add(self.secrets)
         self.session = requests.Session()
+        # Keep a connection for every sender thread (PISHKHAN_SMS_CONCURRENCY is at most 64):
+        # requests keeps 10 by default, and each call past them paid a new connection (a TLS
+        # handshake, with a real provider) only to throw it away afterwards.
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=KEEP_ALIVE))
         # Proxy settings from the environment are read once, not on every request (requests
         # re-reads the whole environment per call otherwise).
         self.session.proxies.update(requests.utils.get_environ_proxies(base_url))

@@ -101,6 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a real provider does not refuse 32 senders connecting at once
     app: Any = None
 
 

@@ -1,0 +1,57 @@
+"""Reads that must not grow with history use an index, on SQLite and PostgreSQL: the plan the
+database makes for the statement the code really sends is checked (bench/scale.py measures
+the cost at a million letters)."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import event
+
+from connector.domain.letter import State
+from connector.letters import promise
+from connector.store import tallies
+from connector.store.models import OWED
+
+
+def plan_of(px, run) -> str:
+    """The plan of the last statement ``run(session)`` sends, as the database explains it.
+    On PostgreSQL sequential scans are priced out: the tables of a test are tiny, and the
+    question is whether the index can serve the query at all."""
+    sent = []
+
+    def grab(_conn, _cursor, statement, parameters, _context, _many):
+        sent.append((statement, parameters))
+
+    with px.sessions() as s:
+        sqlite = s.get_bind().dialect.name == "sqlite"
+        if not sqlite:
+            s.connection().exec_driver_sql("SET enable_seqscan = off")
+        event.listen(px.engine, "before_cursor_execute", grab)
+        try:
+            run(s)
+        finally:
+            event.remove(px.engine, "before_cursor_execute", grab)
+        statement, parameters = sent[-1]
+        cursor = s.connection().connection.cursor()
+        cursor.execute(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + statement,
+                       parameters)
+        return "\n".join(str(row) for row in cursor.fetchall())
+
+
+def test_the_overdue_list_reads_only_open_letters_by_index(fake_px):
+    px, _ = fake_px
+    plan = plan_of(px, lambda s: promise.overdue(px, s, ["demo"], 100))
+    assert "ix_letters_owed_due" in plan, plan
+
+
+def test_the_oldest_letter_per_state_is_one_index_seek_each(fake_px):
+    px, _ = fake_px
+    keys = [("demo", "closed"), ("demo", "registered"), ("demo-portal", "dead")]
+    plan = plan_of(px, lambda s: tallies.oldest(px, keys))
+    assert plan.count("ix_letters_org_state_age") == 3, plan
+
+
+def test_owed_letters_are_those_whose_promise_is_not_settled_nor_paused():
+    # The partial index spells the states out in SQL; the domain must agree with it.
+    assert set(re.findall(r"'([a-z_]+)'", OWED)) == \
+        set(promise._SETTLED) | {State.AWAITING_DOCUMENTS.value}
