@@ -25,7 +25,7 @@ from connector.domain.normalize import legal_id, national_code, number, text
 from connector.letters import files, followups, lifecycle, promise, timeline
 from connector.letters.scanning import Scanning
 from connector.plugins import identity
-from connector.store.db import transaction
+from connector.store.db import transaction, write_transaction
 from connector.store.models import Attachment, Letter, Survey
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Up
         lifecycle.move(letter, State.AWAITING_APPROVAL, event="awaiting_approval")
         letter.next_attempt_at = None
     # Built first, written in one short transaction of plain INSERTs (lifecycle.hand_in).
-    with transaction(px.sessions) as s:
+    with write_transaction(px.sessions) as s:
         lifecycle.hand_in(px, s, letter)
     return letter
 
