@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
+import re
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,6 +18,7 @@ from typing import BinaryIO
 from connector.domain.errors import NotFound
 
 CHUNK = 1024 * 1024
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class BlobStore:
         return self._incoming
 
     def _path(self, digest: str) -> Path:
-        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+        if not _DIGEST.fullmatch(digest):
             raise NotFound(digest)
         return self.root / digest[:2] / digest[2:4] / digest
 
@@ -48,7 +50,9 @@ class BlobStore:
         """Store bytes, or a readable stream from its current position; returns the sha256."""
         if isinstance(content, bytes):
             content = io.BytesIO(content)
-        fd, tmp = tempfile.mkstemp(dir=self._incoming_dir(), prefix=".tmp-")
+        # A random name opened exclusively, as mkstemp would, without its name generator.
+        tmp = str(self._incoming_dir() / f".tmp-{uuid.uuid4().hex}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             hasher = hashlib.sha256()
             with os.fdopen(fd, "wb") as fh:

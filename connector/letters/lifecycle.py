@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert, inspect
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.domain.clock import now
@@ -32,7 +32,7 @@ from connector.letters import promise
 from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
 from connector.outbox import webhook_events
-from connector.store import audit, tallies, wakeup
+from connector.store import audit, plain, tallies, wakeup
 from connector.store.models import Attachment, Event, Letter, Notification
 
 if TYPE_CHECKING:
@@ -81,16 +81,16 @@ def hand_in(px: Pishkhan, s: Session, letter: Letter, sms: str = "receipt") -> N
     stays a plain object (not in the session) with its id set."""
     conn = s.connection()
     letter.created_at = letter.updated_at = now()
-    row = {c.key: getattr(letter, c.key) for c in Letter.__table__.columns
-           if c.key != "id" and getattr(letter, c.key) is not None}
-    letter.id = conn.execute(insert(Letter).returning(Letter.id), row).scalar_one()
-    if letter.attachments:
-        conn.execute(insert(Attachment), [
-            {"letter_id": letter.id, "position": a.position, "name": a.name,
-             "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
-             "scanned_by": a.scanned_by}
-            for a in letter.attachments])
-    conn.execute(insert(Event), [
+    state = inspect(letter).dict  # the values set, read without the attribute machinery
+    letter.id = plain.insert_rows(conn, Letter.__table__, [
+        {c.key: state[c.key] for c in Letter.__table__.columns
+         if c.key != "id" and state.get(c.key) is not None}], returning="id")
+    plain.insert_rows(conn, Attachment.__table__, [
+        {"letter_id": letter.id, "position": a.position, "name": a.name,
+         "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
+         "scanned_by": a.scanned_by}
+        for a in letter.attachments])
+    plain.insert_rows(conn, Event.__table__, [
         {"letter_id": letter.id, "source_id": e.source_id, "kind": e.kind, "at": e.at,
          "data": e.data, "created_at": letter.created_at} for e in letter.events])
     # The same choice of channels as notify(): SMS unless the citizen chose e-mail alone.
@@ -98,12 +98,13 @@ def hand_in(px: Pishkhan, s: Session, letter: Letter, sms: str = "receipt") -> N
     by_mail = bool(letter.email) and letter.notify_by in ("email", "both")
     if not by_mail or letter.notify_by == "both":
         note = sms_outbox.message(px, sms, letter.mobile, variables, letter.org)
-        conn.execute(insert(Notification), [{**note, "letter_id": letter.id,
-                                             "created_at": letter.created_at}])
+        plain.insert_rows(conn, Notification.__table__, [
+            {**note, "letter_id": letter.id, "created_at": letter.created_at}])
     if by_mail:
         assert letter.email is not None
         # Rare enough to take the ORM path: the e-mail links to the stored letter.
-        mail_outbox.queue(s, px, sms, letter.email, variables, letter=s.get(Letter, letter.id))
+        mail_outbox.queue(s, px, sms, letter.email, variables,
+                          letter=s.get(Letter, letter.id))
     entry = {"action": "letter.state", "org": letter.org, "letter": letter.tracking_code,
              "detail": {"from": None, "to": letter.state}}
     audit.append(s, [entry])

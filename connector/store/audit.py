@@ -38,6 +38,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from connector.domain.clock import now
+from connector.store import plain
 from connector.store.models import AuditHead, AuditRecord
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def append(session: Session, entries: list[dict[str, Any]]) -> None:
              "action": entry["action"], "org": entry.get("org") or "",
              "letter": entry.get("letter") or "", "detail": entry.get("detail", {})}
             for entry in entries]
-    session.connection().execute(insert(AuditRecord), rows)
+    plain.insert_rows(session.connection(), AuditRecord.__table__, rows)
 
 
 def hold_chain(session: Session) -> tuple[int, str]:

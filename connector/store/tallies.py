@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from connector.store import plain
 from connector.store.models import Letter, LetterTally, SmsTally
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def add(session: Session, changes: Iterable[tuple[str, str | None, str | None]])
         if after:
             rows.append({"org": org, "state": after, "delta": 1})
     if rows:
-        session.connection().execute(insert(LetterTally), rows)
+        plain.insert_rows(session.connection(), LetterTally.__table__, rows)
 
 
 def letter_counts(px: Pishkhan, orgs: list[str] | None = None) -> dict[tuple[str, str], int]:
