@@ -3,9 +3,11 @@ adapters, SMS gateways and stores. Tests pass their own parts (fakes that implem
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +22,7 @@ from connector.letters.blobs import BlobStore
 from connector.letters.scanning import Scanning
 from connector.outbox.policy import GatewayConfig, GatewayHealth, QuietHours, SmsPolicy
 from connector.outbox.webhook_http import HttpWebhookSink
+from connector.people.token_cache import TokenCache
 from connector.plugins import registry
 from connector.plugins.ports import (
     CorrespondenceSystem,
@@ -51,6 +54,8 @@ class Pishkhan:
     webhook_sink: WebhookSink | None = None
     _scanners: dict[str, Scanning] = field(default_factory=dict)
     holidays: WorkCalendar = field(default_factory=WorkCalendar)
+    # bootstrap() gives it the installation's marker; this default never answers from memory.
+    tokens: TokenCache = field(default_factory=lambda: TokenCache(Path(os.devnull), ttl=-1))
 
     def org(self, slug: str) -> Organization:
         try:
@@ -165,7 +170,8 @@ def bootstrap(settings: Settings | None = None, *,
     lifecycle.install_audit(sessions)
     px = Pishkhan(settings=settings, orgs=orgs, problems=problems, engine=engine,
                   sessions=sessions, blobs=BlobStore(settings.blob_dir), texts=texts,
-                  holidays=calendar)
+                  holidays=calendar,
+                  tokens=TokenCache(settings.var_dir / "tokens-revoked"))
     px.webhook_sink = webhook_sink or HttpWebhookSink(
         connect_timeout=settings.webhook_connect_timeout,
         read_timeout=settings.webhook_timeout)

@@ -5,7 +5,7 @@ import hmac
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from connector.domain.clock import now
@@ -156,18 +156,33 @@ def _check_code(px: Pishkhan, mobile: str, code: str, issue_token: bool) -> str 
     return token
 
 
+# Built once: every API request asks it.
+_LIVE_TOKEN = select(ApiToken.mobile, ApiToken.expires_at).where(
+    ApiToken.token_hash == bindparam("hash"), ApiToken.expires_at > bindparam("now"),
+    ApiToken.revoked_at.is_(None)).limit(1)
+
+
 def mobile_for_token(px: Pishkhan, token: str) -> str | None:
     if not token:
         return None
-    with px.engine.connect() as conn:  # one column by a unique index; no ORM session needed
-        return conn.scalar(select(ApiToken.mobile).where(
-            ApiToken.token_hash == digest(token, px.settings.secret_key),
-            ApiToken.expires_at > now(), ApiToken.revoked_at.is_(None)).limit(1))
+    key, at = digest(token, px.settings.secret_key), now()
+    cached = px.tokens.get(key, at)
+    if cached is not None:
+        return cached
+    generation = px.tokens.generation()  # before the store: see token_cache
+    with px.engine.connect() as conn:  # by a unique index; no ORM session needed
+        live = conn.execute(_LIVE_TOKEN, {"hash": key, "now": at}).first()
+    if live is None:
+        return None
+    px.tokens.put(key, live.mobile, live.expires_at, generation)
+    return str(live.mobile)
 
 
 def revoke_token(px: Pishkhan, token: str) -> bool:
     """Sign a bearer token out: it answers 401 from now on. False if it was not live."""
     with transaction(px.sessions) as s:
-        return s.execute(update(ApiToken).where(
+        revoked = s.execute(update(ApiToken).where(
             ApiToken.token_hash == digest(token, px.settings.secret_key),
             ApiToken.revoked_at.is_(None)).values(revoked_at=now())).rowcount == 1
+    px.tokens.revoked()  # committed: no process may answer from what it cached before
+    return revoked

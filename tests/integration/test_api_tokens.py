@@ -39,3 +39,35 @@ def test_a_web_sign_in_makes_no_api_token(client, px):
     r = web_login(client, px)
     assert r.status_code == 302
     assert _tokens(px) == 0
+
+
+def test_a_token_revoked_by_another_process_is_refused_at_once(client, px, settings):
+    """Each web process keeps the tokens it has seen; a revocation made by another one (its
+    own container, its own memory, the same var folder) must still answer 401 at once."""
+    from connector.bootstrap import bootstrap
+    from connector.people import citizens
+
+    token = token_for(client, px)
+    assert client.get("/api/v1/letters/123456789012", headers=auth(token)).status_code == 404
+    assert citizens.mobile_for_token(px, token)  # now answered from this process's memory
+    other = bootstrap(settings)
+    try:
+        assert citizens.revoke_token(other, token)
+    finally:
+        other.close()
+    assert citizens.mobile_for_token(px, token) is None
+    assert_error(client.get("/api/v1/letters/123456789012", headers=auth(token)), 401,
+                 "unauthorized")
+
+
+def test_a_cached_token_still_dies_at_its_expiry(client, px):
+    from datetime import timedelta
+
+    from connector.domain import clock
+    from connector.people import citizens
+
+    token = token_for(client, px)
+    assert citizens.mobile_for_token(px, token)  # cached, with the expiry it had
+    later = clock.ManualClock(now() + timedelta(seconds=px.settings.token_ttl + 1))
+    with clock.use(later):
+        assert citizens.mobile_for_token(px, token) is None
