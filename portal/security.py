@@ -242,20 +242,24 @@ def register(app: Flask) -> None:
     app.jinja_env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field,
                                  current_mobile=current_mobile)
 
+    # The same on every answer; a view's own value wins (setdefault, done as one pass over
+    # the headers it set: Headers.setdefault scans them once per call).
+    fixed = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+             # Tracking codes travel in our URLs: don't hand them to other sites as a Referer.
+             ("Referrer-Policy", "same-origin"), ("Cross-Origin-Opener-Policy", "same-origin"),
+             ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")]
+
     @app.after_request
     def _headers(response: Any) -> Any:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        # Tracking codes travel in our URLs: don't hand them to other sites as a Referer.
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        response.headers.setdefault("Permissions-Policy",
-                                    "camera=(), microphone=(), geolocation=(), payment=()")
-        response.headers.setdefault(
-            "Content-Security-Policy", PAGE_CSP if response.mimetype == "text/html" else FILE_CSP)
+        present = {key.lower() for key in response.headers.keys()}
+        wanted = [*fixed, ("Content-Security-Policy",
+                           PAGE_CSP if response.mimetype == "text/html" else FILE_CSP)]
         if app.config.get("SESSION_COOKIE_SECURE"):
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            wanted.append(("Strict-Transport-Security", "max-age=31536000"))
         if not request.path.startswith("/static/"):
             # Pages and API answers carry personal data: shared phones must not cache them.
-            response.headers.setdefault("Cache-Control", "no-store")
+            wanted.append(("Cache-Control", "no-store"))
+        for key, value in wanted:
+            if key.lower() not in present:
+                response.headers.add(key, value)
         return response
