@@ -7,9 +7,11 @@ import hashlib
 import io
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +21,23 @@ from connector.domain.errors import NotFound
 
 CHUNK = 1024 * 1024
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOL_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A blob written whose waits for the disk may still be running (:meth:`BlobStore.put_soon`)."""
+    digest: str
+    settling: Future[str] | None
+
+    def wait(self) -> str:
+        """The digest, once the blob is durable; raises what storing it raised."""
+        if self.settling is not None:
+            self.settling.result()
+        return self.digest
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,33 @@ class BlobStore:
 
     def put(self, content: bytes | BinaryIO) -> str:
         """Store bytes, or a readable stream from its current position; returns the sha256."""
+        digest, staged = self._write(content)
+        if staged is not None:
+            self._settle(digest, *staged)
+        return digest
+
+    def put_soon(self, content: bytes | BinaryIO) -> Pending:
+        """Like :meth:`put`, but only the writing happens now: the digest is known at once,
+        while the waits for the disk (fsync of the file, rename, fsync of the folder) run on a
+        helper thread, so the caller can do its own work meanwhile. Nothing may refer to the
+        blob durably (commit) before :meth:`Pending.wait` has returned."""
+        digest, staged = self._write(content)
+        if staged is None:
+            return Pending(digest, None)
+        return Pending(digest, self._helpers().submit(self._settle, digest, *staged))
+
+    def _helpers(self) -> ThreadPoolExecutor:
+        # Per process: a pool's threads do not survive a fork.
+        with _POOL_LOCK:
+            pool = _POOLS.get(os.getpid())
+            if pool is None:
+                pool = _POOLS[os.getpid()] = ThreadPoolExecutor(
+                    max_workers=8, thread_name_prefix="blob-sync")
+            return pool
+
+    def _write(self, content: bytes | BinaryIO) -> tuple[str, tuple[str, int] | None]:
+        """Copy and hash into a temporary file; (digest, None) when the blob is stored already,
+        else (digest, (temporary path, its open descriptor)) for :meth:`_settle`."""
         if isinstance(content, bytes):
             content = io.BytesIO(content)
         # A random name opened exclusively, as mkstemp would, without its name generator.
@@ -55,24 +101,38 @@ class BlobStore:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             hasher = hashlib.sha256()
-            with os.fdopen(fd, "wb") as fh:
-                while chunk := content.read(CHUNK):
-                    hasher.update(chunk)
-                    fh.write(chunk)
-                digest = hasher.hexdigest()
-                path = self._path(digest)
-                if path.exists():
-                    # A blob's age says when it was last wanted: the retention run destroys
-                    # unreferenced blobs by age, so one put again now (a held file being sent)
-                    # is not taken for old.
-                    try:
-                        os.utime(path)
-                        Path(tmp).unlink()
-                        return digest
-                    except FileNotFoundError:
-                        pass  # destroyed just now: write it again
-                fh.flush()
-                os.fsync(fh.fileno())
+            while chunk := content.read(CHUNK):
+                hasher.update(chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+            digest = hasher.hexdigest()
+            path = self._path(digest)
+            if path.exists():
+                # A blob's age says when it was last wanted: the retention run destroys
+                # unreferenced blobs by age, so one put again now (a held file being sent)
+                # is not taken for old.
+                try:
+                    os.utime(path)
+                    os.close(fd)
+                    Path(tmp).unlink()
+                    return digest, None
+                except FileNotFoundError:
+                    pass  # destroyed just now: write it again
+        except BaseException:
+            os.close(fd)
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest, (tmp, fd)
+
+    def _settle(self, digest: str, tmp: str, fd: int) -> str:
+        """Make a written blob durable under its name: fsync, rename, fsync of the folder."""
+        path = self._path(digest)
+        try:
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             try:
                 os.replace(tmp, path)
             except FileNotFoundError:  # the first blob of this folder

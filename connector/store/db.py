@@ -5,8 +5,8 @@ import fcntl
 import hashlib
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,26 +51,41 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @contextmanager
-def write_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+def write_transaction(factory: sessionmaker[Session],
+                      ready: Callable[[], Any] | None = None) -> Iterator[Session]:
     """A transaction that writes, for the hottest writer (intake). On SQLite the writers of
     this store take turns on a lock that wakes the next one at once — a mutex between this
     process's threads, an flock between processes — rather than on SQLite's busy handler, which
     retries after sleeping 1, 2, 5, ... up to 100 ms: under a burst the waiters slept far
-    longer than the commits they waited for took. Elsewhere it is :func:`transaction`."""
+    longer than the commits they waited for took. Elsewhere it is :func:`transaction`.
+
+    ``ready`` (files the rows will refer to becoming durable, say) returns before anything
+    commits: on SQLite before the turn is taken, so no writer waits on it; elsewhere at the
+    end of the block, so the caller's statements and the wait overlap. If it raises, nothing
+    is committed."""
+    serial = _turn_file(factory.kw["bind"]) is not None
+    if ready is not None and serial:
+        ready()
     with _writer_turn(factory.kw["bind"]), transaction(factory) as session:
         yield session
+        if ready is not None and not serial:
+            ready()
 
 
 _TURNS: dict[tuple[str, int], tuple[threading.Lock, int]] = {}
 _TURNS_LOCK = threading.Lock()
 
 
+def _turn_file(engine: Engine) -> str | None:
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    return None if not path or path == ":memory:" or path.startswith("file:") else path
+
+
 @contextmanager
 def _writer_turn(engine: Engine) -> Iterator[None]:
-    path = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not path or path == ":memory:" or path.startswith("file:"):
-        with nullcontext():
-            yield
+    path = _turn_file(engine)
+    if path is None:
+        yield
         return
     # Per process: a descriptor inherited over a fork would share its flock with the parent.
     key = (path, os.getpid())

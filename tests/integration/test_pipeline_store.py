@@ -52,6 +52,26 @@ def submit(px, org="demo", **over):
     return letters.submit(px, org, form(**over), [Upload("عکس.pdf", PDF)], MOBILE)
 
 
+def test_a_letter_whose_file_cannot_be_made_durable_is_not_committed(spx):
+    """The file's waits for the disk run beside the letter's work (on PostgreSQL beside its
+    statements); the commit still waits for them, and a file that fails takes its letter with
+    it."""
+    import hashlib
+
+    from sqlalchemy import func, select
+
+    from connector.store.models import Letter, Notification
+
+    digest = hashlib.sha256(PDF).hexdigest()
+    spx.blobs.root.mkdir(parents=True, exist_ok=True)
+    (spx.blobs.root / digest[:2]).write_bytes(b"")  # a file where its folder must be
+    with pytest.raises(OSError):
+        submit(spx)
+    with spx.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Letter)) == 0
+        assert s.scalar(select(func.count()).select_from(Notification)) == 0
+
+
 def kinds(px, code):
     return [n["kind"] for n in sms_outbox.listing(px, to=MOBILE) if n["letter"] == code]
 
