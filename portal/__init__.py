@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from connector.bootstrap import Pishkhan, bootstrap
 from connector.people.staff import ensure_demo_operator
@@ -19,6 +20,16 @@ EXTENSION = "pishkhan"
 def pishkhan() -> Pishkhan:
     """The core container of the running app (set by :func:`create_app`)."""
     return current_app.extensions[EXTENSION]
+
+
+class _Sessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session; a request without the cookie (every API call with a
+    bearer token) gets its empty session without a signer being built for it first."""
+
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def max_request_bytes(px: Pishkhan) -> int:
@@ -32,6 +43,7 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     px = px or bootstrap()
     https = px.settings.public_url.startswith("https://")
     app = Flask(__name__)
+    app.session_interface = _Sessions()
     app.config.from_mapping(
         SECRET_KEY=px.settings.secret_key,
         MAX_CONTENT_LENGTH=max_request_bytes(px),
