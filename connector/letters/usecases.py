@@ -25,7 +25,8 @@ from connector.domain.normalize import legal_id, national_code, number, text
 from connector.letters import files, followups, lifecycle, promise, timeline
 from connector.letters.scanning import Scanning
 from connector.plugins import identity
-from connector.store.db import transaction, write_transaction
+from connector.store import group_commit
+from connector.store.db import transaction
 from connector.store.models import Attachment, Letter, Survey
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,10 @@ def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Up
     if org.approval == "portal":
         lifecycle.move(letter, State.AWAITING_APPROVAL, event="awaiting_approval")
         letter.next_attempt_at = None
-    # Built first, written in one short transaction of plain INSERTs (lifecycle.hand_in).
-    with write_transaction(px.sessions, ready=lambda: [b.wait() for _, _, b in pending]) as s:
-        lifecycle.hand_in(px, s, letter)
+    # Built first, written in one short transaction of plain INSERTs (lifecycle.hand_in), on
+    # SQLite together with the letters other threads hand in at the same moment.
+    group_commit.write(px.sessions, lambda s: lifecycle.hand_in(px, s, letter),
+                       ready=lambda: [b.wait() for _, _, b in pending])
     return letter
 
 

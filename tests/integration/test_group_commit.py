@@ -1,0 +1,74 @@
+"""Group commit on SQLite: letters handed in at the same moment share a transaction, and a piece
+of work that fails fails only its own caller."""
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+
+from connector.store import group_commit
+from connector.store.db import make_engine, make_session_factory
+
+META = MetaData()
+ROWS = Table("rows", META, Column("id", Integer, primary_key=True),
+             Column("name", String(20), unique=True))
+
+
+def test_parallel_writers_all_commit_and_a_failing_one_fails_alone(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    META.create_all(engine)
+    factory = make_session_factory(engine)
+    results: dict[int, object] = {}
+    start = threading.Barrier(32)
+
+    def writer(i: int) -> None:
+        # Writer 7 repeats writer 3's unique name: whichever commits second must fail, alone.
+        name = "n3" if i == 7 else f"n{i}"
+
+        def run(s):
+            return s.connection().execute(insert(ROWS).values(name=name)).inserted_primary_key[0]
+
+        start.wait()
+        try:
+            results[i] = group_commit.write(factory, run)
+        except Exception as exc:  # noqa: BLE001 - recorded for the assertion below
+            results[i] = exc
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    failed = [i for i, r in results.items() if isinstance(r, Exception)]
+    assert len(results) == 32 and len(failed) == 1 and failed[0] in (3, 7)
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ROWS)) == 31
+        ids = {r for r in results.values() if not isinstance(r, Exception)}
+        assert ids == set(conn.scalars(select(ROWS.c.id)))
+    engine.dispose()
+
+
+def test_writers_at_the_same_moment_share_commits(tmp_path):
+    from sqlalchemy import event
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    META.create_all(engine)
+    factory = make_session_factory(engine)
+    commits = []
+    event.listen(engine, "commit", lambda _conn: commits.append(1))
+    start = threading.Barrier(32)
+
+    def writer(i: int) -> None:
+        start.wait()
+        group_commit.write(factory, lambda s: s.connection().execute(
+            insert(ROWS).values(name=f"n{i}")))
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ROWS)) == 32
+    assert len(commits) < 32  # some shared a transaction (and its sync)
+    engine.dispose()
