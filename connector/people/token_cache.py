@@ -11,11 +11,14 @@ read before the store is: a revocation committed while a look-up runs makes what
 caches stale at once."""
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 class TokenCache:
@@ -27,7 +30,7 @@ class TokenCache:
     def generation(self) -> int:
         try:
             return os.stat(self.marker).st_size
-        except FileNotFoundError:
+        except OSError:  # none yet, or unreadable: entries still die within ttl
             return 0
 
     def get(self, key: str, at: datetime) -> str | None:
@@ -49,12 +52,19 @@ class TokenCache:
             self._entries[key] = (mobile, expires_at, time.monotonic(), generation)
 
     def revoked(self) -> None:
-        """After a revocation has committed: every process's entries are stale from now on."""
-        self.marker.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.marker, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, b".")
-        finally:
-            os.close(fd)
+        """After a revocation has committed: every process's entries are stale from now on.
+        This process forgets first; if the marker cannot be written (disk full, permissions),
+        the sign-out still stands here and the others follow within ``ttl``, so it is logged,
+        not raised (the revocation is already committed)."""
         with self._lock:
             self._entries.clear()
+        try:
+            self.marker.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.marker, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, b".")
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            log.error("cannot mark a token revocation in %s (%s): other processes may accept "
+                      "the token for up to %.0f s more", self.marker, exc.strerror, self.ttl)

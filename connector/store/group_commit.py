@@ -11,11 +11,13 @@ caller. On other databases (no one write lock; commits of different transactions
 together on their own) the work runs in its own transaction, as before."""
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.store.db import _turn_file, _writer_turn, transaction, write_transaction
@@ -27,6 +29,9 @@ MAX_GROUP = 32  # bounds one leader's transaction (and the time its lock is held
 @dataclass(eq=False)
 class _Work:
     run: Callable[[Session], Any]
+    # The caller's context (who is acting, for the audit record; the request's ids): the
+    # leader runs each piece inside its own caller's context, not the leader's.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
     wake: threading.Event = field(default_factory=threading.Event)
     done: bool = False
     lead: bool = False
@@ -78,21 +83,28 @@ class _Group:
 def _commit(factory: sessionmaker[Session], batch: list[_Work]) -> None:
     try:
         with transaction(factory) as session:
-            results = [work.run(session) for work in batch]
+            results = [work.context.run(work.run, session) for work in batch]
     except Exception as exc:
-        if len(batch) == 1:
-            batch[0].error, batch[0].done = exc, True
+        # The database itself failing (locked past its timeout, disk full) is nobody's piece:
+        # every caller hears of it at once instead of each waiting the timeout again alone.
+        if len(batch) == 1 or _database_busy(exc):
+            for work in batch:
+                work.error, work.done = exc, True
             return
         for work in batch:  # someone's piece failed: each alone, so only it fails
             try:
                 with transaction(factory) as session:
-                    work.result = work.run(session)
+                    work.result = work.context.run(work.run, session)
             except Exception as own:
                 work.error = own
             work.done = True
         return
     for work, result in zip(batch, results):
         work.result, work.done = result, True
+
+
+def _database_busy(exc: Exception) -> bool:
+    return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
 
 
 _GROUPS: dict[str, _Group] = {}

@@ -72,3 +72,74 @@ def test_writers_at_the_same_moment_share_commits(tmp_path):
         assert conn.scalar(select(func.count()).select_from(ROWS)) == 32
     assert len(commits) < 32  # some shared a transaction (and its sync)
     engine.dispose()
+
+
+def test_each_piece_runs_as_its_own_caller_for_the_audit_record(tmp_path):
+    from connector.store.audit import acting_as, current_actor
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    META.create_all(engine)
+    factory = make_session_factory(engine)
+    seen: dict[int, str] = {}
+    start = threading.Barrier(16)
+
+    def writer(i: int) -> None:
+        def run(s):
+            s.connection().execute(insert(ROWS).values(name=f"n{i}"))
+            return current_actor()
+
+        with acting_as(f"citizen:{i}"):
+            start.wait()
+            seen[i] = group_commit.write(factory, run)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    # Whoever led the group, each letter is recorded as handed in by its own citizen.
+    assert seen == {i: f"citizen:{i}" for i in range(16)}
+    engine.dispose()
+
+
+def test_a_locked_database_fails_the_group_at_once_instead_of_each_piece_again(tmp_path):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    META.create_all(engine)
+    factory = make_session_factory(engine)
+    runs: list[int] = []
+    results: dict[int, object] = {}
+    start = threading.Barrier(8)
+
+    def writer(i: int) -> None:
+        def run(s):
+            runs.append(i)
+            if i == 0:  # as SQLite says when another process held the lock past the timeout
+                raise OperationalError("INSERT", {}, sqlite3.OperationalError(
+                    "database is locked"))
+            s.connection().execute(insert(ROWS).values(name=f"n{i}"))
+
+        start.wait()
+        try:
+            results[i] = group_commit.write(factory, run)
+        except OperationalError as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(results) == 8
+    # Whoever shared writer 0's group heard the database's failure at once: no piece ran a
+    # second time (before, each ran again alone and waited the lock's timeout once more).
+    assert len(runs) == len(set(runs))
+    assert isinstance(results[0], OperationalError)
+    failed = {i for i, r in results.items() if isinstance(r, OperationalError)}
+    with engine.connect() as conn:
+        assert {f"n{i}" for i in range(8)} - {f"n{i}" for i in failed} == set(
+            conn.scalars(select(ROWS.c.name)))
+    engine.dispose()
