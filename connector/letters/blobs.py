@@ -116,6 +116,9 @@ class BlobStore:
                     os.utime(path)
                     os.close(fd)
                     Path(tmp).unlink()
+                    # Another request may have renamed it in and not yet synced its folder:
+                    # a letter must not commit on an entry a crash could still take away.
+                    _fsync_dir(path.parent)
                     return digest, None
                 except FileNotFoundError:
                     pass  # destroyed just now: write it again
@@ -138,14 +141,13 @@ class BlobStore:
             except FileNotFoundError:  # the first blob of this folder
                 path.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, path)
+                # The new folders' own entries must survive a crash too.
+                _fsync_dir(path.parent.parent)
+                _fsync_dir(path.parent.parent.parent)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _fsync_dir(path.parent)
         return digest
 
     def get(self, digest: str) -> bytes:
@@ -215,3 +217,11 @@ class BlobStore:
 
 def _touched(path: Path) -> datetime:
     return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(tzinfo=None)
+
+
+def _fsync_dir(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
