@@ -105,7 +105,7 @@ def letter_variables(px: Pishkhan, letter: Letter) -> dict[str, Any]:
 
 @dataclass
 class _Outcome:
-    kind: str  # sent / ambiguous / permanent / failed
+    kind: str  # sent / ambiguous / permanent / failed / unsent (the request never left)
     gateway: str | None = None
     result: SmsResult | None = None
     error: str | None = None
@@ -156,21 +156,26 @@ def _try_gateways(px: Pishkhan, org: str | None, kind: str, to: str, text: str,
 Change = tuple[int, tuple[str, ...], dict[str, Any]]  # id, the states it must be in, values
 
 
-def _settle_many(px: Pishkhan, changes: list[Change]) -> list[bool]:
+def _settle_many(px: Pishkhan, changes: list[Change],
+                 attempts: list[int] | None = None) -> list[bool]:
     """Change each row only if it is still in one of its ``expect`` states; so a final status,
     once set, stays, and two workers cannot both settle one message. This runs for every
     message sent, so a batch costs one transaction and a few statements, not one per row:
     the rows still in their expected states are read and held first, then the rows that
-    change alike are updated by one executemany."""
+    change alike are updated by one executemany. With ``attempts`` (one per change), a row
+    changes only if it is still that claim's: a claim whose lease ran out and whose message
+    was claimed again by another worker does not overwrite that worker's record."""
     at = now()
     with px.engine.begin() as conn:
         if len(changes) == 1:
             note_id, expect, values = changes[0]
-            done = [conn.execute(update(Notification).where(
-                Notification.id == note_id, Notification.state.in_(expect))
-                .values(updated_at=at, **values)).rowcount == 1]
+            stmt = update(Notification).where(Notification.id == note_id,
+                                              Notification.state.in_(expect))
+            if attempts is not None:
+                stmt = stmt.where(Notification.attempts == attempts[0])
+            done = [conn.execute(stmt.values(updated_at=at, **values)).rowcount == 1]
         else:
-            held = _hold(conn, changes)
+            held = _hold(conn, changes, attempts)
             done = [note_id in held[expect] for note_id, expect, _ in changes]
             alike: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Change]] = defaultdict(list)
             for ok, change in zip(done, changes):
@@ -189,7 +194,8 @@ def _settle_many(px: Pishkhan, changes: list[Change]) -> list[bool]:
         return done
 
 
-def _hold(conn: Connection, changes: list[Change]) -> dict[tuple[str, ...], set[int]]:
+def _hold(conn: Connection, changes: list[Change],
+          attempts: list[int] | None = None) -> dict[tuple[str, ...], set[int]]:
     """Per ``expect``, the ids still in one of those states, held until the transaction ends:
     locked rows on a server database; on SQLite, whose driver reads outside any transaction,
     the one write lock is taken first (as :func:`connector.store.db.hold_lock` does)."""
@@ -199,13 +205,15 @@ def _hold(conn: Connection, changes: list[Change]) -> dict[tuple[str, ...], set[
     wanted: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for note_id, expect, _ in changes:
         wanted[expect].append(note_id)
+    claims = {change[0]: n for change, n in zip(changes, attempts)} if attempts else {}
     held: dict[tuple[str, ...], set[int]] = {}
     for expect, ids in wanted.items():
-        stmt = select(Notification.id).where(Notification.id.in_(ids),
-                                             Notification.state.in_(expect))
+        stmt = select(Notification.id, Notification.attempts).where(
+            Notification.id.in_(ids), Notification.state.in_(expect))
         if conn.dialect.name != "sqlite":
             stmt = stmt.with_for_update()
-        held[expect] = set(conn.scalars(stmt))
+        held[expect] = {note_id for note_id, n in conn.execute(stmt)
+                        if claims.get(note_id, n) == n}
     return held
 
 
@@ -248,9 +256,15 @@ def _send_values(attempts: int, out: _Outcome) -> dict[str, Any]:
 
 
 def _record_sends(px: Pishkhan, done: list[tuple[_Job, _Outcome]]) -> list[str]:
+    """Write the sends' results, each only if its row is still this claim's; a job that was
+    not sent ("unsent": its claim was lost before the request left) writes nothing."""
+    done = [(job, out) for job, out in done if out.kind != "unsent"]
+    if not done:
+        return []
     changes = [(job.id, ("sending",), _with_redaction(job, _send_values(job.attempts, out)))
                for job, out in done]
-    for ok, (job, out), (_, _, values) in zip(_settle_many(px, changes), done, changes):
+    settled = _settle_many(px, changes, [job.attempts for job, _ in done])
+    for ok, (job, out), (_, _, values) in zip(settled, done, changes):
         if not ok:
             log.info("sms %s was settled elsewhere while it was being sent", job.id)
         if out.error:
@@ -269,7 +283,16 @@ def _attempt(px: Pishkhan, job: _Job, only_gateway: str | None = None,
     # No session is held during the call, so a slow provider cannot exhaust connections.
     # The moment the request leaves is written first: a worker that dies after this may have
     # sent it (look it up, never resend blindly); one that dies before provably did not.
-    (departures or Departures(px)).leave(job.id)
+    try:
+        if not (departures or Departures(px)).leave(job.id, job.attempts):
+            # The lease ran out while the job waited; the row is no longer this claim's.
+            log.info("sms %s: its claim was lost before it was sent; not sent", job.id)
+            return _Outcome("unsent", error="claim lost before sending")
+    except Exception as exc:
+        # The departure could not be written, so the request never left: the row stays
+        # claimed and the status job queues it again once its lease runs out.
+        log.exception("sms %s: its departure could not be written; not sent", job.id)
+        return _Outcome("unsent", error=f"departure not written: {exc!r}"[:500])
     try:
         return _try_gateways(px, job.org, job.kind, job.to, job.text, job.params, job.ref,
                              only_gateway)
@@ -287,14 +310,17 @@ def dispatch_due(px: Pishkhan, limit: int = 50, concurrency: int | None = None) 
     claim, and no message waits claimed in this process for long (its lease keeps running).
     Results are written as they come, a few rows per transaction; a worker that dies before
     writing them leaves its messages ``sending``, to be looked up by reference — never sent
-    again blindly."""
+    again blindly. If anything fails on the way (a claim, a batch of results), the jobs not
+    started yet are dropped (no departure written: they are queued again once their lease
+    runs out) and those started are waited for and recorded before the error goes on."""
     workers = max(1, concurrency or px.settings.sms_concurrency)
     group = max(workers, 4)  # rows per transaction: a durable commit per message costs more
     departures = Departures(px)
     claimed, more = 0, True
     jobs: dict[Future[_Outcome], _Job] = {}
     done: list[tuple[_Job, _Outcome]] = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         try:
             while True:
                 if more and claimed < limit and len(jobs) <= workers:
@@ -312,9 +338,22 @@ def dispatch_due(px: Pishkhan, limit: int = 50, concurrency: int | None = None) 
                 if len(done) >= group or not jobs:
                     _record_sends(px, done)
                     done = []
-        finally:
-            if done:
-                _record_sends(px, done)
+        except BaseException:
+            # Jobs not started yet never wrote a departure: they stay claimed, and the status
+            # job queues them again once their lease runs out. Started ones may have sent.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    finally:
+        pool.shutdown(wait=True)  # the started ones finish, and their results are kept
+        for future, job in jobs.items():
+            if future.cancelled():
+                continue
+            try:
+                done.append((job, future.result()))
+            except Exception:  # left `sending`: looked up by reference, never resent blindly
+                log.exception("sms %s: the send job failed", job.id)
+        if done:
+            _record_sends(px, done)
     return claimed
 
 
@@ -323,7 +362,10 @@ def dispatch_one(px: Pishkhan, note_id: int, gateway: str | None = None) -> str:
     jobs = _claim(px, 1, only=note_id)
     if not jobs:
         raise ValidationError({"id": msg("sms.not_queued", id=note_id)})
-    return _record_sends(px, [(jobs[0], _attempt(px, jobs[0], gateway))])[0]
+    out = _attempt(px, jobs[0], gateway)
+    if out.kind == "unsent":
+        raise ValidationError({"id": msg("sms.not_queued", id=note_id)})
+    return _record_sends(px, [(jobs[0], out)])[0]
 
 
 def listing(px: Pishkhan, to: str | None = None, limit: int = 200) -> list[dict[str, Any]]:

@@ -148,31 +148,40 @@ class Departures:
     def __init__(self, px: Pishkhan) -> None:
         self.px = px
         self._cond = threading.Condition()
-        self._waiting: list[int] = []
+        self._waiting: list[tuple[int, int]] = []  # (id, attempts) of the claims gathered
         self._batch = 1  # the batch now gathering ids
         self._done: set[int] = set()  # batches committed (or failed)
+        self._won: dict[int, set[int]] = {}  # per batch, the ids whose departure was written
         self._writing = 0
         self._writers = 1 if px.engine.dialect.name == "sqlite" else 4
         self._failed: dict[int, BaseException] = {}
 
-    def leave(self, note_id: int) -> None:
-        """Return once ``note_id``'s departure is committed; raises if writing it failed."""
+    def leave(self, note_id: int, attempts: int) -> bool:
+        """Once ``note_id``'s departure is committed, whether it was this claim's to send;
+        raises if writing it failed. A claim whose lease ran out while it waited may have been
+        queued again (and claimed by another worker, which bumps ``attempts``) or already
+        left: its departure is not written, and it must not be sent."""
         with self._cond:
-            self._waiting.append(note_id)
+            self._waiting.append((note_id, attempts))
             mine = self._batch
             while mine not in self._done:
                 if mine != self._batch or self._writing >= self._writers:
                     self._cond.wait()  # being written, or the writers are busy: gather
                     continue
                 # A writer is free: this thread writes what has gathered, its own id included.
-                ids, self._waiting = self._waiting, []
+                claims, self._waiting = dict(self._waiting), []
                 self._batch += 1
                 self._writing += 1
                 self._cond.release()
                 try:
                     with self.px.engine.begin() as conn:
-                        conn.execute(update(Notification).where(Notification.id.in_(ids))
-                                     .values(request_sent_at=now()))
+                        self._won[mine] = set(conn.scalars(
+                            update(Notification).where(
+                                Notification.id.in_(list(claims)),
+                                Notification.state == "sending",
+                                Notification.request_sent_at.is_(None),
+                                Notification.attempts == case(claims, value=Notification.id))
+                            .values(request_sent_at=now()).returning(Notification.id)))
                 except BaseException as exc:  # every send of the batch must know
                     self._failed[mine] = exc
                 finally:
@@ -182,3 +191,4 @@ class Departures:
                     self._cond.notify_all()
             if mine in self._failed:
                 raise self._failed[mine]
+            return note_id in self._won[mine]
