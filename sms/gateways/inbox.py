@@ -49,7 +49,16 @@ def read_pages(fetch: Callable[[int], Page], key: Callable[[Any], Any], *, first
     read stops early at a page ``reached`` says holds texts already seen (or too old) only
     while the ``key``s (an id or a time) read so far come newest first: in any other order an
     older text says nothing about the next page. ``first`` is the provider's first page
-    number (0 or 1)."""
+    number (0 or 1). A resume point found past the end (texts deleted in the provider's panel
+    since it was saved) starts again from the first page."""
+    pages = _read(fetch, key, first, start, limit, size, reached)
+    if start > first and not pages.rows:
+        pages = _read(fetch, key, first, first, limit, size, reached)
+    return pages
+
+
+def _read(fetch: Callable[[int], Page], key: Callable[[Any], Any], first: int, start: int,
+          limit: int, size: int, reached: Callable[[list[Any]], bool] | None) -> Pages:
     rows: list[Any] = []
     keys: list[Any] = []
     page = start

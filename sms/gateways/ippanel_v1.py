@@ -33,7 +33,7 @@ from .base import (
     line_key,
     parse_utc,
 )
-from .inbox import Page, Pages, Resume, note, read_pages
+from .inbox import Page, Resume, note, read_pages
 
 log = logging.getLogger(__name__)
 DEFAULT_URL = "https://api2.ippanel.com/api/v1"
@@ -141,13 +141,8 @@ class IppanelGateway(SmsGateway):
         def reached(items: list[Any]) -> bool:
             return any((d := at(i)) is not None and d < horizon for i in items)
 
-        def read(start: int) -> Pages:
-            return read_pages(fetch, at, first=0, start=start, limit=self.INBOX_PAGES,
-                              size=self.INBOX_PAGE, reached=reached)
-
-        pages = read(r.page)
-        if r.page and not pages.rows:  # texts were deleted: the resume point is past the end
-            pages = read(0)
+        pages = read_pages(fetch, at, first=0, start=r.page, limit=self.INBOX_PAGES,
+                           size=self.INBOX_PAGE, reached=reached)
         out: dict[str, InboundSms] = {}
         dropped = 0
         for item in pages.rows:

@@ -30,7 +30,7 @@ from connector.domain.clock import TEHRAN, now
 from connector.plugins.ports import InboundSms, SmsResult
 
 from .base import LoginOptions, Options, line_key, national_mobile
-from .inbox import Page, Pages, Resume, note, read_pages
+from .inbox import Page, Resume, note, read_pages
 from .melipayamak import MelipayamakGateway, delivery_state, parse_value
 
 WSDL = Path(__file__).with_name("wsdl") / "melipayamak_send.wsdl"
@@ -171,13 +171,8 @@ class MelipayamakSoapGateway(MelipayamakGateway):
             dates = [_soap_date(getattr(row, "SendDate", None)) for row in rows]
             return any(d is not None and since is not None and d < since for d in dates)
 
-        def read(start: int) -> Pages:
-            return read_pages(fetch, key, first=0, start=start, limit=self.INBOX_PAGES,
-                              size=self.INBOX_PAGE, reached=reached)
-
-        pages = read(r.page)
-        if r.page and not pages.rows:  # texts were deleted: the resume point is past the end
-            pages = read(0)
+        pages = read_pages(fetch, key, first=0, start=r.page, limit=self.INBOX_PAGES,
+                           size=self.INBOX_PAGE, reached=reached)
         out: dict[int, InboundSms] = {}
         dropped = 0
         for row in pages.rows:

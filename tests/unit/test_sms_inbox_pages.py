@@ -43,3 +43,10 @@ def test_line_numbers_in_every_form():
     assert {line_key(n) for n in ("+983000505", "983000505", "03000505", "3000505",
                                   "0098 3000505", "۳۰۰۰۵۰۵")} == {"3000505"}
     assert line_key(None) == line_key("") == ""
+
+
+def test_a_resume_point_past_the_end_starts_again_from_the_first_page():
+    # Texts deleted in the provider's panel since the cursor was saved: page 5 is empty now.
+    fetch, asked = _pages(list(range(150, 0, -1)), 100)
+    got = read_pages(fetch, lambda r: r, first=0, start=5, limit=20, size=100)
+    assert asked == [5, 0, 1] and len(got.rows) == 150
