@@ -64,6 +64,8 @@ class Scanning:
     def scan(self, content: bytes | BinaryIO) -> ScanResult:
         """The verdict, or ScanUnavailable when the scanner cannot give one. A stream is
         hashed in chunks and handed to the scanner from its start (never read whole)."""
+        if not self.scanner.remember:
+            return self.scanner.scan(content)
         if isinstance(content, bytes):
             digest = hashlib.sha256(content).hexdigest()
         else:

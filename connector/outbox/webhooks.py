@@ -54,6 +54,7 @@ from connector.domain.errors import (
     msg,
 )
 from connector.outbox.webhook_types import ALL, TYPES, unknown
+from connector.store import plain
 from connector.store.channels import WebhookDelivery, WebhookSubscription
 from connector.store.db import for_claim, transaction
 
@@ -170,11 +171,12 @@ def emit(conn: Connection, org: str, type_: str, subject: str | None,
     event = cloud_event(f"urn:pishkhan:org:{org}", type_, subject, data)
     body = json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     at = now()
-    statement = _queue_statement(conn.dialect.name)
-    if statement is not None:
-        return int(conn.execute(statement, {"org": org, "event_id": event["id"], "type": type_,
-                                            "subject": subject, "body": body,
-                                            "at": at}).rowcount)
+    dialect = conn.dialect.name
+    if _queue_statement(dialect) is not None:
+        # Compiled once (plain.execute): every letter handed in queues its event here.
+        return plain.execute(conn, "webhooks.queue", lambda: _queue_statement(dialect),
+                             {"org": org, "event_id": event["id"], "type": type_,
+                              "subject": subject, "body": body, "at": at})
     subs = conn.execute(select(WebhookSubscription.id, WebhookSubscription.types).where(
         WebhookSubscription.org == org, WebhookSubscription.active.is_(True))).all()
     wanted = [sub_id for sub_id, types in subs if ALL in types or type_ in types]

@@ -289,6 +289,9 @@ class VirusScanner(abc.ABC):
     ``PermanentError`` when it never will for this file (too large for its limits)."""
 
     name: str = ""
+    # Whether a verdict is worth remembering by the file's hash: a scanner that reads the bytes
+    # (clamd) is; one that looks at nothing would only cost a hash of every upload.
+    remember: bool = True
 
     @abc.abstractmethod
     def scan(self, content: bytes | BinaryIO) -> ScanResult: ...
@@ -303,6 +306,7 @@ class NoScanner(VirusScanner):
     scanner (``PISHKHAN_SCANNER=clamav``)."""
 
     name = "none"
+    remember = False
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], secrets: Mapping[str, str]

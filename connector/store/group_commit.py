@@ -29,6 +29,9 @@ MAX_GROUP = 32  # bounds one leader's transaction (and the time its lock is held
 @dataclass(eq=False)
 class _Work:
     run: Callable[[Session], Any]
+    # Returns once what the rows refer to is durable (the letter's files): waited after the
+    # statements, before the commit, so the disk's waits and the statements overlap.
+    ready: Callable[[], Any] | None = None
     # The caller's context (who is acting, for the audit record; the request's ids): the
     # leader runs each piece inside its own caller's context, not the leader's.
     context: contextvars.Context = field(default_factory=contextvars.copy_context)
@@ -80,10 +83,21 @@ class _Group:
                 work.wake.set()
 
 
+def _run(work: _Work, session: Session) -> Any:
+    return work.context.run(work.run, session)
+
+
+def _settle(batch: list[_Work]) -> None:
+    for work in batch:
+        if work.ready is not None:
+            work.context.run(work.ready)
+
+
 def _commit(factory: sessionmaker[Session], batch: list[_Work]) -> None:
     try:
         with transaction(factory) as session:
-            results = [work.context.run(work.run, session) for work in batch]
+            results = [_run(work, session) for work in batch]
+            _settle(batch)
     except Exception as exc:
         # The database itself failing (locked past its timeout, disk full) is nobody's piece:
         # every caller hears of it at once instead of each waiting the timeout again alone.
@@ -94,7 +108,8 @@ def _commit(factory: sessionmaker[Session], batch: list[_Work]) -> None:
         for work in batch:  # someone's piece failed: each alone, so only it fails
             try:
                 with transaction(factory) as session:
-                    work.result = work.context.run(work.run, session)
+                    work.result = _run(work, session)
+                    _settle([work])
             except Exception as own:
                 work.error = own
             work.done = True
@@ -114,18 +129,18 @@ _GROUPS_LOCK = threading.Lock()
 def write(factory: sessionmaker[Session], run: Callable[[Session], T],
           ready: Callable[[], Any] | None = None) -> T:
     """``run(session)`` in a committed transaction, grouped with other threads' on SQLite;
-    its result, or what it raised. ``ready`` as in :func:`write_transaction`: it returns
-    before anything commits. ``run`` may be run twice (once in a group that failed), so it
-    must only write through the session."""
+    its result, or what it raised. ``ready`` returns before anything commits: it is waited
+    after ``run``'s statements (on SQLite, after the whole group's), so the two overlap; if it
+    raises, the caller's work is not committed. ``run`` and ``ready`` may be run twice (once
+    in a group that failed), so ``run`` must only write through the session and ``ready``
+    must give the same answer again."""
     path = _turn_file(factory.kw["bind"])
     if path is None:
         with write_transaction(factory, ready) as session:
             return run(session)
-    if ready is not None:
-        ready()
     with _GROUPS_LOCK:
         group = _GROUPS.setdefault(path, _Group())
-    work = _Work(run)
+    work = _Work(run, ready)
     group.submit(factory, work)
     if work.error is not None:
         raise work.error

@@ -23,17 +23,31 @@ _LOCK = threading.Lock()
 DIALECTS = frozenset({"sqlite", "postgresql"})
 
 
+_DEFAULTS: dict[str, list[tuple[str, Any, bool]]] = {}
+
+
+def _column_defaults(table: Table) -> list[tuple[str, Any, bool]]:
+    """(key, value or callable, callable?) of the columns with a Python-side default; kept per
+    table, as listing a table's columns builds a new collection each time."""
+    found = _DEFAULTS.get(table.name)
+    if found is None:
+        found = []
+        for column in table.columns:
+            default = column.default
+            if getattr(default, "is_scalar", False):
+                found.append((column.key, default.arg, False))  # type: ignore[union-attr]
+            elif getattr(default, "is_callable", False):
+                found.append((column.key, default.arg, True))  # type: ignore[union-attr]
+        _DEFAULTS[table.name] = found
+    return found
+
+
 def _defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     """The row with the model's Python-side defaults filled in, as an ORM flush would."""
     full = dict(row)
-    for column in table.columns:
-        if column.key in full or column.default is None:
-            continue
-        default = column.default
-        if getattr(default, "is_scalar", False):
-            full[column.key] = default.arg  # type: ignore[attr-defined]
-        elif getattr(default, "is_callable", False):
-            full[column.key] = default.arg(None)  # type: ignore[attr-defined]
+    for key, value, call in _column_defaults(table):
+        if key not in full:
+            full[key] = value(None) if call else value
     return full
 
 
@@ -86,3 +100,41 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
     conn.exec_driver_sql(sql, params if len(params) > 1 else params[0])
     return None
 
+
+
+_STATEMENTS: dict[tuple[str, str], _Compiled] = {}
+
+
+def execute(conn: Connection, name: str, build: Callable[[], Any],
+            values: dict[str, Any]) -> int:
+    """Run the statement ``build()`` makes (built and compiled once per dialect, kept under
+    ``name``) with ``values`` for its bound parameters; returns the row count. Parameters that
+    carry their own value (``literal(...)``) take it unless ``values`` names them."""
+    key = (conn.dialect.name, name)
+    found = _STATEMENTS.get(key)
+    if found is None:
+        dialect = conn.dialect
+        compiled = build().compile(dialect=dialect)
+        names = list(compiled.positiontup) if compiled.positional and compiled.positiontup \
+            else list(compiled.binds)
+        binds: list[tuple[str, Callable[[Any], Any] | None]] = []
+        fixed: dict[str, Any] = {}
+        for bind_name in names:
+            bind = compiled.binds[bind_name]
+            binds.append((bind_name, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+            if bind.value is not None:
+                fixed[bind_name] = bind.value
+        found = (str(compiled), binds, bool(compiled.positional))
+        _FIXED[key] = fixed
+        with _LOCK:
+            _STATEMENTS[key] = found
+    sql, binds, positional = found
+    row = {**_FIXED[key], **values}
+    if positional:
+        params: Any = tuple(p(row[n]) if p else row[n] for n, p in binds)
+    else:
+        params = {n: p(row[n]) if p else row[n] for n, p in binds}
+    return int(conn.exec_driver_sql(sql, params).rowcount)
+
+
+_FIXED: dict[tuple[str, str], dict[str, Any]] = {}

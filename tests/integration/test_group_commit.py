@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import (Column, Integer, MetaData, String, Table, create_engine, func, insert,
+                        select)
+from sqlalchemy.pool import NullPool
 
 from connector.store import group_commit
 from connector.store.db import make_engine, make_session_factory
@@ -143,3 +145,56 @@ def test_a_locked_database_fails_the_group_at_once_instead_of_each_piece_again(t
         assert {f"n{i}" for i in range(8)} - {f"n{i}" for i in failed} == set(
             conn.scalars(select(ROWS.c.name)))
     engine.dispose()
+
+
+def test_ready_is_waited_after_the_statements_and_a_failing_one_commits_nothing(store_url):
+    """``ready`` (a letter's files becoming durable) overlaps the statements: it runs after
+    them, inside the transaction, before the commit. If it raises, that caller's rows are not
+    committed and the caller hears it; the other callers of the group commit theirs."""
+    engine = make_engine(store_url)
+    META.create_all(engine)
+    factory = make_session_factory(engine)
+    # Its own connections, outside the store's pool (which the writers hold).
+    looker = create_engine(engine.url, poolclass=NullPool)
+    seen: dict[int, int] = {}
+    ran: set[int] = set()
+    ran_first: dict[int, bool] = {}
+    results: dict[int, object] = {}
+    start = threading.Barrier(32)
+
+    def writer(i: int) -> None:
+        name = f"r{i}"
+
+        def run(s):
+            s.connection().execute(insert(ROWS).values(name=name))
+            ran.add(i)
+
+        def ready():
+            ran_first[i] = i in ran
+            # The statement ran already, in the transaction that will commit it.
+            with looker.connect() as other:
+                seen[i] = other.scalar(select(func.count()).select_from(ROWS)
+                                       .where(ROWS.c.name == name))
+            if i % 8 == 5:
+                raise OSError("disk full")
+
+        start.wait()
+        try:
+            results[i] = group_commit.write(factory, run, ready=ready)
+        except Exception as exc:  # noqa: BLE001 - recorded for the assertion below
+            results[i] = exc
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    failed = sorted(i for i, r in results.items() if isinstance(r, OSError))
+    assert failed == [5, 13, 21, 29] and len(results) == 32
+    assert set(seen.values()) == {0}  # ready ran before the commit, never after
+    assert set(ran_first.values()) == {True}  # and after the statements
+    with engine.connect() as conn:
+        names = set(conn.scalars(select(ROWS.c.name)))
+    assert names == {f"r{i}" for i in range(32)} - {f"r{i}" for i in failed}
+    engine.dispose()
+    looker.dispose()
