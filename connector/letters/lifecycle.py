@@ -31,9 +31,16 @@ from connector.domain.letter import (
 from connector.letters import promise
 from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
-from connector.outbox import webhook_events
-from connector.store import audit, plain, tallies, wakeup
-from connector.store.models import Attachment, Event, Letter, Notification
+from connector.outbox import webhook_events, webhooks
+from connector.store import audit, chain, tallies, wakeup
+from connector.store.models import (
+    Attachment,
+    AuditRecord,
+    Event,
+    Letter,
+    LetterTally,
+    Notification,
+)
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
@@ -82,36 +89,40 @@ def hand_in(px: Pishkhan, s: Session, letter: Letter, sms: str = "receipt") -> N
     conn = s.connection()
     letter.created_at = letter.updated_at = now()
     state = inspect(letter).dict  # the values set, read without the attribute machinery
-    letter.id = plain.insert_rows(conn, Letter.__table__, [
-        {c.key: state[c.key] for c in Letter.__table__.columns
-         if c.key != "id" and state.get(c.key) is not None}], returning="id")
-    plain.insert_rows(conn, Attachment.__table__, [
-        {"letter_id": letter.id, "position": a.position, "name": a.name,
-         "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
-         "scanned_by": a.scanned_by}
+    written = chain.Chain(Letter.__table__, {
+        c.key: state[c.key] for c in Letter.__table__.columns
+        if c.key != "id" and state.get(c.key) is not None})
+    written.child(Attachment.__table__, "letter_id", [
+        {"position": a.position, "name": a.name, "content_type": a.content_type,
+         "size": a.size, "sha256": a.sha256, "scanned_by": a.scanned_by}
         for a in letter.attachments])
-    plain.insert_rows(conn, Event.__table__, [
-        {"letter_id": letter.id, "source_id": e.source_id, "kind": e.kind, "at": e.at,
-         "data": e.data, "created_at": letter.created_at} for e in letter.events])
+    written.child(Event.__table__, "letter_id", [
+        {"source_id": e.source_id, "kind": e.kind, "at": e.at, "data": e.data,
+         "created_at": letter.created_at} for e in letter.events])
     # The same choice of channels as notify(): SMS unless the citizen chose e-mail alone.
     variables = sms_outbox.letter_variables(px, letter)
     by_mail = bool(letter.email) and letter.notify_by in ("email", "both")
     if not by_mail or letter.notify_by == "both":
         note = sms_outbox.message(px, sms, letter.mobile, variables, letter.org)
-        plain.insert_rows(conn, Notification.__table__, [
-            {**note, "letter_id": letter.id, "created_at": letter.created_at}])
+        written.child(Notification.__table__, "letter_id",
+                      [{**note, "created_at": letter.created_at}])
+    entry = {"action": "letter.state", "org": letter.org, "letter": letter.tracking_code,
+             "detail": {"from": None, "to": letter.state}}
+    written.also(AuditRecord.__table__, audit.rows([entry]))
+    written.also(LetterTally.__table__, tallies.rows([(letter.org, None, letter.state)]))
+    event = webhooks.queued(conn.dialect.name, *webhook_events.letter_change(entry))
+    if event is not None:
+        written.statement(*event)
+    if letter.state in wakeup.DUE:
+        written.notify(wakeup.CHANNEL, letter.org)  # PostgreSQL's LISTEN/NOTIFY only
+    letter.id = written.run(conn)
+    if event is None:
+        webhook_events.letter_changed(conn, entry)
     if by_mail:
         assert letter.email is not None
         # Rare enough to take the ORM path: the e-mail links to the stored letter.
         mail_outbox.queue(s, px, sms, letter.email, variables,
                           letter=s.get(Letter, letter.id))
-    entry = {"action": "letter.state", "org": letter.org, "letter": letter.tracking_code,
-             "detail": {"from": None, "to": letter.state}}
-    audit.append(s, [entry])
-    webhook_events.letter_changed(conn, entry)
-    tallies.add(s, [(letter.org, None, letter.state)])
-    if letter.state in wakeup.DUE:
-        wakeup.announce(s, [letter.org])
 
 
 def record_event(letter: Letter, kind: str, source_id: str | None = None,

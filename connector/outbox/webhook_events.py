@@ -32,15 +32,20 @@ def _files(attachments: Iterable[Attachment]) -> list[dict[str, Any]]:
 
 # --- letters ----------------------------------------------------------------------------------
 
-def letter_changed(conn: Connection, entry: Mapping[str, Any]) -> None:
-    """The event of one letter state change (an audit entry of the lifecycle)."""
+def letter_change(entry: Mapping[str, Any]) -> tuple[str, str, str, dict[str, Any]]:
+    """(org, type, subject, data) of the event of one letter state change (an audit entry of
+    the lifecycle)."""
     detail = entry["detail"]
     kind = "submitted" if detail.get("from") is None else detail["to"]
     data = {"tracking_code": entry["letter"], "status": detail["to"],
             "previous_status": detail.get("from")}
     if detail.get("reason"):
         data["rejection_reason"] = detail["reason"]
-    emit(conn, entry["org"], f"{PREFIX}letter.{kind}", entry["letter"], data)
+    return entry["org"], f"{PREFIX}letter.{kind}", entry["letter"], data
+
+
+def letter_changed(conn: Connection, entry: Mapping[str, Any]) -> None:
+    emit(conn, *letter_change(entry))
 
 
 def documents_requested(s: Session, letter: Letter, note: str, source: str) -> None:

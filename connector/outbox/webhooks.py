@@ -21,7 +21,7 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -163,28 +163,43 @@ def _queue_statement(dialect: str) -> Any:
     return _QUEUE[dialect]
 
 
+def queued(dialect: str, org: str, type_: str, subject: str | None,
+           data: Mapping[str, Any]) -> tuple[str, Callable[[], Any], dict[str, Any]] | None:
+    """The one statement that queues this event for every subscription that wants it, as
+    (name, builder, values) for :func:`connector.store.plain.execute` or a chain; None where
+    the database has no such statement (:func:`emit` reads the subscriptions first there)."""
+    if _queue_statement(dialect) is None:
+        return None
+    return "webhooks.queue", lambda: _queue_statement(dialect), _values(org, type_, subject,
+                                                                         data)
+
+
+def _values(org: str, type_: str, subject: str | None, data: Mapping[str, Any]
+            ) -> dict[str, Any]:
+    assert type_ in TYPES, f"{type_} is not in the registry (connector/outbox/webhook_types.py)"
+    event = cloud_event(f"urn:pishkhan:org:{org}", type_, subject, data)
+    body = json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return {"org": org, "event_id": event["id"], "type": type_, "subject": subject,
+            "body": body, "at": now()}
+
+
 def emit(conn: Connection, org: str, type_: str, subject: str | None,
          data: Mapping[str, Any]) -> int:
     """Queue one event for every active subscription of ``org`` that wants it, on the caller's
     connection (and so in its transaction). Returns how many rows were queued."""
-    assert type_ in TYPES, f"{type_} is not in the registry (connector/outbox/webhook_types.py)"
-    event = cloud_event(f"urn:pishkhan:org:{org}", type_, subject, data)
-    body = json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    at = now()
-    dialect = conn.dialect.name
-    if _queue_statement(dialect) is not None:
+    one = queued(conn.dialect.name, org, type_, subject, data)
+    if one is not None:
         # Compiled once (plain.execute): every letter handed in queues its event here.
-        return plain.execute(conn, "webhooks.queue", lambda: _queue_statement(dialect),
-                             {"org": org, "event_id": event["id"], "type": type_,
-                              "subject": subject, "body": body, "at": at})
+        return plain.execute(conn, *one)
+    v = _values(org, type_, subject, data)
     subs = conn.execute(select(WebhookSubscription.id, WebhookSubscription.types).where(
         WebhookSubscription.org == org, WebhookSubscription.active.is_(True))).all()
     wanted = [sub_id for sub_id, types in subs if ALL in types or type_ in types]
     if wanted:
         conn.execute(insert(WebhookDelivery), [
-            {"subscription_id": sub_id, "org": org, "event_id": event["id"], "type": type_,
-             "subject": subject, "body": body, "state": "pending", "attempts": 0,
-             "next_attempt_at": at, "created_at": at} for sub_id in wanted])
+            {"subscription_id": sub_id, "org": org, "event_id": v["event_id"], "type": type_,
+             "subject": subject, "body": v["body"], "state": "pending", "attempts": 0,
+             "next_attempt_at": v["at"], "created_at": v["at"]} for sub_id in wanted])
     return len(wanted)
 
 

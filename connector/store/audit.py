@@ -80,15 +80,19 @@ def _digest(seq: int, at: datetime, actor: str, action: str, org: str, letter: s
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def append(session: Session, entries: list[dict[str, Any]]) -> None:
-    """Add unsealed records in the caller's transaction: one INSERT, no shared row touched."""
+def rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The unsealed audit_records rows of ``entries`` (for :func:`append`, or a chain)."""
     # Whole seconds: every database keeps them exactly, so the hash can be recomputed anywhere.
     at = now().replace(microsecond=0)
-    rows = [{"at": at, "actor": entry.get("actor") or current_actor(),
+    return [{"at": at, "actor": entry.get("actor") or current_actor(),
              "action": entry["action"], "org": entry.get("org") or "",
              "letter": entry.get("letter") or "", "detail": entry.get("detail", {})}
             for entry in entries]
-    plain.insert_rows(session.connection(), AuditRecord.__table__, rows)
+
+
+def append(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Add unsealed records in the caller's transaction: one INSERT, no shared row touched."""
+    plain.insert_rows(session.connection(), AuditRecord.__table__, rows(entries))
 
 
 def hold_chain(session: Session) -> tuple[int, str]:

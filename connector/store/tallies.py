@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, literal, select, union_all
 from sqlalchemy.orm import Session
@@ -32,17 +32,23 @@ if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
 
 
-def add(session: Session, changes: Iterable[tuple[str, str | None, str | None]]) -> None:
-    """Count (org, state before or None for a new letter, state after or None for a letter
-    destroyed), in the caller's transaction."""
-    rows = []
+def rows(changes: Iterable[tuple[str, str | None, str | None]]) -> list[dict[str, Any]]:
+    """The letter_tallies rows of (org, state before or None for a new letter, state after or
+    None for a letter destroyed)."""
+    found: list[dict[str, Any]] = []
     for org, before, after in changes:
         if before:
-            rows.append({"org": org, "state": before, "delta": -1})
+            found.append({"org": org, "state": before, "delta": -1})
         if after:
-            rows.append({"org": org, "state": after, "delta": 1})
-    if rows:
-        plain.insert_rows(session.connection(), LetterTally.__table__, rows)
+            found.append({"org": org, "state": after, "delta": 1})
+    return found
+
+
+def add(session: Session, changes: Iterable[tuple[str, str | None, str | None]]) -> None:
+    """Count the changes (see :func:`rows`), in the caller's transaction."""
+    found = rows(changes)
+    if found:
+        plain.insert_rows(session.connection(), LetterTally.__table__, found)
 
 
 def letter_counts(px: Pishkhan, orgs: list[str] | None = None) -> dict[tuple[str, str], int]:

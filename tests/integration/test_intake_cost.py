@@ -56,3 +56,74 @@ def test_a_second_submission_with_the_same_token_does_not_look_it_up(client, px)
     assert r.status_code == 201, r.get_data(as_text=True)
     assert not [s for s in statements if "API_TOKENS" in s]
     assert all(s.startswith("INSERT") for s in statements), statements
+
+
+def test_on_postgresql_a_letter_and_all_that_comes_with_it_is_one_statement(tmp_path, store_url):
+    """On PostgreSQL the letter, its files, timeline, SMS, audit record, count, webhook event
+    and the delivery's wake-up notice go as one chained statement; on SQLite one INSERT per
+    table. Either way every row is there, linked to the letter, and a listening worker hears
+    of it."""
+    import psycopg
+    from sqlalchemy import func, select
+
+    from connector.bootstrap import bootstrap
+    from connector.letters import usecases as letters
+    from connector.letters.files import Upload
+    from connector.outbox import webhooks
+    from connector.store import tallies, wakeup
+    from connector.store.channels import WebhookDelivery
+    from connector.store.db import upgrade
+    from connector.store.models import Attachment, AuditRecord, Event, Letter, Notification
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, PISHKHAN_DATABASE_URL=store_url, WEBHOOK_SECRET="s" * 32)
+    upgrade(store_url)
+    px = bootstrap(settings)
+    on_pg = px.engine.dialect.name == "postgresql"
+    listener = None
+    if on_pg:
+        listener = psycopg.connect(store_url.replace("postgresql+psycopg", "postgresql"),
+                                   autocommit=True)
+        listener.execute(f"LISTEN {wakeup.CHANNEL}")
+    try:
+        webhooks.subscribe(px, "demo", "http://127.0.0.1:9/hook", "WEBHOOK_SECRET")
+        statements: list[str] = []
+
+        def seen(_conn, _cursor, statement, *_args) -> None:
+            statements.append(statement)
+
+        uploads = [Upload(name=f"{n}.pdf", content=PDF + bytes([48 + i]))
+                   for i, n in enumerate(("a", "b", "c"))]
+        form = letters.LetterForm.from_mapping(letter_fields())
+        event.listen(px.engine, "before_cursor_execute", seen)
+        try:
+            letter = letters.submit(px, "demo", form, uploads, "09121234567")
+        finally:
+            event.remove(px.engine, "before_cursor_execute", seen)
+        writes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "WITH"))]
+        assert len(writes) == (1 if on_pg else 7), writes
+        with px.sessions() as s:
+            stored = s.scalars(select(Letter).where(
+                Letter.tracking_code == letter.tracking_code)).one()
+            assert stored.id == letter.id
+            names = s.scalars(select(Attachment.name).where(Attachment.letter_id == letter.id)
+                              .order_by(Attachment.position)).all()
+            assert names == ["a.pdf", "b.pdf", "c.pdf"]
+            assert s.scalar(select(func.count()).select_from(Event)
+                            .where(Event.letter_id == letter.id)) == 1
+            note = s.scalars(select(Notification).where(
+                Notification.letter_id == letter.id)).one()
+            assert letter.tracking_code in note.text or note.params
+            assert s.scalar(select(func.count()).select_from(AuditRecord).where(
+                AuditRecord.letter == letter.tracking_code)) == 1
+            queued = s.scalars(select(WebhookDelivery).where(
+                WebhookDelivery.subject == letter.tracking_code)).all()
+            assert [q.type for q in queued] == ["ir.pishkhan.letter.submitted"]
+        assert tallies.letter_counts(px, ["demo"])[("demo", letter.state)] == 1
+        if listener is not None:
+            notices = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
+            assert notices == ["demo"]
+    finally:
+        if listener is not None:
+            listener.close()
+        px.close()

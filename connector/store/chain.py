@@ -1,0 +1,174 @@
+"""A new row, the rows that hang off it and what comes with them, written as one statement.
+
+Intake writes a letter and, in the same transaction, its files, its timeline, its SMS, its
+audit record, its count and its webhook event. On PostgreSQL each statement is a round trip
+and a parse-bind-execute on both sides, and for a letter that came to most of the request's
+time; so there they go as one statement of chained INSERTs (data-modifying WITH queries: the
+parent's INSERT ... RETURNING id feeds the children's INSERT ... SELECT), built and compiled
+once per shape. The foreign keys still hold: PostgreSQL checks them at the end of the
+statement, when the parent row is there. Elsewhere (SQLite has no data-modifying WITH) the
+same rows go one INSERT per table, as :mod:`connector.store.plain` writes them.
+
+The row values go through the columns' own bind processors (JSON, dates), as in plain."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, union_all
+
+from connector.store import plain
+
+_Shape = tuple[Any, ...]
+_Compiled = tuple[str, list[tuple[str, Callable[[Any], Any] | None]], bool, dict[str, Any]]
+_CACHE: dict[_Shape, _Compiled] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass
+class Chain:
+    """``parent`` is inserted first and its ``returning`` column (the new id) is set as
+    ``link`` in every row of :meth:`child`; :meth:`also` rows and :meth:`statement` run in
+    the same go; :meth:`notify` sends a PostgreSQL notice with it (nothing elsewhere)."""
+    table: Table
+    row: dict[str, Any]
+    returning: str = "id"
+    children: list[tuple[Table, str, list[dict[str, Any]]]] = field(default_factory=list)
+    others: list[tuple[Table, list[dict[str, Any]]]] = field(default_factory=list)
+    statements: list[tuple[str, Callable[[], Any], dict[str, Any]]] = field(
+        default_factory=list)
+    notices: list[tuple[str, str]] = field(default_factory=list)
+
+    def child(self, table: Table, link: str, rows: Sequence[dict[str, Any]]) -> Chain:
+        if rows:
+            self.children.append((table, link, list(rows)))
+        return self
+
+    def also(self, table: Table, rows: Sequence[dict[str, Any]]) -> Chain:
+        if rows:
+            self.others.append((table, list(rows)))
+        return self
+
+    def statement(self, name: str, build: Callable[[], Any], values: dict[str, Any]) -> Chain:
+        """A data-modifying Core statement of its own (an INSERT ... SELECT, say), with its
+        bound ``values``; as :func:`plain.execute` runs it."""
+        self.statements.append((name, build, values))
+        return self
+
+    def notify(self, channel: str, payload: str) -> Chain:
+        self.notices.append((channel, payload))
+        return self
+
+    def run(self, conn: Connection) -> Any:
+        """Write everything on ``conn`` (the caller's transaction); returns the parent's id."""
+        if conn.dialect.name != "postgresql":
+            return self._one_by_one(conn)
+        values: dict[str, Any] = {}
+        parent = plain._defaults(self.table, self.row)
+        values.update({f"p_{k}": v for k, v in parent.items()})
+        shape: list[Any] = [self.table.name, tuple(parent)]
+        children = []
+        for i, (table, link, rows) in enumerate(self.children):
+            full = [plain._defaults(table, r) for r in rows]
+            keys = tuple(full[0])
+            children.append((table, link, keys, len(full)))
+            shape.append((table.name, link, keys, len(full)))
+            for j, r in enumerate(full):
+                values.update({f"c{i}_{j}_{k}": v for k, v in r.items()})
+        others = []
+        for i, (table, rows) in enumerate(self.others):
+            full = [plain._defaults(table, r) for r in rows]
+            keys = tuple(full[0])
+            others.append((table, keys, len(full)))
+            shape.append((table.name, keys, len(full)))
+            for j, r in enumerate(full):
+                values.update({f"o{i}_{j}_{k}": v for k, v in r.items()})
+        for i, (name, _build, extra) in enumerate(self.statements):
+            shape.append(name)
+            values.update({f"s{i}_{k}": v for k, v in extra.items()})
+        for i, (channel, payload) in enumerate(self.notices):
+            values[f"n{i}_channel"], values[f"n{i}_payload"] = channel, payload
+        shape.append(len(self.notices))
+        key = tuple(shape)
+        compiled = _CACHE.get(key)
+        if compiled is None:
+            compiled = self._compile(conn, parent, children, others)
+            with _LOCK:
+                _CACHE[key] = compiled
+        sql, binds, positional, fixed = compiled
+        values.update(fixed)
+        if positional:
+            params: Any = tuple(p(values[n]) if p else values[n] for n, p in binds)
+        else:
+            params = {n: p(values[n]) if p else values[n] for n, p in binds}
+        return conn.exec_driver_sql(sql, params).scalar_one()
+
+    def _compile(self, conn: Connection, parent: dict[str, Any],
+                 children: list[tuple[Table, str, tuple[str, ...], int]],
+                 others: list[tuple[Table, tuple[str, ...], int]]) -> _Compiled:
+        def bind(table: Table, prefix: str, key: str) -> Any:
+            return bindparam(f"{prefix}{key}", type_=table.c[key].type)
+
+        head = insert(self.table).values({k: bind(self.table, "p_", k) for k in parent}) \
+            .returning(self.table.c[self.returning]).cte("p")
+        ctes = []
+        for i, (table, link, keys, count) in enumerate(children):
+            rows = [select(head.c[self.returning],
+                           *[bind(table, f"c{i}_{j}_", k) for k in keys])
+                    for j in range(count)]
+            source = rows[0] if count == 1 else union_all(*rows)
+            ctes.append(insert(table).from_select([link, *keys], source).cte(f"c{i}"))
+        for i, (table, keys, count) in enumerate(others):
+            ctes.append(insert(table).values(
+                [{k: bind(table, f"o{i}_{j}_", k) for k in keys} for j in range(count)])
+                .cte(f"o{i}"))
+        for i, (_name, build, extra) in enumerate(self.statements):
+            stmt = build()
+            # Its own parameter names, prefixed so that no two statements share one.
+            renames = {k: bindparam(f"s{i}_{k}", type_=stmt.compile().binds[k].type)
+                       for k in extra}
+            stmt = _rebind(stmt, renames)
+            ctes.append(stmt.cte(f"s{i}"))
+        columns = [head.c[self.returning]]
+        for i in range(len(self.notices)):
+            columns.append(func.pg_notify(bindparam(f"n{i}_channel"),
+                                          bindparam(f"n{i}_payload")).label(f"n{i}"))
+        final = select(*columns).add_cte(*ctes) if ctes else select(*columns)
+        if not ctes and not self.notices:
+            final = select(head.c[self.returning])
+        compiled = final.compile(dialect=conn.dialect)
+        names = list(compiled.positiontup) if compiled.positional and compiled.positiontup \
+            else list(compiled.binds)
+        binds = []
+        fixed = {}  # parameters that carry their own value (literal(...))
+        for name in names:
+            b = compiled.binds[name]
+            binds.append((name, b.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)))
+            if b.value is not None:
+                fixed[name] = b.value
+        return str(compiled), binds, bool(compiled.positional), fixed
+
+    def _one_by_one(self, conn: Connection) -> Any:
+        new_id = plain.insert_rows(conn, self.table, [self.row], returning=self.returning)
+        for table, link, rows in self.children:
+            plain.insert_rows(conn, table, [{link: new_id, **r} for r in rows])
+        for table, rows in self.others:
+            plain.insert_rows(conn, table, rows)
+        for name, build, extra in self.statements:
+            plain.execute(conn, name, build, extra)
+        return new_id
+
+
+def _rebind(stmt: Any, renames: dict[str, Any]) -> Any:
+    """``stmt`` with its named bound parameters replaced by ``renames``'."""
+    from sqlalchemy.sql import visitors
+
+    def replace(element: Any, **_kw: Any) -> Any:
+        if getattr(element, "__visit_name__", None) == "bindparam" and element.key in renames:
+            return renames[element.key]
+        return None
+
+    return visitors.replacement_traverse(stmt, {}, replace)
+
