@@ -2,6 +2,7 @@
 flight, its own queue and threads, so a slow or broken system costs the others nothing."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import defaultdict
@@ -32,9 +33,13 @@ class Dispatcher:
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._turn = 0
         self._closed = False
-        # Claims from this process's threads go one at a time: SQLite has no row locks (its
-        # driver even reads outside the transaction), so two claims could take one letter.
-        self._claiming = threading.Lock()
+        # On SQLite claims from this process's threads go one at a time: it has no row locks
+        # (its driver even reads outside the transaction), so two claims could take one
+        # letter. PostgreSQL's SKIP LOCKED keeps claims apart by itself, so there one
+        # organization's claims never wait behind another's.
+        self._claiming: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if px.engine.dialect.name == "sqlite"
+            else contextlib.nullcontext())
 
     def pump(self) -> int:
         """Fill every organization's free slots with its due letters; returns how many started.

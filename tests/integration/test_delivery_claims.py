@@ -113,3 +113,28 @@ def test_own_claim_is_read_through_the_pollers_brief_lock(ppx, system):
     assert delivery.deliver_one(ppx, letter_id, lease) == "delivered"
     holder.join(10)
     assert letters.get(ppx, code).state == "delivered" and len(system.letters) == 1
+
+
+def test_parallel_claims_of_one_process_take_each_letter_once(ppx):
+    """On PostgreSQL a worker's claims are not taken one at a time (SKIP LOCKED keeps them
+    apart, so one organization's claims never wait behind another's): 32 threads claiming at
+    once still take each due letter exactly once."""
+    for _ in range(40):
+        submit(ppx)
+    taken: list[int] = []
+    lock = threading.Lock()
+    start = threading.Barrier(32)
+
+    def claimer() -> None:
+        start.wait()
+        got = delivery.claim(ppx, 2, ["demo"])
+        with lock:
+            taken.extend(got)
+
+    threads = [threading.Thread(target=claimer) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(taken) == len(set(taken)) == 40
+    assert delivering(ppx) == 40
