@@ -17,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy import text as sa_text  # the notifications table has a column named text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from connector.domain.clock import now
@@ -99,10 +100,17 @@ class Letter(Base):
         Index("ix_letters_work", "state", "next_attempt_at"),
         # Per organization and state, oldest change first: the dashboard's lists and ages.
         Index("ix_letters_org_state_age", "org", "state", "updated_at"),
-        Index("ix_letters_org_external", "org", "external_id"),
+        # Columns empty when a letter is handed in: only the rows with a value are indexed
+        # (every reader asks for a value), so intake adds no entry to them (migration 0015).
+        Index("ix_letters_org_external", "org", "external_id",
+              sqlite_where=text("external_id IS NOT NULL"),
+              postgresql_where=text("external_id IS NOT NULL")),
         Index("ix_letters_mobile", "mobile"),
-        Index("ix_letters_parent", "parent_id"),
-        Index("ix_letters_files_work", "files_retry_at"),
+        Index("ix_letters_parent", "parent_id", sqlite_where=text("parent_id IS NOT NULL"),
+              postgresql_where=text("parent_id IS NOT NULL")),
+        Index("ix_letters_files_work", "files_retry_at",
+              sqlite_where=text("files_retry_at IS NOT NULL"),
+              postgresql_where=text("files_retry_at IS NOT NULL")),
         # Letters that still owe the citizen an answer, by promised date: the dashboard's
         # overdue list reads these and never the closed history (see connector/letters/promise).
         Index("ix_letters_owed_due", "org", "due_date", "id",
@@ -221,7 +229,10 @@ class Notification(Base):
                       # The dashboard's failed SMS of one organization.
                       Index("ix_notifications_org_state", "org", "state"),
                       Index("ix_notifications_to", "to"),
-                      Index("ix_notifications_sent_at", "sent_at"))  # rate limits
+                      # Rate limits; a queued SMS has no entry yet (migration 0015).
+                      Index("ix_notifications_sent_at", "sent_at",
+                            sqlite_where=sa_text("sent_at IS NOT NULL"),
+                            postgresql_where=sa_text("sent_at IS NOT NULL")))
 
 
 class OtpChallenge(Base):
