@@ -18,6 +18,7 @@ from connector.store.db import transaction, upgrade
 from connector.store.models import Letter
 from tests.conftest import make_settings
 from tests.fakes import FakeSystem, RecordingGateway
+from tests.races import at_once
 
 MOBILE = "09121234567"
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
@@ -121,20 +122,7 @@ def test_parallel_claims_of_one_process_take_each_letter_once(ppx):
     once still take each due letter exactly once."""
     for _ in range(40):
         submit(ppx)
-    taken: list[int] = []
-    lock = threading.Lock()
-    start = threading.Barrier(32)
-
-    def claimer() -> None:
-        start.wait()
-        got = delivery.claim(ppx, 2, ["demo"])
-        with lock:
-            taken.extend(got)
-
-    threads = [threading.Thread(target=claimer) for _ in range(32)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    claims = at_once(32, lambda _i: list(delivery.claim(ppx, 2, ["demo"])))
+    taken = [letter_id for claimed in claims for letter_id in claimed]
     assert len(taken) == len(set(taken)) == 40
     assert delivering(ppx) == 40

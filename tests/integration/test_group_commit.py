@@ -10,6 +10,7 @@ from sqlalchemy.pool import NullPool
 
 from connector.store import group_commit
 from connector.store.db import make_engine, make_session_factory
+from tests.races import at_once
 
 META = MetaData()
 ROWS = Table("rows", META, Column("id", Integer, primary_key=True),
@@ -159,10 +160,8 @@ def test_ready_is_waited_after_the_statements_and_a_failing_one_commits_nothing(
     seen: dict[int, int] = {}
     ran: set[int] = set()
     ran_first: dict[int, bool] = {}
-    results: dict[int, object] = {}
-    start = threading.Barrier(32)
 
-    def writer(i: int) -> None:
+    def writer(i: int) -> object:
         name = f"r{i}"
 
         def run(s):
@@ -178,19 +177,14 @@ def test_ready_is_waited_after_the_statements_and_a_failing_one_commits_nothing(
             if i % 8 == 5:
                 raise OSError("disk full")
 
-        start.wait()
         try:
-            results[i] = group_commit.write(factory, run, ready=ready)
-        except Exception as exc:  # noqa: BLE001 - recorded for the assertion below
-            results[i] = exc
+            return group_commit.write(factory, run, ready=ready)
+        except OSError as exc:
+            return exc
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(32)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    failed = sorted(i for i, r in results.items() if isinstance(r, OSError))
-    assert failed == [5, 13, 21, 29] and len(results) == 32
+    results = at_once(32, writer)
+    failed = sorted(i for i, r in enumerate(results) if isinstance(r, OSError))
+    assert failed == [5, 13, 21, 29]
     assert set(seen.values()) == {0}  # ready ran before the commit, never after
     assert set(ran_first.values()) == {True}  # and after the statements
     with engine.connect() as conn:
