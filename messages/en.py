@@ -210,4 +210,6 @@ EN: dict[str, str] = {
     "cli.inbound.stale": "stale",
     "cli.inbound.none": "-",
     "cli.webhooks.no_secret": "warning: {env} is not set here; the worker needs it to sign events",
+    "cli.port_busy": "{address} is taken by another program (perhaps a Pishkhan started "
+                      "earlier). Stop it or change PISHKHAN_WEB_PORT.",
 }

@@ -209,3 +209,70 @@ def test_ctrl_c_on_pishkhan_run_stops_everything(tmp_path):
     for line in left:  # a failing run must not leave servers behind for the next tests
         os.kill(int(line.split()[0]), signal.SIGKILL)
     assert left == []
+
+
+def _sockets_of(pid: int) -> set[str]:
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(target[8:-1])
+    return found
+
+
+def _tcp_on(port: int) -> list[tuple[str, str]]:
+    """(state, inode) of the IPv4 TCP sockets whose local port is ``port``."""
+    rows = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port:
+            rows.append((fields[3], fields[9]))
+    return rows
+
+
+def test_each_web_worker_listens_on_its_own_socket_and_a_burst_is_spread(tmp_path):
+    """`pishkhan web` gives each worker a socket of its own (SO_REUSEPORT), so the kernel
+    spreads new connections over the workers: a burst of keep-alive clients is not held by
+    whichever worker was quickest to accept (it once held 42 of 50)."""
+    import http.client
+
+    port = free_port()
+    env = process_env(tmp_path, PISHKHAN_DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}",
+                      PISHKHAN_DEMO="true", PISHKHAN_WEB_PORT=str(port),
+                      PISHKHAN_WEB_WORKERS="2")
+    log = tmp_path / "web.log"
+    with started([*PISHKHAN, "web"], env, log) as proc:
+        assert wait_http(f"http://127.0.0.1:{port}/healthz", proc) == 200
+        time.sleep(1)
+        workers = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)],
+                                                  capture_output=True, text=True).stdout.split()]
+        assert len(workers) == 2
+        listening = {inode for state, inode in _tcp_on(port) if state == "0A"}
+        assert len(listening) == 2  # one per worker, none shared
+        assert all(len(_sockets_of(w) & listening) == 1 for w in workers)
+        clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(40)]
+        for c in clients:
+            c.request("GET", "/healthz")
+        for c in clients:
+            assert c.getresponse().read()
+        established = {inode for state, inode in _tcp_on(port) if state == "01"}
+        held = [len(_sockets_of(w) & established) for w in workers]
+        for c in clients:
+            c.close()
+    assert sum(held) == 40 and min(held) >= 8, held
+
+
+def test_web_refuses_a_port_another_program_listens_on(tmp_path):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        env = process_env(tmp_path, PISHKHAN_DATABASE_URL=f"sqlite:///{tmp_path / 's.db'}",
+                          PISHKHAN_WEB_PORT=str(port), PISHKHAN_CLI_LANG="fa")
+        done = subprocess.run([*PISHKHAN, "web"], env=env, capture_output=True, text=True,
+                              timeout=60)
+    assert done.returncode == 2
+    assert f"127.0.0.1:{port}" in done.stderr and "PISHKHAN_WEB_PORT" in done.stderr
