@@ -37,7 +37,24 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # Worker threads (SMS sends, deliveries) each hold a connection for a moment; past the
     # pool size every checkout would open and close a fresh server connection.
     kwargs.setdefault("pool_size", 16)
+    _cache_long_statements()
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _cache_long_statements() -> None:
+    """psycopg keeps the parsing of a statement's placeholders only for statements of up to
+    4096 bytes and 50 parameters (ORMs' many-row INSERTs rarely repeat). A letter handed in
+    is one chained statement of about 70 parameters whose text repeats exactly
+    (connector/store/chain.py); parsing it again cost 0.25 ms of every letter. The limits are
+    module constants read at each call; if a release renames them this does nothing."""
+    try:
+        from psycopg import _queries
+    except ImportError:  # another driver
+        return
+    if hasattr(_queries, "MAX_CACHED_STATEMENT_PARAMS"):
+        _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 200)
+    if hasattr(_queries, "MAX_CACHED_STATEMENT_LENGTH"):
+        _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 16384)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
