@@ -41,6 +41,7 @@ from connector.outbox.sms_claim import Departures
 from connector.outbox.sms_claim import Job as _Job
 from connector.outbox.sms_claim import claim as _claim
 from connector.plugins.ports import SMS_FINAL, SMS_STATES, SmsGateway, SmsResult
+from connector.store.db import writer_turn
 from connector.store.models import Letter, NamedLock, Notification
 
 if TYPE_CHECKING:
@@ -166,7 +167,7 @@ def _settle_many(px: Pishkhan, changes: list[Change],
     changes only if it is still that claim's: a claim whose lease ran out and whose message
     was claimed again by another worker does not overwrite that worker's record."""
     at = now()
-    with px.engine.begin() as conn:
+    with writer_turn(px.engine), px.engine.begin() as conn:  # see sms_claim.claim
         if len(changes) == 1:
             note_id, expect, values = changes[0]
             stmt = update(Notification).where(Notification.id == note_id,

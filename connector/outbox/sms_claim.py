@@ -19,7 +19,7 @@ from connector.domain.clock import now
 from connector.domain.errors import NotFound
 from connector.outbox.policy import URGENT_KINDS
 from connector.outbox.redaction import redact
-from connector.store.db import for_claim, transaction
+from connector.store.db import for_claim, transaction, writer_turn
 from connector.store.models import Notification
 
 if TYPE_CHECKING:
@@ -85,7 +85,10 @@ def claim(px: Pishkhan, limit: int, only: int | None = None) -> list[Job]:
     ``created``: on PostgreSQL they are locked (SKIP LOCKED) anyway; on SQLite, which reads
     before it takes the write lock, a row another process took meanwhile is simply not ours."""
     at = now()
-    with transaction(px.sessions) as s:
+    # The dispatcher's claims, departures and results share SQLite's one write lock: they take
+    # turns on writer_turn, which wakes the next at once (SQLite's busy handler sleeps 1, 2,
+    # 5 ms... between tries, longer than these commits take).
+    with writer_turn(px.engine), transaction(px.sessions) as s:
         stmt = select(*_COLUMNS).where(Notification.state == "created")
         if only is not None:
             stmt = stmt.where(Notification.id == only)
@@ -174,7 +177,7 @@ class Departures:
                 self._writing += 1
                 self._cond.release()
                 try:
-                    with self.px.engine.begin() as conn:
+                    with writer_turn(self.px.engine), self.px.engine.begin() as conn:
                         self._won[mine] = set(conn.scalars(
                             update(Notification).where(
                                 Notification.id.in_(list(claims)),

@@ -83,7 +83,7 @@ def write_transaction(factory: sessionmaker[Session],
     serial = _turn_file(factory.kw["bind"]) is not None
     if ready is not None and serial:
         ready()
-    with _writer_turn(factory.kw["bind"]), transaction(factory) as session:
+    with writer_turn(factory.kw["bind"]), transaction(factory) as session:
         yield session
         if ready is not None and not serial:
             ready()
@@ -99,7 +99,10 @@ def _turn_file(engine: Engine) -> str | None:
 
 
 @contextmanager
-def _writer_turn(engine: Engine) -> Iterator[None]:
+def writer_turn(engine: Engine) -> Iterator[None]:
+    """On a SQLite file, this process's turn to write (see :func:`write_transaction`): the
+    writers that would collide wait on a lock that wakes the next one at once, not in SQLite's
+    sleeping busy handler. Elsewhere nothing."""
     path = _turn_file(engine)
     if path is None:
         yield

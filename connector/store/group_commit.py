@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.store.db import _turn_file, _writer_turn, transaction, write_transaction
+from connector.store.db import _turn_file, transaction, write_transaction, writer_turn
 
 T = TypeVar("T")
 MAX_GROUP = 32  # bounds one leader's transaction (and the time its lock is held)
@@ -66,7 +66,7 @@ class _Group:
         with self.lock:
             batch, self.waiting = self.waiting[:MAX_GROUP], self.waiting[MAX_GROUP:]
         try:
-            with _writer_turn(factory.kw["bind"]):
+            with writer_turn(factory.kw["bind"]):
                 _commit(factory, batch)
         except BaseException as exc:  # the turn itself failed: every piece hears of it
             for work in batch:
