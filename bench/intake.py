@@ -1,6 +1,7 @@
 """Intake throughput: the product's letter intake against a bare handler doing the minimum.
 
     .venv/bin/python bench/intake.py [--quick] [--repeats 5] [--seconds 6] [--sqlite-only]
+                                     [--postgresql-only]
 
 Both run under gunicorn with the settings ``pishkhan web`` uses (2 workers x 4 threads), side
 by side on the same store; each request hands in one 200 KB PDF (made unique per request, so
@@ -205,6 +206,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--postgresql-only", action="store_true")
     parser.add_argument("--pdf-kb", type=int, default=200)
     args = parser.parse_args()
     if args.quick:
@@ -215,7 +217,9 @@ def main() -> None:
     pg_names: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        rows += database_run("sqlite", f"sqlite:///{folder / 'store.db'}", folder, args, body)
+        if not args.postgresql_only:
+            rows += database_run("sqlite", f"sqlite:///{folder / 'store.db'}", folder, args,
+                                 body)
         if not args.sqlite_only:
             pg_names.append(f"pishkhan_bench_intake_{os.getpid()}")
             try:
