@@ -22,8 +22,7 @@ from sqlalchemy import Connection, Table, bindparam, func, insert, select, union
 from connector.store import plain
 
 _Shape = tuple[Any, ...]
-_Compiled = tuple[str, list[tuple[str, Callable[[Any], Any] | None]], bool, dict[str, Any]]
-_CACHE: dict[_Shape, _Compiled] = {}
+_CACHE: dict[_Shape, plain.Prepared] = {}
 _LOCK = threading.Lock()
 
 
@@ -97,17 +96,11 @@ class Chain:
             compiled = self._compile(conn, parent, children, others)
             with _LOCK:
                 _CACHE[key] = compiled
-        sql, binds, positional, fixed = compiled
-        values.update(fixed)
-        if positional:
-            params: Any = tuple(p(values[n]) if p else values[n] for n, p in binds)
-        else:
-            params = {n: p(values[n]) if p else values[n] for n, p in binds}
-        return conn.exec_driver_sql(sql, params).scalar_one()
+        return conn.exec_driver_sql(compiled.sql, compiled.params(values)).scalar_one()
 
     def _compile(self, conn: Connection, parent: dict[str, Any],
                  children: list[tuple[Table, str, tuple[str, ...], int]],
-                 others: list[tuple[Table, tuple[str, ...], int]]) -> _Compiled:
+                 others: list[tuple[Table, tuple[str, ...], int]]) -> plain.Prepared:
         def bind(table: Table, prefix: str, key: str) -> Any:
             return bindparam(f"{prefix}{key}", type_=table.c[key].type)
 
@@ -138,17 +131,7 @@ class Chain:
         final = select(*columns).add_cte(*ctes) if ctes else select(*columns)
         if not ctes and not self.notices:
             final = select(head.c[self.returning])
-        compiled = final.compile(dialect=conn.dialect)
-        names = list(compiled.positiontup) if compiled.positional and compiled.positiontup \
-            else list(compiled.binds)
-        binds = []
-        fixed = {}  # parameters that carry their own value (literal(...))
-        for name in names:
-            b = compiled.binds[name]
-            binds.append((name, b.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)))
-            if b.value is not None:
-                fixed[name] = b.value
-        return str(compiled), binds, bool(compiled.positional), fixed
+        return plain.prepare(final, conn.dialect)
 
     def _one_by_one(self, conn: Connection) -> Any:
         new_id = plain.insert_rows(conn, self.table, [self.row], returning=self.returning)

@@ -10,13 +10,13 @@ cursor events, so statement counts and logging still see them)."""
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
 
-_Compiled = tuple[str, "list[tuple[str, Callable[[Any], Any] | None]]", bool]
-_CACHE: dict[tuple[str, str, tuple[str, ...], str | None], _Compiled] = {}
+_CACHE: dict[tuple[str, str, tuple[str, ...], str | None], Prepared] = {}
 _LOCK = threading.Lock()
 # Only where INSERT ... RETURNING and the driver's placeholders are known to behave; anything
 # else takes SQLAlchemy's ordinary path.
@@ -51,26 +51,50 @@ def _defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     return full
 
 
-def _compiled(conn: Connection, table: Table, keys: tuple[str, ...],
-              returning: str | None) -> _Compiled:
-    dialect = conn.dialect
-    cache_key = (dialect.name, table.name, keys, returning)
-    found = _CACHE.get(cache_key)
-    if found is not None:
-        return found
-    stmt = insert(table)
-    if returning:
-        stmt = stmt.returning(table.c[returning])
-    compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+@dataclass(frozen=True)
+class Prepared:
+    """A statement compiled once: its SQL, its parameters in the driver's order with their
+    columns' bind processors, and the values of the parameters that carry their own
+    (``literal(...)``)."""
+    sql: str
+    binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    positional: bool
+    fixed: dict[str, Any]
+
+    def params(self, values: dict[str, Any]) -> Any:
+        """The driver's parameters for ``values`` (by parameter name)."""
+        row = {**self.fixed, **values} if self.fixed else values
+        if self.positional:
+            return tuple(p(row[n]) if p else row[n] for n, p in self.binds)
+        return {n: p(row[n]) if p else row[n] for n, p in self.binds}
+
+
+def prepare(statement: Any, dialect: Any, column_keys: list[str] | None = None) -> Prepared:
+    """Compile ``statement`` for ``dialect`` as SQLAlchemy itself would send it."""
+    compiled = statement.compile(dialect=dialect, column_keys=column_keys)
     names = list(compiled.positiontup) if compiled.positional and compiled.positiontup \
-        else list(keys)
+        else list(compiled.binds)
     binds = []
+    fixed = {}
     for name in names:
-        column = table.c[name]
-        binds.append((name, column.type.dialect_impl(dialect).bind_processor(dialect)))
-    found = (str(compiled), binds, bool(compiled.positional))
-    with _LOCK:
-        _CACHE[cache_key] = found
+        bind = compiled.binds[name]
+        binds.append((name, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+        if bind.value is not None:
+            fixed[name] = bind.value
+    return Prepared(str(compiled), tuple(binds), bool(compiled.positional), fixed)
+
+
+def _compiled(conn: Connection, table: Table, keys: tuple[str, ...],
+              returning: str | None) -> Prepared:
+    cache_key = (conn.dialect.name, table.name, keys, returning)
+    found = _CACHE.get(cache_key)
+    if found is None:
+        stmt = insert(table)
+        if returning:
+            stmt = stmt.returning(table.c[returning])
+        found = prepare(stmt, conn.dialect, list(keys))
+        with _LOCK:
+            _CACHE[cache_key] = found
     return found
 
 
@@ -87,22 +111,16 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
         conn.execute(stmt, list(rows))
         return None
     full = [_defaults(table, row) for row in rows]
-    sql, binds, positional = _compiled(conn, table, tuple(full[0]), returning)
-    params: list[Any] = []
-    for row in full:
-        if positional:
-            params.append(tuple(p(row[name]) if p else row[name] for name, p in binds))
-        else:
-            params.append({name: p(row[name]) if p else row[name] for name, p in binds})
+    prepared = _compiled(conn, table, tuple(full[0]), returning)
+    params = [prepared.params(row) for row in full]
     if returning:
         assert len(params) == 1, "RETURNING here is for one row"
-        return conn.exec_driver_sql(sql, params[0]).scalar_one()
-    conn.exec_driver_sql(sql, params if len(params) > 1 else params[0])
+        return conn.exec_driver_sql(prepared.sql, params[0]).scalar_one()
+    conn.exec_driver_sql(prepared.sql, params if len(params) > 1 else params[0])
     return None
 
 
-
-_STATEMENTS: dict[tuple[str, str], _Compiled] = {}
+_STATEMENTS: dict[tuple[str, str], Prepared] = {}
 
 
 def execute(conn: Connection, name: str, build: Callable[[], Any],
@@ -111,30 +129,9 @@ def execute(conn: Connection, name: str, build: Callable[[], Any],
     ``name``) with ``values`` for its bound parameters; returns the row count. Parameters that
     carry their own value (``literal(...)``) take it unless ``values`` names them."""
     key = (conn.dialect.name, name)
-    found = _STATEMENTS.get(key)
-    if found is None:
-        dialect = conn.dialect
-        compiled = build().compile(dialect=dialect)
-        names = list(compiled.positiontup) if compiled.positional and compiled.positiontup \
-            else list(compiled.binds)
-        binds: list[tuple[str, Callable[[Any], Any] | None]] = []
-        fixed: dict[str, Any] = {}
-        for bind_name in names:
-            bind = compiled.binds[bind_name]
-            binds.append((bind_name, bind.type.dialect_impl(dialect).bind_processor(dialect)))
-            if bind.value is not None:
-                fixed[bind_name] = bind.value
-        found = (str(compiled), binds, bool(compiled.positional))
-        _FIXED[key] = fixed
+    prepared = _STATEMENTS.get(key)
+    if prepared is None:
+        prepared = prepare(build(), conn.dialect)
         with _LOCK:
-            _STATEMENTS[key] = found
-    sql, binds, positional = found
-    row = {**_FIXED[key], **values}
-    if positional:
-        params: Any = tuple(p(row[n]) if p else row[n] for n, p in binds)
-    else:
-        params = {n: p(row[n]) if p else row[n] for n, p in binds}
-    return int(conn.exec_driver_sql(sql, params).rowcount)
-
-
-_FIXED: dict[tuple[str, str], dict[str, Any]] = {}
+            _STATEMENTS[key] = prepared
+    return int(conn.exec_driver_sql(prepared.sql, prepared.params(values)).rowcount)
