@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, union_all
+from sqlalchemy.sql import visitors
 
 from connector.store import plain
 
@@ -70,20 +71,14 @@ class Chain:
         shape: list[Any] = [self.table.name, tuple(parent)]
         children = []
         for i, (table, link, rows) in enumerate(self.children):
-            full = [plain._defaults(table, r) for r in rows]
-            keys = tuple(full[0])
-            children.append((table, link, keys, len(full)))
-            shape.append((table.name, link, keys, len(full)))
-            for j, r in enumerate(full):
-                values.update({f"c{i}_{j}_{k}": v for k, v in r.items()})
+            keys, count = _add_rows(values, f"c{i}", table, rows)
+            children.append((table, link, keys, count))
+            shape.append((table.name, link, keys, count))
         others = []
         for i, (table, rows) in enumerate(self.others):
-            full = [plain._defaults(table, r) for r in rows]
-            keys = tuple(full[0])
-            others.append((table, keys, len(full)))
-            shape.append((table.name, keys, len(full)))
-            for j, r in enumerate(full):
-                values.update({f"o{i}_{j}_{k}": v for k, v in r.items()})
+            keys, count = _add_rows(values, f"o{i}", table, rows)
+            others.append((table, keys, count))
+            shape.append((table.name, keys, count))
         for i, (name, _build, extra) in enumerate(self.statements):
             shape.append(name)
             values.update({f"s{i}_{k}": v for k, v in extra.items()})
@@ -129,8 +124,6 @@ class Chain:
             columns.append(func.pg_notify(bindparam(f"n{i}_channel"),
                                           bindparam(f"n{i}_payload")).label(f"n{i}"))
         final = select(*columns).add_cte(*ctes) if ctes else select(*columns)
-        if not ctes and not self.notices:
-            final = select(head.c[self.returning])
         return plain.prepare(final, conn.dialect)
 
     def _one_by_one(self, conn: Connection) -> Any:
@@ -144,9 +137,18 @@ class Chain:
         return new_id
 
 
+def _add_rows(values: dict[str, Any], prefix: str, table: Table,
+              rows: list[dict[str, Any]]) -> tuple[tuple[str, ...], int]:
+    """Put ``rows`` (with the model's defaults) into ``values`` as ``{prefix}_{j}_{key}``;
+    returns their keys and how many there are."""
+    full = [plain._defaults(table, r) for r in rows]
+    for j, r in enumerate(full):
+        values.update({f"{prefix}_{j}_{k}": v for k, v in r.items()})
+    return tuple(full[0]), len(full)
+
+
 def _rebind(stmt: Any, renames: dict[str, Any]) -> Any:
     """``stmt`` with its named bound parameters replaced by ``renames``'."""
-    from sqlalchemy.sql import visitors
 
     def replace(element: Any, **_kw: Any) -> Any:
         if getattr(element, "__visit_name__", None) == "bindparam" and element.key in renames:
