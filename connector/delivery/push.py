@@ -53,9 +53,10 @@ def backoff(attempts: int, base: float, cap: float) -> timedelta:
     return timedelta(seconds=random.uniform(base / 2, min(cap, base * 2 ** max(0, attempts - 1))))
 
 
-def _paused(px: Pishkhan) -> set[str]:
-    with px.sessions() as s:
-        return set(s.scalars(select(OrgState.org).where(OrgState.paused.is_(True))))
+def _not_paused() -> Any:
+    """A condition on letters: their organization's deliveries are not paused. Part of the
+    query that uses it, rather than a read of its own before: one round trip less per claim."""
+    return Letter.org.not_in(select(OrgState.org).where(OrgState.paused.is_(True)))
 
 
 def release_expired(px: Pishkhan) -> int:
@@ -85,7 +86,7 @@ def claim(px: Pishkhan, limit: int, orgs: list[str] | None = None,
     """Take letters (of ``orgs`` only, when given) due by ``due_by`` (now); returns each
     letter's lease, which is also the proof that this worker still holds it (see
     :func:`_renew`)."""
-    eligible = sorted(set(orgs if orgs is not None else px.orgs) - _paused(px))
+    eligible = sorted(orgs if orgs is not None else px.orgs)
     with transaction(px.sessions) as s:
         if s.get_bind().dialect.name == "sqlite":
             # No SKIP LOCKED: the write lock first, so two delivery slots of this worker
@@ -93,7 +94,7 @@ def claim(px: Pishkhan, limit: int, orgs: list[str] | None = None,
             hold_lock(s, "delivery.claim")
         stmt = (select(Letter).where(Letter.state.in_(CLAIMABLE),
                                      Letter.next_attempt_at <= (due_by or now()),
-                                     Letter.org.in_(eligible))
+                                     Letter.org.in_(eligible), _not_paused())
                 .order_by(Letter.next_attempt_at, Letter.id).limit(limit))
         rows = s.scalars(for_claim(stmt, s)).all()
         lease = now() + LEASE
@@ -113,13 +114,18 @@ def _holds(letter: Letter | None, lease: datetime) -> bool:
 def _renew(px: Pishkhan, letter_id: int, lease: datetime) -> datetime | None:
     """Extend our claim right before the remote call. None when the claim is no longer ours:
     a slow batch outlived its lease and another worker took the letter over (it reconciles
-    before sending, so the letter still goes once)."""
+    before sending, so the letter still goes once).
+
+    A claim in the first half of its lease is ours without asking the store: nobody takes a
+    claim over before its lease runs out (:func:`release_expired`), and nothing but the
+    delivery moves a letter on from ``delivering``. Half a lease (minutes) covers any clock
+    difference between worker machines; the result is still recorded only under the lease."""
+    if lease - now() > LEASE / 2:
+        return lease
     with transaction(px.sessions) as s:
         letter = s.scalars(for_update(select(Letter).where(Letter.id == letter_id), s)).first()
         if not _holds(letter, lease):
             return None
-        if lease - now() > LEASE / 2:
-            return lease  # still fresh: checking it was enough, and costs no write
         letter.claimed_until = renewed = now() + LEASE
         return renewed
 
@@ -277,11 +283,10 @@ def _failed(px: Pishkhan, letter: Letter, error: ExternalError) -> None:
 
 
 def _due_orgs(px: Pishkhan) -> list[str]:
-    eligible = sorted(set(px.orgs) - _paused(px))
     with px.sessions() as s:
         return sorted(s.scalars(select(Letter.org).where(
             Letter.state.in_(CLAIMABLE), Letter.next_attempt_at <= now(),
-            Letter.org.in_(eligible)).distinct()))
+            Letter.org.in_(sorted(px.orgs)), _not_paused()).distinct()))
 
 
 def run_once(px: Pishkhan, limit: int | None = None) -> int:

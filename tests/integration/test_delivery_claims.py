@@ -126,3 +126,13 @@ def test_parallel_claims_of_one_process_take_each_letter_once(ppx):
     taken = [letter_id for claimed in claims for letter_id in claimed]
     assert len(taken) == len(set(taken)) == 40
     assert delivering(ppx) == 40
+
+
+def test_a_paused_organization_has_nothing_claimed_until_it_resumes(ppx):
+    from connector.operations import dashboard
+
+    submit(ppx)
+    dashboard.set_paused(ppx, "demo", True)
+    assert delivery.claim(ppx, 10) == {} and delivery.run_once(ppx) == 0
+    dashboard.set_paused(ppx, "demo", False)
+    assert len(delivery.claim(ppx, 10)) == 1

@@ -239,10 +239,12 @@ def test_a_worker_whose_lease_ran_out_does_not_deliver(spx, system):
     from connector.store.models import Letter
 
     code = submit(spx).tracking_code
-    (letter_id, lease), = delivery.claim(spx, 10).items()
-    # Worker A was slow; its lease ran out and worker B took the letter over.
+    (letter_id, _), = delivery.claim(spx, 10).items()
+    # Worker A was slow: its lease ran out (it is in the past, as A sees it too) and worker B
+    # took the letter over.
+    lease = now() - timedelta(seconds=1)
     with spx.sessions.begin() as s:
-        s.get(Letter, letter_id).claimed_until = now() - timedelta(seconds=1)
+        s.get(Letter, letter_id).claimed_until = lease
     delivery.release_expired(spx)
     (_, lease_b), = delivery.claim(spx, 10).items()
     assert delivery.deliver_one(spx, letter_id, lease) is None  # A backs off
