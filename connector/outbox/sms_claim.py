@@ -159,6 +159,11 @@ class Departures:
         self._writers = 1 if px.engine.dialect.name == "sqlite" else 4
         self._failed: dict[int, BaseException] = {}
 
+    def _connect(self) -> Any:
+        # One statement, committed on its own (autocommit): no BEGIN and COMMIT round trips
+        # on the path of every send, where each wait is also a wait for the interpreter lock.
+        return self.px.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
     def leave(self, note_id: int, attempts: int) -> bool:
         """Once ``note_id``'s departure is committed, whether it was this claim's to send;
         raises if writing it failed. A claim whose lease ran out while it waited may have been
@@ -177,7 +182,7 @@ class Departures:
                 self._writing += 1
                 self._cond.release()
                 try:
-                    with writer_turn(self.px.engine), self.px.engine.begin() as conn:
+                    with writer_turn(self.px.engine), self._connect() as conn:
                         self._won[mine] = set(conn.scalars(
                             update(Notification).where(
                                 Notification.id.in_(list(claims)),
