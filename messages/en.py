@@ -128,6 +128,7 @@ EN: dict[str, str] = {
     "error.rate_limited": "Too many requests. Try again a little later.",
     "error.wait_seconds": "Please wait: try again in {n} seconds.",
     "error.wait_minutes": "Too many requests. Try again in {n} minutes.",
+    "error.busy": "The service is busy right now. Try again in a minute.",
     "error.server_error": "Something went wrong. Try again in a few minutes.",
     "error.unavailable": "The organization's system is not answering. Try again in a few "
                          "minutes.",

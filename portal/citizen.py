@@ -6,10 +6,12 @@ kept and the core's Persian message next to its field.
 """
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response
 
 from connector.config.organizations import Organization
@@ -31,6 +33,7 @@ from .errors import rate_limit_message
 from .security import citizen_required, current_mobile, login_citizen, logout_citizen, safe_next
 
 bp = Blueprint("citizen", __name__)
+log = logging.getLogger(__name__)
 
 MSG_TRACKING = msg("track.invalid")
 MSG_NOT_YOURS = msg("track.not_yours")
@@ -130,6 +133,14 @@ def write(org: str) -> Page:
     except ValidationError as exc:
         held = drafts.hold(organization, everything)
         return _form_page(organization, form, exc.errors, held), 400
+    except OperationalError:
+        # Our database did not answer (a restart, say): nothing was stored. The preview comes
+        # back with everything on it, to be sent again in a moment.
+        log.warning("letter for %s not stored: the database did not answer", org)
+        return render_template("citizen/preview.html", org=organization, form=cleaned.form,
+                               raw=form, held=drafts.hold(organization, everything),
+                               service=organization.service(cleaned.form.service),
+                               notice=msg("error.busy")), 503
     drafts.clear()
     return redirect(url_for("citizen.receipt", code=letter.tracking_code))
 

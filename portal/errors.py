@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 import messages
@@ -116,6 +117,14 @@ def register(app: Flask) -> None:
             headers["Allow"] = ", ".join(allowed)
         return error_response(status, too_large_message() if status == 413 else None,
                               headers=headers)
+
+    @app.errorhandler(OperationalError)
+    def _store_unavailable(exc: OperationalError) -> Response:
+        # The database went away (a restart, the network) or stayed locked past its timeout:
+        # the request may simply be sent again in a moment.
+        log.warning("the store failed on %s %s: %s", request.method, request.path,
+                    str(exc.orig or exc).splitlines()[0])
+        return error_response(503, msg("error.busy"), code="busy", headers={"Retry-After": "30"})
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -54,7 +54,9 @@ _SCHEMAS: dict[str, Any] = {
         "code": {"type": "string", "example": "validation",
                  "description": "validation, csrf, bad_request, unauthorized, not_found, "
                                 "method_not_allowed, conflict, too_large, rate_limited, "
-                                "unavailable, server_error"},
+                                "try_later, unavailable, busy (our database did not answer: "
+                                "send the same request again after Retry-After), "
+                                "server_error"},
         "message": {"type": "string", "description": "A plain Persian message."},
         "fields": {"type": "object", "additionalProperties": {"type": "string"},
                    "description": "Only for validation errors: field name -> Persian "

@@ -5,19 +5,22 @@ import fcntl
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Select, create_engine, event, text
+from sqlalchemy import Engine, Select, create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).with_name("migrations")
+# A pooled connection idle at least this long is checked with a round trip before it is used.
+PING_AFTER_IDLE = 1.0
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, ping_after_idle: float = PING_AFTER_IDLE, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -38,7 +41,35 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # pool size every checkout would open and close a fresh server connection.
     kwargs.setdefault("pool_size", 16)
     _cache_long_statements()
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine, ping_after_idle)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, seconds: float) -> None:
+    """Check a pooled connection with a round trip before use only if it sat idle ``seconds``
+    or more. SQLAlchemy's ``pool_pre_ping`` checks at every checkout: a round trip more on
+    every intake, delivery step and SMS departure, where under load connections come back
+    within milliseconds. A connection the server dropped while it sat idle (a restart, a
+    firewall's idle timeout) is found here and replaced, as with ``pool_pre_ping``. One it
+    dropped within ``seconds`` of its last use fails the statement sent on it; SQLAlchemy then
+    renews the whole pool, so only the operations already under way at that moment fail."""
+
+    def _used(_dbapi: Any, record: Any, *_rest: Any) -> None:
+        record.info["pishkhan_used_at"] = time.monotonic()
+
+    event.listen(engine, "connect", _used)
+    event.listen(engine, "checkin", _used)
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        used = record.info.get("pishkhan_used_at")
+        if used is not None and time.monotonic() - used < seconds:
+            return
+        # As pool_pre_ping does: a dropped connection means the others may be gone too, so
+        # the pool renews them all and this checkout gets a fresh one.
+        if not engine.dialect._do_ping_w_event(dbapi_conn):
+            raise exc.InvalidatePoolError("the database server closed an idle connection")
 
 
 def _cache_long_statements() -> None:
