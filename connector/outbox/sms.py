@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# How long one run of the SMS job goes on claiming; the calls it started still finish.
+RUN_SECONDS = 10.0
 FINAL = SMS_FINAL
 IN_FLIGHT = ("sending", "pending")
 STUCK_AFTER = timedelta(hours=72)
@@ -304,12 +306,17 @@ def _attempt(px: Pishkhan, job: _Job, only_gateway: str | None = None,
         return _Outcome("ambiguous", error=f"unexpected error: {exc!r}"[:500])
 
 
-def dispatch_due(px: Pishkhan, limit: int = 50, concurrency: int | None = None) -> int:
-    """Send up to ``limit`` due messages, ``concurrency`` calls to providers at once; returns
-    how many were claimed. Messages are claimed a little ahead of the senders, two rounds at
-    a time, while the calls of the round before are in flight: the senders never wait for a
-    claim, and no message waits claimed in this process for long (its lease keeps running).
-    Results are written as they come, a few rows per transaction; a worker that dies before
+def dispatch_due(px: Pishkhan, limit: int | None = None, concurrency: int | None = None,
+                 seconds: float = RUN_SECONDS) -> int:
+    """Send the due messages, ``concurrency`` calls to providers at once, until none is due
+    (or ``limit`` are claimed, when given); returns how many were claimed. There is no batch
+    per tick: a busy queue is sent at the full concurrency, and a tick only starts a run. A
+    run stops claiming after ``seconds`` (the next tick goes on), so a worker asked to stop
+    waits for the calls in flight, not for the whole queue.
+
+    Messages are claimed a little ahead of the senders, two rounds at a time, while the calls
+    of the round before are in flight: the senders never wait for a claim, and no message
+    waits claimed in this process for long (its lease keeps running). Results are written as they come, a few rows per transaction; a worker that dies before
     writing them leaves its messages ``sending``, to be looked up by reference — never sent
     again blindly. If anything fails on the way (a claim, a batch of results), the jobs not
     started yet are dropped (no departure written: they are queued again once their lease
@@ -318,14 +325,19 @@ def dispatch_due(px: Pishkhan, limit: int = 50, concurrency: int | None = None) 
     group = max(workers, 4)  # rows per transaction: a durable commit per message costs more
     departures = Departures(px)
     claimed, more = 0, True
+    stop_claiming = time.monotonic() + seconds
     jobs: dict[Future[_Outcome], _Job] = {}
     done: list[tuple[_Job, _Outcome]] = []
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         try:
             while True:
-                if more and claimed < limit and len(jobs) <= workers:
-                    want = min(limit - claimed, 2 * workers - len(jobs))
+                room = 2 * workers - len(jobs)
+                if limit is not None:
+                    room = min(room, limit - claimed)
+                if more and room > 0 and len(jobs) <= workers and \
+                        (not claimed or time.monotonic() < stop_claiming):
+                    want = room
                     batch = _claim(px, want)
                     more = len(batch) == want
                     claimed += len(batch)

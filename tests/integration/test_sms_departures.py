@@ -62,6 +62,23 @@ def test_32_sends_at_once_each_written_before_it_leaves_and_sent_once(tmp_path, 
         px.close()
 
 
+def test_one_run_sends_the_whole_queue_and_stops_claiming_when_its_time_is_up(tmp_path, clk,
+                                                                             store_url):
+    """No batch per tick: one run (as the worker's tick starts it, with no limit) sends a
+    queue of any length at its concurrency. A run past its time claims nothing more; the
+    next one goes on."""
+    a = ScriptedGateway("a")
+    px = make_px(tmp_path, a, ScriptedGateway("b"), rate=1000, url=store_url)
+    try:
+        for _ in range(130):
+            add(px)
+        assert sms_outbox.dispatch_due(px, concurrency=4, seconds=0) == 8  # one claim, 2 rounds
+        assert sms_outbox.dispatch_due(px, concurrency=4) == 122 and a.calls == 130
+        assert sms_outbox.dispatch_due(px, concurrency=4) == 0
+    finally:
+        px.close()
+
+
 def test_a_status_that_arrives_during_the_send_is_kept(tmp_path, clk, store_url):
     a = Watching()
     px = make_px(tmp_path, a, ScriptedGateway("b"), rate=1000, url=store_url)
