@@ -31,6 +31,7 @@ from connector.domain.errors import (
     NotFound,
     TransientError,
 )
+from connector.outbox import runs
 from connector.plugins.ports import MailMessage
 from connector.plugins.secrets import scrub
 from connector.store.channels import Email
@@ -144,8 +145,13 @@ def send_one(px: Pishkhan, email_id: int, org: str | None, message: MailMessage)
     return _settle(px, email_id, None)
 
 
-def dispatch_due(px: Pishkhan, limit: int = 20) -> int:
-    """Send what is due; returns how many were handed to a gateway."""
+def dispatch_due(px: Pishkhan, limit: int = 20, seconds: float = runs.RUN_SECONDS) -> int:
+    """Send what is due, claimed ``limit`` at a time, batch after batch while there is more
+    (see :mod:`connector.outbox.runs`); returns how many were handed to a gateway."""
+    return runs.in_batches(lambda: _send_batch(px, limit), limit, seconds)
+
+
+def _send_batch(px: Pishkhan, limit: int) -> int:
     jobs = _claim(px, limit)
     for email_id, org, message in jobs:
         send_one(px, email_id, org, message)

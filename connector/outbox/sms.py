@@ -34,7 +34,7 @@ from connector.domain.errors import (
     msg,
 )
 from connector.domain.normalize import mask_mobile, to_persian_digits
-from connector.outbox import webhook_events, webhooks
+from connector.outbox import runs, webhook_events, webhooks
 from connector.outbox.policy import GatewayConfig
 from connector.outbox.redaction import REDACTED, redact  # noqa: F401 (REDACTED: for callers)
 from connector.outbox.sms_claim import Departures
@@ -50,8 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-# How long one run of the SMS job goes on claiming; the calls it started still finish.
-RUN_SECONDS = 10.0
 FINAL = SMS_FINAL
 IN_FLIGHT = ("sending", "pending")
 STUCK_AFTER = timedelta(hours=72)
@@ -307,7 +305,7 @@ def _attempt(px: Pishkhan, job: _Job, only_gateway: str | None = None,
 
 
 def dispatch_due(px: Pishkhan, limit: int | None = None, concurrency: int | None = None,
-                 seconds: float = RUN_SECONDS) -> int:
+                 seconds: float = runs.RUN_SECONDS) -> int:
     """Send the due messages, ``concurrency`` calls to providers at once, until none is due
     (or ``limit`` are claimed, when given); returns how many were claimed. There is no batch
     per tick: a busy queue is sent at the full concurrency, and a tick only starts a run. A

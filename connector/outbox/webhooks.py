@@ -53,6 +53,7 @@ from connector.domain.errors import (
     ValidationError,
     msg,
 )
+from connector.outbox import runs
 from connector.outbox.webhook_types import ALL, TYPES, unknown
 from connector.store import plain
 from connector.store.channels import WebhookDelivery, WebhookSubscription
@@ -295,8 +296,15 @@ def _record(px: Pishkhan, job: _Job, outcome: str, error: str | None) -> None:
                      .values(**values))
 
 
-def dispatch_due(px: Pishkhan, limit: int = 100, concurrency: int = 4) -> int:
-    """One tick: claim due events and send them, a few at a time. Returns how many were tried."""
+def dispatch_due(px: Pishkhan, limit: int = 100, concurrency: int = 4,
+                 seconds: float = runs.RUN_SECONDS) -> int:
+    """Send the due events, ``concurrency`` at a time, claimed ``limit`` at a time, batch
+    after batch while there are more (see :mod:`connector.outbox.runs`). Returns how many
+    were tried."""
+    return runs.in_batches(lambda: _send_batch(px, limit, concurrency), limit, seconds)
+
+
+def _send_batch(px: Pishkhan, limit: int, concurrency: int) -> int:
     jobs = _claim(px, limit)
     if not jobs:
         return 0

@@ -249,3 +249,19 @@ def test_retention_takes_a_letters_emails_and_texts_with_it(tmp_path):
             assert s.scalars(select(InboundSms)).all() == []
     finally:
         px.close()
+
+
+def test_one_run_sends_the_whole_queue_batch_after_batch(tmp_path):
+    """No batch per tick: a run claims batch after batch while there are more; a run past its
+    time takes no new batch, and the next run goes on."""
+    px = _px(tmp_path)
+    try:
+        with transaction(px.sessions) as s:
+            for i in range(7):
+                mail_outbox.queue(s, px, "test", f"c{i}@example.com", {}, org="demo")
+        assert mail_outbox.dispatch_due(px, limit=3, seconds=0) == 3
+        assert mail_outbox.dispatch_due(px, limit=3) == 4
+        assert mail_outbox.dispatch_due(px, limit=3) == 0
+        assert len(list((tmp_path / "var" / "mail-outbox").glob("*.eml"))) == 7
+    finally:
+        px.close()

@@ -350,3 +350,15 @@ def test_the_command_line_adds_lists_and_removes_subscriptions(tmp_path):
     assert run("webhooks", "add", "nowhere", "https://x.ir", "--secret-env", "S").exit_code != 0
     assert run("webhooks", "remove", str(sub_id)).exit_code == 0
     assert json.loads(run("webhooks", "list", "--json").output) == []
+
+
+def test_one_run_sends_every_due_event_batch_after_batch(wpx, receiver):
+    """No batch per tick: a run claims batch after batch while there are more; a run past its
+    time takes no new batch, and the next run goes on."""
+    webhooks.subscribe(wpx, "demo", receiver.url, "WEBHOOK_SECRET")
+    for _ in range(7):
+        submit(wpx)
+    assert webhooks.dispatch_due(wpx, limit=3, seconds=0) == 3
+    assert webhooks.dispatch_due(wpx, limit=3) == 4
+    assert webhooks.dispatch_due(wpx, limit=3) == 0
+    assert len({e["id"] for e in receiver.events()}) == 7
