@@ -116,10 +116,8 @@ def _renew(px: Pishkhan, letter_id: int, lease: datetime) -> datetime | None:
     a slow batch outlived its lease and another worker took the letter over (it reconciles
     before sending, so the letter still goes once).
 
-    A claim in the first half of its lease is ours without asking the store: nobody takes a
-    claim over before its lease runs out (:func:`release_expired`), and nothing but the
-    delivery moves a letter on from ``delivering``. Half a lease (minutes) covers any clock
-    difference between worker machines; the result is still recorded only under the lease."""
+    A claim in the first half of its lease needs no renewal, and no transaction of its own:
+    :func:`_call` reads the letter anyway, and checks there that the claim is still ours."""
     if lease - now() > LEASE / 2:
         return lease
     with transaction(px.sessions) as s:
@@ -185,10 +183,16 @@ class StoredProgress(DeliveryProgress):
         self._steps[step] = value
 
 
-def _call(px: Pishkhan, letter_id: int) -> DeliveryReceipt:
+class _ClaimLost(Exception):
+    """The letter is no longer this worker's to deliver."""
+
+
+def _call(px: Pishkhan, letter_id: int, lease: datetime) -> DeliveryReceipt:
     with px.sessions() as s:
         letter = s.scalars(select(Letter).options(selectinload(Letter.attachments))
                            .where(Letter.id == letter_id)).one()
+        if not _holds(letter, lease):
+            raise _ClaimLost
         reconcile, slug, code = letter.needs_reconcile, letter.org, letter.tracking_code
         message = outgoing(px, letter, s)
         progress = StoredProgress(px, letter_id, letter.delivery_progress, reconcile)
@@ -214,14 +218,16 @@ def _call(px: Pishkhan, letter_id: int) -> DeliveryReceipt:
 def deliver_one(px: Pishkhan, letter_id: int, lease: datetime) -> str | None:
     """Deliver one claimed letter and record the outcome; None if the claim was lost."""
     held = _renew(px, letter_id, lease)
-    if held is None:
-        log.warning("letter %s: claim lost before delivery; left to the worker holding it",
-                    letter_id)
-        return None
     receipt: DeliveryReceipt | None = None
     error: ExternalError | None = None
     try:
-        receipt = _call(px, letter_id)
+        if held is None:
+            raise _ClaimLost
+        receipt = _call(px, letter_id, held)
+    except _ClaimLost:
+        log.warning("letter %s: claim lost before delivery; left to the worker holding it",
+                    letter_id)
+        return None
     except ExternalError as exc:
         error = exc
     except PishkhanError as exc:  # e.g. a missing blob: a person has to look
