@@ -163,7 +163,7 @@ def bootstrap(settings: Settings | None = None, *,
                                 "fix the holiday file or unset PISHKHAN_HOLIDAYS_FILE"))
         log.error("holiday calendar: %s", exc)
         calendar, _ = holidays.load({})
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, ping_after_idle=settings.db_ping_after_idle)
     if texts is None:
         texts = registry.load(registry.SMS_TEXTS, "default")()
     sessions = make_session_factory(engine)

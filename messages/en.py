@@ -111,6 +111,7 @@ EN: dict[str, str] = {
                      "receipt.",
     "track.not_yours": "No letter with this tracking code was found for your mobile number.",
     "withdraw.late": "The letter has gone to the secretariat and can no longer be taken back.",
+    "letter.not_stored": "The service did not answer just now, and the letter may not have been stored. If it is not in My letters, send it again in a minute. Everything is still here.",
     "withdraw.done": "Your letter was taken back and will not be sent to the organization.",
     "survey.closed": "Your opinion was already recorded, or the letter's case is not closed "
                      "yet.",
@@ -128,7 +129,7 @@ EN: dict[str, str] = {
     "error.rate_limited": "Too many requests. Try again a little later.",
     "error.wait_seconds": "Please wait: try again in {n} seconds.",
     "error.wait_minutes": "Too many requests. Try again in {n} minutes.",
-    "error.busy": "The service is busy right now. Try again in a minute.",
+    "error.busy": "The service did not answer just now. Try again in a minute.",
     "error.server_error": "Something went wrong. Try again in a few minutes.",
     "error.unavailable": "The organization's system is not answering. Try again in a few "
                          "minutes.",

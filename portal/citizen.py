@@ -27,6 +27,7 @@ from connector.domain.errors import (
 from connector.letters import followups
 from connector.letters import usecases as letters
 from connector.people import citizens
+from connector.store.db import store_unavailable
 
 from . import attachments, drafts, labels, pishkhan
 from .errors import rate_limit_message
@@ -133,14 +134,17 @@ def write(org: str) -> Page:
     except ValidationError as exc:
         held = drafts.hold(organization, everything)
         return _form_page(organization, form, exc.errors, held), 400
-    except OperationalError:
-        # Our database did not answer (a restart, say): nothing was stored. The preview comes
-        # back with everything on it, to be sent again in a moment.
-        log.warning("letter for %s not stored: the database did not answer", org)
+    except OperationalError as exc:
+        if not store_unavailable(exc):
+            raise
+        # Our database did not answer (a restart, say). The preview comes back with everything
+        # on it; the message says to look in «my letters» first, since a connection lost
+        # during the commit may have stored the letter after all.
+        log.warning("letter for %s: the database did not answer", org)
+        flash("letter.not_stored")
         return render_template("citizen/preview.html", org=organization, form=cleaned.form,
                                raw=form, held=drafts.hold(organization, everything),
-                               service=organization.service(cleaned.form.service),
-                               notice=msg("error.busy")), 503
+                               service=organization.service(cleaned.form.service)), 503
     drafts.clear()
     return redirect(url_for("citizen.receipt", code=letter.tracking_code))
 

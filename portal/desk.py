@@ -3,7 +3,8 @@ with the papers they brought scanned as attachments, and print the receipt. The 
 follows the same pipeline as one handed in on the portal (``channel = "desk"``)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy.exc import OperationalError
 from werkzeug.wrappers import Response
 
 from connector.config.organizations import Organization
@@ -14,6 +15,7 @@ from connector.letters.files import Upload
 from connector.people import staff
 from connector.plugins import identity
 from connector.store import audit
+from connector.store.db import store_unavailable
 
 from . import attachments, drafts, pishkhan
 from .staff_ui import org_where, orgs_where, role_required, user
@@ -82,6 +84,13 @@ def new(org: str) -> Page:
         return render_template("desk/form.html", user=user(), org=organization, form=form,
                                mobile=typed_mobile, errors=exc.errors,
                                held=drafts.hold(organization, uploads)), 400
+    except OperationalError as exc:
+        if not store_unavailable(exc):
+            raise
+        flash("letter.not_stored")  # and everything typed comes back, as above
+        return render_template("desk/form.html", user=user(), org=organization, form=form,
+                               mobile=typed_mobile, errors={},
+                               held=drafts.hold(organization, uploads)), 503
     drafts.clear()
     audit.log(pishkhan(), "letter.hand_in", org=organization.slug,
               letter=letter.tracking_code, attachments=len(letter.attachments))

@@ -23,6 +23,7 @@ from connector.domain.errors import (
     ValidationError,
     msg,
 )
+from connector.store.db import store_unavailable
 
 from .security import CsrfError
 
@@ -119,12 +120,12 @@ def register(app: Flask) -> None:
                               headers=headers)
 
     @app.errorhandler(OperationalError)
-    def _store_unavailable(exc: OperationalError) -> Response:
-        # The database went away (a restart, the network) or stayed locked past its timeout:
-        # the request may simply be sent again in a moment.
-        log.warning("the store failed on %s %s: %s", request.method, request.path,
-                    str(exc.orig or exc).splitlines()[0])
-        return error_response(503, msg("error.busy"), code="busy", headers={"Retry-After": "30"})
+    def _store_failed(exc: OperationalError) -> Response:
+        if not store_unavailable(exc):  # our SQL or schema is wrong: a bug, with its traceback
+            return _unexpected(exc)
+        log.warning("the database did not answer %s %s: %s", request.method, request.path,
+                    " ".join(str(exc.orig or exc).split())[:200])
+        return error_response(503, msg("error.busy"), code="busy", headers={"Retry-After": "60"})
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -86,8 +86,6 @@ EN: dict[str, str] = {
     "در گام بعد نامه را پیش از فرستادن می‌بینید.": "Next you see the letter before it is sent.",
     # preview
     "پیش‌نمایش نامه": "Preview",
-    "نامه هنوز فرستاده نشده است؛ همه چیز همین‌جا مانده است.":
-        "The letter has not been sent yet; everything is still here.",
     "نامه را یک بار بخوانید. اگر درست است، «فرستادن نامه» را بزنید. اگر چیزی را باید عوض "
     "کنید، «ویرایش» را بزنید.": "Read the letter once. If it is right, press “Send the "
                                "letter”. To change something, press “Edit”.",

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 
 from connector.outbox.policy import QuietHours
 from connector.plugins.explain import what_is_wrong
+from connector.store.db import PING_AFTER_IDLE
 
 PREFIX = "PISHKHAN_"
 # "20 per 10 minutes", "30 per hour": the notation Flask-Limiter reads.
@@ -41,6 +42,8 @@ class Settings(BaseSettings):
 
     var_dir: Path = Field(Path("var"), description="files: SQLite, attachments, outbox")
     database_url: str = Field("", description="empty: SQLite under the var folder")
+    db_ping_after_idle: float = Field(PING_AFTER_IDLE, ge=0, description="a pooled PostgreSQL "
+                                      "connection idle this many seconds is checked before use")
     orgs_dir: Path = Path("config/organizations")
     secret_key: str = Field("", repr=False,
                             description="empty: a development key kept under var/")

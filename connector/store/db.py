@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).with_name("migrations")
-# A pooled connection idle at least this long is checked with a round trip before it is used.
+# A pooled connection idle at least this long is checked with a round trip before it is used
+# (PISHKHAN_DB_PING_AFTER_IDLE).
 PING_AFTER_IDLE = 1.0
 
 
@@ -66,10 +67,38 @@ def _ping_when_idle(engine: Engine, seconds: float) -> None:
         used = record.info.get("pishkhan_used_at")
         if used is not None and time.monotonic() - used < seconds:
             return
-        # As pool_pre_ping does: a dropped connection means the others may be gone too, so
-        # the pool renews them all and this checkout gets a fresh one.
-        if not engine.dialect._do_ping_w_event(dbapi_conn):
+        dialect = engine.dialect
+        try:
+            alive = dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as err:
+            if not dialect.is_disconnect(err, dbapi_conn, None):
+                raise
+            alive = False
+        if not alive:
+            # As pool_pre_ping does: a dropped connection means the others may be gone too,
+            # so the pool renews them all and this checkout gets a fresh one.
             raise exc.InvalidatePoolError("the database server closed an idle connection")
+
+
+# SQLSTATE classes of a database that cannot do it now, rather than of a wrong request:
+# connection exception, transaction rollback (deadlock, serialization), insufficient
+# resources, object in use (a lock not had in time), operator intervention (shutdown,
+# cancelled on timeout).
+_TRY_AGAIN_CLASSES = ("08", "40", "53", "55", "57")
+
+
+def store_unavailable(error: exc.OperationalError) -> bool:
+    """The database could not answer now (gone, restarting, overloaded, locked past its
+    timeout, a deadlock): the same request may succeed in a moment. False for a fault of our
+    own (a missing table, wrong SQL), which should surface as one."""
+    if error.connection_invalidated:
+        return True
+    state = getattr(error.orig, "sqlstate", None)
+    if state:
+        return str(state)[:2] in _TRY_AGAIN_CLASSES
+    text = str(error.orig).lower()
+    # SQLite's lock timeout; a server that refused or dropped the connection.
+    return "locked" in text or "busy" in text or "connect" in text
 
 
 def _cache_long_statements() -> None:
