@@ -54,9 +54,10 @@ _SCHEMAS: dict[str, Any] = {
         "code": {"type": "string", "example": "validation",
                  "description": "validation, csrf, bad_request, unauthorized, not_found, "
                                 "method_not_allowed, conflict, too_large, rate_limited, "
-                                "try_later, unavailable, busy (our database did not answer: "
-                                "send the same request again after Retry-After), "
-                                "server_error"},
+                                "try_later, unavailable, busy (our database did not answer "
+                                "now; try again after Retry-After. A letter handed in at that "
+                                "moment may have been stored all the same: then its SMS with "
+                                "the tracking code reaches the mobile), server_error"},
         "message": {"type": "string", "description": "A plain Persian message."},
         "fields": {"type": "object", "additionalProperties": {"type": "string"},
                    "description": "Only for validation errors: field name -> Persian "
