@@ -316,9 +316,10 @@ def dispatch_due(px: Pishkhan, limit: int | None = None, concurrency: int | None
     of the round before are in flight: the senders never wait for a claim, and no message
     waits claimed in this process for long (its lease keeps running). Results are written as
     they come, a few rows per transaction; a worker that dies before writing them leaves its
-    messages ``sending``, to be looked up by reference — never sent again blindly. If anything fails on the way (a claim, a batch of results), the jobs not
-    started yet are dropped (no departure written: they are queued again once their lease
-    runs out) and those started are waited for and recorded before the error goes on."""
+    messages ``sending``, to be looked up by reference — never sent again blindly. If anything
+    fails on the way (a claim, a batch of results), the jobs not started yet are dropped (no
+    departure written: they are queued again once their lease runs out) and those started are
+    waited for and recorded before the error goes on."""
     workers = max(1, concurrency or px.settings.sms_concurrency)
     group = max(workers, 4)  # rows per transaction: a durable commit per message costs more
     departures = Departures(px)
