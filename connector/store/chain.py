@@ -66,7 +66,7 @@ class Chain:
         if conn.dialect.name != "postgresql":
             return self._one_by_one(conn)
         values: dict[str, Any] = {}
-        parent = plain._defaults(self.table, self.row)
+        parent = plain.with_defaults(self.table, self.row)
         values.update({f"p_{k}": v for k, v in parent.items()})
         shape: list[Any] = [self.table.name, tuple(parent)]
         children = []
@@ -141,7 +141,7 @@ def _add_rows(values: dict[str, Any], prefix: str, table: Table,
               rows: list[dict[str, Any]]) -> tuple[tuple[str, ...], int]:
     """Put ``rows`` (with the model's defaults) into ``values`` as ``{prefix}_{j}_{key}``;
     returns their keys and how many there are."""
-    full = [plain._defaults(table, r) for r in rows]
+    full = [plain.with_defaults(table, r) for r in rows]
     for j, r in enumerate(full):
         values.update({f"{prefix}_{j}_{k}": v for k, v in r.items()})
     return tuple(full[0]), len(full)

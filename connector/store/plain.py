@@ -10,8 +10,8 @@ cursor events, so statement counts and logging still see them)."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
@@ -42,7 +42,7 @@ def _column_defaults(table: Table) -> list[tuple[str, Any, bool]]:
     return found
 
 
-def _defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+def with_defaults(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     """The row with the model's Python-side defaults filled in, as an ORM flush would."""
     full = dict(row)
     for key, value, call in _column_defaults(table):
@@ -110,7 +110,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
             return conn.execute(stmt.returning(table.c[returning]), rows[0]).scalar_one()
         conn.execute(stmt, list(rows))
         return None
-    full = [_defaults(table, row) for row in rows]
+    full = [with_defaults(table, row) for row in rows]
     prepared = _compiled(conn, table, tuple(full[0]), returning)
     params = [prepared.params(row) for row in full]
     if returning:
