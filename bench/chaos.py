@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -40,6 +41,17 @@ from connector.letters import usecases as letters  # noqa: E402
 from connector.letters.files import Upload  # noqa: E402
 from connector.store.db import upgrade  # noqa: E402
 from connector.store.models import Letter, Notification  # noqa: E402
+from connector.outbox.sms import FIRST_CHECK, NOT_FOUND_CHECKS  # noqa: E402
+from connector.outbox.sms_claim import RECONCILE_AFTER  # noqa: E402
+
+# A worker killed after an SMS's departure was written but before the request left: the message
+# is looked up by reference once its claim runs out, and sent again after NOT_FOUND_CHECKS
+# look-ups that find nothing, with growing gaps, each on the 15 s status tick. The drain waits
+# that long (and only while something is still unsettled), so the campaign counts what the
+# product recovers, not what it had no time to.
+SMS_RECOVERY = (RECONCILE_AFTER.total_seconds()
+                + sum(FIRST_CHECK.total_seconds() * 2 ** i for i in range(1, NOT_FOUND_CHECKS))
+                + 15 * (NOT_FOUND_CHECKS + 1) + 30)
 
 ORGS = ("demo", "demo-portal", "demo-legacy", "demo-odbc")
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
@@ -196,13 +208,18 @@ def count(px, sandbox: str, plan: dict[str, dict], folder: Path) -> dict[str, in
             continue  # a line cut by a kill: its message was resent or is counted below
     with px.sessions() as s:
         notes = s.execute(select(Notification.client_reference, Notification.kind,
-                                 Letter.tracking_code)
+                                 Letter.tracking_code, Notification.state,
+                                 Notification.request_sent_at, Notification.attempts,
+                                 Notification.checks, Notification.last_error)
                           .join(Letter, Letter.id == Notification.letter_id)).all()
     by_kind: Counter = Counter()
     delivered: Counter = Counter()
-    for reference, kind, code in notes:
+    seen: dict[tuple[str, str], Any] = {}
+    for note in notes:
+        reference, kind, code = note[:3]
         by_kind[(code, kind)] += 1
         delivered[(code, kind)] += sent[reference]
+        seen[(code, kind)] = note
     for code, item in plan.items():
         state = rows[code].state
         for kind in ("receipt", state if state in FINAL else None):
@@ -210,6 +227,12 @@ def count(px, sandbox: str, plan: dict[str, dict], folder: Path) -> dict[str, in
                 continue
             if delivered[(code, kind)] == 0:
                 result["sms_lost"] += 1
+                note = seen.get((code, kind))
+                print(f"  SMS {kind} of {code} ({item['org']}): " + (
+                    "never queued" if note is None else
+                    f"{note.state}, departure written: {note.request_sent_at is not None}, "
+                    f"attempts {note.attempts}, look-ups {note.checks}, "
+                    f"last error: {note.last_error}"))
             if by_kind[(code, kind)] > 1 or delivered[(code, kind)] > 1:
                 result["sms_duplicated"] += 1
     return dict(result)
@@ -263,7 +286,7 @@ def main() -> int:
         while len(workers.procs) > 1:
             workers.procs.pop().send_signal(signal.SIGKILL)
             workers.kills += 1
-        drain_until = time.monotonic() + 120 + args.letters // 5
+        drain_until = time.monotonic() + max(120 + args.letters // 5, SMS_RECOVERY)
         while time.monotonic() < drain_until:
             decide(px, sandbox, plan)
             with px.sessions() as s:
