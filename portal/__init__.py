@@ -14,6 +14,8 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from connector.bootstrap import Pishkhan, bootstrap
 from connector.people.staff import ensure_demo_operator
 
+from .multipart import PortalRequest
+
 EXTENSION = "pishkhan"
 
 
@@ -43,6 +45,7 @@ def create_app(px: Pishkhan | None = None, config: dict[str, Any] | None = None)
     px = px or bootstrap()
     https = px.settings.public_url.startswith("https://")
     app = Flask(__name__)
+    app.request_class = PortalRequest
     app.session_interface = _Sessions()
     app.config.from_mapping(
         SECRET_KEY=px.settings.secret_key,
