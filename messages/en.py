@@ -111,7 +111,7 @@ EN: dict[str, str] = {
                      "receipt.",
     "track.not_yours": "No letter with this tracking code was found for your mobile number.",
     "withdraw.late": "The letter has gone to the secretariat and can no longer be taken back.",
-    "letter.not_stored": "The service did not answer just now, and the letter may not have been stored. If it is not in My letters, send it again in a minute. Everything is still here.",
+    "letter.not_stored": "The service did not answer just now. Everything is still here: press Send again in a minute. If the letter was stored after all, you will see that letter, and no second one is made.",
     "withdraw.done": "Your letter was taken back and will not be sent to the organization.",
     "survey.closed": "Your opinion was already recorded, or the letter's case is not closed "
                      "yet.",

@@ -78,8 +78,11 @@ def org_detail(org: str) -> Response:
 def submit(org: str) -> tuple[Response, int]:
     mobile = bearer_mobile()
     pishkhan().org(org)  # an unknown organization is a 404, not a form error
+    # A client that sends the same Idempotency-Key again (a retry after a timeout, say) gets
+    # the letter its first request made, with the same answer.
     letter = letters.submit(pishkhan(), org, letters.LetterForm.from_mapping(request.form),
-                            attachments.from_files(request.files.getlist("attachments")), mobile)
+                            attachments.from_files(request.files.getlist("attachments")), mobile,
+                            resend_key=request.headers.get("Idempotency-Key"))
     code = letter.tracking_code
     return jsonify(tracking_code=code, status=letter.state,
                    receipt_url=public_url("citizen.receipt", code=code),

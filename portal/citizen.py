@@ -119,6 +119,11 @@ def write(org: str) -> Page:
     everything = drafts.load(kept) + uploads
     if action == "edit":
         return _form_page(organization, form, held=kept)
+    if action == "send" and (earlier := drafts.sent_already(org, current_mobile())) is not None:
+        # This page was sent already (a double click, or a resend after «not stored» that had
+        # gone after all; its held files are gone with it): that letter's receipt.
+        drafts.clear()
+        return redirect(url_for("citizen.receipt", code=earlier.tracking_code))
     if len(kept) < len(set(request.form.getlist("keep"))):
         # A ticked file is no longer held (the draft was replaced in another tab): never send
         # the letter without it.
@@ -127,10 +132,13 @@ def write(org: str) -> Page:
         cleaned = letters.validate(organization, form, everything, px.scanner(org))
         if action != "send":
             held = drafts.hold(organization, everything)
+            # A new preview is a new submission: its own key, whatever came before.
             return render_template("citizen/preview.html", org=organization,
                                    form=cleaned.form, raw=form, held=held,
-                                   service=organization.service(cleaned.form.service))
-        letter = letters.submit(px, org, form, everything, str(current_mobile()))
+                                   service=organization.service(cleaned.form.service),
+                                   resend=drafts.resend_key(fresh=True))
+        letter = letters.submit(px, org, form, everything, str(current_mobile()),
+                                resend_key=drafts.resend_key())
     except ValidationError as exc:
         held = drafts.hold(organization, everything)
         return _form_page(organization, form, exc.errors, held), 400
@@ -144,7 +152,8 @@ def write(org: str) -> Page:
         flash("letter.not_stored")
         return render_template("citizen/preview.html", org=organization, form=cleaned.form,
                                raw=form, held=drafts.hold(organization, everything),
-                               service=organization.service(cleaned.form.service)), 503
+                               service=organization.service(cleaned.form.service),
+                               resend=drafts.resend_key()), 503
     drafts.clear()
     return redirect(url_for("citizen.receipt", code=letter.tracking_code))
 

@@ -65,6 +65,11 @@ def new(org: str) -> Page:
     if request.form.get("action") == "lookup":
         return _fill_from_registry(organization, form, typed_mobile, uploads)
     mobile = clean_mobile(typed_mobile)
+    earlier = drafts.sent_already(organization.slug, mobile)
+    if earlier is not None:  # this form was sent already (a double click): its receipt
+        drafts.clear()
+        return redirect(url_for("desk.receipt", org=organization.slug,
+                                code=earlier.tracking_code))
     try:
         errors = {} if mobile else {"mobile": MSG_MOBILE}
         if len(kept) < len(set(request.form.getlist("keep"))):
@@ -78,7 +83,7 @@ def new(org: str) -> Page:
             raise ValidationError(errors)
         assert mobile is not None
         letter = letters.submit(pishkhan(), organization.slug, form, uploads, mobile,
-                                channel="desk")
+                                channel="desk", resend_key=drafts.resend_key())
     except ValidationError as exc:
         # Everything typed comes back, and the scans that passed the checks are kept.
         return render_template("desk/form.html", user=user(), org=organization, form=form,

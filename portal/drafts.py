@@ -10,13 +10,20 @@ a held file that is never sent is an orphan blob, harmless like any other.
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from typing import Any, TypedDict
 
-from flask import session
+from flask import request, session
+from markupsafe import Markup
+from sqlalchemy.exc import OperationalError
 
 from connector.config.organizations import Organization
 from connector.domain.errors import NotFound, msg
+from connector.letters import usecases as letters
 from connector.letters.files import Upload, acceptable
+from connector.store.db import store_unavailable
+from connector.store.models import Letter
 
 from . import pishkhan
 
@@ -83,3 +90,40 @@ def hold(org: Organization, uploads: list[Upload]) -> list[Held]:
 
 def clear() -> None:
     session.pop(KEY, None)
+
+
+RESEND = "resend_key"
+_RESEND_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def posted_resend_key() -> str | None:
+    """The submission key the page was posted with, if it carried one."""
+    given = request.form.get(RESEND, "") if request.method == "POST" else ""
+    return given if _RESEND_KEY.fullmatch(given) else None
+
+
+def resend_key(fresh: bool = False) -> str:
+    """This submission's key: the one the page was posted with (unless ``fresh``), else a new
+    one. A page that sends a letter carries it in a hidden field (:func:`resend_field`), so
+    the same page sent again — a double click, a resend after «not stored» — gives the letter
+    the first send made instead of a second one (``usecases.submit``)."""
+    return (None if fresh else posted_resend_key()) or secrets.token_urlsafe(16)
+
+
+def sent_already(org: str, mobile: str | None) -> Letter | None:
+    """The letter this page made when it was sent before, if it was. A database that cannot
+    answer now gives None: the send that follows meets it too and says so, keeping the page."""
+    key = posted_resend_key()
+    if key is None or not mobile:
+        return None
+    try:
+        return letters.sent_before(pishkhan(), org, mobile, key)
+    except OperationalError as exc:
+        if not store_unavailable(exc):
+            raise
+        return None
+
+
+def resend_field(key: str | None = None) -> Markup:
+    return Markup('<input type="hidden" name="{}" value="{}">').format(
+        RESEND, key or resend_key())

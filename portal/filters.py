@@ -9,7 +9,7 @@ from persiantools.jdatetime import JalaliDate, JalaliDateTime
 from connector.domain.clock import TEHRAN
 from connector.domain.normalize import to_persian_digits
 
-from . import labels
+from . import drafts, labels
 from .i18n import locale
 
 
@@ -66,3 +66,4 @@ def register(app: Flask) -> None:
     app.add_template_filter(due_day, "due_day")
     app.add_template_filter(lambda code: labels.status(code, locale()), "status_label")
     app.jinja_env.globals["APPLICANT"] = labels.APPLICANT
+    app.jinja_env.globals["resend_field"] = drafts.resend_field

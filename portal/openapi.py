@@ -109,7 +109,13 @@ def _paths(max_request_bytes: int) -> dict[str, Any]:
                           "404": _error("NotFound")}}},
         f"{p}/orgs/{{org}}/letters": {"post": {
             "summary": "Hand in a letter", "operationId": "submitLetter",
-            "security": _BEARER, "parameters": [_ORG],
+            "security": _BEARER, "parameters": [_ORG, {
+                "name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": {"type": "string"},
+                "description": "Your own key for this letter (a UUID, say). Sent again with "
+                               "the same key (a retry after a timeout, or after a 503), the "
+                               "request is answered with the letter the first one made, "
+                               "never a second letter."}],
             "requestBody": {"required": True, "content": {"multipart/form-data": {
                 "schema": _letter_form(),
                 "encoding": {"attachments": {"contentType": "application/octet-stream"}}}}},

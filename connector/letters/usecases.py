@@ -1,12 +1,14 @@
 """Use cases on letters: hand in, approve, reject, withdraw, retry, and what a citizen may see."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from connector.domain import tracking
@@ -116,8 +118,16 @@ def validate(org: Organization, form: LetterForm, uploads: list[files.Upload],
 
 
 def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Upload],
-           mobile: str, channel: str = "portal") -> Letter:
+           mobile: str, channel: str = "portal", resend_key: str | None = None) -> Letter:
+    """Hand a letter in. ``resend_key`` is the sender's key for this submission (the preview
+    page's, an API client's Idempotency-Key): sent again with it, from the same mobile to the
+    same organization, the submission gives the letter it made the first time, not a second
+    one — a double click, a client's retry after a timeout, a resend after the database did
+    not answer while it was committing the first."""
     org = px.org(org_slug)
+    key = _submission(org.slug, resend_key)
+    if key is not None and (earlier := _sent_with(px, mobile, key)) is not None:
+        return earlier
     scanner = px.scanner(org.slug)
     cleaned = validate(org, form, uploads, scanner)
     f = cleaned.form
@@ -137,7 +147,7 @@ def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Up
         national_id=f.national_id, company_name=f.company_name,
         first_name=f.first_name, last_name=f.last_name, mobile=mobile,
         due_date=promise.due_date(px, org, service),
-        email=f.email or None, notify_by=f.notify_by)
+        email=f.email or None, notify_by=f.notify_by, submit_key=key)
     for i, (upload, kind, blob) in enumerate(pending):
         letter.attachments.append(Attachment(
             position=i, name=files.safe_name(upload.name, kind), content_type=kind,
@@ -148,9 +158,36 @@ def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Up
         letter.next_attempt_at = None
     # Built first, written in one short transaction of plain INSERTs (lifecycle.hand_in), on
     # SQLite together with the letters other threads hand in at the same moment.
-    group_commit.write(px.sessions, lambda s: lifecycle.hand_in(px, s, letter),
-                       ready=lambda: [b.wait() for _, _, b in pending])
+    try:
+        group_commit.write(px.sessions, lambda s: lifecycle.hand_in(px, s, letter),
+                           ready=lambda: [b.wait() for _, _, b in pending])
+    except IntegrityError:
+        # Sent twice at the same moment: the unique key let one in, and that letter stands.
+        earlier = _sent_with(px, mobile, key) if key is not None else None
+        if earlier is None:
+            raise
+        return earlier
     return letter
+
+
+def sent_before(px: Pishkhan, org_slug: str, mobile: str, resend_key: str | None
+                ) -> Letter | None:
+    """The letter a submission with this key already made, if any (see :func:`submit`)."""
+    key = _submission(org_slug, resend_key)
+    return _sent_with(px, mobile, key) if key is not None else None
+
+
+def _submission(org: str, resend_key: str | None) -> str | None:
+    if not resend_key:
+        return None
+    return hashlib.sha256(f"{org}\n{resend_key}".encode()).hexdigest()
+
+
+def _sent_with(px: Pishkhan, mobile: str, key: str) -> Letter | None:
+    with px.sessions() as s:
+        code = s.scalar(select(Letter.tracking_code).where(
+            Letter.mobile == mobile, Letter.submit_key == key))
+    return get(px, code) if code is not None else None
 
 
 def _load(s: Session, code: str, lock: bool = False) -> Letter:

@@ -89,6 +89,9 @@ class Letter(Base):
     pending_files: Mapped[list[int] | None] = mapped_column(JSON)
     files_retry_at: Mapped[datetime | None] = mapped_column(DateTime)
     files_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The sender's key for this submission (a page's, an API client's Idempotency-Key), hashed
+    # with the organization: sent again, the same submission finds this letter (usecases.submit).
+    submit_key: Mapped[str | None] = mapped_column(String(64))
 
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="letter", order_by="Attachment.position", cascade="all, delete-orphan")
@@ -115,6 +118,10 @@ class Letter(Base):
         # overdue list reads these and never the closed history (see connector/letters/promise).
         Index("ix_letters_owed_due", "org", "due_date", "id",
               sqlite_where=text(OWED), postgresql_where=text(OWED)),
+        # One letter per submission, however often (and however fast) it is sent.
+        Index("uq_letters_submit_key", "mobile", "submit_key", unique=True,
+              sqlite_where=text("submit_key IS NOT NULL"),
+              postgresql_where=text("submit_key IS NOT NULL")),
         # One objection per letter, however many arrive at once.
         Index("uq_letters_objection", "parent_id", unique=True,
               sqlite_where=text("link_kind = 'objection'"),
