@@ -119,7 +119,8 @@ def write(org: str) -> Page:
     everything = drafts.load(kept) + uploads
     if action == "edit":
         return _form_page(organization, form, held=kept)
-    if action == "send" and (earlier := drafts.sent_already(org, current_mobile())) is not None:
+    if action == "send" and \
+            (earlier := drafts.sent_already(org, current_mobile(), form)) is not None:
         # This page was sent already (a double click, or a resend after «not stored» that had
         # gone after all; its held files are gone with it): that letter's receipt.
         drafts.clear()
@@ -128,6 +129,7 @@ def write(org: str) -> Page:
         # A ticked file is no longer held (the draft was replaced in another tab): never send
         # the letter without it.
         return _form_page(organization, form, {"attachments": drafts.MSG_GONE}, kept), 400
+    resend = drafts.resend_key()  # one for the send and the page that may come back
     try:
         cleaned = letters.validate(organization, form, everything, px.scanner(org))
         if action != "send":
@@ -138,7 +140,7 @@ def write(org: str) -> Page:
                                    service=organization.service(cleaned.form.service),
                                    resend=drafts.resend_key(fresh=True))
         letter = letters.submit(px, org, form, everything, str(current_mobile()),
-                                resend_key=drafts.resend_key())
+                                resend_key=resend)
     except ValidationError as exc:
         held = drafts.hold(organization, everything)
         return _form_page(organization, form, exc.errors, held), 400
@@ -153,7 +155,7 @@ def write(org: str) -> Page:
         return render_template("citizen/preview.html", org=organization, form=cleaned.form,
                                raw=form, held=drafts.hold(organization, everything),
                                service=organization.service(cleaned.form.service),
-                               resend=drafts.resend_key()), 503
+                               resend=resend), 503
     drafts.clear()
     return redirect(url_for("citizen.receipt", code=letter.tracking_code))
 

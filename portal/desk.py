@@ -56,8 +56,7 @@ def index() -> Page:
 def new(org: str) -> Page:
     organization = _org(org)
     if request.method == "GET":
-        return render_template("desk/form.html", user=user(), org=organization,
-                               form=letters.LetterForm(), mobile="", errors={}, held=[])
+        return _form_page(organization, letters.LetterForm(), "", held=[])
     form = letters.LetterForm.from_mapping(request.form)
     typed_mobile = request.form.get("mobile", "")
     kept = drafts.kept(organization, request.form)
@@ -65,7 +64,8 @@ def new(org: str) -> Page:
     if request.form.get("action") == "lookup":
         return _fill_from_registry(organization, form, typed_mobile, uploads)
     mobile = clean_mobile(typed_mobile)
-    earlier = drafts.sent_already(organization.slug, mobile)
+    earlier = drafts.sent_already(organization.slug, mobile, form)
+    resend = drafts.resend_key()  # one for the send and the form that may come back
     if earlier is not None:  # this form was sent already (a double click): its receipt
         drafts.clear()
         return redirect(url_for("desk.receipt", org=organization.slug,
@@ -83,19 +83,17 @@ def new(org: str) -> Page:
             raise ValidationError(errors)
         assert mobile is not None
         letter = letters.submit(pishkhan(), organization.slug, form, uploads, mobile,
-                                channel="desk", resend_key=drafts.resend_key())
+                                channel="desk", resend_key=resend)
     except ValidationError as exc:
         # Everything typed comes back, and the scans that passed the checks are kept.
-        return render_template("desk/form.html", user=user(), org=organization, form=form,
-                               mobile=typed_mobile, errors=exc.errors,
-                               held=drafts.hold(organization, uploads)), 400
+        return _form_page(organization, form, typed_mobile, drafts.hold(organization, uploads),
+                          exc.errors, resend=resend), 400
     except OperationalError as exc:
         if not store_unavailable(exc):
             raise
         flash("letter.not_stored")  # and everything typed comes back, as above
-        return render_template("desk/form.html", user=user(), org=organization, form=form,
-                               mobile=typed_mobile, errors={},
-                               held=drafts.hold(organization, uploads)), 503
+        return _form_page(organization, form, typed_mobile, drafts.hold(organization, uploads),
+                          resend=resend), 503
     drafts.clear()
     audit.log(pishkhan(), "letter.hand_in", org=organization.slug,
               letter=letter.tracking_code, attachments=len(letter.attachments))
@@ -111,10 +109,19 @@ def _fill_from_registry(organization: Organization, form: letters.LetterForm,
     errors = {"national_code": outcome.message} if outcome.status == "not_found" else {}
     if outcome.person is not None:
         form.first_name, form.last_name = outcome.person.first_name, outcome.person.last_name
+    return _form_page(organization, form, typed_mobile, drafts.hold(organization, uploads),
+                      errors, notice=outcome.message if not errors else ""), \
+        400 if errors else 200
+
+
+def _form_page(organization: Organization, form: letters.LetterForm, mobile: str,
+               held: list[drafts.Held], errors: dict[str, str] | None = None,
+               notice: str = "", resend: str | None = None) -> str:
+    """The form with everything typed, the scans kept and the submission's key: the posted
+    one while the form comes back (sent again, it is the same letter), else a new one."""
     return render_template("desk/form.html", user=user(), org=organization, form=form,
-                           mobile=typed_mobile, errors=errors,
-                           held=drafts.hold(organization, uploads),
-                           notice=outcome.message if not errors else ""), 400 if errors else 200
+                           mobile=mobile, errors=errors or {}, held=held, notice=notice,
+                           resend=resend or drafts.resend_key())
 
 
 @bp.get("/<org>/letters/<code>/receipt")

@@ -110,14 +110,14 @@ def resend_key(fresh: bool = False) -> str:
     return (None if fresh else posted_resend_key()) or secrets.token_urlsafe(16)
 
 
-def sent_already(org: str, mobile: str | None) -> Letter | None:
+def sent_already(org: str, mobile: str | None, form: letters.LetterForm) -> Letter | None:
     """The letter this page made when it was sent before, if it was. A database that cannot
     answer now gives None: the send that follows meets it too and says so, keeping the page."""
     key = posted_resend_key()
     if key is None or not mobile:
         return None
     try:
-        return letters.sent_before(pishkhan(), org, mobile, key)
+        return letters.sent_before(pishkhan(), org, mobile, form, key)
     except OperationalError as exc:
         if not store_unavailable(exc):
             raise

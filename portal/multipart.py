@@ -25,19 +25,33 @@ from werkzeug.http import parse_options_header
 
 CHUNK = 64 * 1024
 # The header every browser and HTTP library writes for a part; anything else (escapes, a
-# filename*= in RFC 2231 form) goes to werkzeug's full parser.
+# browser's %22 for a quote, a filename*= in RFC 2231 form) goes to werkzeug's full parser.
 _PLAIN_DISPOSITION = re.compile(
-    r'form-data; name="([^"\\]*)"(?:; filename="([^"\\]*)")?\Z')
+    r'form-data; name="([^"\\%]*)"(?:; filename="([^"\\%]*)")?\Z')
 
 
 def _disposition(value: str) -> tuple[str | None, str | None]:
     found = _PLAIN_DISPOSITION.match(value)
     if found is not None:
         return found.group(1), found.group(2)
-    kind, options = parse_options_header(value)
-    if kind != "form-data":
-        return None, None
+    _kind, options = parse_options_header(value)  # werkzeug does not look at the kind either
     return options.get("name"), options.get("filename")
+
+
+class _Replay:
+    """A stream whose first bytes were read already, for werkzeug's parser."""
+
+    def __init__(self, first: bytes, rest: IO[bytes]) -> None:
+        self.first, self.rest = first, rest
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.first:
+            return self.rest.read(size)
+        if size < 0:
+            out, self.first = self.first + self.rest.read(), b""
+            return out
+        out, self.first = self.first[:size], self.first[size:]
+        return out
 
 
 class _Restart(Exception):
@@ -158,10 +172,20 @@ class FastFormDataParser(FormDataParser):
         boundary = options.get("boundary", "").encode("ascii")
         if not boundary:
             raise ValueError("Missing boundary")
+        opening = b"--" + boundary + b"\r\n"
+        first = b""
+        while len(first) < len(opening) + 2 and (more := stream.read(self.read_size)):
+            first += more
+        if not (first.startswith(opening) or first.startswith(b"\r\n" + opening)):
+            # A preamble, bare line feeds, padding after the boundary: rare, and werkzeug's
+            # parser is lenient about them where this one is strict, so it takes the body.
+            return super()._parse_multipart(_Replay(first, stream),  # type: ignore[arg-type]
+                                            mimetype, content_length, options)
         form = _Form(self, boundary, content_length)
         parser = MultipartParser(boundary, form.callbacks())
+        chunk = first
         try:
-            while chunk := stream.read(self.read_size):
+            while chunk or (chunk := stream.read(self.read_size)):
                 while chunk:
                     try:
                         parser.write(chunk)

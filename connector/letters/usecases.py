@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -120,12 +121,13 @@ def validate(org: Organization, form: LetterForm, uploads: list[files.Upload],
 def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Upload],
            mobile: str, channel: str = "portal", resend_key: str | None = None) -> Letter:
     """Hand a letter in. ``resend_key`` is the sender's key for this submission (the preview
-    page's, an API client's Idempotency-Key): sent again with it, from the same mobile to the
-    same organization, the submission gives the letter it made the first time, not a second
-    one — a double click, a client's retry after a timeout, a resend after the database did
-    not answer while it was committing the first."""
+    page's, an API client's Idempotency-Key): the same letter sent again with it, from the
+    same mobile to the same organization, gives the letter it made the first time, not a
+    second one — a double click, a client's retry after a timeout, a resend after the database
+    did not answer while it was committing the first. A different letter under the same key
+    (a page reused with the back button, then changed) is a letter of its own."""
     org = px.org(org_slug)
-    key = _submission(org.slug, resend_key)
+    key = _submission(org.slug, resend_key, form)
     if key is not None and (earlier := _sent_with(px, mobile, key)) is not None:
         return earlier
     scanner = px.scanner(org.slug)
@@ -170,17 +172,18 @@ def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Up
     return letter
 
 
-def sent_before(px: Pishkhan, org_slug: str, mobile: str, resend_key: str | None
-                ) -> Letter | None:
-    """The letter a submission with this key already made, if any (see :func:`submit`)."""
-    key = _submission(org_slug, resend_key)
+def sent_before(px: Pishkhan, org_slug: str, mobile: str, form: LetterForm,
+                resend_key: str | None) -> Letter | None:
+    """The letter this submission (its key, its letter) already made, if any (:func:`submit`)."""
+    key = _submission(org_slug, resend_key, form)
     return _sent_with(px, mobile, key) if key is not None else None
 
 
-def _submission(org: str, resend_key: str | None) -> str | None:
+def _submission(org: str, resend_key: str | None, form: LetterForm) -> str | None:
     if not resend_key:
         return None
-    return hashlib.sha256(f"{org}\n{resend_key}".encode()).hexdigest()
+    letter = json.dumps(asdict(form), ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(f"{org}\n{resend_key}\n{letter}".encode()).hexdigest()
 
 
 def _sent_with(px: Pishkhan, mobile: str, key: str) -> Letter | None:

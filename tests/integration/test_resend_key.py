@@ -38,10 +38,14 @@ def send(client, token: str, key: str | None = None, **fields):
 def test_the_api_answers_a_repeated_idempotency_key_with_the_first_letter(client, px):
     token = token_for(client, px)
     first = send(client, token, "order-2024-0001")
-    again = send(client, token, "order-2024-0001", subject="دوباره")
+    again = send(client, token, "order-2024-0001")
     assert first.status_code == again.status_code == 201
     assert again.json == first.json
     assert letters_in(px) == 1
+    # Another letter under the same key is a letter of its own.
+    changed = send(client, token, "order-2024-0001", subject="درخواست دیگر")
+    assert changed.status_code == 201
+    assert changed.json["tracking_code"] != first.json["tracking_code"]
     assert letters.get(px, first.json["tracking_code"]).subject == "درخواست"
 
     other_key = send(client, token, "order-2024-0002")
@@ -52,7 +56,7 @@ def test_the_api_answers_a_repeated_idempotency_key_with_the_first_letter(client
     theirs = send(client, token_for(client, px, OTHER), "order-2024-0001")
     assert theirs.status_code == 201
     assert theirs.json["tracking_code"] != first.json["tracking_code"]
-    assert letters_in(px) == 5
+    assert letters_in(px) == 6
 
 
 @pytest.fixture
@@ -115,3 +119,7 @@ def test_the_desk_form_keeps_its_key_through_a_mistake_and_sends_once(px, client
     assert [r.status_code for r in sent] == [302, 302]
     assert sent[0].headers["Location"] == sent[1].headers["Location"]
     assert len(letters.for_mobile(px, "09121234567")) == 1
+    # The back button to the sent form, a new letter typed for the same citizen: a new one.
+    other = client.post("/desk/demo/new", data={**form, "subject": "درخواست دوم"})
+    assert other.status_code == 302 and other.headers["Location"] != sent[0].headers["Location"]
+    assert len(letters.for_mobile(px, "09121234567")) == 2
