@@ -112,10 +112,11 @@ def _paths(max_request_bytes: int) -> dict[str, Any]:
             "security": _BEARER, "parameters": [_ORG, {
                 "name": "Idempotency-Key", "in": "header", "required": False,
                 "schema": {"type": "string"},
-                "description": "Your own key for this letter (a UUID, say). Sent again with "
-                               "the same key (a retry after a timeout, or after a 503), the "
-                               "request is answered with the letter the first one made, "
-                               "never a second letter."}],
+                "description": "Your own key for this letter (a UUID, say). The same "
+                               "letter sent again with the same key (a retry after a "
+                               "timeout, or after a 503) is answered with the letter the "
+                               "first request made, never a second one. A different letter "
+                               "under a key already used is a new letter."}],
             "requestBody": {"required": True, "content": {"multipart/form-data": {
                 "schema": _letter_form(),
                 "encoding": {"attachments": {"contentType": "application/octet-stream"}}}}},
