@@ -97,6 +97,26 @@ def store_url(request, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_url")
 
 
+def _portal_on(tmp_path: Path, url: str) -> Iterator[tuple[flask.Flask, Pishkhan]]:
+    from portal import create_app
+    upgrade(url)
+    px = bootstrap(make_settings(tmp_path, PISHKHAN_DATABASE_URL=url))
+    yield create_app(px, {"TESTING": True}), px
+    px.close()
+
+
+@pytest.fixture
+def pg_app(tmp_path: Path, pg_url: str) -> Iterator[tuple[flask.Flask, Pishkhan]]:
+    """(app, core) on a PostgreSQL store of their own: for many requests at once."""
+    yield from _portal_on(tmp_path, pg_url)
+
+
+@pytest.fixture
+def store_app(tmp_path: Path, store_url: str) -> Iterator[tuple[flask.Flask, Pishkhan]]:
+    """(app, core) on each supported database in turn."""
+    yield from _portal_on(tmp_path, store_url)
+
+
 MARIA_HOST = os.environ.get("PISHKHAN_TEST_MARIA_HOST", "127.0.0.1")
 
 

@@ -2,29 +2,15 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
-from connector.bootstrap import bootstrap
 from connector.domain.normalize import to_latin_digits
 from connector.people import citizens
-from connector.store.db import upgrade
 from connector.store.models import Notification, OtpChallenge
-from tests.conftest import make_settings
 from tests.races import PARALLEL, at_once, client_from
 
 MOBILE = "09121234567"
-
-
-@pytest.fixture
-def pg_app(tmp_path: Path, pg_url: str):
-    from portal import create_app
-    upgrade(pg_url)
-    px = bootstrap(make_settings(tmp_path, PISHKHAN_DATABASE_URL=pg_url))
-    yield create_app(px, {"TESTING": True}), px
-    px.close()
 
 
 def test_parallel_wrong_codes_are_each_counted_and_no_more_than_five_checked(pg_app):

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
-from connector.bootstrap import bootstrap
 from connector.letters import usecases as letters
 from connector.people import staff
-from connector.store.db import upgrade
 from connector.store.models import Attachment, Letter
-from tests.conftest import csrf_of, make_settings, staff_login
+from tests.conftest import csrf_of, staff_login
 from tests.integration.test_portal_api import MOBILE, OTHER, PDF, auth, submit, token_for
 from tests.integration.test_portal_letter_form import post
 from tests.integration.test_portal_pages import csrf, letter_data, page, web_login
@@ -57,15 +53,6 @@ def test_the_api_answers_a_repeated_idempotency_key_with_the_first_letter(client
     assert theirs.status_code == 201
     assert theirs.json["tracking_code"] != first.json["tracking_code"]
     assert letters_in(px) == 6
-
-
-@pytest.fixture
-def store_app(tmp_path: Path, store_url: str):
-    from portal import create_app
-    upgrade(store_url)
-    px = bootstrap(make_settings(tmp_path, PISHKHAN_DATABASE_URL=store_url))
-    yield create_app(px, {"TESTING": True}), px
-    px.close()
 
 
 def test_copies_sent_at_once_make_one_letter(store_app):

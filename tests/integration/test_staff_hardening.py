@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,15 +14,6 @@ from connector.store.db import upgrade
 from connector.store.models import AuditRecord, StaffUser
 from tests.conftest import csrf_of, make_settings, staff_login, staff_logout
 from tests.races import PARALLEL, at_once, client_from
-
-
-@pytest.fixture
-def pg_app(tmp_path: Path, pg_url: str):
-    from portal import create_app
-    upgrade(pg_url)
-    px = bootstrap(make_settings(tmp_path, PISHKHAN_DATABASE_URL=pg_url))
-    yield create_app(px, {"TESTING": True}), px
-    px.close()
 
 
 def _checked_passwords(px) -> int:
