@@ -19,7 +19,7 @@ from connector.domain.letter import (
     State,
 )
 from connector.letters import lifecycle
-from connector.store.db import for_claim, transaction
+from connector.store.db import for_claim, for_update, transaction
 from connector.store.models import Event, Letter, OrgState
 
 if TYPE_CHECKING:
@@ -31,14 +31,18 @@ log = logging.getLogger(__name__)
 def _find_letter(s: Session, org: str, change: RoutingChange) -> Letter | None:
     # One indexed look-up per key, not an OR of both: with an OR, SQLite may read every letter
     # of the organization instead of using either index.
+    # Locked: a delivery being recorded at this moment commits first and is seen. Read
+    # unlocked, the letter looked not yet delivered, the change was held for the delivery to
+    # replay, and the delivery (which had read the timeline before the change was in it)
+    # never did: the letter stayed «delivered» for good (bench/chaos.py on PostgreSQL).
     keys = []
     if change.external_id:
         keys.append(Letter.external_id == change.external_id)
     if change.reference:
         keys.append(Letter.tracking_code == change.reference)
     for key in keys:
-        letter = s.scalars(select(Letter).options(selectinload(Letter.events))
-                           .where(Letter.org == org, key).limit(1)).first()
+        letter = s.scalars(for_update(select(Letter).options(selectinload(Letter.events))
+                                      .where(Letter.org == org, key).limit(1), s)).first()
         if letter is not None:
             return letter
     return None
