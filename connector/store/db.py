@@ -191,8 +191,9 @@ def for_claim(stmt: Select[Any], session: Session) -> Select[Any]:
 
 
 def for_update(stmt: Select[Any], session: Session) -> Select[Any]:
-    """A row this worker already holds (its own claim): wait for a brief lock by someone else
-    (the poller adding an event), never skip it as if it were gone."""
+    """A row to change that someone else may be changing briefly (a worker's own claimed
+    letter while the poller adds an event; the poller's letter while a delivery is recorded):
+    wait for their lock and read what they committed, never skip the row as if it were gone."""
     if session.get_bind().dialect.name in ("postgresql", "mysql", "mariadb"):
         return stmt.with_for_update()
     return stmt
