@@ -1,5 +1,6 @@
 """Delivery claims on PostgreSQL: a worker holds only the letters it is sending, a lost claim
-counts as an attempt, and a worker re-reads its own claim through another's brief lock."""
+counts as an attempt, a worker re-reads its own claim through another's brief lock, and the
+poller waits for a delivery being recorded instead of holding a change it would never see."""
 from __future__ import annotations
 
 import threading
@@ -10,8 +11,10 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from connector.bootstrap import bootstrap
+from connector.delivery import polling
 from connector.delivery import push as delivery
 from connector.domain.clock import now
+from connector.domain.letter import ChangeKind
 from connector.letters import usecases as letters
 from connector.letters.files import Upload
 from connector.store.db import transaction, upgrade
@@ -114,6 +117,43 @@ def test_own_claim_is_read_through_the_pollers_brief_lock(ppx, system):
     assert delivery.deliver_one(ppx, letter_id, lease) == "delivered"
     holder.join(10)
     assert letters.get(ppx, code).state == "delivered" and len(system.letters) == 1
+
+
+def _waiting_for_locks(px) -> int:
+    with px.engine.connect() as conn:
+        return conn.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+
+
+def _until(condition, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_change_polled_while_the_delivery_is_recorded_moves_the_letter(ppx, system):
+    """The delivery's transaction has locked the letter and read its timeline, and is held
+    (here by a lock on the tally table it writes to) when the poller reads a change about the
+    letter. Read unlocked, the letter looked not yet delivered, the change was kept for the
+    delivery to replay, and the delivery, whose timeline did not have it, left the letter
+    «delivered» for good. The poller now waits for the delivery and moves the letter on."""
+    system.go.set()
+    code = submit(ppx)
+    (letter_id, lease), = delivery.claim(ppx, 10).items()
+    with ppx.engine.connect() as gate:
+        gate.execute(text("LOCK TABLE letter_tallies IN EXCLUSIVE MODE"))
+        deliver = threading.Thread(target=delivery.deliver_one, args=(ppx, letter_id, lease))
+        deliver.start()
+        _until(lambda: _waiting_for_locks(ppx) == 1)  # recording, holding the letter's row
+        system.emit(code, ChangeKind.REGISTERED, number="1405/31")
+        poll = threading.Thread(target=polling.poll_org, args=(ppx, "demo"))
+        poll.start()
+        _until(lambda: not poll.is_alive() or _waiting_for_locks(ppx) == 2)
+        gate.commit()
+    deliver.join(30)
+    poll.join(30)
+    got = letters.get(ppx, code)
+    assert got.state == "registered" and got.letter_number == "1405/31"
 
 
 def test_parallel_claims_of_one_process_take_each_letter_once(ppx):
