@@ -10,7 +10,7 @@ Nothing else assigns ``Letter.state``; a test reads every module of the product 
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
@@ -32,7 +32,7 @@ from connector.letters import promise
 from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
 from connector.outbox import webhook_events, webhooks
-from connector.store import audit, chain, tallies, wakeup
+from connector.store import audit, chain, group_commit, tallies, wakeup
 from connector.store.models import (
     Attachment,
     AuditRecord,
@@ -76,17 +76,21 @@ def new_letter(**fields: Any) -> Letter:
         return Letter(state=INITIAL.value, attempts=0, next_attempt_at=now(), **fields)
 
 
-def hand_in(px: Pishkhan, s: Session, letter: Letter, sms: str = "receipt") -> None:
+def hand_in(px: Pishkhan, letter: Letter, ready: Callable[[], Any] | None = None,
+            sms: str = "receipt") -> None:
     """Write a new letter (built by :func:`new_letter`, with its attachments and timeline) and
     everything that comes with it — the citizen's SMS, the audit record of its first state,
-    its webhook event, its count, a delivery wake-up — in the caller's transaction, one
-    INSERT per table.
+    its webhook event, its count, a delivery wake-up — all or nothing, one INSERT per table.
+    ``ready`` returns once what the rows refer to (the letter's files) is durable; nothing
+    commits before it has.
 
     Intake is the hottest path there is, and for it the ORM's unit of work cost more CPU than
     the database work; so this writes the rows directly, and what the flush listener of
-    :func:`install_audit` would have recorded is recorded here, in the same shape. The letter
-    stays a plain object (not in the session) with its id set."""
-    conn = s.connection()
+    :func:`install_audit` would have recorded is recorded here, in the same shape. On
+    PostgreSQL the rows are one chained statement, a transaction by itself, sent without a
+    session; elsewhere (and with an e-mail to queue) one transaction, on SQLite grouped with
+    the letters other threads hand in at the same moment (:mod:`connector.store.group_commit`).
+    The letter stays a plain object (not in a session) with its id set."""
     letter.created_at = letter.updated_at = now()
     state = inspect(letter).dict  # the values set, read without the attribute machinery
     written = chain.Chain(Letter.__table__, {
@@ -110,19 +114,29 @@ def hand_in(px: Pishkhan, s: Session, letter: Letter, sms: str = "receipt") -> N
              "detail": {"from": None, "to": letter.state}}
     written.also(AuditRecord.__table__, audit.rows([entry]))
     written.also(LetterTally.__table__, tallies.rows([(letter.org, None, letter.state)]))
-    event = webhooks.queued(conn.dialect.name, *webhook_events.letter_change(entry))
+    event = webhooks.queued(px.engine.dialect.name, *webhook_events.letter_change(entry))
     if event is not None:
         written.statement(*event)
     if letter.state in wakeup.DUE:
         written.notify(wakeup.CHANNEL, letter.org)  # PostgreSQL's LISTEN/NOTIFY only
-    letter.id = written.run(conn)
-    if event is None:
-        webhook_events.letter_changed(conn, entry)
-    if by_mail:
-        assert letter.email is not None
-        # Rare enough to take the ORM path: the e-mail links to the stored letter.
-        mail_outbox.queue(s, px, sms, letter.email, variables,
-                          letter=s.get(Letter, letter.id))
+    if chain.alone_on(px.engine) and not by_mail:
+        if ready is not None:
+            ready()
+        letter.id = written.run_alone(px.engine)
+        return
+
+    def write(s: Session) -> None:
+        conn = s.connection()
+        letter.id = written.run(conn)
+        if event is None:
+            webhook_events.letter_changed(conn, entry)
+        if by_mail:
+            assert letter.email is not None
+            # Rare enough to take the ORM path: the e-mail links to the stored letter.
+            mail_outbox.queue(s, px, sms, letter.email, variables,
+                              letter=s.get(Letter, letter.id))
+
+    group_commit.write(px.sessions, write, ready=ready)
 
 
 def record_event(letter: Letter, kind: str, source_id: str | None = None,

@@ -28,7 +28,6 @@ from connector.domain.normalize import legal_id, national_code, number, text
 from connector.letters import files, followups, lifecycle, promise, timeline
 from connector.letters.scanning import Scanning
 from connector.plugins import identity
-from connector.store import group_commit
 from connector.store.db import transaction
 from connector.store.models import Attachment, Letter, Survey
 
@@ -138,8 +137,8 @@ def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Up
         identity.require_owner(px, org.slug, mobile, f.national_code)
     service = org.service(f.service)
     # Blobs first: if the transaction fails an orphan blob is harmless; the reverse is not.
-    # Written now; their waits for the disk run while the letter is built (and, where the
-    # database has no one write lock, while its rows are sent), and end before the commit.
+    # Written now; their waits for the disk run while the letter is built, and end before
+    # anything commits.
     pending = [(u, kind, px.blobs.put_soon(u.open())) for u, kind in cleaned.attachments]
     letter = lifecycle.new_letter(
         tracking_code=tracking.new_code(), org=org.slug, service_code=f.service,
@@ -158,11 +157,9 @@ def submit(px: Pishkhan, org_slug: str, form: LetterForm, uploads: list[files.Up
     if org.approval == "portal":
         lifecycle.move(letter, State.AWAITING_APPROVAL, event="awaiting_approval")
         letter.next_attempt_at = None
-    # Built first, written in one short transaction of plain INSERTs (lifecycle.hand_in), on
-    # SQLite together with the letters other threads hand in at the same moment.
+    # Built first, then written all at once (lifecycle.hand_in).
     try:
-        group_commit.write(px.sessions, lambda s: lifecycle.hand_in(px, s, letter),
-                           ready=lambda: [b.wait() for _, _, b in pending])
+        lifecycle.hand_in(px, letter, ready=lambda: [b.wait() for _, _, b in pending])
     except IntegrityError:
         # Sent twice at the same moment: the unique key let one in, and that letter stands.
         earlier = _sent_with(px, mobile, key) if key is not None else None

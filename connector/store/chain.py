@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, union_all
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, union_all
 from sqlalchemy.sql import visitors
 
-from connector.store import plain
+from connector.store import db, plain
 
 _Shape = tuple[Any, ...]
 _CACHE: dict[_Shape, plain.Prepared] = {}
@@ -65,6 +65,18 @@ class Chain:
         """Write everything on ``conn`` (the caller's transaction); returns the parent's id."""
         if conn.dialect.name != "postgresql":
             return self._one_by_one(conn)
+        compiled, values = self._statement(conn.dialect)
+        return conn.exec_driver_sql(compiled.sql, compiled.params(values)).scalar_one()
+
+    def run_alone(self, engine: Engine) -> Any:
+        """Write everything as a transaction of its own (:func:`alone_on`); returns the
+        parent's id."""
+        assert alone_on(engine)
+        compiled, values = self._statement(engine.dialect)
+        return db.execute_alone(engine, compiled.sql, compiled.params(values))
+
+    def _statement(self, dialect: Any) -> tuple[plain.Prepared, dict[str, Any]]:
+        """The chained statement for this shape (compiled once) and its values."""
         values: dict[str, Any] = {}
         parent = plain.with_defaults(self.table, self.row)
         values.update({f"p_{k}": v for k, v in parent.items()})
@@ -88,12 +100,12 @@ class Chain:
         key = tuple(shape)
         compiled = _CACHE.get(key)
         if compiled is None:
-            compiled = self._compile(conn, parent, children, others)
+            compiled = self._compile(dialect, parent, children, others)
             with _LOCK:
                 _CACHE[key] = compiled
-        return conn.exec_driver_sql(compiled.sql, compiled.params(values)).scalar_one()
+        return compiled, values
 
-    def _compile(self, conn: Connection, parent: dict[str, Any],
+    def _compile(self, dialect: Any, parent: dict[str, Any],
                  children: list[tuple[Table, str, tuple[str, ...], int]],
                  others: list[tuple[Table, tuple[str, ...], int]]) -> plain.Prepared:
         def bind(table: Table, prefix: str, key: str) -> Any:
@@ -124,7 +136,7 @@ class Chain:
             columns.append(func.pg_notify(bindparam(f"n{i}_channel"),
                                           bindparam(f"n{i}_payload")).label(f"n{i}"))
         final = select(*columns).add_cte(*ctes) if ctes else select(*columns)
-        return plain.prepare(final, conn.dialect)
+        return plain.prepare(final, dialect)
 
     def _one_by_one(self, conn: Connection) -> Any:
         new_id = plain.insert_rows(conn, self.table, [self.row], returning=self.returning)
@@ -135,6 +147,12 @@ class Chain:
         for name, build, extra in self.statements:
             plain.execute(conn, name, build, extra)
         return new_id
+
+
+def alone_on(engine: Engine) -> bool:
+    """Whether a chain can be written as a transaction by itself on ``engine``: one statement
+    is one only on PostgreSQL; elsewhere the rows go one by one, in a transaction."""
+    return engine.dialect.name == "postgresql"
 
 
 def _add_rows(values: dict[str, Any], prefix: str, table: Table,

@@ -117,6 +117,49 @@ def _cache_long_statements() -> None:
         _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 16384)
 
 
+def execute_alone(engine: Engine, sql: str, params: Any) -> Any:
+    """Run one statement that is a transaction by itself (on PostgreSQL any single statement,
+    a chain of data-modifying WITH queries included, commits or fails whole) on a pooled
+    connection in autocommit, straight on the driver; returns its first row's first column.
+
+    No session, no BEGIN and COMMIT round trips: for intake's one statement the ORM session
+    around it cost as much CPU as the statement's own execution (connector/store/chain.py).
+    What SQLAlchemy would have done on failure is done here: the driver's error comes out as
+    SQLAlchemy's (IntegrityError, OperationalError with ``connection_invalidated``), without
+    the row's values in its text (they are a citizen's), and a dropped connection renews the
+    pool."""
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        try:
+            conn.autocommit = True
+            row = conn.execute(sql, params).fetchone()
+            conn.autocommit = False
+        except dbapi_error as err:
+            gone = engine.dialect.is_disconnect(err, conn, None)
+            if gone:
+                _renew_pool(engine, raw, err)
+            else:
+                conn.autocommit = False  # a refused row leaves the connection idle and well
+            raise exc.DBAPIError.instance(sql, params, err, dbapi_error, hide_parameters=True,
+                                          connection_invalidated=gone,
+                                          dialect=engine.dialect) from err
+    finally:
+        raw.close()
+    return row[0] if row is not None else None
+
+
+def _renew_pool(engine: Engine, raw: Any, err: Exception) -> None:
+    # As SQLAlchemy does for a disconnect seen on one of its own connections: this one is
+    # discarded and every connection older than now is replaced at its next checkout.
+    invalidate = getattr(engine.pool, "_invalidate", None)
+    if invalidate is not None:
+        invalidate(raw, err)
+    else:
+        raw.invalidate(err)
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -3,10 +3,12 @@ timeline, SMS, audit record and count go to the store in one short transaction o
 from __future__ import annotations
 
 import io
+from contextlib import nullcontext
 
 from sqlalchemy import event
 
 from tests.integration.test_portal_api import PDF, auth, letter_fields, token_for
+from tests.wire import wire_trace
 
 
 def test_a_submission_looks_the_token_up_once_and_writes_in_one_flush(client, px):
@@ -97,11 +99,22 @@ def test_on_postgresql_a_letter_and_all_that_comes_with_it_is_one_statement(tmp_
         form = letters.LetterForm.from_mapping(letter_fields())
         event.listen(px.engine, "before_cursor_execute", seen)
         try:
-            letter = letters.submit(px, "demo", form, uploads, "09121234567")
+            with wire_trace(px.engine) if on_pg else nullcontext([]) as wire:
+                letter = letters.submit(px, "demo", form, uploads, "09121234567")
         finally:
             event.remove(px.engine, "before_cursor_execute", seen)
-        writes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "WITH"))]
-        assert len(writes) == (1 if on_pg else 7), writes
+        if on_pg:
+            # Sent to the server: the one statement and nothing else (no BEGIN, no COMMIT:
+            # one statement is a transaction by itself), answered in one round trip.
+            messages = [(line.split("\t") + ["", "", ""])[:4] for line in wire]
+            sent = [(kind, text) for side, _, kind, text in messages if side == "F"]
+            assert [k for k, _ in sent if k in ("Query", "Parse", "Bind")] in (
+                ["Parse", "Bind"], ["Bind"]), sent  # Bind alone once the server prepared it
+            assert all(t.strip().startswith('"" "WITH') for k, t in sent if k == "Parse"), sent
+            assert [k for side, _, k, _ in messages if side == "B"].count("ReadyForQuery") == 1
+        else:
+            writes = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+            assert len(writes) == 7, writes
         with px.sessions() as s:
             stored = s.scalars(select(Letter).where(
                 Letter.tracking_code == letter.tracking_code)).one()

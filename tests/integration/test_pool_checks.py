@@ -127,6 +127,30 @@ def test_a_letter_whose_sending_meets_a_lost_connection_comes_back_whole(pg_port
     assert len(letters.for_mobile(px, sent.mobile)) == 1
 
 
+def test_a_letter_whose_one_statement_meets_a_lost_connection_is_a_503_then_goes(
+        pg_portal, pg_url):
+    """The letter's statement is sent straight on the driver (connector/store/db.execute_alone):
+    the lost connection still comes out as the 503 «busy», not a 500, and renews the whole
+    pool, so the next letter does not meet the other dropped connections."""
+    from sqlalchemy import func, select
+
+    from connector.store.models import Letter
+    from tests.integration.test_portal_api import PDF, submit, token_for
+
+    px, client = pg_portal
+    token = token_for(client, px)  # looked up now and kept: the letter is the first statement
+    assert submit(client, token, files=[(PDF, "a.pdf")]).status_code == 201
+    with px.engine.connect() as a, px.engine.connect() as b:  # two idle in the pool
+        a.execute(text("SELECT 1")), b.execute(text("SELECT 1"))
+    restart(pg_url)
+    r = submit(client, token, files=[(PDF + b"2", "b.pdf")])
+    assert r.status_code == 503 and r.json["error"]["code"] == "busy", r.json
+    r = submit(client, token, files=[(PDF + b"3", "c.pdf")], subject="دوباره")
+    assert r.status_code == 201, r.json
+    with px.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Letter)) == 2
+
+
 def test_a_desk_letter_that_cannot_be_stored_now_keeps_what_was_typed(tmp_path, pg_url):
     """The letters table is locked past the store's lock timeout (a long migration, say)."""
     from connector.bootstrap import bootstrap
