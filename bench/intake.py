@@ -7,7 +7,8 @@ Both run under gunicorn with the settings ``pishkhan web`` uses (2 workers x 4 t
 by side on the same store; each request hands in one 200 KB PDF (made unique per request, so
 the blob store can't skip the write). For 1, 10 and 50 clients the two alternate, repeated and
 interleaved, and the table gives medians of the repeats: requests per second, p50 and p99
-latency, and the product's share of the baseline. ``--quick``: the default SQLite store only,
+latency, the product's share of the baseline, and the CPU each letter cost the web server's
+processes and PostgreSQL (the steadier measure on a busy machine). ``--quick``: the default SQLite store only,
 2 repeats of 3 s (well under 5 minutes). Targets (issue 12): >= 60 % of the baseline at every
 client count on both databases; p99 <= 1.5x the baseline's at 50 clients.
 """
@@ -85,6 +86,46 @@ def serve(app: str, env: dict[str, str], settings, port: int, log: Path) -> subp
             time.sleep(0.2)
     process.kill()
     raise SystemExit(f"{app} did not start in time; see {log}")
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of one process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a server and its workers (gunicorn's master and the processes it forked)."""
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        total += _cpu_of(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                stack += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return total
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL process on the machine (the runs take turns, so a run's
+    difference is its own)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if "(postgres)" in text:
+            total += _cpu_of(int(stat.parent.name))
+    return total
 
 
 def hammer(port: int, clients: int, seconds: float, body: tuple[bytes, bytes, str],
@@ -175,13 +216,20 @@ def database_run(name: str, url: str, folder: Path, args: argparse.Namespace,
     try:
         for side in ports:  # warm both: imports, connections, the first blob folders
             hammer(ports[side], 2, 1.0, body, token)
-        samples: dict[tuple[int, str], list[tuple[float, list[float], int]]] = {}
+        pids = dict(zip(ports, (p.pid for p in servers)))
+        db_cpu = postgres_cpu if name == "postgresql" else (lambda: 0.0)
+        samples: dict[tuple[int, str], list[tuple[float, list[float], int, float, float]]] = {}
         for r in range(args.repeats):
             for clients in CLIENTS:
                 order = ("baseline", "product") if r % 2 == 0 else ("product", "baseline")
                 for side in order:
+                    cpu0, db0 = tree_cpu(pids[side]), db_cpu()
+                    rate, latencies, failures = hammer(ports[side], clients, args.seconds,
+                                                       body, token)
+                    done = max(1, len(latencies))
                     samples.setdefault((clients, side), []).append(
-                        hammer(ports[side], clients, args.seconds, body, token))
+                        (rate, latencies, failures, (tree_cpu(pids[side]) - cpu0) / done,
+                         (db_cpu() - db0) / done))
     finally:
         for p in servers:
             p.terminate()
@@ -195,7 +243,9 @@ def database_run(name: str, url: str, folder: Path, args: argparse.Namespace,
             row[side] = (statistics.median(r[0] for r in runs),
                          statistics.median(pct(r[1], 0.5) for r in runs),
                          statistics.median(pct(r[1], 0.99) for r in runs),
-                         sum(r[2] for r in runs))
+                         sum(r[2] for r in runs),
+                         statistics.median(r[3] for r in runs),
+                         statistics.median(r[4] for r in runs))
         rows.append(row)
     return rows
 
@@ -231,7 +281,8 @@ def main() -> None:
           f"interleaved runs of {args.seconds:g} s; load average {load_before[0]:.2f} before, "
           f"{load_after[0]:.2f} after ({os.cpu_count()} CPUs)")
     print(f"{'db':<11}{'clients':>8} | {'base req/s':>10}{'p50 ms':>8}{'p99 ms':>8} | "
-          f"{'prod req/s':>10}{'p50 ms':>8}{'p99 ms':>8} | {'share':>6}{'p99 x':>7}{'errors':>7}")
+          f"{'prod req/s':>10}{'p50 ms':>8}{'p99 ms':>8} | {'share':>6}{'p99 x':>7}{'errors':>7} | "
+          f"{'web CPU ms b/p':>15}{'db CPU ms b/p':>15}")
     shares, p99_ratio = [], 0.0
     for row in rows:
         b, p = row["baseline"], row["product"]
@@ -242,9 +293,12 @@ def main() -> None:
             p99_ratio = max(p99_ratio, ratio)
         print(f"{row['db']:<11}{row['clients']:>8} | {b[0]:>10.1f}{b[1] * 1000:>8.0f}"
               f"{b[2] * 1000:>8.0f} | {p[0]:>10.1f}{p[1] * 1000:>8.0f}{p[2] * 1000:>8.0f} | "
-              f"{share:>5.0f}%{ratio:>6.2f}x{b[3] + p[3]:>7}")
+              f"{share:>5.0f}%{ratio:>6.2f}x{b[3] + p[3]:>7} | "
+              f"{b[4] * 1000:>7.2f}/{p[4] * 1000:<7.2f}{b[5] * 1000:>7.2f}/{p[5] * 1000:<7.2f}")
     if FIRST_FAILURE:
         print(f"first failure: {FIRST_FAILURE[0]}")
+    print("web CPU: the server's processes (gunicorn and its workers), user + system, per letter; "
+          "db CPU: every PostgreSQL process's, per letter (SQLite's is in the web's)")
     print(f"intake: {min(shares):.0f}% of baseline, p99 {p99_ratio:.2f}x baseline at 50 clients")
 
 
