@@ -8,8 +8,8 @@ by side on the same store; each request hands in one 200 KB PDF (made unique per
 the blob store can't skip the write). For 1, 10 and 50 clients the two alternate, repeated and
 interleaved, and the table gives medians of the repeats: requests per second, p50 and p99
 latency, the product's share of the baseline, and the CPU each letter cost the web server's
-processes and PostgreSQL (the steadier measure on a busy machine). ``--quick``: the default SQLite store only,
-2 repeats of 3 s (well under 5 minutes). Targets (issue 12): >= 60 % of the baseline at every
+processes and PostgreSQL (the steadier measure on a busy machine). ``--quick``: the default
+SQLite store only, 2 repeats of 3 s (well under 5 minutes). Targets (issue 12): >= 60 % of the baseline at every
 client count on both databases; p99 <= 1.5x the baseline's at 50 clients.
 """
 from __future__ import annotations
