@@ -41,3 +41,30 @@ def wire_trace(engine: Engine) -> Iterator[list[str]]:
             trace.seek(0)
             lines.extend(trace.read().decode(errors="replace").splitlines())
             trace.close()
+
+
+@contextmanager
+def sqlite_statements(engine: Engine) -> Iterator[list[str]]:
+    """The statements SQLite ran (its own trace, with their values, BEGIN and COMMIT
+    included) on the connections checked out of ``engine`` inside the block. SQLite reports a
+    statement once more for each trigger it fires (the SMS tallies'): those repeats are left
+    out."""
+    seen: list[str] = []
+
+    def ran(statement: str) -> None:
+        if not seen or seen[-1] != statement:
+            seen.append(statement)
+
+    def start(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_conn.set_trace_callback(ran)
+
+    def stop(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.set_trace_callback(None)
+
+    event.listen(engine, "checkout", start)
+    event.listen(engine, "checkin", stop)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "checkout", start)
+        event.remove(engine, "checkin", stop)

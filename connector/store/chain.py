@@ -66,7 +66,7 @@ class Chain:
         if conn.dialect.name != "postgresql":
             return self._one_by_one(conn)
         compiled, values = self._statement(conn.dialect)
-        return conn.exec_driver_sql(compiled.sql, compiled.params(values)).scalar_one()
+        return db.driver_execute(conn, compiled.sql, compiled.params(values)).fetchone()[0]
 
     def run_alone(self, engine: Engine) -> Any:
         """Write everything as a transaction of its own (:func:`alone_on`); returns the

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Select, create_engine, event, exc, text
+from sqlalchemy import Connection, Engine, Select, create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
@@ -124,11 +124,7 @@ def execute_alone(engine: Engine, sql: str, params: Any) -> Any:
 
     No session, no BEGIN and COMMIT round trips: for intake's one statement the ORM session
     around it cost as much CPU as the statement's own execution (connector/store/chain.py).
-    What SQLAlchemy would have done on failure is done here: the driver's error comes out as
-    SQLAlchemy's (IntegrityError, OperationalError with ``connection_invalidated``), without
-    the row's values in its text (they are a citizen's), and a dropped connection renews the
-    pool."""
-    dbapi_error = engine.dialect.loaded_dbapi.Error
+    Failures come out as :func:`driver_execute`'s do."""
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection
@@ -136,28 +132,54 @@ def execute_alone(engine: Engine, sql: str, params: Any) -> Any:
             conn.autocommit = True
             row = conn.execute(sql, params).fetchone()
             conn.autocommit = False
-        except dbapi_error as err:
-            gone = engine.dialect.is_disconnect(err, conn, None)
-            if gone:
-                _renew_pool(engine, raw, err)
-            else:
+        except engine.dialect.loaded_dbapi.Error as err:
+            error = _driver_error(engine, raw, err, sql, params)
+            if not error.connection_invalidated:
                 conn.autocommit = False  # a refused row leaves the connection idle and well
-            raise exc.DBAPIError.instance(sql, params, err, dbapi_error, hide_parameters=True,
-                                          connection_invalidated=gone,
-                                          dialect=engine.dialect) from err
+            raise error from err
     finally:
         raw.close()
     return row[0] if row is not None else None
 
 
-def _renew_pool(engine: Engine, raw: Any, err: Exception) -> None:
-    # As SQLAlchemy does for a disconnect seen on one of its own connections: this one is
-    # discarded and every connection older than now is replaced at its next checkout.
-    invalidate = getattr(engine.pool, "_invalidate", None)
-    if invalidate is not None:
-        invalidate(raw, err)
-    else:
-        raw.invalidate(err)
+def driver_execute(conn: Connection, sql: str, params: Any, many: bool = False) -> Any:
+    """Run ``sql`` (already in the driver's own placeholders) on ``conn``'s driver connection,
+    in ``conn``'s transaction; returns the driver's cursor. For the hottest writes, compiled
+    once (:mod:`connector.store.plain`): SQLAlchemy's per-statement machinery (an execution
+    context, a result object, the cursor events) cost more CPU than SQLite's own work on the
+    row. What SQLAlchemy would have done on failure is done here: the driver's error comes out
+    as SQLAlchemy's (IntegrityError, OperationalError with ``connection_invalidated``),
+    without the row's values in its text (they are often a citizen's), and a dropped
+    connection is invalidated and renews the pool."""
+    raw = conn.connection
+    try:
+        cursor = raw.driver_connection.cursor()
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+        return cursor
+    except conn.dialect.loaded_dbapi.Error as err:
+        error = _driver_error(conn.engine, raw, err, sql, params)
+        if error.connection_invalidated:
+            conn.invalidate(err)
+        raise error from err
+
+
+def _driver_error(engine: Engine, raw: Any, err: Exception, sql: str,
+                  params: Any) -> exc.DBAPIError:
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    gone = engine.dialect.is_disconnect(err, raw.driver_connection, None)
+    if gone:
+        # As SQLAlchemy does for a disconnect seen on one of its own connections: this one is
+        # discarded and every connection older than now is replaced at its next checkout.
+        invalidate = getattr(engine.pool, "_invalidate", None)
+        if invalidate is not None:
+            invalidate(raw, err)
+        else:
+            raw.invalidate(err)
+    return exc.DBAPIError.instance(sql, params, err, dbapi_error, hide_parameters=True,
+                                   connection_invalidated=gone, dialect=engine.dialect)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -5,8 +5,9 @@ for every ``execute``: on intake that came to several times the database's own w
 same rows. Here each (dialect, table, columns) is compiled once by SQLAlchemy itself — so the
 SQL, its placeholders and casts are the ones it would send — and later rows only go through
 the columns' own bind processors (JSON, dates on SQLite) and the column defaults of the model,
-then straight to ``exec_driver_sql`` on the caller's connection (same transaction, same
-cursor events, so statement counts and logging still see them)."""
+then straight to the driver, in the caller's transaction (:func:`connector.store.db.driver_execute`:
+SQLAlchemy's errors, without its per-statement cost; its cursor events do not see these
+statements, the database's own trace does)."""
 from __future__ import annotations
 
 import threading
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
+
+from connector.store import db
 
 _CACHE: dict[tuple[str, str, tuple[str, ...], str | None], Prepared] = {}
 _LOCK = threading.Lock()
@@ -115,8 +118,11 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
     params = [prepared.params(row) for row in full]
     if returning:
         assert len(params) == 1, "RETURNING here is for one row"
-        return conn.exec_driver_sql(prepared.sql, params[0]).scalar_one()
-    conn.exec_driver_sql(prepared.sql, params if len(params) > 1 else params[0])
+        return db.driver_execute(conn, prepared.sql, params[0]).fetchone()[0]
+    if len(params) > 1:
+        db.driver_execute(conn, prepared.sql, params, many=True)
+    else:
+        db.driver_execute(conn, prepared.sql, params[0])
     return None
 
 
@@ -134,4 +140,6 @@ def execute(conn: Connection, name: str, build: Callable[[], Any],
         prepared = prepare(build(), conn.dialect)
         with _LOCK:
             _STATEMENTS[key] = prepared
-    return int(conn.exec_driver_sql(prepared.sql, prepared.params(values)).rowcount)
+    if conn.dialect.name not in DIALECTS:
+        return int(conn.exec_driver_sql(prepared.sql, prepared.params(values)).rowcount)
+    return int(db.driver_execute(conn, prepared.sql, prepared.params(values)).rowcount)
