@@ -124,22 +124,40 @@ def execute_alone(engine: Engine, sql: str, params: Any) -> Any:
 
     No session, no BEGIN and COMMIT round trips: for intake's one statement the ORM session
     around it cost as much CPU as the statement's own execution (connector/store/chain.py).
-    Failures come out as :func:`driver_execute`'s do."""
-    raw = engine.raw_connection()
+    Failures come out as :func:`driver_execute`'s do, a connection that cannot be had (a
+    server refusing or starting up) included. The connection goes back to the pool as it
+    came (not in autocommit), or not at all."""
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        raw = engine.raw_connection()
+    except dbapi_error as err:  # SQLAlchemy's own connect() would have said it this way
+        raise exc.DBAPIError.instance(
+            None, None, err, dbapi_error, hide_parameters=True, dialect=engine.dialect,
+            connection_invalidated=engine.dialect.is_disconnect(err, None, None)) from err
     try:
         conn = raw.driver_connection
         try:
             conn.autocommit = True
             row = conn.execute(sql, params).fetchone()
-            conn.autocommit = False
-        except engine.dialect.loaded_dbapi.Error as err:
-            error = _driver_error(engine, raw, err, sql, params)
-            if not error.connection_invalidated:
-                conn.autocommit = False  # a refused row leaves the connection idle and well
-            raise error from err
+        except dbapi_error as err:
+            raise _driver_error(engine, raw, err, sql, params) from err
+        finally:
+            _leave_autocommit(raw)
     finally:
         raw.close()
     return row[0] if row is not None else None
+
+
+def _leave_autocommit(raw: Any) -> None:
+    # Whatever happened (a refused row leaves the connection idle and well; an interrupted
+    # one may not be): never back in the pool in autocommit, where the next session's
+    # rollbacks and locks would silently not hold.
+    if not raw.is_valid:
+        return
+    try:
+        raw.driver_connection.autocommit = False
+    except Exception:
+        raw.invalidate()
 
 
 def driver_execute(conn: Connection, sql: str, params: Any, many: bool = False) -> Any:
@@ -151,6 +169,8 @@ def driver_execute(conn: Connection, sql: str, params: Any, many: bool = False) 
     as SQLAlchemy's (IntegrityError, OperationalError with ``connection_invalidated``),
     without the row's values in its text (they are often a citizen's), and a dropped
     connection is invalidated and renews the pool."""
+    if not conn.in_transaction():
+        conn.begin()  # as SQLAlchemy's own execute would: the write commits with conn's
     raw = conn.connection
     try:
         cursor = raw.driver_connection.cursor()
