@@ -1,14 +1,34 @@
-"""What goes over the wire to PostgreSQL: libpq's own trace of every connection an engine
-hands out, to check round trips and statements as the server receives them (SQLAlchemy's
-cursor events do not see statements sent straight on the driver)."""
+"""What the database itself received: libpq's trace of the protocol (PostgreSQL) and SQLite's
+trace of the statements it ran, on every connection an engine hands out. They check round
+trips and statements where SQLAlchemy's cursor events cannot: statements sent straight on the
+driver (connector/store/db.driver_execute, execute_alone) do not pass through them."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, event
+
+
+@contextmanager
+def _on_each_connection(engine: Engine, start: Callable[[Any], None],
+                        stop: Callable[[Any], None]) -> Iterator[None]:
+    """``start(driver connection)`` at each checkout inside the block, ``stop`` at checkin."""
+    def checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        start(dbapi_conn)
+
+    def checkin(dbapi_conn: Any, _record: Any) -> None:
+        stop(dbapi_conn)
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
+    try:
+        yield
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "checkin", checkin)
 
 
 @contextmanager
@@ -20,22 +40,16 @@ def wire_trace(engine: Engine) -> Iterator[list[str]]:
     lines: list[str] = []
     files: list[Any] = []
 
-    def start(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    def start(dbapi_conn: Any) -> None:
         trace = tempfile.TemporaryFile()
         files.append((dbapi_conn, trace))
         dbapi_conn.pgconn.trace(trace.fileno())
         dbapi_conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
 
-    def stop(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.pgconn.untrace()
-
-    event.listen(engine, "checkout", start)
-    event.listen(engine, "checkin", stop)
     try:
-        yield lines
+        with _on_each_connection(engine, start, lambda conn: conn.pgconn.untrace()):
+            yield lines
     finally:
-        event.remove(engine, "checkout", start)
-        event.remove(engine, "checkin", stop)
         for conn, trace in files:
             conn.pgconn.untrace()  # one still checked out
             trace.seek(0)
@@ -55,16 +69,6 @@ def sqlite_statements(engine: Engine) -> Iterator[list[str]]:
         if not seen or seen[-1] != statement:
             seen.append(statement)
 
-    def start(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
-        dbapi_conn.set_trace_callback(ran)
-
-    def stop(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.set_trace_callback(None)
-
-    event.listen(engine, "checkout", start)
-    event.listen(engine, "checkin", stop)
-    try:
+    with _on_each_connection(engine, lambda conn: conn.set_trace_callback(ran),
+                             lambda conn: conn.set_trace_callback(None)):
         yield seen
-    finally:
-        event.remove(engine, "checkout", start)
-        event.remove(engine, "checkin", stop)
