@@ -63,7 +63,7 @@ class Chain:
 
     def run(self, conn: Connection) -> Any:
         """Write everything on ``conn`` (the caller's transaction); returns the parent's id."""
-        if conn.dialect.name != "postgresql":
+        if not _one_statement(conn.dialect):
             return self._one_by_one(conn)
         compiled, values = self._statement(conn.dialect)
         return db.driver_execute(conn, compiled.sql, compiled.params(values)).fetchone()[0]
@@ -152,7 +152,12 @@ class Chain:
 def alone_on(engine: Engine) -> bool:
     """Whether a chain can be written as a transaction by itself on ``engine``: one statement
     is one only on PostgreSQL; elsewhere the rows go one by one, in a transaction."""
-    return engine.dialect.name == "postgresql"
+    return _one_statement(engine.dialect)
+
+
+def _one_statement(dialect: Any) -> bool:
+    # Data-modifying WITH queries: PostgreSQL's (SQLite has none).
+    return bool(dialect.name == "postgresql")
 
 
 def _add_rows(values: dict[str, Any], prefix: str, table: Table,
