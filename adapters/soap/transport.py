@@ -8,6 +8,7 @@ from copy import deepcopy
 from typing import Any
 
 import requests
+import requests.adapters
 import zeep
 import zeep.plugins
 from lxml import etree
@@ -17,10 +18,22 @@ from lxml import etree
 logging.getLogger("zeep.transports").setLevel(logging.INFO)
 
 
+# Connections kept open to the system: as many as an organization may deliver at once
+# (delivery_concurrency is at most 64). requests keeps 10, and every call past them paid a new
+# connection (a TLS handshake, with a real system) only to close it afterwards.
+KEEP_ALIVE = 64
+
+
 class PinnedSession(requests.Session):
     """A requests session whose own ``verify`` wins over REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE:
     requests lets those variables (set system-wide on many servers) override a session's CA
-    bundle, so the CA an admin configured in adapter.verify would be silently ignored."""
+    bundle, so the CA an admin configured in adapter.verify would be silently ignored. It
+    keeps up to :data:`KEEP_ALIVE` connections open for the delivery threads that share it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for scheme in ("http://", "https://"):
+            self.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=KEEP_ALIVE))
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
                                    cert: Any) -> dict[str, Any]:

@@ -2,6 +2,12 @@
 failure the core must tell apart (transient, permanent, ambiguous, configuration)."""
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -174,6 +180,54 @@ def test_delivery_threads_share_one_adapter(sandbox: Sandbox) -> None:
     assert len({r.external_id for r in receipts}) == 6
     for i, receipt in enumerate(receipts):
         assert adapter.find(f"PK-30{i}").external_id == receipt.external_id  # type: ignore[union-attr]
+
+
+def test_delivery_threads_keep_their_connections(tmp_path: Path) -> None:
+    """Sixteen threads delivering at once, three times over, open sixteen connections to a
+    keep-alive server (the sandbox under gunicorn, as `make run` serves it): each call past the
+    client's pool would otherwise open a new one (a TLS handshake with a real system) and
+    throw it away."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "SANDBOX_DATABASE_URL": f"sqlite:///{tmp_path / 'oa.db'}",
+           "SANDBOX_USERNAME": USERNAME, "SANDBOX_PASSWORD": PASSWORD,
+           "SANDBOX_FAULTS": '{"latency_ms": 100}'}  # the calls of a wave overlap
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--threads", "32",
+         "--keep-alive", "30", "--log-level", "warning", "--control-socket", str(tmp_path / "gunicorn.ctl"),
+         "sandbox.wsgi:app"], env=env, cwd=Path(__file__).resolve().parents[2])
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{base}/api/health", timeout=1).raise_for_status()
+                break
+            except requests.RequestException:
+                assert time.monotonic() < deadline and server.poll() is None, "no sandbox"
+                time.sleep(0.1)
+        adapter = SoapAdapter.from_options(
+            {"wsdl": f"{base}/soap/reference?wsdl", "username_env": "OA_USER",
+             "password_env": "OA_PASS", "timeout": 10}, SECRETS)
+        adapter.ping()
+        together = threading.Barrier(16)
+
+        def call(i: int) -> None:
+            together.wait(10)
+            adapter.deliver(letter(f"PK-9{i:03d}"))
+
+        for n in range(3):
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                list(pool.map(call, range(n * 16, n * 16 + 16)))
+        # urllib3's own count of the connections it opened to the sandbox.
+        pools = adapter._client_service()[1].session.get_adapter(base).poolmanager.pools
+        opened = sum(pools[key].num_connections for key in pools.keys())
+        assert opened <= 16, opened  # 10 kept and a new one per call past them: 28
+        adapter.close()
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def test_digest_password_and_masked_exchange(sandbox: Sandbox) -> None:
