@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, func, null, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.domain.clock import now
 from connector.domain.errors import NotFound
 from connector.outbox.policy import URGENT_KINDS
 from connector.outbox.redaction import redact
+from connector.store import plain
 from connector.store.db import for_claim, transaction, writer_turn
 from connector.store.models import Notification
 
@@ -132,6 +133,26 @@ def claim(px: Pishkhan, limit: int, only: int | None = None) -> list[Job]:
         return [job for note_id, job in chosen.items() if note_id in taken]
 
 
+def _departures(n: int) -> Any:
+    """The UPDATE that marks ``n`` claims as leaving, each only if it is still that claim."""
+    claims = [and_(Notification.id == bindparam(f"id{i}"),
+                   Notification.attempts == bindparam(f"attempts{i}")) for i in range(n)]
+    return update(Notification).where(
+        or_(*claims), Notification.state == "sending", Notification.request_sent_at.is_(None)) \
+        .values(request_sent_at=bindparam("at"), updated_at=bindparam("at")) \
+        .returning(Notification.id)
+
+
+def _depart(conn: Any, claims: dict[int, int]) -> list[int]:
+    """Write the departures of ``claims`` (id -> attempts); the ids it was written for. On
+    every send's path: compiled once per number of claims, run on the driver."""
+    values: dict[str, Any] = {"at": now()}
+    for i, (note_id, attempts) in enumerate(claims.items()):
+        values[f"id{i}"], values[f"attempts{i}"] = note_id, attempts
+    n = len(claims)
+    return plain.returned(conn, f"sms.departures.{n}", lambda: _departures(n), values)
+
+
 def _orphaned(s: Session, row: Any, at: datetime) -> None:
     """A message of an organization that no longer exists: it cannot be sent."""
     values = {"state": "technical-failure", "completed_at": at,
@@ -184,13 +205,7 @@ class Departures:
                 self._cond.release()
                 try:
                     with writer_turn(self.px.engine), self._connect() as conn:
-                        self._won[mine] = set(conn.scalars(
-                            update(Notification).where(
-                                Notification.id.in_(list(claims)),
-                                Notification.state == "sending",
-                                Notification.request_sent_at.is_(None),
-                                Notification.attempts == case(claims, value=Notification.id))
-                            .values(request_sent_at=now()).returning(Notification.id)))
+                        self._won[mine] = set(_depart(conn, claims))
                 except BaseException as exc:  # every send of the batch must know
                     self._failed[mine] = exc
                 finally:

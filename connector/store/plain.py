@@ -134,6 +134,16 @@ def execute(conn: Connection, name: str, build: Callable[[], Any],
     """Run the statement ``build()`` makes (built and compiled once per dialect, kept under
     ``name``) with ``values`` for its bound parameters; returns the row count. Parameters that
     carry their own value (``literal(...)``) take it unless ``values`` names them."""
+    return int(_run(conn, name, build, values).rowcount)
+
+
+def returned(conn: Connection, name: str, build: Callable[[], Any],
+             values: dict[str, Any]) -> list[Any]:
+    """Like :func:`execute`, for a statement with RETURNING of one column: its values."""
+    return [row[0] for row in _run(conn, name, build, values).fetchall()]
+
+
+def _run(conn: Connection, name: str, build: Callable[[], Any], values: dict[str, Any]) -> Any:
     key = (conn.dialect.name, name)
     prepared = _STATEMENTS.get(key)
     if prepared is None:
@@ -141,5 +151,5 @@ def execute(conn: Connection, name: str, build: Callable[[], Any],
         with _LOCK:
             _STATEMENTS[key] = prepared
     if conn.dialect.name not in DIALECTS:
-        return int(conn.exec_driver_sql(prepared.sql, prepared.params(values)).rowcount)
-    return int(db.driver_execute(conn, prepared.sql, prepared.params(values)).rowcount)
+        return conn.exec_driver_sql(prepared.sql, prepared.params(values))
+    return db.driver_execute(conn, prepared.sql, prepared.params(values))
