@@ -51,6 +51,14 @@ def test_the_oldest_letter_per_state_is_one_index_seek_each(fake_px):
     assert plan.count("ix_letters_org_state_age") == 3, plan
 
 
+def test_sms_counts_are_read_from_the_index_alone(fake_px):
+    # A fold leaves the tally table's pages behind it, nearly empty, after a burst.
+    px, _ = fake_px
+    plan = plan_of(px, lambda s: tallies.sms_counts(px))
+    assert "ix_sms_tallies_key" in plan, plan
+    assert "Only Scan" in plan or "COVERING INDEX" in plan, plan
+
+
 def test_owed_letters_are_those_whose_promise_is_not_settled_nor_paused():
     # The partial index spells the states out in SQL; the domain must agree with it.
     assert set(re.findall(r"'([a-z_]+)'", OWED)) == \
