@@ -112,14 +112,8 @@ def hand_in(px: Pishkhan, letter: Letter, ready: Callable[[], Any] | None = None
                       [{**note, "created_at": letter.created_at}])
     entry = {"action": "letter.state", "org": letter.org, "letter": letter.tracking_code,
              "detail": {"from": None, "to": letter.state}}
-    written.also(AuditRecord.__table__, audit.rows([entry]))
-    written.also(LetterTally.__table__, tallies.rows([(letter.org, None, letter.state)]))
-    event = webhooks.queued(px.engine.dialect.name, *webhook_events.letter_change(entry))
-    if event is not None:
-        written.statement(*event)
-    if letter.state in wakeup.DUE:
-        written.notify(wakeup.CHANNEL, letter.org)  # PostgreSQL's LISTEN/NOTIFY only
-    if chain.alone_on(px.engine) and not by_mail:
+    _, alone = _bookkeeping(px.engine.dialect.name, [entry], written)
+    if chain.alone_on(px.engine) and not by_mail and not alone:
         if ready is not None:
             ready()
         letter.id = written.run_alone(px.engine)
@@ -128,8 +122,8 @@ def hand_in(px: Pishkhan, letter: Letter, ready: Callable[[], Any] | None = None
     def write(s: Session) -> None:
         conn = s.connection()
         letter.id = written.run(conn)
-        if event is None:
-            webhook_events.letter_changed(conn, entry)
+        for each in alone:
+            webhook_events.letter_changed(conn, each)
         if by_mail:
             assert letter.email is not None
             # Rare enough to take the ORM path: the e-mail links to the stored letter.
@@ -281,6 +275,32 @@ def _stored_state(letter: Letter) -> str | None:
     return hist.deleted[0] if hist.deleted else letter.state
 
 
+def _bookkeeping(dialect: str, entries: list[dict[str, Any]], into: chain.Chain | None = None
+                 ) -> tuple[chain.Chain, list[dict[str, Any]]]:
+    """What every state change brings — its audit record, its count, its webhook event, the
+    delivery's wake-up (PostgreSQL's LISTEN/NOTIFY only) — added to ``into``, or to a chain of
+    their own: one statement on PostgreSQL, where each was a round trip and a statement's
+    machinery of its own. Also returns the entries whose webhook event has to be queued on its
+    own (where the database has no one statement for it)."""
+    records = audit.rows(entries)
+    if into is None:
+        into = chain.Chain(AuditRecord.__table__, records[0])
+        records = records[1:]
+    into.also(AuditRecord.__table__, records)
+    into.also(LetterTally.__table__, tallies.rows(
+        [(e["org"], e["detail"]["from"], e["detail"]["to"]) for e in entries]))
+    alone = []
+    for entry in entries:
+        event = webhooks.queued(dialect, *webhook_events.letter_change(entry))
+        if event is None:
+            alone.append(entry)
+        else:
+            into.statement(*event)
+    for org in sorted({e["org"] for e in entries if e["detail"]["to"] in wakeup.DUE}):
+        into.notify(wakeup.CHANNEL, org)
+    return into, alone
+
+
 def install_audit(factory: sessionmaker[Session]) -> None:
     """Audit and count every letter state change made through sessions of ``factory`` and
     queue its webhook event. Collected before the flush (the attribute history is complete
@@ -302,14 +322,11 @@ def install_audit(factory: sessionmaker[Session]) -> None:
     def _write(session: Session, _ctx: Any) -> None:
         entries = pending.pop(id(session), None)
         if entries:
-            audit.append(session, entries)
             conn = session.connection()
-            for entry in entries:
+            written, alone = _bookkeeping(conn.dialect.name, entries)
+            written.run(conn)
+            for entry in alone:
                 webhook_events.letter_changed(conn, entry)
-            tallies.add(session, [(e["org"], e["detail"]["from"], e["detail"]["to"])
-                                  for e in entries])
-            wakeup.announce(session, [e["org"] for e in entries
-                                      if e["detail"]["to"] in wakeup.DUE])
         gone = destroyed.pop(id(session), None)
         if gone:
             tallies.add(session, gone)

@@ -5,31 +5,24 @@ transaction that made it (PostgreSQL delivers it on commit, never for a rollback
 worker listens on its own connection and claims that organization's letters at once — the
 approval-to-delivery time is then the work, not the wait for a tick. The tick stays: it is the
 safety net for a lost connection, and the only trigger on SQLite (one worker, no channel).
+
+The notice itself is part of the statement that writes the change's audit record
+(:func:`connector.letters.lifecycle._bookkeeping`, ``pg_notify`` in a chain).
 """
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "pishkhan_delivery"
 # States in which a letter is waiting to be delivered right away.
 DUE = frozenset({"staged", "approved"})
-
-
-def announce(session: Session, orgs: Iterable[str]) -> None:
-    """Tell listening workers these organizations have letters due (PostgreSQL only)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for org in sorted(set(orgs)):
-        session.execute(text("SELECT pg_notify(:channel, :org)"),
-                        {"channel": CHANNEL, "org": org})
 
 
 class Listener:
