@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from connector.delivery.push import claim, deliver_one, release_expired
+from connector.delivery.push import Ready, claim_ready, deliver_one, release_expired
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
@@ -63,17 +63,17 @@ class Dispatcher:
             if free <= 0:
                 return 0  # busy (or slow): costs nobody else anything
             self._in_flight[slug] += free  # reserved while we claim
-        leases: dict[int, datetime] = {}
+        leases: dict[int, tuple[datetime, Ready | None]] = {}
         try:
             with self._claiming:
-                leases = claim(self.px, free, [slug])
+                leases = claim_ready(self.px, free, [slug])
         finally:
             with self._lock:
                 self._in_flight[slug] -= free - len(leases)
                 self._lock.notify_all()
         pool = self._pool(slug, budget)
-        for letter_id, lease in leases.items():
-            pool.submit(self._deliver, slug, letter_id, lease)
+        for letter_id, (lease, ready) in leases.items():
+            pool.submit(self._deliver, slug, letter_id, lease, ready)
         return len(leases)
 
     def _pool(self, slug: str, budget: int) -> ThreadPoolExecutor:
@@ -83,9 +83,9 @@ class Dispatcher:
                                                        thread_name_prefix=f"deliver-{slug}")
             return self._pools[slug]
 
-    def _deliver(self, slug: str, letter_id: int, lease: datetime) -> None:
+    def _deliver(self, slug: str, letter_id: int, lease: datetime, ready: Ready | None) -> None:
         try:
-            deliver_one(self.px, letter_id, lease)
+            deliver_one(self.px, letter_id, lease, ready)
         except Exception:  # the store failed; the lease expires and the letter is retried
             log.exception("letter %s: delivery could not be recorded", letter_id)
         finally:

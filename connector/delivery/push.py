@@ -10,6 +10,7 @@ import logging
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -81,11 +82,35 @@ def release_expired(px: Pishkhan) -> int:
         return len(rows)
 
 
+@dataclass(frozen=True)
+class Ready:
+    """What the call for a claimed letter needs, read in the claim's own transaction: the
+    call then does not read the letter a second time."""
+    slug: str
+    code: str
+    reconcile: bool
+    steps: dict[str, Any] | None  # the delivery progress so far
+    message: OutgoingLetter
+
+
 def claim(px: Pishkhan, limit: int, orgs: list[str] | None = None,
           due_by: datetime | None = None) -> dict[int, datetime]:
     """Take letters (of ``orgs`` only, when given) due by ``due_by`` (now); returns each
     letter's lease, which is also the proof that this worker still holds it (see
     :func:`_renew`)."""
+    return {letter_id: lease for letter_id, (lease, _) in
+            _claim(px, limit, orgs, due_by, read=False).items()}
+
+
+def claim_ready(px: Pishkhan, limit: int, orgs: list[str] | None = None,
+                due_by: datetime | None = None) -> dict[int, tuple[datetime, Ready | None]]:
+    """Like :func:`claim`, with what each letter's call needs for :func:`deliver_one` (None
+    where it cannot be read now, a file gone say: the call reads it again and says why)."""
+    return _claim(px, limit, orgs, due_by, read=True)
+
+
+def _claim(px: Pishkhan, limit: int, orgs: list[str] | None, due_by: datetime | None,
+           read: bool) -> dict[int, tuple[datetime, Ready | None]]:
     eligible = sorted(orgs if orgs is not None else px.orgs)
     with transaction(px.sessions) as s:
         if s.get_bind().dialect.name == "sqlite":
@@ -96,13 +121,26 @@ def claim(px: Pishkhan, limit: int, orgs: list[str] | None = None,
                                      Letter.next_attempt_at <= (due_by or now()),
                                      Letter.org.in_(eligible), _not_paused())
                 .order_by(Letter.next_attempt_at, Letter.id).limit(limit))
+        if read:
+            stmt = stmt.options(selectinload(Letter.attachments))
         rows = s.scalars(for_claim(stmt, s)).all()
         lease = now() + LEASE
+        taken = {}
         for letter in rows:
             lifecycle.move(letter, State.DELIVERING)
             letter.attempts += 1
             letter.claimed_until = lease
-        return {letter.id: lease for letter in rows}
+            taken[letter.id] = (lease, _ready(px, letter, s) if read else None)
+        return taken
+
+
+def _ready(px: Pishkhan, letter: Letter, s: Session) -> Ready | None:
+    try:
+        message = outgoing(px, letter, s)
+    except PishkhanError:
+        return None
+    return Ready(letter.org, letter.tracking_code, letter.needs_reconcile,
+                 letter.delivery_progress, message)
 
 
 def _holds(letter: Letter | None, lease: datetime) -> bool:
@@ -187,15 +225,18 @@ class _ClaimLost(Exception):
     """The letter is no longer this worker's to deliver."""
 
 
-def _call(px: Pishkhan, letter_id: int, lease: datetime) -> DeliveryReceipt:
-    with px.sessions() as s:
-        letter = s.scalars(select(Letter).options(selectinload(Letter.attachments))
-                           .where(Letter.id == letter_id)).one()
-        if not _holds(letter, lease):
-            raise _ClaimLost
-        reconcile, slug, code = letter.needs_reconcile, letter.org, letter.tracking_code
-        message = outgoing(px, letter, s)
-        progress = StoredProgress(px, letter_id, letter.delivery_progress, reconcile)
+def _call(px: Pishkhan, letter_id: int, lease: datetime,
+          ready: Ready | None = None) -> DeliveryReceipt:
+    if ready is None:
+        with px.sessions() as s:
+            letter = s.scalars(select(Letter).options(selectinload(Letter.attachments))
+                               .where(Letter.id == letter_id)).one()
+            if not _holds(letter, lease):
+                raise _ClaimLost
+            ready = Ready(letter.org, letter.tracking_code, letter.needs_reconcile,
+                          letter.delivery_progress, outgoing(px, letter, s))
+    reconcile, slug, code, message = ready.reconcile, ready.slug, ready.code, ready.message
+    progress = StoredProgress(px, letter_id, ready.steps, reconcile)
     adapter = px.adapter(slug)
     # Quick in-call retries for blips; longer outages are retried by later ticks with backoff.
     retrying = Retrying(retry=retry_if_exception_type(TransientError), reraise=True,
@@ -215,15 +256,18 @@ def _call(px: Pishkhan, letter_id: int, lease: datetime) -> DeliveryReceipt:
     return retrying(adapter.deliver, message)
 
 
-def deliver_one(px: Pishkhan, letter_id: int, lease: datetime) -> str | None:
-    """Deliver one claimed letter and record the outcome; None if the claim was lost."""
+def deliver_one(px: Pishkhan, letter_id: int, lease: datetime,
+                ready: Ready | None = None) -> str | None:
+    """Deliver one claimed letter and record the outcome; None if the claim was lost.
+    ``ready``: what :func:`claim_ready` read with the claim, used while the lease needs no
+    renewal (no other worker can have taken the letter over in its first half)."""
     held = _renew(px, letter_id, lease)
     receipt: DeliveryReceipt | None = None
     error: ExternalError | None = None
     try:
         if held is None:
             raise _ClaimLost
-        receipt = _call(px, letter_id, held)
+        receipt = _call(px, letter_id, held, ready if held == lease else None)
     except _ClaimLost:
         log.warning("letter %s: claim lost before delivery; left to the worker holding it",
                     letter_id)
@@ -306,18 +350,19 @@ def run_once(px: Pishkhan, limit: int | None = None) -> int:
     started = 0
     guard = threading.Lock()
 
-    def take(slug: str) -> tuple[int, datetime] | None:
+    def take(slug: str) -> tuple[int, datetime, Ready | None] | None:
         nonlocal started
         with guard:
             if started >= cap:
                 return None
             started += 1  # reserved; given back below if nothing was due
-        leases = claim(px, 1, [slug], due_by=tick)
+        leases = claim_ready(px, 1, [slug], due_by=tick)
         if not leases:
             with guard:
                 started -= 1
             return None
-        return next(iter(leases.items()))
+        letter_id, (lease, ready) = next(iter(leases.items()))
+        return letter_id, lease, ready
 
     def slot(slug: str) -> None:
         while (taken := take(slug)) is not None:

@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
 
 from connector.bootstrap import bootstrap
 from connector.delivery import polling
@@ -179,3 +179,30 @@ def test_a_paused_organization_has_nothing_claimed_until_it_resumes(ppx):
     assert delivery.claim(ppx, 10) == {} and delivery.run_once(ppx) == 0
     dashboard.set_paused(ppx, "demo", False)
     assert len(delivery.claim(ppx, 10)) == 1
+
+
+def test_a_letter_claimed_with_its_message_is_not_read_again_for_the_call(ppx, system):
+    """claim_ready reads what the call needs with the claim: the delivery then reads the
+    letter once (to record the outcome), not twice. Without it, it is read for the call too."""
+    system.go.set()
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, _params, _context, _many):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM letters" in statement:
+            seen.append(statement)
+
+    submit(ppx)
+    submit(ppx)
+    claimed = delivery.claim_ready(ppx, 2)
+    (first, (lease, ready)), (second, (lease2, _)) = claimed.items()
+    assert ready is not None and ready.message.tracking_code == ready.code
+    event.listen(ppx.engine, "before_cursor_execute", note)
+    try:
+        assert delivery.deliver_one(ppx, first, lease, ready) == "delivered"
+        with_message = len(seen)
+        assert delivery.deliver_one(ppx, second, lease2) == "delivered"
+    finally:
+        event.remove(ppx.engine, "before_cursor_execute", note)
+    assert with_message == 1, seen
+    assert len(seen) - with_message == 2, seen[with_message:]
+    assert len(system.letters) == 2
