@@ -92,6 +92,11 @@ class Ready:
     steps: dict[str, Any] | None  # the delivery progress so far
     message: OutgoingLetter
 
+    @classmethod
+    def of(cls, px: Pishkhan, letter: Letter, s: Session) -> Ready:
+        return cls(letter.org, letter.tracking_code, letter.needs_reconcile,
+                   letter.delivery_progress, outgoing(px, letter, s))
+
 
 def claim(px: Pishkhan, limit: int, orgs: list[str] | None = None,
           due_by: datetime | None = None) -> dict[int, datetime]:
@@ -136,11 +141,9 @@ def _claim(px: Pishkhan, limit: int, orgs: list[str] | None, due_by: datetime | 
 
 def _ready(px: Pishkhan, letter: Letter, s: Session) -> Ready | None:
     try:
-        message = outgoing(px, letter, s)
+        return Ready.of(px, letter, s)
     except PishkhanError:
         return None
-    return Ready(letter.org, letter.tracking_code, letter.needs_reconcile,
-                 letter.delivery_progress, message)
 
 
 def _holds(letter: Letter | None, lease: datetime) -> bool:
@@ -233,8 +236,7 @@ def _call(px: Pishkhan, letter_id: int, lease: datetime,
                                .where(Letter.id == letter_id)).one()
             if not _holds(letter, lease):
                 raise _ClaimLost
-            ready = Ready(letter.org, letter.tracking_code, letter.needs_reconcile,
-                          letter.delivery_progress, outgoing(px, letter, s))
+            ready = Ready.of(px, letter, s)
     reconcile, slug, code, message = ready.reconcile, ready.slug, ready.code, ready.message
     progress = StoredProgress(px, letter_id, ready.steps, reconcile)
     adapter = px.adapter(slug)
