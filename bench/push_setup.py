@@ -2,22 +2,17 @@
 PostgreSQL databases, the settings of a bench run and the files a letter carries."""
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
-
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from connector.config.settings import Settings, load_settings  # noqa: E402
+from tests.sandbox_server import serve_in_processes  # noqa: E402
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
@@ -46,38 +41,9 @@ def drop_pg_databases(names: list[str]) -> None:
 def serve_sandbox(database_url: str, latency_ms: float, workers: int = 1,
                   threads: int = 32) -> tuple[str, Callable[[], None]]:
     """The sandbox in its own processes, as `make run` serves it, so its CPU does not compete
-    with the worker's for one interpreter lock; enough threads that its latency is spent
-    waiting side by side, not queueing."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "SANDBOX_DATABASE_URL": database_url,
-           "SANDBOX_USERNAME": "pishkhan", "SANDBOX_PASSWORD": "sandbox-secret",
-           "SANDBOX_FAULTS": json.dumps({"latency_ms": latency_ms})}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
-         str(workers), "--threads", str(threads), "--log-level", "warning",
-         # Its own control socket: gunicorn's default path is shared by every server.
-         "--control-socket", os.path.join(tempfile.gettempdir(), f"bench-sandbox-{port}.ctl"),
-         "sandbox.wsgi:app"],
-        env=env, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(f"{base}/api/health", timeout=1).raise_for_status()
-            break
-        except requests.RequestException:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise SystemExit("the sandbox did not start")
-            time.sleep(0.2)
-
-    def stop() -> None:
-        process.terminate()
-        process.wait(timeout=10)
-
-    return base, stop
+    with the worker's for one interpreter lock (tests/sandbox_server.serve_in_processes)."""
+    return serve_in_processes(database_url, latency_ms, workers, threads,
+                              control_dir=tempfile.gettempdir())
 
 
 def bench_settings(folder: Path, base: str, store_url: str, orgs: Path) -> Settings:

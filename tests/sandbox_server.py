@@ -11,9 +11,17 @@ variables the environment holds, so tests do not depend on the machine they run 
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
+
+import requests
 
 import zeep
 from flask import Flask
@@ -66,6 +74,46 @@ def start_sandbox(tmp_path: Path, port: int = 0,
         get_sandbox(app).engine.dispose()
 
     return f"http://127.0.0.1:{server.server_port}", app, stop
+
+
+def serve_in_processes(database_url: str, latency_ms: float = 0, workers: int = 1,
+                       threads: int = 32, keep_alive: float = 2,
+                       control_dir: str | None = None) -> tuple[str, Callable[[], None]]:
+    """The sandbox in processes of its own under gunicorn, as `make run` serves it: its CPU does
+    not compete with the caller's for one interpreter lock, and its connections stay open
+    between calls (keep-alive, ``keep_alive`` seconds). Enough ``threads`` that its latency is
+    spent waiting side by side, not queueing. Returns the base URL and a stop function."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "SANDBOX_DATABASE_URL": database_url,
+           "SANDBOX_USERNAME": USERNAME, "SANDBOX_PASSWORD": PASSWORD,
+           "SANDBOX_FAULTS": json.dumps({"latency_ms": latency_ms})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
+         str(workers), "--threads", str(threads), "--keep-alive", str(keep_alive),
+         "--log-level", "warning",
+         # Its own control socket: gunicorn's default path is shared by every server.
+         "--control-socket", os.path.join(control_dir or "/tmp", f"sandbox-{port}.ctl"),
+         "sandbox.wsgi:app"],
+        env=env, cwd=Path(__file__).resolve().parents[1])
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(f"{base}/api/health", timeout=1).raise_for_status()
+            break
+        except requests.RequestException:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("the sandbox did not start") from None
+            time.sleep(0.1)
+
+    def stop() -> None:
+        process.terminate()
+        process.wait(timeout=10)
+
+    return base, stop
 
 
 def soap_client(

@@ -2,12 +2,7 @@
 failure the core must tell apart (transient, permanent, ambiguous, configuration)."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +25,7 @@ from connector.domain.letter import (
     OutgoingLetter,
     PollResult,
 )
-from tests.sandbox_server import PASSWORD, USERNAME, start_sandbox
+from tests.sandbox_server import PASSWORD, USERNAME, serve_in_processes, start_sandbox
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00"
@@ -187,26 +182,10 @@ def test_delivery_threads_keep_their_connections(tmp_path: Path) -> None:
     keep-alive server (the sandbox under gunicorn, as `make run` serves it): each call past the
     client's pool would otherwise open a new one (a TLS handshake with a real system) and
     throw it away."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "SANDBOX_DATABASE_URL": f"sqlite:///{tmp_path / 'oa.db'}",
-           "SANDBOX_USERNAME": USERNAME, "SANDBOX_PASSWORD": PASSWORD,
-           "SANDBOX_FAULTS": '{"latency_ms": 100}'}  # the calls of a wave overlap
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--threads", "32",
-         "--keep-alive", "30", "--log-level", "warning", "--control-socket", str(tmp_path / "gunicorn.ctl"),
-         "sandbox.wsgi:app"], env=env, cwd=Path(__file__).resolve().parents[2])
+    # The calls of a wave overlap; connections stay open for the whole test.
+    base, stop = serve_in_processes(f"sqlite:///{tmp_path / 'oa.db'}", latency_ms=100,
+                                    keep_alive=30, control_dir=str(tmp_path))
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/api/health", timeout=1).raise_for_status()
-                break
-            except requests.RequestException:
-                assert time.monotonic() < deadline and server.poll() is None, "no sandbox"
-                time.sleep(0.1)
         adapter = SoapAdapter.from_options(
             {"wsdl": f"{base}/soap/reference?wsdl", "username_env": "OA_USER",
              "password_env": "OA_PASS", "timeout": 10}, SECRETS)
@@ -226,8 +205,7 @@ def test_delivery_threads_keep_their_connections(tmp_path: Path) -> None:
         assert opened <= 16, opened  # 10 kept and a new one per call past them: 28
         adapter.close()
     finally:
-        server.terminate()
-        server.wait(10)
+        stop()
 
 
 def test_digest_password_and_masked_exchange(sandbox: Sandbox) -> None:
