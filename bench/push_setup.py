@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,8 +41,7 @@ def serve_sandbox(database_url: str, latency_ms: float, workers: int = 1,
                   threads: int = 32) -> tuple[str, Callable[[], None]]:
     """The sandbox in its own processes, as `make run` serves it, so its CPU does not compete
     with the worker's for one interpreter lock (tests/sandbox_server.serve_in_processes)."""
-    return serve_in_processes(database_url, latency_ms, workers, threads,
-                              control_dir=tempfile.gettempdir())
+    return serve_in_processes(database_url, latency_ms, workers, threads)
 
 
 def bench_settings(folder: Path, base: str, store_url: str, orgs: Path) -> Settings:

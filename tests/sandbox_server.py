@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -94,7 +95,7 @@ def serve_in_processes(database_url: str, latency_ms: float = 0, workers: int = 
          str(workers), "--threads", str(threads), "--keep-alive", str(keep_alive),
          "--log-level", "warning",
          # Its own control socket: gunicorn's default path is shared by every server.
-         "--control-socket", os.path.join(control_dir or "/tmp", f"sandbox-{port}.ctl"),
+         "--control-socket", os.path.join(control_dir or tempfile.gettempdir(), f"sandbox-{port}.ctl"),
          "sandbox.wsgi:app"],
         env=env, cwd=Path(__file__).resolve().parents[1])
     base = f"http://127.0.0.1:{port}"

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from connector.delivery.push import Ready, claim_ready, deliver_one, release_expired
+from connector.delivery.push import Ready, claim, deliver_one, release_expired
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
@@ -66,7 +66,7 @@ class Dispatcher:
         leases: dict[int, tuple[datetime, Ready | None]] = {}
         try:
             with self._claiming:
-                leases = claim_ready(self.px, free, [slug])
+                leases = claim(self.px, free, [slug])
         finally:
             with self._lock:
                 self._in_flight[slug] -= free - len(leases)

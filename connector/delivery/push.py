@@ -99,23 +99,11 @@ class Ready:
 
 
 def claim(px: Pishkhan, limit: int, orgs: list[str] | None = None,
-          due_by: datetime | None = None) -> dict[int, datetime]:
+          due_by: datetime | None = None) -> dict[int, tuple[datetime, Ready | None]]:
     """Take letters (of ``orgs`` only, when given) due by ``due_by`` (now); returns each
     letter's lease, which is also the proof that this worker still holds it (see
-    :func:`_renew`)."""
-    return {letter_id: lease for letter_id, (lease, _) in
-            _claim(px, limit, orgs, due_by, read=False).items()}
-
-
-def claim_ready(px: Pishkhan, limit: int, orgs: list[str] | None = None,
-                due_by: datetime | None = None) -> dict[int, tuple[datetime, Ready | None]]:
-    """Like :func:`claim`, with what each letter's call needs for :func:`deliver_one` (None
-    where it cannot be read now, a file gone say: the call reads it again and says why)."""
-    return _claim(px, limit, orgs, due_by, read=True)
-
-
-def _claim(px: Pishkhan, limit: int, orgs: list[str] | None, due_by: datetime | None,
-           read: bool) -> dict[int, tuple[datetime, Ready | None]]:
+    :func:`_renew`), and what its call needs for :func:`deliver_one` (None where that cannot
+    be read now, a file gone say: the call reads it again and says why)."""
     eligible = sorted(orgs if orgs is not None else px.orgs)
     with transaction(px.sessions) as s:
         if s.get_bind().dialect.name == "sqlite":
@@ -126,16 +114,14 @@ def _claim(px: Pishkhan, limit: int, orgs: list[str] | None, due_by: datetime | 
                                      Letter.next_attempt_at <= (due_by or now()),
                                      Letter.org.in_(eligible), _not_paused())
                 .order_by(Letter.next_attempt_at, Letter.id).limit(limit))
-        if read:
-            stmt = stmt.options(selectinload(Letter.attachments))
-        rows = s.scalars(for_claim(stmt, s)).all()
+        rows = s.scalars(for_claim(stmt.options(selectinload(Letter.attachments)), s)).all()
         lease = now() + LEASE
-        taken = {}
+        taken: dict[int, tuple[datetime, Ready | None]] = {}
         for letter in rows:
             lifecycle.move(letter, State.DELIVERING)
             letter.attempts += 1
             letter.claimed_until = lease
-            taken[letter.id] = (lease, _ready(px, letter, s) if read else None)
+            taken[letter.id] = (lease, _ready(px, letter, s))
         return taken
 
 
@@ -261,7 +247,7 @@ def _call(px: Pishkhan, letter_id: int, lease: datetime,
 def deliver_one(px: Pishkhan, letter_id: int, lease: datetime,
                 ready: Ready | None = None) -> str | None:
     """Deliver one claimed letter and record the outcome; None if the claim was lost.
-    ``ready``: what :func:`claim_ready` read with the claim, used while the lease needs no
+    ``ready``: what :func:`claim` read with the claim, used while the lease needs no
     renewal (no other worker can have taken the letter over in its first half)."""
     held = _renew(px, letter_id, lease)
     receipt: DeliveryReceipt | None = None
@@ -358,7 +344,7 @@ def run_once(px: Pishkhan, limit: int | None = None) -> int:
             if started >= cap:
                 return None
             started += 1  # reserved; given back below if nothing was due
-        leases = claim_ready(px, 1, [slug], due_by=tick)
+        leases = claim(px, 1, [slug], due_by=tick)
         if not leases:
             with guard:
                 started -= 1

@@ -101,7 +101,7 @@ def test_a_letter_that_keeps_killing_its_worker_stops_at_the_attempt_cap(ppx):
 def test_own_claim_is_read_through_the_pollers_brief_lock(ppx, system):
     system.go.set()
     code = submit(ppx)
-    (letter_id, lease), = delivery.claim(ppx, 10).items()
+    (letter_id, (lease, _)), = delivery.claim(ppx, 10).items()
     locked, release = threading.Event(), threading.Event()
 
     def poller() -> None:  # holds the letter's row for a moment, as adding an event does
@@ -142,7 +142,7 @@ def test_a_change_polled_while_the_delivery_is_recorded_moves_the_letter(ppx, sy
     «delivered» for good. The poller now waits for the delivery and moves the letter on."""
     system.go.set()
     code = submit(ppx)
-    (letter_id, lease), = delivery.claim(ppx, 10).items()
+    (letter_id, (lease, _)), = delivery.claim(ppx, 10).items()
     with ppx.engine.connect() as gate:
         gate.execute(text("LOCK TABLE letter_tallies IN EXCLUSIVE MODE"))
         deliver = threading.Thread(target=delivery.deliver_one, args=(ppx, letter_id, lease))
@@ -182,7 +182,7 @@ def test_a_paused_organization_has_nothing_claimed_until_it_resumes(ppx):
 
 
 def test_a_letter_claimed_with_its_message_is_not_read_again_for_the_call(ppx, system):
-    """claim_ready reads what the call needs with the claim: the delivery then reads the
+    """claim reads what the call needs with the claim: the delivery then reads the
     letter once (to record the outcome), not twice. Without it, it is read for the call too."""
     system.go.set()
     seen: list[str] = []
@@ -193,7 +193,7 @@ def test_a_letter_claimed_with_its_message_is_not_read_again_for_the_call(ppx, s
 
     submit(ppx)
     submit(ppx)
-    claimed = delivery.claim_ready(ppx, 2)
+    claimed = delivery.claim(ppx, 2)
     (first, (lease, ready)), (second, (lease2, _)) = claimed.items()
     assert ready is not None and ready.message.tracking_code == ready.code
     event.listen(ppx.engine, "before_cursor_execute", note)

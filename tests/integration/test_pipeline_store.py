@@ -240,7 +240,7 @@ def test_a_worker_whose_lease_ran_out_does_not_deliver(spx, system, a_sees):
     from connector.store.models import Letter
 
     code = submit(spx).tracking_code
-    (letter_id, lease), = delivery.claim(spx, 10).items()
+    (letter_id, (lease, _)), = delivery.claim(spx, 10).items()
     # Worker A was slow; its lease ran out and worker B took the letter over. A's own clock
     # may say so too (A checks before the call), or not (its read of the letter tells).
     expired = now() - timedelta(seconds=1)
@@ -249,7 +249,7 @@ def test_a_worker_whose_lease_ran_out_does_not_deliver(spx, system, a_sees):
     with spx.sessions.begin() as s:
         s.get(Letter, letter_id).claimed_until = expired
     delivery.release_expired(spx)
-    (_, lease_b), = delivery.claim(spx, 10).items()
+    (_, (lease_b, _)), = delivery.claim(spx, 10).items()
     assert delivery.deliver_one(spx, letter_id, lease) is None  # A backs off
     assert system.letters == {}
     assert delivery.deliver_one(spx, letter_id, lease_b) == "delivered"  # B reconciles, sends
