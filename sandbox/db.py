@@ -25,6 +25,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
 )
 from sqlalchemy.dialects.mysql import LONGBLOB
 from sqlalchemy.engine import make_url
@@ -150,11 +151,28 @@ DEMO_UNITS: tuple[tuple[str, str, str], ...] = (
     ("CIV", "واحد خدمات شهری", "فاطمه حسینی"),
 )
 
+_SCHEMA_LOCK = 0x5A4E_D80C  # any constant of the sandbox's own; locks are per database
+
 
 def open_database(url: str) -> Engine:
     """An engine for `url` with the schema created and the demo units present."""
     engine = _create_engine(url)
-    metadata.create_all(engine)
+    # Several gunicorn workers open the database at once: unlocked, two create the same table
+    # together and one fails (on PostgreSQL a pg_type unique violation).
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK})
+        elif engine.dialect.name in ("mysql", "mariadb"):
+            conn.execute(text("SELECT GET_LOCK(:key, 60)"), {"key": str(_SCHEMA_LOCK)})
+        try:
+            metadata.create_all(conn)
+            conn.commit()
+        finally:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SCHEMA_LOCK})
+            elif engine.dialect.name in ("mysql", "mariadb"):
+                conn.execute(text("SELECT RELEASE_LOCK(:key)"), {"key": str(_SCHEMA_LOCK)})
+            conn.commit()
     _seed_units(engine)
     return engine
 
@@ -162,7 +180,9 @@ def open_database(url: str) -> Engine:
 def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # A connection for each of a worker's request threads (gunicorn --threads): with the
+        # default 5 + 10, requests past fifteen queued for one instead of for the system.
+        return create_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=48)
 
     database = parsed.database or ""
     if database in ("", ":memory:"):

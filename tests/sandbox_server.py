@@ -94,6 +94,9 @@ def serve_in_processes(database_url: str, latency_ms: float = 0, workers: int = 
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
          str(workers), "--threads", str(threads), "--keep-alive", str(keep_alive),
          "--log-level", "warning",
+         # A socket per worker (SO_REUSEPORT), so the kernel spreads the caller's keep-alive
+         # connections over them; on one shared socket the quickest worker took most of them.
+         *(["--reuse-port"] if workers > 1 else []),
          # Its own control socket: gunicorn's default path is shared by every server.
          "--control-socket", os.path.join(control_dir or tempfile.gettempdir(), f"sandbox-{port}.ctl"),
          "sandbox.wsgi:app"],
