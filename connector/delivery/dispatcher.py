@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from connector.delivery.push import Ready, claim, deliver_one, release_expired
+from connector.delivery.push import Attempt, Ready, attempt, claim, record, release_expired
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
@@ -30,6 +30,7 @@ class Dispatcher:
         self.px = px
         self._lock = threading.Condition()
         self._in_flight: dict[str, int] = defaultdict(int)
+        self._recording = 0  # calls over, their outcome not yet written
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._turn = 0
         self._closed = False
@@ -79,32 +80,53 @@ class Dispatcher:
     def _pool(self, slug: str, budget: int) -> ThreadPoolExecutor:
         with self._lock:
             if slug not in self._pools:
-                self._pools[slug] = ThreadPoolExecutor(budget,
+                # Twice the budget: a thread that writes the last outcome while another makes
+                # the next call. Calls in flight stay within the budget (_in_flight).
+                self._pools[slug] = ThreadPoolExecutor(2 * budget,
                                                        thread_name_prefix=f"deliver-{slug}")
             return self._pools[slug]
 
     def _deliver(self, slug: str, letter_id: int, lease: datetime, ready: Ready | None) -> None:
+        done: Attempt | None = None
         try:
-            deliver_one(self.px, letter_id, lease, ready)
+            done = attempt(self.px, letter_id, lease, ready)
         except Exception:  # the store failed; the lease expires and the letter is retried
-            log.exception("letter %s: delivery could not be recorded", letter_id)
+            log.exception("letter %s: delivery could not be started", letter_id)
         finally:
             with self._lock:
                 self._in_flight[slug] -= 1
+                if done is not None:
+                    self._recording += 1
                 self._lock.notify_all()
         try:
-            self.wake(slug)  # keep this organization's pipe full without waiting for a tick
+            # The call is over, so its slot takes the next letter now, while this thread
+            # writes the outcome: the system's answer, not our bookkeeping, sets the pace.
+            self.wake(slug)
         except Exception:
             log.exception("delivery for %s: claiming the next letter failed", slug)
+        if done is None:
+            return
+        try:
+            record(self.px, done)
+        except Exception:  # the store failed; the lease expires and the letter is reconciled
+            log.exception("letter %s: delivery could not be recorded", letter_id)
+        finally:
+            with self._lock:
+                self._recording -= 1
+                self._lock.notify_all()
 
     def busy(self) -> int:
         with self._lock:
             return sum(self._in_flight.values())
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Until nothing is in flight (tests and benchmarks); False on timeout."""
+        """Until nothing is in flight or being recorded (tests and benchmarks); False on
+        timeout."""
         with self._lock:
-            return self._lock.wait_for(lambda: not any(self._in_flight.values()), timeout)
+            return self._lock.wait_for(self._idle, timeout)
+
+    def _idle(self) -> bool:
+        return not any(self._in_flight.values()) and not self._recording
 
     def close(self, timeout: float | None = None) -> None:
         """Claim nothing more, let the deliveries under way finish and be recorded, then stop
@@ -112,6 +134,6 @@ class Dispatcher:
         letters are delivered too, never left holding a lease."""
         with self._lock:
             self._closed = True
-            self._lock.wait_for(lambda: not any(self._in_flight.values()), timeout)
+            self._lock.wait_for(self._idle, timeout)
         for pool in list(self._pools.values()):
             pool.shutdown(wait=True)

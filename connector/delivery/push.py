@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from connector.delivery import polling
+from connector.delivery.outgoing import Ready
 from connector.domain.clock import now
 from connector.domain.errors import (
     AmbiguousError,
@@ -27,14 +28,8 @@ from connector.domain.errors import (
     PishkhanError,
     TransientError,
 )
-from connector.domain.letter import (
-    ApplicantType,
-    DeliveryReceipt,
-    OutgoingAttachment,
-    OutgoingLetter,
-    State,
-)
-from connector.letters import files, lifecycle
+from connector.domain.letter import DeliveryReceipt, State
+from connector.letters import lifecycle
 from connector.plugins.ports import DeliveryProgress
 from connector.store.db import for_claim, for_update, hold_lock, transaction
 from connector.store.models import Letter, OrgState
@@ -80,22 +75,6 @@ def release_expired(px: Pishkhan) -> int:
                 lifecycle.move(letter, State.DELIVERY_FAILED)
                 letter.next_attempt_at = now()
         return len(rows)
-
-
-@dataclass(frozen=True)
-class Ready:
-    """What the call for a claimed letter needs, read in the claim's own transaction: the
-    call then does not read the letter a second time."""
-    slug: str
-    code: str
-    reconcile: bool
-    steps: dict[str, Any] | None  # the delivery progress so far
-    message: OutgoingLetter
-
-    @classmethod
-    def of(cls, px: Pishkhan, letter: Letter, s: Session) -> Ready:
-        return cls(letter.org, letter.tracking_code, letter.needs_reconcile,
-                   letter.delivery_progress, outgoing(px, letter, s))
 
 
 def claim(px: Pishkhan, limit: int, orgs: list[str] | None = None,
@@ -153,37 +132,6 @@ def _renew(px: Pishkhan, letter_id: int, lease: datetime) -> datetime | None:
             return None
         letter.claimed_until = renewed = now() + LEASE
         return renewed
-
-
-def outgoing(px: Pishkhan, letter: Letter, s: Session | None = None) -> OutgoingLetter:
-    org = px.org(letter.org)
-    service = org.service(letter.service_code)
-    unit_code = org.system_unit_for(service)
-    if letter.link_kind == "objection":
-        # Objections go to the unit the organization names for them, not the service's.
-        unit = org.unit(letter.unit_code)
-        unit_code = unit.system_code if unit and unit.system_code else letter.unit_code
-    parent = None
-    if letter.parent_id:
-        if s is None:
-            with px.sessions() as own:
-                parent = own.get(Letter, letter.parent_id)
-        else:
-            parent = s.get(Letter, letter.parent_id)
-    return OutgoingLetter(
-        tracking_code=letter.tracking_code, subject=letter.subject, body=letter.body,
-        sender_name=letter.applicant_name,
-        sender_national_code=letter.national_id or letter.national_code,
-        sender_mobile=letter.mobile, applicant_type=ApplicantType(letter.applicant_type),
-        unit_code=unit_code, service_title=service.title if service else "",
-        submitted_at=letter.created_at, service_code=letter.service_code,
-        attachments=tuple(OutgoingAttachment(name, a.content_type, px.blobs.get(a.sha256))
-                          for a, name in zip(letter.attachments, files.unique_names(
-                              [a.name for a in letter.attachments]))),
-        relation=(letter.link_kind or "") if parent else "",
-        related_letter_id=(parent.external_id or "") if parent else "",
-        related_number=(parent.letter_number or "") if parent else "",
-        related_code=parent.tracking_code if parent else "")
 
 
 class StoredProgress(DeliveryProgress):
@@ -244,45 +192,67 @@ def _call(px: Pishkhan, letter_id: int, lease: datetime,
     return retrying(adapter.deliver, message)
 
 
-def deliver_one(px: Pishkhan, letter_id: int, lease: datetime,
-                ready: Ready | None = None) -> str | None:
-    """Deliver one claimed letter and record the outcome; None if the claim was lost.
-    ``ready``: what :func:`claim` read with the claim, used while the lease needs no
-    renewal (no other worker can have taken the letter over in its first half)."""
-    held = _renew(px, letter_id, lease)
+@dataclass(frozen=True)
+class Attempt:
+    """What one delivery call came to, not yet recorded."""
+    letter_id: int
+    held: datetime | None  # the lease it ran under; None: the claim was lost before the call
     receipt: DeliveryReceipt | None = None
     error: ExternalError | None = None
+
+
+def attempt(px: Pishkhan, letter_id: int, lease: datetime,
+            ready: Ready | None = None) -> Attempt:
+    """Make the call for one claimed letter; :func:`record` writes what it came to. Until then
+    the letter stays claimed, so a worker that dies between the two leaves it to be
+    reconciled, as one that dies during the call does. ``ready``: what :func:`claim` read
+    with the claim, used while the lease needs no renewal (no other worker can have taken the
+    letter over in its first half)."""
+    held = _renew(px, letter_id, lease)
     try:
         if held is None:
             raise _ClaimLost
-        receipt = _call(px, letter_id, held, ready if held == lease else None)
+        return Attempt(letter_id, held,
+                       receipt=_call(px, letter_id, held, ready if held == lease else None))
     except _ClaimLost:
         log.warning("letter %s: claim lost before delivery; left to the worker holding it",
                     letter_id)
-        return None
+        return Attempt(letter_id, None)
     except ExternalError as exc:
-        error = exc
+        return Attempt(letter_id, held, error=exc)
     except PishkhanError as exc:  # e.g. a missing blob: a person has to look
-        error = PermanentError(str(exc))
+        return Attempt(letter_id, held, error=PermanentError(str(exc)))
     except Exception as exc:  # a bug in an adapter must not strand the rest of the batch
         log.exception("letter %s: unexpected error from the adapter", letter_id)
-        error = AmbiguousError(f"unexpected error: {exc!r}")
+        return Attempt(letter_id, held, error=AmbiguousError(f"unexpected error: {exc!r}"))
+
+
+def record(px: Pishkhan, done: Attempt) -> str | None:
+    """Record a call's outcome; the letter's new state, or None if the claim was lost."""
+    if done.held is None:
+        return None
     with transaction(px.sessions) as s:
         # Our own claimed row: a plain lock waits out the poller's brief one, where SKIP
         # LOCKED would see nothing and throw the receipt away as "claim lost".
         letter = s.scalars(for_update(select(Letter).options(selectinload(Letter.events))
-                                      .where(Letter.id == letter_id), s)).first()
-        if not _holds(letter, held):
+                                      .where(Letter.id == done.letter_id), s)).first()
+        if not _holds(letter, done.held):
             log.warning("letter %s: claim lost during delivery; the new holder reconciles",
-                        letter_id)
+                        done.letter_id)
             return None
         letter.claimed_until = None
-        if receipt is not None:
-            _delivered(px, s, letter, receipt)
+        if done.receipt is not None:
+            _delivered(px, s, letter, done.receipt)
         else:
-            assert error is not None
-            _failed(px, letter, error)
+            assert done.error is not None
+            _failed(px, letter, done.error)
         return letter.state
+
+
+def deliver_one(px: Pishkhan, letter_id: int, lease: datetime,
+                ready: Ready | None = None) -> str | None:
+    """Deliver one claimed letter and record the outcome; None if the claim was lost."""
+    return record(px, attempt(px, letter_id, lease, ready))
 
 
 def _delivered(px: Pishkhan, s: Session, letter: Letter, receipt: DeliveryReceipt) -> None:
@@ -352,17 +322,29 @@ def run_once(px: Pishkhan, limit: int | None = None) -> int:
         letter_id, (lease, ready) = next(iter(leases.items()))
         return letter_id, lease, ready
 
-    def slot(slug: str) -> None:
-        while (taken := take(slug)) is not None:
-            deliver_one(px, *taken)
-
     def org_pass(slug: str) -> None:
         workers = max(1, px.org(slug).delivery_concurrency)
-        if workers == 1:
-            slot(slug)
-            return
-        with ThreadPoolExecutor(workers, thread_name_prefix=f"deliver-{slug}") as pool:
-            list(pool.map(slot, [slug] * workers))
+        # A slot's next call does not wait for the last one's record, which a helper writes
+        # meanwhile (as in Dispatcher._deliver); calls stay at most `workers` records ahead.
+        room = threading.BoundedSemaphore(2 * workers)
+        with ThreadPoolExecutor(2 * workers, thread_name_prefix=f"record-{slug}") as recorder:
+            records: list[Future[str | None]] = []
+
+            def slot(_: int) -> None:
+                while (taken := take(slug)) is not None:
+                    done = attempt(px, *taken)
+                    room.acquire()
+                    future = recorder.submit(record, px, done)
+                    future.add_done_callback(lambda _: room.release())
+                    records.append(future)
+
+            if workers == 1:
+                slot(0)
+            else:
+                with ThreadPoolExecutor(workers, thread_name_prefix=f"deliver-{slug}") as pool:
+                    list(pool.map(slot, range(workers)))
+            for done in records:
+                done.result()  # a record that failed fails the run, as before
 
     slugs = _due_orgs(px)
     if len(slugs) <= 1:

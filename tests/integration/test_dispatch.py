@@ -2,9 +2,12 @@
 and on PostgreSQL a new letter or an approval wakes the workers at once."""
 from __future__ import annotations
 
+import re
+import shutil
 import threading
 import time
 
+import psycopg
 import pytest
 
 from connector.bootstrap import bootstrap
@@ -14,7 +17,7 @@ from connector.letters import usecases as letters
 from connector.letters.files import Upload
 from connector.store import wakeup
 from connector.store.db import upgrade
-from tests.conftest import make_settings
+from tests.conftest import ROOT, make_settings
 from tests.fakes import FakeSystem, RecordingGateway
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"
@@ -137,3 +140,63 @@ def _fields():
     return {k: v for k, v in vars(lifecycle.new_letter(
         org="demo", subject="s", body="b", applicant_type="natural", mobile="09121234567"))
         .items() if not k.startswith("_")}
+
+
+class GatedSystem(FakeSystem):
+    """Answers its first call only when the test lets it go; every later call at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.started = 0
+
+    def deliver(self, letter):
+        self.started += 1
+        if self.started == 1:
+            assert self.gate.wait(30), "never released"
+        return super().deliver(letter)
+
+
+@pytest.mark.parametrize("engine", ["dispatcher", "run_once"])
+def test_a_slot_calls_the_next_letter_while_the_last_outcome_is_written(
+        tmp_path, pg_url, engine):
+    """One slot: the second letter's call does not wait for the first's record (held here by
+    a row lock, as a slow store would hold it); the system's pace, not ours, sets the rate."""
+    orgs = tmp_path / "orgs"
+    shutil.copytree(ROOT / "config" / "organizations", orgs)
+    toml = orgs / "demo-portal.toml"
+    toml.write_text(re.sub(r"(?m)^delivery_concurrency = .*$", "delivery_concurrency = 1",
+                           toml.read_text("utf-8")), "utf-8")
+    upgrade(pg_url)
+    system, gateway = GatedSystem(), RecordingGateway()
+    px = bootstrap(make_settings(tmp_path, PISHKHAN_DATABASE_URL=pg_url),
+                   adapters={"demo": system, "demo-portal": system},
+                   gateways={"": gateway, "demo": gateway, "demo-portal": gateway})
+    codes = []
+    for _ in range(2):
+        code = letters.submit(px, "demo-portal", FORM, [], "09121234567").tracking_code
+        letters.approve(px, code, "ali")
+        codes.append(code)
+    first = letters.get(px, codes[0])
+    dispatcher = dispatcher_mod.Dispatcher(px)
+    runner = threading.Thread(target=lambda: delivery.run_once(px))
+    try:
+        if engine == "dispatcher":
+            dispatcher.pump()
+        else:
+            runner.start()
+        _until(lambda: system.started == 1, 10)
+        with psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql")) as lock:
+            lock.execute("SELECT id FROM letters WHERE tracking_code = %s FOR UPDATE",
+                         (first.tracking_code,))
+            system.gate.set()
+            _until(lambda: letters.get(px, codes[1]).state == "delivered", 10)
+            assert letters.get(px, codes[0]).state == "delivering"  # its record waits
+        _until(lambda: letters.get(px, codes[0]).state == "delivered", 10)
+        assert dispatcher.wait_idle(10)
+    finally:
+        system.gate.set()
+        if runner.is_alive():
+            runner.join(30)
+        dispatcher.close()
+        px.close()

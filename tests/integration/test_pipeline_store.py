@@ -7,6 +7,7 @@ import pytest
 from connector.bootstrap import bootstrap
 from connector.delivery import polling
 from connector.delivery import push as delivery
+from connector.delivery.outgoing import outgoing
 from connector.domain.errors import AmbiguousError, PermanentError, TransientError
 from connector.domain.letter import ChangeKind
 from connector.letters import usecases as letters
@@ -218,7 +219,7 @@ def test_a_worker_that_died_mid_delivery_is_reconciled(spx, system):
 
     code = submit(spx).tracking_code
     ids = list(delivery.claim(spx, 10))  # claimed, then the worker "dies" before recording
-    system.deliver(delivery.outgoing(spx, letters.get(spx, code)))
+    system.deliver(outgoing(spx, letters.get(spx, code)))
     with spx.sessions.begin() as s:
         s.get(Letter, ids[0]).claimed_until = now() - timedelta(seconds=1)
     delivery.run_once(spx)
