@@ -180,9 +180,7 @@ def open_database(url: str) -> Engine:
 def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        # A connection for each of a worker's request threads (gunicorn --threads): with the
-        # default 5 + 10, requests past fifteen queued for one instead of for the system.
-        return create_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=48)
+        return create_engine(url, pool_pre_ping=True)
 
     database = parsed.database or ""
     if database in ("", ":memory:"):
