@@ -11,7 +11,7 @@ due at the same time: the fast one should keep >= 90 % (issue 12). The two are m
 ``--fairness-only`` stops there. Then the table below.
 
 For each delivery concurrency (the per-organization setting ``delivery_concurrency``) letters
-are staged for the demo organization and one delivery tick pushes them all into the sandbox,
+are staged for the demo organization and the worker's dispatcher pushes them all into the sandbox,
 which answers every SOAP call after ``latency_ms``. The bound is concurrency ÷ (calls per letter
 × latency): what the workers could do if nothing but the latency counted. Target: 80 % of it.
 The `legacy` rows deliver in five calls per letter (letter, two files, assignment, number), the
@@ -40,7 +40,7 @@ from bench import push_fairness as fairness  # noqa: E402
 from bench.push_setup import (PDF, PNG, bench_settings, drop_pg_databases, load,  # noqa: E402
                               pg_database, serve_sandbox)
 from connector.bootstrap import bootstrap  # noqa: E402
-from connector.delivery import push as delivery  # noqa: E402
+from connector.delivery.dispatcher import Dispatcher  # noqa: E402
 from connector.domain.letter import ApplicantType, OutgoingAttachment, OutgoingLetter  # noqa: E402
 from connector.letters import usecases as letters  # noqa: E402
 from connector.letters.files import Upload  # noqa: E402
@@ -54,7 +54,7 @@ CASES = (("demo-portal", 1, 1), ("demo-legacy", 5, 2), ("demo-session", 4, 2))
 
 def run(slug: str, files: int, concurrency: int, count: int, base: str, folder: Path,
         store_url: str) -> float:
-    """Seconds one delivery tick takes to push `count` letters at `concurrency`."""
+    """Seconds the worker's dispatcher takes to push `count` due letters at `concurrency`."""
     orgs = folder / "orgs"
     shutil.copytree(ROOT / "config" / "organizations", orgs)
     path = orgs / f"{slug}.toml"
@@ -73,11 +73,14 @@ def run(slug: str, files: int, concurrency: int, count: int, base: str, folder: 
             code = letters.submit(px, slug, form, uploads, "09121234567").tracking_code
             letters.approve(px, code, "bench")
         px.adapter(slug).ping()  # load the WSDL outside the timing
+        dispatcher = Dispatcher(px)
         started = time.perf_counter()
-        done = delivery.run_once(px, limit=count)
+        dispatcher.pump()  # every letter is due: the dispatcher goes on until none is left
+        assert dispatcher.wait_idle(600)
         elapsed = time.perf_counter() - started
-        states = {letters.get(px, c.tracking_code).state for c in letters.queue_for(px, slug)}
-        assert done == count, (done, count, states)
+        dispatcher.close()
+        done = fairness.count(px, slug, ("delivered", "registered"))
+        assert done == count, (done, count)
         return elapsed
     finally:
         px.close()
@@ -191,8 +194,8 @@ def main() -> None:
 
 def print_bound_table(rows: list, load_before: str, load_after: str) -> None:
     print(f"\nletters/s: bound = workers / (calls per letter x latency); adapter alone = the "
-          f"same calls from as many threads, without the core (baseline); pipeline = delivery "
-          f"ticks; load average {load_before} before, {load_after} after")
+          f"same calls from as many threads, without the core (baseline); pipeline = the "
+          f"worker's dispatcher; load average {load_before} before, {load_after} after")
     print(f"{'organization':<13}{'calls':>6}{'workers':>8}{'letters':>8}{'bound':>8}"
           f"{'adapter alone':>15}{'pipeline':>10}{'of bound':>10}{'of alone':>10}")
     for slug, calls, concurrency, count, bound, alone, rate in rows:

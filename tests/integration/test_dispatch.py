@@ -200,3 +200,54 @@ def test_a_slot_calls_the_next_letter_while_the_last_outcome_is_written(
             runner.join(30)
         dispatcher.close()
         px.close()
+
+
+class SecondCallGated(FakeSystem):
+    """Answers at once, except its second call, which waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.started = 0
+
+    def deliver(self, letter):
+        self.started += 1
+        if self.started == 2:
+            assert self.gate.wait(30), "never released"
+        return super().deliver(letter)
+
+
+def test_a_quick_system_gets_its_next_letter_claimed_while_a_call_is_under_way(
+        tmp_path, pg_url):
+    """One slot: once a call has come back quickly, the next letter is claimed while the
+    following call is under way, and starts the moment that call ends; a system that has not
+    answered (the hanging one above) gets nothing claimed ahead."""
+    orgs = tmp_path / "orgs"
+    shutil.copytree(ROOT / "config" / "organizations", orgs)
+    toml = orgs / "demo-portal.toml"
+    toml.write_text(re.sub(r"(?m)^delivery_concurrency = .*$", "delivery_concurrency = 1",
+                           toml.read_text("utf-8")), "utf-8")
+    upgrade(pg_url)
+    system, gateway = SecondCallGated(), RecordingGateway()
+    px = bootstrap(make_settings(tmp_path, PISHKHAN_DATABASE_URL=pg_url),
+                   adapters={"demo": system, "demo-portal": system},
+                   gateways={"": gateway, "demo": gateway, "demo-portal": gateway})
+    codes = []
+    for _ in range(4):
+        code = letters.submit(px, "demo-portal", FORM, [], "09121234567").tracking_code
+        letters.approve(px, code, "ali")
+        codes.append(code)
+    dispatcher = dispatcher_mod.Dispatcher(px)
+    try:
+        dispatcher.pump()
+        _until(lambda: system.started == 2, 10)
+        _until(lambda: _states(px, codes).count("delivering") == 2, 10)
+        assert system.started == 2  # the letter claimed ahead waits for the slot
+        assert _states(px, codes).count("approved") == 1
+        system.gate.set()
+        _until(lambda: set(_states(px, codes)) == {"delivered"}, 10)
+        assert dispatcher.wait_idle(10)
+    finally:
+        system.gate.set()
+        dispatcher.close()
+        px.close()
