@@ -143,18 +143,40 @@ def _fields():
 
 
 class GatedSystem(FakeSystem):
-    """Answers its first call only when the test lets it go; every later call at once."""
+    """Answers call number ``held`` only when the test lets it go; every other call at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, held: int = 1) -> None:
         super().__init__()
         self.gate = threading.Event()
+        self.held = held
         self.started = 0
 
     def deliver(self, letter):
         self.started += 1
-        if self.started == 1:
+        if self.started == self.held:
             assert self.gate.wait(30), "never released"
         return super().deliver(letter)
+
+
+def _one_slot(tmp_path, pg_url, system, approved):
+    """A core on PostgreSQL whose demo-portal has one delivery slot, calling ``system``, with
+    ``approved`` letters due; returns it and their tracking codes."""
+    orgs = tmp_path / "orgs"
+    shutil.copytree(ROOT / "config" / "organizations", orgs)
+    toml = orgs / "demo-portal.toml"
+    toml.write_text(re.sub(r"(?m)^delivery_concurrency = .*$", "delivery_concurrency = 1",
+                           toml.read_text("utf-8")), "utf-8")
+    upgrade(pg_url)
+    gateway = RecordingGateway()
+    px = bootstrap(make_settings(tmp_path, PISHKHAN_DATABASE_URL=pg_url),
+                   adapters={"demo": system, "demo-portal": system},
+                   gateways={"": gateway, "demo": gateway, "demo-portal": gateway})
+    codes = []
+    for _ in range(approved):
+        code = letters.submit(px, "demo-portal", FORM, [], "09121234567").tracking_code
+        letters.approve(px, code, "ali")
+        codes.append(code)
+    return px, codes
 
 
 @pytest.mark.parametrize("engine", ["dispatcher", "run_once"])
@@ -162,21 +184,8 @@ def test_a_slot_calls_the_next_letter_while_the_last_outcome_is_written(
         tmp_path, pg_url, engine):
     """One slot: the second letter's call does not wait for the first's record (held here by
     a row lock, as a slow store would hold it); the system's pace, not ours, sets the rate."""
-    orgs = tmp_path / "orgs"
-    shutil.copytree(ROOT / "config" / "organizations", orgs)
-    toml = orgs / "demo-portal.toml"
-    toml.write_text(re.sub(r"(?m)^delivery_concurrency = .*$", "delivery_concurrency = 1",
-                           toml.read_text("utf-8")), "utf-8")
-    upgrade(pg_url)
-    system, gateway = GatedSystem(), RecordingGateway()
-    px = bootstrap(make_settings(tmp_path, PISHKHAN_DATABASE_URL=pg_url),
-                   adapters={"demo": system, "demo-portal": system},
-                   gateways={"": gateway, "demo": gateway, "demo-portal": gateway})
-    codes = []
-    for _ in range(2):
-        code = letters.submit(px, "demo-portal", FORM, [], "09121234567").tracking_code
-        letters.approve(px, code, "ali")
-        codes.append(code)
+    system = GatedSystem()
+    px, codes = _one_slot(tmp_path, pg_url, system, 2)
     first = letters.get(px, codes[0])
     dispatcher = dispatcher_mod.Dispatcher(px)
     runner = threading.Thread(target=lambda: delivery.run_once(px))
@@ -202,41 +211,13 @@ def test_a_slot_calls_the_next_letter_while_the_last_outcome_is_written(
         px.close()
 
 
-class SecondCallGated(FakeSystem):
-    """Answers at once, except its second call, which waits until the test lets it go."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = threading.Event()
-        self.started = 0
-
-    def deliver(self, letter):
-        self.started += 1
-        if self.started == 2:
-            assert self.gate.wait(30), "never released"
-        return super().deliver(letter)
-
-
 def test_a_quick_system_gets_its_next_letter_claimed_while_a_call_is_under_way(
         tmp_path, pg_url):
     """One slot: once a call has come back quickly, the next letter is claimed while the
     following call is under way, and starts the moment that call ends; a system that has not
     answered (the hanging one above) gets nothing claimed ahead."""
-    orgs = tmp_path / "orgs"
-    shutil.copytree(ROOT / "config" / "organizations", orgs)
-    toml = orgs / "demo-portal.toml"
-    toml.write_text(re.sub(r"(?m)^delivery_concurrency = .*$", "delivery_concurrency = 1",
-                           toml.read_text("utf-8")), "utf-8")
-    upgrade(pg_url)
-    system, gateway = SecondCallGated(), RecordingGateway()
-    px = bootstrap(make_settings(tmp_path, PISHKHAN_DATABASE_URL=pg_url),
-                   adapters={"demo": system, "demo-portal": system},
-                   gateways={"": gateway, "demo": gateway, "demo-portal": gateway})
-    codes = []
-    for _ in range(4):
-        code = letters.submit(px, "demo-portal", FORM, [], "09121234567").tracking_code
-        letters.approve(px, code, "ali")
-        codes.append(code)
+    system = GatedSystem(held=2)
+    px, codes = _one_slot(tmp_path, pg_url, system, 4)
     dispatcher = dispatcher_mod.Dispatcher(px)
     try:
         dispatcher.pump()
