@@ -158,14 +158,14 @@ class GatedSystem(FakeSystem):
         return super().deliver(letter)
 
 
-def _one_slot(tmp_path, pg_url, system, approved):
-    """A core on PostgreSQL whose demo-portal has one delivery slot, calling ``system``, with
-    ``approved`` letters due; returns it and their tracking codes."""
+def _one_slot(tmp_path, pg_url, system, approved, budget=1):
+    """A core on PostgreSQL whose demo-portal has one delivery slot (or ``budget``), calling
+    ``system``, with ``approved`` letters due; returns it and their tracking codes."""
     orgs = tmp_path / "orgs"
     shutil.copytree(ROOT / "config" / "organizations", orgs)
     toml = orgs / "demo-portal.toml"
-    toml.write_text(re.sub(r"(?m)^delivery_concurrency = .*$", "delivery_concurrency = 1",
-                           toml.read_text("utf-8")), "utf-8")
+    toml.write_text(re.sub(r"(?m)^delivery_concurrency = .*$",
+                           f"delivery_concurrency = {budget}", toml.read_text("utf-8")), "utf-8")
     upgrade(pg_url)
     gateway = RecordingGateway()
     px = bootstrap(make_settings(tmp_path, PISHKHAN_DATABASE_URL=pg_url),
@@ -232,3 +232,40 @@ def test_a_quick_system_gets_its_next_letter_claimed_while_a_call_is_under_way(
         system.gate.set()
         dispatcher.close()
         px.close()
+
+
+class CountingSystem(FakeSystem):
+    """Takes 20 ms a call and notes the most calls it had under way at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._count = threading.Lock()
+        self.now = self.most = 0
+
+    def deliver(self, letter):
+        with self._count:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.02)
+            return super().deliver(letter)
+        finally:
+            with self._count:
+                self.now -= 1
+
+
+def test_calls_under_way_never_pass_the_budget_with_letters_claimed_ahead(tmp_path, pg_url):
+    """48 due letters, a budget of 4, a quick system (so letters are claimed ahead): never
+    more than 4 calls at once, and every letter delivered once."""
+    system = CountingSystem()
+    px, codes = _one_slot(tmp_path, pg_url, system, 48, budget=4)
+    dispatcher = dispatcher_mod.Dispatcher(px)
+    try:
+        dispatcher.pump()
+        _until(lambda: set(_states(px, codes)) == {"delivered"}, 30)
+        assert dispatcher.wait_idle(10)
+    finally:
+        dispatcher.close()
+        px.close()
+    assert system.most == 4
+    assert sorted(letter.tracking_code for letter in system.letters.values()) == sorted(codes)
