@@ -151,28 +151,29 @@ DEMO_UNITS: tuple[tuple[str, str, str], ...] = (
     ("CIV", "واحد خدمات شهری", "فاطمه حسینی"),
 )
 
-_SCHEMA_LOCK = 0x5A4E_D80C  # any constant of the sandbox's own; locks are per database
+# Several gunicorn workers open the database at once: unlocked, two create the same table
+# together and one fails (on PostgreSQL a pg_type unique violation). A lock of the session,
+# taken and given back around the schema's creation; SQLite's write lock needs none.
+_SCHEMA_LOCK = {
+    "postgresql": ("SELECT pg_advisory_lock(5914286092)", "SELECT pg_advisory_unlock(5914286092)"),
+    "mysql": ("SELECT GET_LOCK('sandbox-schema', 60)", "SELECT RELEASE_LOCK('sandbox-schema')"),
+}
 
 
 def open_database(url: str) -> Engine:
     """An engine for `url` with the schema created and the demo units present."""
     engine = _create_engine(url)
-    # Several gunicorn workers open the database at once: unlocked, two create the same table
-    # together and one fails (on PostgreSQL a pg_type unique violation).
+    lock = _SCHEMA_LOCK.get("mysql" if engine.dialect.name == "mariadb" else engine.dialect.name)
     with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK})
-        elif engine.dialect.name in ("mysql", "mariadb"):
-            conn.execute(text("SELECT GET_LOCK(:key, 60)"), {"key": str(_SCHEMA_LOCK)})
+        if lock:
+            conn.execute(text(lock[0]))
         try:
             metadata.create_all(conn)
             conn.commit()
         finally:
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SCHEMA_LOCK})
-            elif engine.dialect.name in ("mysql", "mariadb"):
-                conn.execute(text("SELECT RELEASE_LOCK(:key)"), {"key": str(_SCHEMA_LOCK)})
-            conn.commit()
+            if lock:
+                conn.execute(text(lock[1]))
+                conn.commit()
     _seed_units(engine)
     return engine
 

@@ -150,10 +150,6 @@ class Dispatcher:
                 self._recording -= 1
                 self._lock.notify_all()
 
-    def busy(self) -> int:
-        with self._lock:
-            return sum(self._in_flight.values())
-
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Until nothing is claimed, in flight or being recorded (tests and benchmarks); False
         on timeout."""
