@@ -17,7 +17,7 @@ from connector.config.organizations import Organization, Problem, load_organizat
 from connector.config.settings import Settings, load_settings
 from connector.domain.calendar import WorkCalendar
 from connector.domain.errors import ConfigurationError, NotFound
-from connector.letters import lifecycle
+from connector.letters import bookkeeping
 from connector.letters.blobs import BlobStore
 from connector.letters.scanning import Scanning
 from connector.outbox.policy import GatewayConfig, GatewayHealth, QuietHours, SmsPolicy
@@ -167,7 +167,7 @@ def bootstrap(settings: Settings | None = None, *,
     if texts is None:
         texts = registry.load(registry.SMS_TEXTS, "default")()
     sessions = make_session_factory(engine)
-    lifecycle.install_audit(sessions)
+    bookkeeping.install(sessions)
     px = Pishkhan(settings=settings, orgs=orgs, problems=problems, engine=engine,
                   sessions=sessions, blobs=BlobStore(settings.blob_dir), texts=texts,
                   holidays=calendar,

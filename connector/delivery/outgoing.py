@@ -3,6 +3,7 @@ read once with the claim (see push.claim) or again by the call itself."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -26,12 +27,25 @@ class Ready:
     message: OutgoingLetter
 
     @classmethod
-    def of(cls, px: Pishkhan, letter: Letter, s: Session) -> Ready:
+    def of(cls, px: Pishkhan, letter: Letter | ClaimedRow, s: Session | None) -> Ready:
         return cls(letter.org, letter.tracking_code, letter.needs_reconcile,
                    letter.delivery_progress, outgoing(px, letter, s))
 
 
-def outgoing(px: Pishkhan, letter: Letter, s: Session | None = None) -> OutgoingLetter:
+class ClaimedRow:
+    """A letter's row as the claim returns it (its columns by name, ``files`` as [name,
+    content type, sha256] in order), read as :func:`outgoing` reads a Letter: no ORM object
+    to build."""
+    applicant_name = Letter.applicant_name
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.__dict__.update(row)
+        self.attachments = [SimpleNamespace(name=name, content_type=kind, sha256=sha256)
+                            for name, kind, sha256 in row["files"] or ()]
+
+
+def outgoing(px: Pishkhan, letter: Letter | ClaimedRow, s: Session | None = None
+             ) -> OutgoingLetter:
     org = px.org(letter.org)
     service = org.service(letter.service_code)
     unit_code = org.system_unit_for(service)

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from connector.delivery import polling
-from connector.delivery.outgoing import Ready
+from connector.delivery import polling, statements
+from connector.delivery.outgoing import ClaimedRow, Ready
+from connector.delivery.statements import CLAIMABLE, not_paused
 from connector.domain.clock import now
 from connector.domain.errors import (
     AmbiguousError,
@@ -32,27 +33,19 @@ from connector.domain.letter import DeliveryReceipt, State
 from connector.letters import lifecycle
 from connector.plugins.ports import DeliveryProgress
 from connector.store.db import for_claim, for_update, hold_lock, transaction
-from connector.store.models import Letter, OrgState
+from connector.store.models import Letter
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
 
 log = logging.getLogger(__name__)
 
-CLAIMABLE = (State.STAGED.value, State.APPROVED.value, State.DELIVERY_FAILED.value,
-             State.DEAD.value)
 LEASE = timedelta(minutes=5)  # a claim older than this belongs to a worker that died
 
 
 def backoff(attempts: int, base: float, cap: float) -> timedelta:
     """Exponential with full jitter, so failed letters don't all come back at once."""
     return timedelta(seconds=random.uniform(base / 2, min(cap, base * 2 ** max(0, attempts - 1))))
-
-
-def _not_paused() -> Any:
-    """A condition on letters: their organization's deliveries are not paused. Part of the
-    query that uses it, rather than a read of its own before: one round trip less per claim."""
-    return Letter.org.not_in(select(OrgState.org).where(OrgState.paused.is_(True)))
 
 
 def release_expired(px: Pishkhan) -> int:
@@ -84,6 +77,8 @@ def claim(px: Pishkhan, limit: int, orgs: list[str] | None = None,
     :func:`_renew`), and what its call needs for :func:`deliver_one` (None where that cannot
     be read now, a file gone say: the call reads it again and says why)."""
     eligible = sorted(orgs if orgs is not None else px.orgs)
+    if px.engine.dialect.name == "postgresql":
+        return _claim_in_two_statements(px, limit, eligible, due_by or now())
     with transaction(px.sessions) as s:
         if s.get_bind().dialect.name == "sqlite":
             # No SKIP LOCKED: the write lock first, so two delivery slots of this worker
@@ -91,7 +86,7 @@ def claim(px: Pishkhan, limit: int, orgs: list[str] | None = None,
             hold_lock(s, "delivery.claim")
         stmt = (select(Letter).where(Letter.state.in_(CLAIMABLE),
                                      Letter.next_attempt_at <= (due_by or now()),
-                                     Letter.org.in_(eligible), _not_paused())
+                                     Letter.org.in_(eligible), not_paused())
                 .order_by(Letter.next_attempt_at, Letter.id).limit(limit))
         rows = s.scalars(for_claim(stmt.options(selectinload(Letter.attachments)), s)).all()
         lease = now() + LEASE
@@ -104,7 +99,14 @@ def claim(px: Pishkhan, limit: int, orgs: list[str] | None = None,
         return taken
 
 
-def _ready(px: Pishkhan, letter: Letter, s: Session) -> Ready | None:
+def _claim_in_two_statements(px: Pishkhan, limit: int, orgs: list[str], due: datetime
+                             ) -> dict[int, tuple[datetime, Ready | None]]:
+    lease = now() + LEASE
+    return {row["id"]: (lease, _ready(px, ClaimedRow(row)))
+            for row in statements.claim(px, limit, orgs, due, lease)}
+
+
+def _ready(px: Pishkhan, letter: Letter | ClaimedRow, s: Session | None = None) -> Ready | None:
     try:
         return Ready.of(px, letter, s)
     except PishkhanError:
@@ -231,6 +233,10 @@ def record(px: Pishkhan, done: Attempt) -> str | None:
     """Record a call's outcome; the letter's new state, or None if the claim was lost."""
     if done.held is None:
         return None
+    if done.receipt is not None and px.engine.dialect.name == "postgresql":
+        state = statements.delivered(px, done.letter_id, done.held, done.receipt)
+        if state is not None:
+            return state
     with transaction(px.sessions) as s:
         # Our own claimed row: a plain lock waits out the poller's brief one, where SKIP
         # LOCKED would see nothing and throw the receipt away as "claim lost".
@@ -294,7 +300,7 @@ def _due_orgs(px: Pishkhan) -> list[str]:
     with px.sessions() as s:
         return sorted(s.scalars(select(Letter.org).where(
             Letter.state.in_(CLAIMABLE), Letter.next_attempt_at <= now(),
-            Letter.org.in_(sorted(px.orgs)), _not_paused()).distinct()))
+            Letter.org.in_(sorted(px.orgs)), not_paused()).distinct()))
 
 
 def run_once(px: Pishkhan, limit: int | None = None) -> int:

@@ -2,9 +2,10 @@
 
 Every change goes through :func:`move`, which checks the transition table, appends the timeline
 event (with its source id: ours, or the correspondence system's for a routing change) and queues
-the SMS the change causes, in the caller's transaction. The audit record and the webhook event
-of each change are written by the listener :func:`install_audit` puts on the session factory,
-from the attribute history, in the same transaction.
+the SMS the change causes, in the caller's transaction. The audit record, count and webhook
+event of each change are written by :mod:`connector.letters.bookkeeping`, in the same
+transaction. The hottest changes (intake, the delivery's claim and outcome) write their rows
+without the ORM, here too.
 
 Nothing else assigns ``Letter.state``; a test reads every module of the product to keep it so.
 """
@@ -14,11 +15,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection, and_, or_, update
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from connector.domain.clock import now
 from connector.domain.letter import (
@@ -28,19 +31,12 @@ from connector.domain.letter import (
     can_transition,
     ensure_transition,
 )
-from connector.letters import promise
+from connector.letters import bookkeeping, promise
 from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
-from connector.outbox import webhook_events, webhooks
-from connector.store import audit, chain, group_commit, tallies, wakeup
-from connector.store.models import (
-    Attachment,
-    AuditRecord,
-    Event,
-    Letter,
-    LetterTally,
-    Notification,
-)
+from connector.outbox import webhook_events
+from connector.store import chain, group_commit
+from connector.store.models import Attachment, Event, Letter, Notification
 
 if TYPE_CHECKING:
     from connector.bootstrap import Pishkhan
@@ -86,8 +82,8 @@ def hand_in(px: Pishkhan, letter: Letter, ready: Callable[[], Any] | None = None
 
     Intake is the hottest path there is, and for it the ORM's unit of work cost more CPU than
     the database work; so this writes the rows directly, and what the flush listener of
-    :func:`install_audit` would have recorded is recorded here, in the same shape. On
-    PostgreSQL the rows are one chained statement, a transaction by itself, sent without a
+    :func:`connector.letters.bookkeeping.install` would have recorded is recorded here, in
+    the same shape. On PostgreSQL the rows are one chained statement, a transaction by itself, sent without a
     session; elsewhere (and with an e-mail to queue) one transaction, on SQLite grouped with
     the letters other threads hand in at the same moment (:mod:`connector.store.group_commit`).
     The letter stays a plain object (not in a session) with its id set."""
@@ -110,9 +106,8 @@ def hand_in(px: Pishkhan, letter: Letter, ready: Callable[[], Any] | None = None
         note = sms_outbox.message(px, sms, letter.mobile, variables, letter.org)
         written.child(Notification.__table__, "letter_id",
                       [{**note, "created_at": letter.created_at}])
-    entry = {"action": "letter.state", "org": letter.org, "letter": letter.tracking_code,
-             "detail": {"from": None, "to": letter.state}}
-    _, alone = _bookkeeping(px.engine.dialect.name, [entry], written)
+    entry = bookkeeping.state_entry(letter.org, letter.tracking_code, None, letter.state)
+    _, alone = bookkeeping.chained(px.engine.dialect.name, [entry], written)
     if chain.alone_on(px.engine) and not by_mail and not alone:
         if ready is not None:
             ready()
@@ -137,10 +132,14 @@ def record_event(letter: Letter, kind: str, source_id: str | None = None,
                  at: datetime | None = None, **data: Any) -> Event:
     """Append a timeline entry. Our own events get a source id from their position, so the
     same event is never recorded twice; the system's changes bring their own."""
-    entry = Event(source_id=source_id or f"pishkhan:{kind}:{len(letter.events)}", kind=kind,
+    entry = Event(source_id=source_id or _own_source(kind, len(letter.events)), kind=kind,
                   at=at or now(), data={k: v for k, v in data.items() if v is not None})
     letter.events.append(entry)
     return entry
+
+
+def _own_source(kind: str, position: int) -> str:
+    return f"pishkhan:{kind}:{position}"
 
 
 def notify(px: Pishkhan, s: Session, letter: Letter, kind: str, **extra: Any) -> None:
@@ -243,95 +242,72 @@ def documents_in(px: Pishkhan, s: Session, letter: Letter, added: list[Attachmen
     webhook_events.documents_added(s, letter, added, added_to, follow_up)
 
 
-# --- the audit record of every change --------------------------------------------------------
+# --- changes written without the ORM ---------------------------------------------------------
 
-def _state_changes(session: Session) -> list[dict[str, Any]]:
-    """The audit entry of every letter whose state is about to change; its ``detail`` keeps
-    from/to, which also move the letter counts."""
-    entries = []
-    for obj in list(session.new) + list(session.dirty):
-        if not isinstance(obj, Letter):
-            continue
-        hist = inspect(obj).attrs.state.history
-        if not hist.added:
-            continue
-        before = hist.deleted[0] if hist.deleted else None
-        after = hist.added[0]
-        if before == after:
-            continue
-        detail = {"from": before, "to": after}
-        if after == "rejected" and obj.rejection_reason:
-            detail["reason"] = obj.rejection_reason
-        if after in ("delivery_failed", "dead") and obj.last_error:
-            detail["error"] = obj.last_error
-        entries.append({"action": "letter.state", "org": obj.org, "letter": obj.tracking_code,
-                        "detail": detail})
-    return entries
+def moving_picked(picked: Any, target: State, returning: tuple[Any, ...] = (),
+                  **values: Any) -> Any:
+    """The UPDATE ... RETURNING that moves the letters of ``picked`` — a CTE of their ``id``
+    and ``state``, locked by it — to ``target``, setting ``values`` too; its rows go to
+    :func:`picked_moved`, in the same transaction. For bulk changes with no timeline event and
+    no SMS, where the ORM's load, unit of work and flush cost several times the database's
+    own work (the delivery's claim); :func:`move` for the rest. Each row: the letter's columns
+    after the change, ``was`` (the state before) and ``returning``."""
+    return (update(Letter).where(Letter.id == picked.c.id)
+            .values(state=target.value, **values)
+            .returning(*Letter.__table__.c, picked.c.state.label("was"), *returning))
 
 
-def _stored_state(letter: Letter) -> str | None:
-    """The state the database holds for this letter (before any change not yet flushed)."""
-    hist = inspect(letter).attrs.state.history
-    return hist.deleted[0] if hist.deleted else letter.state
+def picked_moved(conn: Connection, rows: list[dict[str, Any]], target: State) -> None:
+    """What each change of :func:`moving_picked` brings — its audit record, count and webhook
+    event, as :func:`connector.letters.bookkeeping.install` writes them — in one more
+    statement on ``conn``. A move the table forbids raises, and the caller's transaction
+    undoes it."""
+    for row in rows:
+        ensure_transition(row["was"], target)
+    if rows:
+        bookkeeping.write(conn, [bookkeeping.state_entry(row["org"], row["tracking_code"],
+                                                         row["was"], target.value)
+                                 for row in rows])
 
 
-def _bookkeeping(dialect: str, entries: list[dict[str, Any]], into: chain.Chain | None = None
-                 ) -> tuple[chain.Chain, list[dict[str, Any]]]:
-    """What every state change brings — its audit record, its count, its webhook event, the
-    delivery's wake-up (PostgreSQL's LISTEN/NOTIFY only) — added to ``into``, or to a chain of
-    their own: one statement on PostgreSQL, where each was a round trip and a statement's
-    machinery of its own. Also returns the entries whose webhook event has to be queued on its
-    own (where the database has no one statement for it)."""
-    records = audit.rows(entries)
-    if into is None:
-        into = chain.Chain(AuditRecord.__table__, records[0])
-        records = records[1:]
-    into.also(AuditRecord.__table__, records)
-    into.also(LetterTally.__table__, tallies.rows(
-        [(e["org"], e["detail"]["from"], e["detail"]["to"]) for e in entries]))
-    alone = []
-    for entry in entries:
-        event = webhooks.queued(dialect, *webhook_events.letter_change(entry))
-        if event is None:
-            alone.append(entry)
-        else:
-            into.statement(*event)
-    for org in sorted({e["org"] for e in entries if e["detail"]["to"] in wakeup.DUE}):
-        into.notify(wakeup.CHANNEL, org)
-    return into, alone
+def moving_one(where: Any, target: State, **values: Any) -> Any:
+    """The UPDATE ... RETURNING that moves the letter ``where`` picks (by its id, and whatever
+    else must still hold) to ``target``, setting ``values`` too; :func:`one_moved` writes the
+    rest, in the same transaction. Each row: the letter's columns after the change."""
+    return (update(Letter).where(where).values(state=target.value, **values)
+            .returning(*Letter.__table__.c))
 
 
-def install_audit(factory: sessionmaker[Session]) -> None:
-    """Audit and count every letter state change made through sessions of ``factory`` and
-    queue its webhook event. Collected before the flush (the attribute history is complete
-    then), written after it."""
-    pending: dict[int, list[dict[str, Any]]] = {}
-    destroyed: dict[int, list[tuple[str, str | None, None]]] = {}
+def one_moved(px: Pishkhan, conn: Connection, row: dict[str, Any], was: State, target: State,
+              events: int, *, event: str | None = None, sms: str | None = None,
+              **event_data: Any) -> None:
+    """What :func:`move` and the flush bring for a letter moved by :func:`moving_one` — its
+    timeline ``event`` (``events``: how many its timeline held, for the source id, as
+    :func:`record_event` numbers it), the ``sms`` to the citizen, the bookkeeping — in one
+    statement on PostgreSQL. Only for a letter whose news goes by SMS alone (:func:`by_sms`
+    in its ``where``): the e-mail outbox takes the ORM path."""
+    ensure_transition(was, target)
+    at = now()
+    rows: list[tuple[Any, dict[str, Any]]] = []
+    if event:
+        rows.append((Event.__table__, {
+            "letter_id": row["id"], "source_id": _own_source(event, events), "kind": event,
+            "at": at, "data": {k: v for k, v in event_data.items() if v is not None},
+            "created_at": at}))
+    if sms:
+        variables = sms_outbox.letter_variables(px, SimpleNamespace(**row))
+        rows.append((Notification.__table__, {
+            **sms_outbox.message(px, sms, row["mobile"], variables, row["org"]),
+            "letter_id": row["id"], "created_at": at}))
+    into = chain.Chain(*rows[0]) if rows else None
+    for table, each in rows[1:]:
+        assert into is not None
+        into.also(table, [each])
+    bookkeeping.write(conn, [bookkeeping.state_entry(row["org"], row["tracking_code"],
+                                                     was.value, target.value)], into)
 
-    @sa_event.listens_for(factory, "before_flush")
-    def _collect(session: Session, _ctx: Any, _instances: Any) -> None:
-        entries = _state_changes(session)
-        if entries:
-            pending[id(session)] = entries
-        gone = [(obj.org, _stored_state(obj), None) for obj in session.deleted
-                if isinstance(obj, Letter)]
-        if gone:  # letters destroyed by retention leave the counts too
-            destroyed[id(session)] = gone
 
-    @sa_event.listens_for(factory, "after_flush")
-    def _write(session: Session, _ctx: Any) -> None:
-        entries = pending.pop(id(session), None)
-        if entries:
-            conn = session.connection()
-            written, alone = _bookkeeping(conn.dialect.name, entries)
-            written.run(conn)
-            for entry in alone:
-                webhook_events.letter_changed(conn, entry)
-        gone = destroyed.pop(id(session), None)
-        if gone:
-            tallies.add(session, gone)
-
-    @sa_event.listens_for(factory, "after_soft_rollback")
-    def _forget(session: Session, _tx: Any) -> None:
-        pending.pop(id(session), None)
-        destroyed.pop(id(session), None)
+def by_sms() -> Any:
+    """A condition on letters: the citizen hears of them by SMS alone (see :func:`notify`)."""
+    return or_(Letter.email.is_(None), Letter.email == "",
+               and_(Letter.notify_by != "email", Letter.notify_by != "both"))

@@ -143,6 +143,17 @@ def returned(conn: Connection, name: str, build: Callable[[], Any],
     return [row[0] for row in _run(conn, name, build, values).fetchall()]
 
 
+def rows(conn: Connection, name: str, build: Callable[[], Any],
+         values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Like :func:`execute`, for a statement that returns rows: each as a dict by column
+    name, with the driver's own types (PostgreSQL's JSON already parsed)."""
+    cursor = _run(conn, name, build, values)
+    if conn.dialect.name not in DIALECTS:
+        return [dict(row._mapping) for row in cursor]
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
 def _run(conn: Connection, name: str, build: Callable[[], Any], values: dict[str, Any]) -> Any:
     key = (conn.dialect.name, name)
     prepared = _STATEMENTS.get(key)

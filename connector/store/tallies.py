@@ -9,7 +9,7 @@ the rows it read and writes their sums, so several folding at once each take dif
 (a deleted row is skipped by the next DELETE) and the totals stay exact.
 
 The rows are written by the same flush listener that writes the audit record of every state
-change (:func:`connector.letters.lifecycle.install_audit`), so no code path can move a letter
+change (:func:`connector.letters.bookkeeping.install`), so no code path can move a letter
 without moving its count. SMS rows come from triggers on ``notifications`` (migration 0006),
 since the outbox moves its states with guarded UPDATE statements. Oldest ages come from an
 index on (org, state, updated_at): one seek per (organization, state), whatever the number of

@@ -7,7 +7,7 @@ approval-to-delivery time is then the work, not the wait for a tick. The tick st
 safety net for a lost connection, and the only trigger on SQLite (one worker, no channel).
 
 The notice itself is part of the statement that writes the change's audit record
-(:func:`connector.letters.lifecycle._bookkeeping`, ``pg_notify`` in a chain).
+(:func:`connector.letters.bookkeeping.chained`, ``pg_notify`` in a chain).
 """
 from __future__ import annotations
 
