@@ -31,6 +31,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -74,21 +75,22 @@ def run(slug: str, files: int, concurrency: int, count: int, base: str, folder: 
             letters.approve(px, code, "bench")
         px.adapter(slug).ping()  # load the WSDL outside the timing
         dispatcher = Dispatcher(px)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         dispatcher.pump()  # every letter is due: the dispatcher goes on until none is left
         assert dispatcher.wait_idle(600)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         dispatcher.close()
         done = fairness.count(px, slug, ("delivered", "registered"))
         assert done == count, (done, count)
-        return elapsed
+        return elapsed, cpu
     finally:
         px.close()
 
 
 def adapter_alone(px_slug: str, files: int, concurrency: int, count: int, base: str,
-                  folder: Path) -> float:
-    """Seconds the organization's adapter alone takes for `count` deliveries from
+                  folder: Path) -> tuple[float, float]:
+    """Seconds (and this process's CPU seconds) the organization's adapter alone takes for
+    `count` deliveries from
     `concurrency` threads: the same calls without the core's claiming and bookkeeping. The
     baseline that shows how much of the gap to the bound is the machine (CPU for XML on both
     sides, the sandbox's database) rather than the pipeline."""
@@ -112,10 +114,10 @@ def adapter_alone(px_slug: str, files: int, concurrency: int, count: int, base: 
             receipt = adapter.deliver(letter)
             assert receipt.letter_number or not register
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         with ThreadPoolExecutor(concurrency) as pool:
             list(pool.map(one, range(count)))
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
     finally:
         px.close()
 
@@ -173,11 +175,13 @@ def main() -> None:
                         run_dir = folder / f"{slug}-{concurrency}"
                         run_dir.mkdir()
                         store = database(run_dir, f"{slug}_{concurrency}".replace("-", "_"))
-                        alone = count / adapter_alone(slug, files, concurrency, count, base,
-                                                      run_dir)
-                        seconds = run(slug, files, concurrency, count, base, run_dir, store)
-                        rows.append((slug, calls, concurrency, count,
-                                     concurrency / (calls * latency), alone, count / seconds))
+                        alone, alone_cpu = adapter_alone(slug, files, concurrency, count, base,
+                                                         run_dir)
+                        seconds, cpu = run(slug, files, concurrency, count, base, run_dir, store)
+                        rows.append(Row(slug, calls, concurrency, count,
+                                        concurrency / (calls * latency), count / alone,
+                                        count / seconds, alone_cpu / count * 1000,
+                                        cpu / count * 1000))
                 print_bound_table(rows, load_before, load())
         finally:
             stop()
@@ -185,22 +189,38 @@ def main() -> None:
             if databases:
                 drop_pg_databases(databases)
     worst = min(fair, key=lambda row: row.kept)
-    delivery_part = (f"delivery {min(rate / bound for *_, bound, _, rate in rows):.0%} of bound"
+    delivery_part = (f"delivery {min(row.rate / row.bound for row in rows):.0%} of bound"
                      if rows else "delivery not measured (--fairness-only)")
     print(f"push: fast organization keeps {worst.kept:.0%} of its alone-throughput "
           f"(concurrency {','.join(map(str, concurrencies))}, lowest at {worst.concurrency}); "
           f"{delivery_part}")
 
 
-def print_bound_table(rows: list, load_before: str, load_after: str) -> None:
+class Row(NamedTuple):
+    slug: str
+    calls: int
+    concurrency: int
+    count: int
+    bound: float  # letters/s
+    alone: float
+    rate: float
+    alone_cpu: float  # ms of this process's CPU per letter
+    cpu: float
+
+
+def print_bound_table(rows: list[Row], load_before: str, load_after: str) -> None:
     print(f"\nletters/s: bound = workers / (calls per letter x latency); adapter alone = the "
           f"same calls from as many threads, without the core (baseline); pipeline = the "
-          f"worker's dispatcher; load average {load_before} before, {load_after} after")
+          f"worker's dispatcher; CPU = ms of the calling process's CPU per letter (the "
+          f"sandbox and PostgreSQL not counted); load average {load_before} before, "
+          f"{load_after} after")
     print(f"{'organization':<13}{'calls':>6}{'workers':>8}{'letters':>8}{'bound':>8}"
-          f"{'adapter alone':>15}{'pipeline':>10}{'of bound':>10}{'of alone':>10}")
-    for slug, calls, concurrency, count, bound, alone, rate in rows:
-        print(f"{slug:<13}{calls:>6}{concurrency:>8}{count:>8}{bound:>8.1f}{alone:>15.1f}"
-              f"{rate:>10.1f}{rate / bound:>10.0%}{rate / alone:>10.0%}", flush=True)
+          f"{'adapter alone':>15}{'pipeline':>10}{'of bound':>10}{'of alone':>10}"
+          f"{'CPU alone':>11}{'CPU pipeline':>14}")
+    for r in rows:
+        print(f"{r.slug:<13}{r.calls:>6}{r.concurrency:>8}{r.count:>8}{r.bound:>8.1f}"
+              f"{r.alone:>15.1f}{r.rate:>10.1f}{r.rate / r.bound:>10.0%}{r.rate / r.alone:>10.0%}"
+              f"{r.alone_cpu:>11.2f}{r.cpu:>14.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Engine, Table, insert
 
 from connector.store import db
 
@@ -154,13 +154,27 @@ def rows(conn: Connection, name: str, build: Callable[[], Any],
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def _run(conn: Connection, name: str, build: Callable[[], Any], values: dict[str, Any]) -> Any:
-    key = (conn.dialect.name, name)
+def alone(engine: Engine, name: str, build: Callable[[], Any], values: dict[str, Any]) -> Any:
+    """Run the statement (as :func:`execute` builds and keeps it) as a transaction of its own
+    on PostgreSQL, without a session (:func:`connector.store.db.execute_alone`); returns its
+    first row's first column (give it a RETURNING)."""
+    assert engine.dialect.name == "postgresql"
+    prepared = _prepared(engine.dialect, name, build)
+    return db.execute_alone(engine, prepared.sql, prepared.params(values))
+
+
+def _prepared(dialect: Any, name: str, build: Callable[[], Any]) -> Prepared:
+    key = (dialect.name, name)
     prepared = _STATEMENTS.get(key)
     if prepared is None:
-        prepared = prepare(build(), conn.dialect)
+        prepared = prepare(build(), dialect)
         with _LOCK:
             _STATEMENTS[key] = prepared
+    return prepared
+
+
+def _run(conn: Connection, name: str, build: Callable[[], Any], values: dict[str, Any]) -> Any:
+    prepared = _prepared(conn.dialect, name, build)
     if conn.dialect.name not in DIALECTS:
         return conn.exec_driver_sql(prepared.sql, prepared.params(values))
     return db.driver_execute(conn, prepared.sql, prepared.params(values))

@@ -138,3 +138,18 @@ def test_an_outcome_is_not_recorded_over_a_claim_another_worker_took(ppx):
     assert (letter.state, letter.letter_number) == ("delivering", None)
     assert not rows(ppx, select(Notification.id).where(Notification.letter_id == letter_id,
                                                        Notification.kind == "registered"))
+
+
+def test_each_finished_step_is_added_to_what_is_stored_not_written_over_it(ppx):
+    """Two holders of one letter's progress (the second read it before the first's step):
+    the stored progress keeps both steps."""
+    submit(ppx)
+    letter_id, _ = claim_one(ppx)
+    first = delivery.StoredProgress(ppx, letter_id, None, uncertain=False)
+    stale = delivery.StoredProgress(ppx, letter_id, None, uncertain=False)
+    first.put("letter", {"id": "OA-9", "note": "ثبت شد"})
+    stale.put("file:1", "F-1")
+    with ppx.sessions() as s:
+        stored = s.get(Letter, letter_id).delivery_progress
+    assert stored == {"letter": {"id": "OA-9", "note": "ثبت شد"}, "file:1": "F-1"}
+    assert first.get("letter") == {"id": "OA-9", "note": "ثبت شد"}
