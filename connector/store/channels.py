@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from connector.domain.clock import now
@@ -138,4 +139,8 @@ class Email(Base):
 
     letter: Mapped[Letter | None] = relationship()
 
-    __table_args__ = (Index("ix_emails_work", "state", "next_attempt_at"),)
+    __table_args__ = (Index("ix_emails_work", "state", "next_attempt_at"),
+                      # A letter's e-mails: retention deletes them letter by letter (0018).
+                      Index("ix_emails_letter", "letter_id",
+                            sqlite_where=sa_text("letter_id IS NOT NULL"),
+                            postgresql_where=sa_text("letter_id IS NOT NULL")))

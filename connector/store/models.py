@@ -181,6 +181,10 @@ class Attachment(Base):
 
     letter: Mapped[Letter] = relationship(back_populates="attachments")
 
+    # A letter's files, in order: every letter page, API read and delivery claim reads them
+    # (migration 0018).
+    __table_args__ = (Index("ix_attachments_letter", "letter_id", "position"),)
+
 
 class Event(Base):
     """Append-only timeline entry; ``source_id`` makes a change seen twice count once."""
@@ -240,6 +244,10 @@ class Notification(Base):
                       # The dashboard's failed SMS of one organization.
                       Index("ix_notifications_org_state", "org", "state"),
                       Index("ix_notifications_to", "to"),
+                      # A letter's SMS: retention redacts them letter by letter (0018).
+                      Index("ix_notifications_letter", "letter_id",
+                            sqlite_where=sa_text("letter_id IS NOT NULL"),
+                            postgresql_where=sa_text("letter_id IS NOT NULL")),
                       # Rate limits; a queued SMS has no entry yet (migration 0015).
                       Index("ix_notifications_sent_at", "sent_at",
                             sqlite_where=sa_text("sent_at IS NOT NULL"),

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import event
+from sqlalchemy import delete, event, select, update
 
 from connector.domain.letter import State
 from connector.letters import promise
 from connector.store import tallies
-from connector.store.models import OWED
+from connector.store.channels import Email
+from connector.store.models import OWED, Attachment, Notification
 
 
 def plan_of(px, run) -> str:
@@ -57,6 +58,24 @@ def test_sms_counts_are_read_from_the_index_alone(fake_px):
     plan = plan_of(px, lambda s: tallies.sms_counts(px))
     assert "ix_sms_tallies_key" in plan, plan
     assert "Only Scan" in plan or "COVERING INDEX" in plan, plan
+
+
+def test_a_letters_files_are_read_by_index(fake_px):
+    # As every letter page, API read and delivery claim loads a letter's files.
+    px, _ = fake_px
+    plan = plan_of(px, lambda s: s.scalars(select(Attachment).where(
+        Attachment.letter_id.in_([1, 2])).order_by(Attachment.position)).all())
+    assert "ix_attachments_letter" in plan, plan
+
+
+def test_a_letters_sms_and_emails_are_found_by_index(fake_px):
+    # Retention redacts and deletes them letter by letter.
+    px, _ = fake_px
+    plan = plan_of(px, lambda s: s.execute(update(Notification).where(
+        Notification.letter_id == 1).values(text="")))
+    assert "ix_notifications_letter" in plan, plan
+    plan = plan_of(px, lambda s: s.execute(delete(Email).where(Email.letter_id == 1)))
+    assert "ix_emails_letter" in plan, plan
 
 
 def test_owed_letters_are_those_whose_promise_is_not_settled_nor_paused():
