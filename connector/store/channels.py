@@ -89,7 +89,11 @@ class InboundSms(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
     __table_args__ = (UniqueConstraint("org", "gateway", "provider_id", name="uq_inbound_sms"),
-                      Index("ix_inbound_sms_sender", "sender"))
+                      Index("ix_inbound_sms_sender", "sender"),
+                      # Retention deletes a letter's replies letter by letter (0018).
+                      Index("ix_inbound_sms_letter", "letter_id",
+                            sqlite_where=sa_text("letter_id IS NOT NULL"),
+                            postgresql_where=sa_text("letter_id IS NOT NULL")))
 
 
 class InboxCursor(Base):

@@ -10,7 +10,7 @@ from sqlalchemy import delete, event, select, update
 from connector.domain.letter import State
 from connector.letters import promise
 from connector.store import tallies
-from connector.store.channels import Email
+from connector.store.channels import Email, InboundSms
 from connector.store.models import OWED, Attachment, Notification
 
 
@@ -68,7 +68,7 @@ def test_a_letters_files_are_read_by_index(fake_px):
     assert "ix_attachments_letter" in plan, plan
 
 
-def test_a_letters_sms_and_emails_are_found_by_index(fake_px):
+def test_a_letters_sms_emails_and_replies_are_found_by_index(fake_px):
     # Retention redacts and deletes them letter by letter.
     px, _ = fake_px
     plan = plan_of(px, lambda s: s.execute(update(Notification).where(
@@ -76,6 +76,8 @@ def test_a_letters_sms_and_emails_are_found_by_index(fake_px):
     assert "ix_notifications_letter" in plan, plan
     plan = plan_of(px, lambda s: s.execute(delete(Email).where(Email.letter_id == 1)))
     assert "ix_emails_letter" in plan, plan
+    plan = plan_of(px, lambda s: s.execute(delete(InboundSms).where(InboundSms.letter_id == 1)))
+    assert "ix_inbound_sms_letter" in plan, plan
 
 
 def test_owed_letters_are_those_whose_promise_is_not_settled_nor_paused():
