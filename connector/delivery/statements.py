@@ -2,7 +2,7 @@
 through the ORM: measured at 16 letters in flight, the ORM's load, unit of work and flush
 cost this worker more CPU than the call to the organization's system itself (claim 4.4 ms,
 outcome 5.6 ms a letter; here 1.2 and 1.0 ms). The letters move through the lifecycle's own
-statements (lifecycle.moving_picked, moving_one), with the same audit records, counts,
+statements (lifecycle.moving_picked, moving), with the same audit records, counts,
 timeline events and SMS as the ORM's path, which stays for other databases and for the cases
 these do not serve."""
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _delivered_statement(target: State) -> Callable[[], Any]:
         if target is State.REGISTERED:
             values = {"letter_number": bindparam("number", type_=String),
                       "letter_date": bindparam("date", type_=DateTime)}
-        return lifecycle.moving_one(
+        return lifecycle.moving(
             and_(Letter.id == bindparam("id", type_=Integer),
                  Letter.state == State.DELIVERING.value,
                  Letter.claimed_until == bindparam("lease", type_=DateTime), lifecycle.by_sms()),

@@ -248,15 +248,12 @@ def documents_in(px: Pishkhan, s: Session, letter: Letter, added: list[Attachmen
 
 def moving_picked(picked: Any, target: State, returning: tuple[Any, ...] = (),
                   **values: Any) -> Any:
-    """The UPDATE ... RETURNING that moves the letters of ``picked`` — a CTE of their ``id``
-    and ``state``, locked by it — to ``target``, setting ``values`` too; its rows go to
-    :func:`picked_moved`, in the same transaction. For bulk changes with no timeline event and
-    no SMS, where the ORM's load, unit of work and flush cost several times the database's
-    own work (the delivery's claim); :func:`move` for the rest. Each row: the letter's columns
-    after the change, ``was`` (the state before) and ``returning``."""
-    return (update(Letter).where(Letter.id == picked.c.id)
-            .values(state=target.value, **values)
-            .returning(*Letter.__table__.c, picked.c.state.label("was"), *returning))
+    """:func:`moving` for the letters of ``picked`` — a CTE of their ``id`` and ``state``,
+    locked by it — whose rows also carry ``was`` (the state before); they go to
+    :func:`picked_moved`. For bulk changes with no timeline event and no SMS (the delivery's
+    claim)."""
+    return moving(Letter.id == picked.c.id, target,
+                  (picked.c.state.label("was"), *returning), **values)
 
 
 def picked_moved(conn: Connection, rows: list[dict[str, Any]], target: State) -> None:
@@ -272,18 +269,21 @@ def picked_moved(conn: Connection, rows: list[dict[str, Any]], target: State) ->
                                  for row in rows])
 
 
-def moving_one(where: Any, target: State, **values: Any) -> Any:
-    """The UPDATE ... RETURNING that moves the letter ``where`` picks (by its id, and whatever
-    else must still hold) to ``target``, setting ``values`` too; :func:`one_moved` writes the
-    rest, in the same transaction. Each row: the letter's columns after the change."""
+def moving(where: Any, target: State, returning: tuple[Any, ...] = (), **values: Any) -> Any:
+    """The UPDATE ... RETURNING that moves the letters ``where`` picks (by id, and whatever
+    else must still hold) to ``target``, setting ``values`` too; each row: the letter's
+    columns after the change, then ``returning``. :func:`one_moved` (or, for a CTE's picks,
+    :func:`picked_moved`) writes the rest in the same transaction. For the hottest changes,
+    where the ORM's load, unit of work and flush cost several times the database's own
+    work; :func:`move` for the rest."""
     return (update(Letter).where(where).values(state=target.value, **values)
-            .returning(*Letter.__table__.c))
+            .returning(*Letter.__table__.c, *returning))
 
 
 def one_moved(px: Pishkhan, conn: Connection, row: dict[str, Any], was: State, target: State,
               events: int, *, event: str | None = None, sms: str | None = None,
               **event_data: Any) -> None:
-    """What :func:`move` and the flush bring for a letter moved by :func:`moving_one` — its
+    """What :func:`move` and the flush bring for a letter moved by :func:`moving` — its
     timeline ``event`` (``events``: how many its timeline held, for the source id, as
     :func:`record_event` numbers it), the ``sms`` to the citizen, the bookkeeping — in one
     statement on PostgreSQL. Only for a letter whose news goes by SMS alone (:func:`by_sms`

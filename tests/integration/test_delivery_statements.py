@@ -1,5 +1,5 @@
 """The delivery's claim and outcome on PostgreSQL are written by the lifecycle's own statements,
-not the ORM (lifecycle.moving_picked, moving_one): each move still comes with its audit record,
+not the ORM (lifecycle.moving_picked, moving): each move still comes with its audit record,
 its count, its timeline event and its SMS, and a letter the short path cannot serve as the ORM
 would — the citizen wants e-mail, the system's changes are held in its timeline, the claim is
 no longer ours — goes the ORM's way, with nothing of the short path left behind."""

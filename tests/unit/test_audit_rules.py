@@ -1,6 +1,6 @@
 """Letter states change through ORM objects, where the audit listener sees them, or through the
 lifecycle's own statements, each written with its bookkeeping (lifecycle.moving_picked and
-picked_moved, moving_one and one_moved: the delivery's hottest changes). A bulk
+picked_moved, moving and one_moved: the delivery's hottest changes). A bulk
 ``update(Letter)`` or raw SQL on ``letters`` anywhere else would move letters without an audit
 record."""
 from __future__ import annotations
