@@ -24,7 +24,7 @@ from sandbox.db import (
 )
 
 from sandbox.followups import add_link
-from sandbox.letter_rows import (_attachment, _attachments_of, _change, _check_lengths, _letter, _load_letter, _lock_feed, _next_serial, _register, _reply_document, _require_letter, _require_unit, _split_number, _transition)  # noqa: F401
+from sandbox.letter_rows import (_attachment, _attachments_of, _change, _check_lengths, _letter, _load_letter, _lock_feed, _next_serial, _registered, _reply_document, _require_letter, _require_unit, _split_number, _transition)  # noqa: F401
 # The records and errors are named through this module by the SOAP service, the scripting
 # API and the cartable pages.
 from sandbox.records import (ActionNotAllowed, Attachment, CHANGES_LIMIT, Change, InvalidInput, LIST_LIMIT, Letter, LetterError, LetterNotFound, NewAttachment, NewLetter, Reply, STATUSES, Transition, Unit, _NUMBER, allowed_actions)  # noqa: F401
@@ -152,9 +152,11 @@ def deliver(engine: Engine, letter: NewLetter) -> Letter:
         if not item.name.strip():
             raise InvalidInput("an attachment has no name")
     with engine.begin() as conn:
-        if letter.register:
+        if letter.register and conn.dialect.name != "postgresql":
             # Lock before the insert: the insert's foreign-key check share-locks the unit row,
-            # and two deliveries upgrading that to the feed lock later would deadlock.
+            # and two deliveries upgrading that to the feed lock later would deadlock. Not on
+            # PostgreSQL, where the feed lock (FOR NO KEY UPDATE) and the check's (FOR KEY
+            # SHARE) do not conflict, so the lock is held only from the registration on.
             _lock_feed(conn)
         unit = _require_unit(conn, values["unit_code"])
         values["person_name"] = unit.person_name
@@ -176,7 +178,7 @@ def deliver(engine: Engine, letter: NewLetter) -> Letter:
         if letter.related_letter_id is not None:
             add_link(conn, letter_id, letter.related_letter_id, letter.relation)
         if letter.register:
-            _register(conn, letter_id, None)
+            return _registered(conn, letter_id, None)
         return _load_letter(conn, letter_id)
 
 
@@ -262,8 +264,7 @@ def register(engine: Engine, letter_id: int, number: str | None = None) -> Lette
         _check_lengths(oa_letters, {"number": number})
     try:
         with engine.begin() as conn:
-            _register(conn, letter_id, number)
-            return _load_letter(conn, letter_id)
+            return _registered(conn, letter_id, number)
     except IntegrityError:
         # Serials are allocated under the feed lock, so only a given number can collide.
         raise ActionNotAllowed(f"number {number} is already used") from None
