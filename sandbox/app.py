@@ -55,7 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             public_url=settings["PUBLIC_URL"] or None,
             timeout_sleep=_seconds(settings["TIMEOUT_SLEEP"]),
             db_proxy=_db_proxy(settings["DB_PROXY"], engine, faults),
-            sessions=Sessions(_seconds(settings["SESSION_LIFETIME"])),
+            sessions=Sessions(engine, _seconds(settings["SESSION_LIFETIME"])),
         ),
     )
     app.register_blueprint(soap.bp)

@@ -124,6 +124,16 @@ oa_replies = Table(
     Column("created_at", DateTime, nullable=False),
 )
 
+# Login tickets of the session dialect, kept where every worker process of the system sees them
+# (as such systems keep them in their database), by their SHA-256: the ticket itself is a
+# password for as long as it lives.
+oa_sessions = Table(
+    "oa_sessions",
+    metadata,
+    Column("ticket_hash", String(64), primary_key=True),
+    Column("expires_at", DateTime, nullable=False),
+)
+
 # Links between letters (a follow-up, an objection to a rejection), as real systems keep them in
 # a history/related-letters table (the WCF family's InsertHistoryLetter). A table of its own, not
 # columns on oa_letters, so an existing sandbox database gains it with create_all.

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, insert, select
 
+from sandbox.clock import utcnow
+from sandbox.db import oa_sessions
 from sandbox.dbproxy import DatabaseProxy
 from sandbox.faults import FaultInjector
 
@@ -25,42 +28,54 @@ class Sandbox:
     public_url: str | None
     # How long commit_then_timeout holds an answer back: longer than any sane client timeout.
     timeout_sleep: float
+    # Login tickets of the session dialect.
+    sessions: Sessions
     # The database server behind the fault-injecting proxy, for ODBC clients (dbproxy.py).
     db_proxy: DatabaseProxy | None = None
-    # Login tickets of the session dialect, in memory as such systems keep them.
-    sessions: Sessions = field(default_factory=lambda: Sessions(600.0))
 
 
 class Sessions:
-    """Tickets handed out by Login, each good for ``lifetime`` seconds."""
+    """Tickets handed out by Login, each good for ``lifetime`` seconds, in the sandbox's database
+    so that any of its worker processes accepts a ticket another one issued."""
 
-    def __init__(self, lifetime: float) -> None:
-        self.lifetime = lifetime
+    def __init__(self, engine: Engine, lifetime: float) -> None:
+        self.engine = engine
+        self.lifetime = timedelta(seconds=lifetime)
         self._lock = threading.Lock()
-        self._tickets: dict[str, float] = {}
-        self.issued: list[str] = []  # every ticket ever issued, for tests to look for
+        self.issued: list[str] = []  # this process's tickets, for tests to look for
 
     def login(self) -> str:
         ticket = secrets.token_hex(16)
+        now = utcnow()
+        with self.engine.begin() as conn:
+            # Expired tickets go as new ones come, so the table holds the live ones only.
+            conn.execute(delete(oa_sessions).where(oa_sessions.c.expires_at <= now))
+            conn.execute(insert(oa_sessions).values(ticket_hash=_hashed(ticket),
+                                                    expires_at=now + self.lifetime))
         with self._lock:
-            self._tickets[ticket] = time.monotonic() + self.lifetime
             self.issued.append(ticket)
         return ticket
 
     def valid(self, ticket: str) -> bool:
-        with self._lock:
-            until = self._tickets.get(ticket)
-            return until is not None and time.monotonic() < until
+        if not ticket:
+            return False
+        with self.engine.connect() as conn:
+            until = conn.scalar(select(oa_sessions.c.expires_at)
+                                .where(oa_sessions.c.ticket_hash == _hashed(ticket)))
+        return until is not None and utcnow() < until
 
     def logout(self, ticket: str) -> None:
-        with self._lock:
-            self._tickets.pop(ticket, None)
+        with self.engine.begin() as conn:
+            conn.execute(delete(oa_sessions).where(oa_sessions.c.ticket_hash == _hashed(ticket)))
 
     def expire_all(self) -> int:
-        with self._lock:
-            count = len(self._tickets)
-            self._tickets.clear()
-            return count
+        with self.engine.begin() as conn:
+            return conn.execute(delete(oa_sessions).where(oa_sessions.c.expires_at > utcnow())
+                                ).rowcount
+
+
+def _hashed(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()
 
 
 def install(app: Flask, sandbox: Sandbox) -> None:
