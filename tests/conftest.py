@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import flask
@@ -11,6 +12,7 @@ import pytest
 
 from connector.bootstrap import Pishkhan, bootstrap
 from connector.config.settings import Settings, load_settings
+from connector.domain import clock
 from connector.store.db import upgrade
 from tests.openapi_check import CheckedClient
 
@@ -165,3 +167,14 @@ def staff_login(client, username: str, password: str = "long-enough-1"):
 def staff_logout(client) -> None:
     client.post("/console/logout",
                 data={"csrf_token": csrf_of(client.get("/console/").get_data(as_text=True))})
+
+
+@pytest.fixture
+def midday() -> Iterator[None]:
+    """Tehran's midday of today on the product's clock, which keeps running from there. Tests
+    whose visits last from 00:00 to 23:59 of today would find their window over in the day's
+    last minute (seen at 23:59 Tehran)."""
+    tehran = clock.now().replace(tzinfo=timezone.utc).astimezone(clock.TEHRAN)
+    offset = tehran.replace(hour=12, minute=0, second=0, microsecond=0) - tehran
+    with clock.use(lambda: datetime.now(timezone.utc).replace(tzinfo=None) + offset):
+        yield

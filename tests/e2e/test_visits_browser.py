@@ -23,6 +23,9 @@ from tests.conftest import make_settings
 from tests.e2e.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Visit
 from tests.e2e.conftest import _serve
 
+# The visits here run from 00:00 to 23:59 of today: the clock is moved to Tehran's midday.
+pytestmark = pytest.mark.usefixtures("midday")
+
 DESK = {"viewport": {"width": 1280, "height": 800}, "locale": "fa-IR",
         "timezone_id": "Asia/Tehran"}
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 import io
 import re
 import subprocess
-from datetime import datetime, timezone
 
 import pytest
 from PIL import Image
 
-from connector.domain import clock
 from connector.outbox import sms as sms_outbox
 from connector.people import staff
 from connector.store import audit
@@ -25,14 +23,8 @@ VISITOR = {"kind": "iranian", "national_code": "۰۰۷۶۲۲۹۶۴۵", "first_na
            "purpose": "جلسه پروژه", "day": "", "start": "00:00", "end": "23:59"}
 
 
-@pytest.fixture(autouse=True)
-def midday():
-    """The visits here run from 00:00 to 23:59 of today, so in Tehran's last minute of the day
-    their window is already over. The clock keeps running, moved to the middle of the day."""
-    tehran = clock.now().replace(tzinfo=timezone.utc).astimezone(clock.TEHRAN)
-    offset = tehran.replace(hour=12, minute=0, second=0, microsecond=0) - tehran
-    with clock.use(lambda: datetime.now(timezone.utc).replace(tzinfo=None) + offset):
-        yield
+# The visits here run from 00:00 to 23:59 of today: the clock is moved to Tehran's midday.
+pytestmark = pytest.mark.usefixtures("midday")
 
 
 def staff_logout(client) -> None:
