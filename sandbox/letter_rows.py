@@ -3,6 +3,7 @@ loading letters with their attachments, and column length checks."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping
 
 from sqlalchemy import Connection, Row, Table, func, insert, select, update
@@ -54,8 +55,9 @@ def _transition(
 def _registered(conn: Connection, letter_id: int, number: str | None) -> Letter:
     """Number a pending letter and return it as it now is. The serial is read and used under the
     feed lock, so concurrent registrations get consecutive serials; the unique constraints stay
-    as the last word."""
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+    as the last word. The last step of the caller's transaction: on PostgreSQL it commits it."""
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg" and \
+            _pipelines():
         return _registered_at_once(conn, letter_id, number)
     _lock_feed(conn)
     now = utcnow()
@@ -75,6 +77,12 @@ def _registered(conn: Connection, letter_id: int, number: str | None) -> Letter:
         {"number": number},
     )
     return _load_letter(conn, letter_id)
+
+
+@functools.cache
+def _pipelines() -> bool:
+    import psycopg
+    return psycopg.Pipeline.is_supported()  # libpq 14 or later
 
 
 # Every registration waits for the feed lock, so the time it is held caps the rate of the whole
@@ -131,6 +139,8 @@ def _registered_at_once(conn: Connection, letter_id: int, number: str | None) ->
             # The caller's commit then finds nothing left to do (psycopg skips it when idle).
             driver.execute("COMMIT")
     except psycopg.errors.UniqueViolation:
+        if number is None:  # a serial taken: the lock failed to keep registrations apart
+            raise
         raise ActionNotAllowed(f"number {number} is already used") from None
     row = cursor.fetchone()
     if row is None:

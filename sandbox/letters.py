@@ -152,11 +152,14 @@ def deliver(engine: Engine, letter: NewLetter) -> Letter:
         if not item.name.strip():
             raise InvalidInput("an attachment has no name")
     with engine.begin() as conn:
-        if letter.register and conn.dialect.name != "postgresql":
+        if letter.register and (conn.dialect.name != "postgresql"
+                                or letter.related_letter_id is not None):
             # Lock before the insert: the insert's foreign-key check share-locks the unit row,
             # and two deliveries upgrading that to the feed lock later would deadlock. Not on
             # PostgreSQL, where the feed lock (FOR NO KEY UPDATE) and the check's (FOR KEY
-            # SHARE) do not conflict, so the lock is held only from the registration on.
+            # SHARE) do not conflict, so the lock is held only from the registration on;
+            # unless the letter links to another: the link's check share-locks that letter,
+            # which a registration holding the feed lock may be numbering (FOR UPDATE).
             _lock_feed(conn)
         unit = _require_unit(conn, values["unit_code"])
         values["person_name"] = unit.person_name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urljoin
 
@@ -113,8 +114,16 @@ def test_register_numbers_per_jalali_year_or_takes_a_given_number(sandbox, new_l
     automatic = post(sandbox, f"/api/letters/{new_letter('PK-2')}/register").json()
     assert automatic["number"] == f"{year}/901"
 
-    taken = post(sandbox, f"/api/letters/{new_letter('PK-3')}/register", {"number": f"{year}/900"})
+    third = new_letter("PK-3")
+    taken = post(sandbox, f"/api/letters/{third}/register", {"number": f"{year}/900"})
     assert_error(taken, 409, "action_not_allowed")
+    letter = requests.get(f"{sandbox}/api/letters/{third}", timeout=5).json()
+    assert (letter["status"], letter["number"]) == ("pending", None)  # nothing of it was kept
+
+    other = post(sandbox, f"/api/letters/{new_letter('PK-4')}/register", {"number": "X-1"})
+    assert other.json()["number"] == "X-1"  # not in the sandbox's form: no serial of its own
+    assert post(sandbox, f"/api/letters/{new_letter('PK-5')}/register").json()["number"] == \
+        f"{year}/902"
 
 
 @BOTH_DATABASES
@@ -124,7 +133,7 @@ def test_concurrent_registrations_get_distinct_consecutive_serials(sandbox, new_
     def deliver_registered(n: int) -> int:
         return client.service.DeliverLetter(
             reference=f"PR-{n}", subject="درخواست", body="متن", senderName="رضا کاظمی",
-            senderNationalCode="0012345678", senderMobile="09121234567", unitCode="HR",
+            senderNationalCode="0012345678", senderMobile="09121234567", unitCode="SEC",
             register=True).letterId
 
     with ThreadPoolExecutor(max_workers=32) as pool:
@@ -139,6 +148,45 @@ def test_concurrent_registrations_get_distinct_consecutive_serials(sandbox, new_
     registered = [change.number for change in feed if change.kind == "registered"]
     assert sorted(registered) == sorted(numbers)
     assert registered == sorted(registered, key=lambda number: int(number.split("/")[1]))
+
+
+@pytest.mark.parametrize("sandbox", ["postgresql"], indirect=True)
+def test_a_letter_delivered_registered_and_linked_while_its_parent_is_registered(
+        sandbox, new_letter, client, pg_url):
+    """The link's foreign-key check share-locks the parent. A delivery that held that while it
+    waited for the feed lock, behind a registration of the parent (which must lock the parent
+    to number it), would deadlock with it. Made to happen in that order: the test holds the
+    feed lock until both wait for it."""
+    import psycopg
+    parent = new_letter("PK-1")
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as holder:
+        holder.execute("SELECT code FROM oa_units WHERE code = 'SEC' FOR NO KEY UPDATE")
+
+        def waiting() -> int:
+            with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as look:
+                return look.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                    "current_database() AND wait_event_type = 'Lock'"
+                                    ).fetchone()[0]
+
+        def until(count: int) -> None:
+            deadline = time.monotonic() + 10
+            while waiting() < count:
+                assert time.monotonic() < deadline, "nobody waits for the feed lock"
+                time.sleep(0.02)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            registered = pool.submit(post, sandbox, f"/api/letters/{parent}/register")
+            until(1)
+            followed = pool.submit(
+                lambda: client.service.DeliverLetter(
+                    reference="PF-1", subject="پیگیری", body="متن", senderName="رضا کاظمی",
+                    senderNationalCode="0012345678", senderMobile="09121234567",
+                    unitCode="SEC", register=True, relatedLetterId=parent,
+                    relation="follow_up"))
+            until(2)
+            holder.commit()
+            assert registered.result().status_code == 200, registered.result().text
+            assert followed.result().status == "registered"
 
 
 @BOTH_DATABASES
