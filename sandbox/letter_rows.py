@@ -4,7 +4,7 @@ loading letters with their attachments, and column length checks."""
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping
+from typing import Any, Mapping, NoReturn
 
 from sqlalchemy import Connection, Row, Table, func, insert, select, update
 
@@ -40,10 +40,7 @@ def _transition(
         .values(status=rule.to, updated_at=now, **letter_values)
     )
     if result.rowcount != 1:
-        status = conn.scalar(select(oa_letters.c.status).where(oa_letters.c.id == letter_id))
-        if status is None:
-            raise LetterNotFound(f"letter {letter_id} does not exist")
-        raise ActionNotAllowed(f"cannot {action} a letter that is {status}")
+        _refuse(conn, letter_id, action)
     reference = conn.scalar(select(oa_letters.c.reference).where(oa_letters.c.id == letter_id))
     conn.execute(
         insert(oa_changes).values(
@@ -144,11 +141,17 @@ def _registered_at_once(conn: Connection, letter_id: int, number: str | None) ->
         raise ActionNotAllowed(f"number {number} is already used") from None
     row = cursor.fetchone()
     if row is None:
-        status = conn.scalar(select(oa_letters.c.status).where(oa_letters.c.id == letter_id))
-        if status is None:
-            raise LetterNotFound(f"letter {letter_id} does not exist")
-        raise ActionNotAllowed(f"cannot register a letter that is {status}")
+        _refuse(conn, letter_id, "register")
     return _letter(row, attachments)
+
+
+def _refuse(conn: Connection, letter_id: int, action: str) -> NoReturn:
+    """Why a move of ``letter_id`` matched no row: it does not exist, or its status forbids
+    ``action``."""
+    status = conn.scalar(select(oa_letters.c.status).where(oa_letters.c.id == letter_id))
+    if status is None:
+        raise LetterNotFound(f"letter {letter_id} does not exist")
+    raise ActionNotAllowed(f"cannot {action} a letter that is {status}")
 
 
 def _lock_feed(conn: Connection) -> None:
