@@ -93,7 +93,11 @@ class InboundSms(Base):
                       # Retention deletes a letter's replies letter by letter (0018).
                       Index("ix_inbound_sms_letter", "letter_id",
                             sqlite_where=sa_text("letter_id IS NOT NULL"),
-                            postgresql_where=sa_text("letter_id IS NOT NULL")))
+                            postgresql_where=sa_text("letter_id IS NOT NULL")),
+                      # Deleting a notification sets its replies' link to NULL (0019).
+                      Index("ix_inbound_sms_notification", "notification_id",
+                            sqlite_where=sa_text("notification_id IS NOT NULL"),
+                            postgresql_where=sa_text("notification_id IS NOT NULL")))
 
 
 class InboxCursor(Base):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from connector.domain.clock import now
@@ -76,7 +77,11 @@ class Visit(Base):
 
     __table_args__ = (Index("ix_visits_org_state", "org", "state"),
                       Index("ix_visits_org_window", "org", "window_start"),
-                      Index("ix_visits_visitor", "visitor_id"))
+                      Index("ix_visits_visitor", "visitor_id"),
+                      # A host's latest visits, on their home page (0019).
+                      Index("ix_visits_host", "host_user_id", "window_start",
+                            sqlite_where=sa_text("host_user_id IS NOT NULL"),
+                            postgresql_where=sa_text("host_user_id IS NOT NULL")))
 
 
 class HostProfile(Base):
@@ -124,7 +129,8 @@ class GateScan(Base):
     at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
     __table_args__ = (Index("ix_gate_scans_org_at", "org", "at"),
-                      Index("ix_gate_scans_visit", "visit_id"))
+                      Index("ix_gate_scans_visit", "visit_id"),
+                      Index("ix_gate_scans_gate", "gate_id"))
 
 
 class BlacklistEntry(Base):
@@ -162,4 +168,7 @@ class VisitAlert(Base):
     seen_at: Mapped[datetime | None] = mapped_column(DateTime)
     seen_by: Mapped[str | None] = mapped_column(String(120))
 
-    __table_args__ = (Index("ix_visit_alerts_org_at", "org", "at"),)
+    __table_args__ = (Index("ix_visit_alerts_org_at", "org", "at"),
+                      Index("ix_visit_alerts_visit", "visit_id",
+                            sqlite_where=sa_text("visit_id IS NOT NULL"),
+                            postgresql_where=sa_text("visit_id IS NOT NULL")))

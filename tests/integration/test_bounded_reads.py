@@ -12,6 +12,8 @@ from connector.letters import promise
 from connector.store import tallies
 from connector.store.channels import Email, InboundSms
 from connector.store.models import OWED, Attachment, Notification
+from connector.store.visits import GateScan, VisitAlert
+from connector.visits import usecases as visits
 
 
 def plan_of(px, run) -> str:
@@ -84,3 +86,21 @@ def test_owed_letters_are_those_whose_promise_is_not_settled_nor_paused():
     # The partial index spells the states out in SQL; the domain must agree with it.
     assert set(re.findall(r"'([a-z_]+)'", OWED)) == \
         set(promise._SETTLED) | {State.AWAITING_DOCUMENTS.value}
+
+
+def test_a_hosts_visits_their_alerts_a_gates_scans_and_replies_links_are_found_by_index(
+        fake_px):
+    px, _ = fake_px
+    # A host's home page: their latest visits.
+    plan = plan_of(px, lambda s: visits.listing(px, "demo", host_user_id=1, limit=50))
+    assert "ix_visits_host" in plan, plan
+    # A visitor's file: the alerts of their visits.
+    plan = plan_of(px, lambda s: s.scalars(select(VisitAlert).where(
+        VisitAlert.visit_id.in_([1, 2])).order_by(VisitAlert.at.desc()).limit(50)).all())
+    assert "ix_visit_alerts_visit" in plan, plan
+    # What deleting a notification (retention) and a gate make the database do.
+    plan = plan_of(px, lambda s: s.execute(update(InboundSms).where(
+        InboundSms.notification_id == 1).values(notification_id=None)))
+    assert "ix_inbound_sms_notification" in plan, plan
+    plan = plan_of(px, lambda s: s.execute(delete(GateScan).where(GateScan.gate_id == 1)))
+    assert "ix_gate_scans_gate" in plan, plan
