@@ -3,10 +3,9 @@ loading letters with their attachments, and column length checks."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Mapping, NoReturn
 
-from sqlalchemy import Connection, Row, Table, func, insert, select, update
+from sqlalchemy import Connection, Row, Table, func, insert, select, text, update
 
 from sandbox.clock import jalali_year, utcnow
 from sandbox.db import (
@@ -52,9 +51,8 @@ def _transition(
 def _registered(conn: Connection, letter_id: int, number: str | None) -> Letter:
     """Number a pending letter and return it as it now is. The serial is read and used under the
     feed lock, so concurrent registrations get consecutive serials; the unique constraints stay
-    as the last word. The last step of the caller's transaction: on PostgreSQL it commits it."""
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg" and \
-            _pipelines():
+    as the last word."""
+    if conn.dialect.name == "postgresql":
         return _registered_at_once(conn, letter_id, number)
     _lock_feed(conn)
     now = utcnow()
@@ -76,70 +74,45 @@ def _registered(conn: Connection, letter_id: int, number: str | None) -> Letter:
     return _load_letter(conn, letter_id)
 
 
-@functools.cache
-def _pipelines() -> bool:
-    import psycopg
-    return psycopg.Pipeline.is_supported()  # libpq 14 or later
-
-
 # Every registration waits for the feed lock, so the time it is held caps the rate of the whole
-# system. On PostgreSQL the lock, one statement for the serial, the move and the feed row, and
-# the commit go to the server together (psycopg's pipeline mode): the server runs them back to
-# back and the lock is held for their execution alone, not for this process's turns in between
-# (under load each turn waits for the interpreter lock too). The files are read before it.
-_LOCK_FEED = "SELECT code FROM oa_units WHERE code = %(unit)s FOR NO KEY UPDATE"
+# system: on PostgreSQL the serial, the move and the feed row are one statement after the lock
+# (the files are read before it), instead of six round trips under it.
 _REGISTER_AT_ONCE = """
 WITH next AS (
     SELECT coalesce(max(number_serial), 0) + 1 AS serial FROM oa_letters
-    WHERE number_year = %(year)s
+    WHERE number_year = :year
 ), moved AS (
-    UPDATE oa_letters SET status = %(status)s, updated_at = %(now)s, number_date = %(now)s,
+    UPDATE oa_letters SET status = :status, updated_at = :now, number_date = :now,
         {numbering}
     FROM next
-    WHERE oa_letters.id = %(id)s AND oa_letters.status = ANY(%(allowed)s)
+    WHERE oa_letters.id = :id AND oa_letters.status = ANY(:allowed)
     RETURNING oa_letters.*
 ), fed AS (
     INSERT INTO oa_changes (letter_id, reference, kind, at, number)
-    SELECT id, reference, %(status)s, %(now)s, number FROM moved
+    SELECT id, reference, :status, :now, number FROM moved
 )
 SELECT * FROM moved
 """
-_NEXT_NUMBER = ("number_year = %(year)s, number_serial = next.serial, "
-                "number = %(prefix)s || next.serial::text")
-_GIVEN_NUMBER = "number_year = %(year)s, number_serial = %(serial)s, number = %(number)s"
+_NEXT_NUMBER = ("number_year = :year, number_serial = next.serial, "
+                "number = :prefix || next.serial::text")
+_GIVEN_NUMBER = "number_year = :year, number_serial = :serial, number = :number"
 
 
 def _registered_at_once(conn: Connection, letter_id: int, number: str | None) -> Letter:
-    """Register on PostgreSQL, committing the caller's transaction. A given number that is
-    taken rolls it back instead (ActionNotAllowed)."""
-    import psycopg
-    from psycopg.rows import namedtuple_row
-
     rule = TRANSITIONS["register"]
     attachments = _attachments_of(conn, [letter_id]).get(letter_id, ())
     now = utcnow()
     values: dict[str, Any] = {"id": letter_id, "status": rule.to, "now": now,
-                              "allowed": sorted(rule.allowed_from), "unit": SECRETARIAT}
+                              "allowed": sorted(rule.allowed_from)}
     if number is None:
         values["year"] = jalali_year(now)
         values["prefix"] = f"{values['year']}/"
     else:
         values["year"], values["serial"] = _split_number(number)
         values["number"] = number
-    driver = conn.connection.driver_connection
     statement = _REGISTER_AT_ONCE.format(numbering=_NEXT_NUMBER if number is None else _GIVEN_NUMBER)
-    try:
-        with driver.pipeline():
-            driver.execute(_LOCK_FEED, values)
-            cursor = driver.cursor(row_factory=namedtuple_row)
-            cursor.execute(statement, values)
-            # The caller's commit then finds nothing left to do (psycopg skips it when idle).
-            driver.execute("COMMIT")
-    except psycopg.errors.UniqueViolation:
-        if number is None:  # a serial taken: the lock failed to keep registrations apart
-            raise
-        raise ActionNotAllowed(f"number {number} is already used") from None
-    row = cursor.fetchone()
+    _lock_feed(conn)
+    row = conn.execute(text(statement), values).first()
     if row is None:
         _refuse(conn, letter_id, "register")
     return _letter(row, attachments)
