@@ -17,11 +17,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from connector.domain.clock import now
-from connector.store.models import Base, Letter
+from connector.store.models import Base, Letter, partial_index
 
 
 class WebhookSubscription(Base):
@@ -91,13 +90,11 @@ class InboundSms(Base):
     __table_args__ = (UniqueConstraint("org", "gateway", "provider_id", name="uq_inbound_sms"),
                       Index("ix_inbound_sms_sender", "sender"),
                       # Retention deletes a letter's replies letter by letter (0018).
-                      Index("ix_inbound_sms_letter", "letter_id",
-                            sqlite_where=sa_text("letter_id IS NOT NULL"),
-                            postgresql_where=sa_text("letter_id IS NOT NULL")),
+                      partial_index("ix_inbound_sms_letter", "letter_id",
+                                    where="letter_id IS NOT NULL"),
                       # Deleting a notification sets its replies' link to NULL (0019).
-                      Index("ix_inbound_sms_notification", "notification_id",
-                            sqlite_where=sa_text("notification_id IS NOT NULL"),
-                            postgresql_where=sa_text("notification_id IS NOT NULL")))
+                      partial_index("ix_inbound_sms_notification", "notification_id",
+                                    where="notification_id IS NOT NULL"))
 
 
 class InboxCursor(Base):
@@ -149,6 +146,5 @@ class Email(Base):
 
     __table_args__ = (Index("ix_emails_work", "state", "next_attempt_at"),
                       # A letter's e-mails: retention deletes them letter by letter (0018).
-                      Index("ix_emails_letter", "letter_id",
-                            sqlite_where=sa_text("letter_id IS NOT NULL"),
-                            postgresql_where=sa_text("letter_id IS NOT NULL")))
+                      partial_index("ix_emails_letter", "letter_id",
+                                    where="letter_id IS NOT NULL"))

@@ -33,6 +33,12 @@ class Base(DeclarativeBase):
     pass
 
 
+def partial_index(name: str, *columns: str, where: str, **options: Any) -> Index:
+    """An index of the rows for which ``where`` holds, on SQLite and PostgreSQL alike."""
+    condition = sa_text(where)
+    return Index(name, *columns, sqlite_where=condition, postgresql_where=condition, **options)
+
+
 class Letter(Base):
     __tablename__ = "letters"
 
@@ -105,27 +111,21 @@ class Letter(Base):
         Index("ix_letters_org_state_age", "org", "state", "updated_at"),
         # Columns empty when a letter is handed in: only the rows with a value are indexed
         # (every reader asks for a value), so intake adds no entry to them (migration 0015).
-        Index("ix_letters_org_external", "org", "external_id",
-              sqlite_where=text("external_id IS NOT NULL"),
-              postgresql_where=text("external_id IS NOT NULL")),
+        partial_index("ix_letters_org_external", "org", "external_id",
+                      where="external_id IS NOT NULL"),
         Index("ix_letters_mobile", "mobile"),
-        Index("ix_letters_parent", "parent_id", sqlite_where=text("parent_id IS NOT NULL"),
-              postgresql_where=text("parent_id IS NOT NULL")),
-        Index("ix_letters_files_work", "files_retry_at",
-              sqlite_where=text("files_retry_at IS NOT NULL"),
-              postgresql_where=text("files_retry_at IS NOT NULL")),
+        partial_index("ix_letters_parent", "parent_id", where="parent_id IS NOT NULL"),
+        partial_index("ix_letters_files_work", "files_retry_at",
+                      where="files_retry_at IS NOT NULL"),
         # Letters that still owe the citizen an answer, by promised date: the dashboard's
         # overdue list reads these and never the closed history (see connector/letters/promise).
-        Index("ix_letters_owed_due", "org", "due_date", "id",
-              sqlite_where=text(OWED), postgresql_where=text(OWED)),
+        partial_index("ix_letters_owed_due", "org", "due_date", "id", where=OWED),
         # One letter per submission, however often (and however fast) it is sent.
-        Index("uq_letters_submit_key", "mobile", "submit_key", unique=True,
-              sqlite_where=text("submit_key IS NOT NULL"),
-              postgresql_where=text("submit_key IS NOT NULL")),
+        partial_index("uq_letters_submit_key", "mobile", "submit_key", unique=True,
+                      where="submit_key IS NOT NULL"),
         # One objection per letter, however many arrive at once.
-        Index("uq_letters_objection", "parent_id", unique=True,
-              sqlite_where=text("link_kind = 'objection'"),
-              postgresql_where=text("link_kind = 'objection'")),
+        partial_index("uq_letters_objection", "parent_id", unique=True,
+                      where="link_kind = 'objection'"),
     )
 
     @property
@@ -245,13 +245,11 @@ class Notification(Base):
                       Index("ix_notifications_org_state", "org", "state"),
                       Index("ix_notifications_to", "to"),
                       # A letter's SMS: retention redacts them letter by letter (0018).
-                      Index("ix_notifications_letter", "letter_id",
-                            sqlite_where=sa_text("letter_id IS NOT NULL"),
-                            postgresql_where=sa_text("letter_id IS NOT NULL")),
+                      partial_index("ix_notifications_letter", "letter_id",
+                                    where="letter_id IS NOT NULL"),
                       # Rate limits; a queued SMS has no entry yet (migration 0015).
-                      Index("ix_notifications_sent_at", "sent_at",
-                            sqlite_where=sa_text("sent_at IS NOT NULL"),
-                            postgresql_where=sa_text("sent_at IS NOT NULL")))
+                      partial_index("ix_notifications_sent_at", "sent_at",
+                                    where="sent_at IS NOT NULL"))
 
 
 class OtpChallenge(Base):

@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from connector.domain.clock import now
-from connector.store.models import Base
+from connector.store.models import Base, partial_index
 
 
 class Visitor(Base):
@@ -79,9 +78,8 @@ class Visit(Base):
                       Index("ix_visits_org_window", "org", "window_start"),
                       Index("ix_visits_visitor", "visitor_id"),
                       # A host's latest visits, on their home page (0019).
-                      Index("ix_visits_host", "host_user_id", "window_start",
-                            sqlite_where=sa_text("host_user_id IS NOT NULL"),
-                            postgresql_where=sa_text("host_user_id IS NOT NULL")))
+                      partial_index("ix_visits_host", "host_user_id", "window_start",
+                                    where="host_user_id IS NOT NULL"))
 
 
 class HostProfile(Base):
@@ -169,6 +167,5 @@ class VisitAlert(Base):
     seen_by: Mapped[str | None] = mapped_column(String(120))
 
     __table_args__ = (Index("ix_visit_alerts_org_at", "org", "at"),
-                      Index("ix_visit_alerts_visit", "visit_id",
-                            sqlite_where=sa_text("visit_id IS NOT NULL"),
-                            postgresql_where=sa_text("visit_id IS NOT NULL")))
+                      partial_index("ix_visit_alerts_visit", "visit_id",
+                                    where="visit_id IS NOT NULL"))
