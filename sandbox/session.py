@@ -18,7 +18,7 @@ import base64
 import binascii
 import functools
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 from xml.sax.saxutils import escape
 
@@ -241,8 +241,8 @@ def _history(sandbox: Sandbox, call: _Call) -> list[etree._Element]:
     start = _jalali_datetime(call.text("FromDate"), "FromDate")
     end = _jalali_datetime(call.text("ToDate"), "ToDate")
     top = call.integer("MaxRows") if call.text("MaxRows").strip() else letters.CHANGES_LIMIT
-    # ToDate is inclusive to the minute, as a person reads "until 14:30".
-    rows = letters.changes_between(sandbox.engine, start, end.replace(second=59), top)
+    # ToDate is inclusive to the minute, as a person reads "until 14:30": up to 14:30:59.999.
+    rows = letters.changes_between(sandbox.engine, start, end + timedelta(minutes=1), top)
     rows = sandbox.faults.disturb_feed(sandbox.faults.settings, rows)
     return [S.Action(
         S.ActionId(str(c.id)), S.LetterId(str(c.letter_id)), S.ReferenceNo(c.reference),

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 import requests
+import zeep
 from click.testing import CliRunner
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, text, update
 
 from adapters.soap import SoapAdapter
 from connector.bootstrap import bootstrap
@@ -27,11 +28,12 @@ from connector.letters.files import Upload
 from connector.plugins.ports import MemoryProgress
 from connector.store.db import upgrade
 from sandbox import letters as oa
+from sandbox.db import oa_changes
 from sandbox.state import get_sandbox
 from tests.acceptance import MOBILE, PDF, PNG, set_option
 from tests.conftest import make_settings
 from tests.integration.test_adapter_check import env as cli_env
-from tests.integration.test_soap_adapter import SECRETS, letter
+from tests.integration.test_soap_adapter import PASSWORD, SECRETS, USERNAME, letter
 from tests.sandbox_server import start_sandbox
 
 PROFILE = Path(__file__).resolve().parents[2] / "adapters/soap/profiles/session.toml"
@@ -276,6 +278,29 @@ def test_thirty_two_threads_share_one_session_and_renew_it_once(sandbox) -> None
     assert {f.external_id for f in found} == {receipt.external_id}
     assert adapter._caller.session.logins == 2  # the first login, and one renewal
     assert len(get_sandbox(app).sessions.issued) == 2
+
+
+def test_history_to_a_minute_holds_the_whole_of_that_minute(sandbox) -> None:
+    """ToDate "14:30" reads as a person says it: a change made at 14:30:59.7 is in. Read to its
+    59th whole second, a change in that last second waited for the next poll."""
+    base, app = sandbox
+    adapter = session_adapter(base)
+    receipt = adapter.deliver(dated("PK-8301"))
+    engine = get_sandbox(app).engine
+    late = datetime(2026, 11, 29, 11, 0, 59, 700000)  # 14:30:59.7 in Tehran
+    with engine.begin() as conn:
+        conn.execute(update(oa_changes).where(oa_changes.c.letter_id == int(receipt.external_id))
+                     .values(at=late))
+    service = zeep.Client(f"{base}/soap/session?wsdl").service
+    ticket = service.Login(UserName=USERNAME, Password=PASSWORD).Ticket
+
+    def history(until: str) -> set[str]:
+        answer = service.GetHistory(Ticket=ticket, FromDate="1405/09/08 14:00", ToDate=until,
+                                     MaxRows=100)
+        return {a.ReferenceNo for a in answer.Action}
+
+    assert history("1405/09/08 14:30") == {"PK-8301"}
+    assert history("1405/09/08 14:29") == set()
 
 
 def test_closing_logs_out(sandbox) -> None:
