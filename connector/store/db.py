@@ -337,7 +337,8 @@ def optimize(engine: Engine) -> None:
     reads every letter of an organization to find one by external id. ``analysis_limit``
     bounds the work to a sample per index, so this costs milliseconds at any size; the worker
     runs it hourly, and after every migration. PostgreSQL's autovacuum may be off, so there
-    the tables of at least ``ANALYZE_FROM_ROWS`` rows are analysed too; smaller ones keep the
+    the tables of at least ``ANALYZE_FROM_ROWS`` rows are analysed too, and those analysed
+    before that now hold rows (an older release analysed them empty); the others keep the
     planner's own assumption that a table never analysed may be large."""
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
@@ -345,20 +346,24 @@ def optimize(engine: Engine) -> None:
             conn.exec_driver_sql("ANALYZE")
             conn.exec_driver_sql("PRAGMA optimize")
         elif engine.dialect.name == "postgresql":
-            grown = _tables_of_at_least(conn, ANALYZE_FROM_ROWS)
-            if grown:
-                conn.exec_driver_sql("ANALYZE " + ", ".join(grown))
+            stale = _tables_to_analyse(conn, ANALYZE_FROM_ROWS)
+            if stale:
+                conn.exec_driver_sql("ANALYZE " + ", ".join(stale))
         conn.commit()
 
 
-def _tables_of_at_least(conn: Connection, rows: int) -> list[str]:
-    """The schema's tables (quoted) holding at least ``rows`` rows, each counted no further."""
-    names = list(conn.exec_driver_sql(
-        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() "
-        "ORDER BY tablename").scalars())
-    if not names:
+def _tables_to_analyse(conn: Connection, rows: int) -> list[str]:
+    """The schema's tables (quoted) holding at least ``rows`` rows (each counted no further),
+    or holding any and analysed before (``reltuples`` is -1 until a table first is)."""
+    tables = conn.exec_driver_sql(
+        "SELECT quote_ident(c.relname), c.reltuples >= 0 FROM pg_class AS c "
+        "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') "
+        "ORDER BY c.relname").all()
+    if not tables:
         return []
     counts = " UNION ALL ".join(
         f"SELECT {i}, count(*) FROM (SELECT 1 FROM {name} LIMIT {int(rows)}) AS t"
-        for i, name in enumerate(names))
-    return [names[i] for i, n in conn.exec_driver_sql(counts) if n >= rows]
+        for i, (name, _) in enumerate(tables))
+    return [tables[i][0] for i, n in conn.exec_driver_sql(counts)
+            if n >= rows or (n and tables[i][1])]

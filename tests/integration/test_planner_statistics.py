@@ -12,7 +12,7 @@ from sqlalchemy import insert, text
 
 from connector.bootstrap import bootstrap
 from connector.store.db import ANALYZE_FROM_ROWS, make_engine, optimize, upgrade
-from connector.store.models import LetterTally
+from connector.store.models import LetterTally, SmsTally
 from tests.acceptance import submit_and_approve
 from tests.conftest import make_settings
 
@@ -49,19 +49,25 @@ def test_letters_handed_in_to_a_fresh_store_are_checked_by_index(tmp_path: Path,
     assert read_whole < LETTERS, read_whole
 
 
-def test_only_tables_grown_past_a_threshold_are_analysed(pg_url: str) -> None:
+def test_grown_tables_and_those_analysed_before_are_analysed(pg_url: str) -> None:
     upgrade(pg_url)
     engine = make_engine(pg_url)
+    row = {"org": "demo", "state": "submitted", "delta": 1}
     try:
         with engine.begin() as conn:
-            conn.execute(insert(LetterTally), [{"org": "demo", "state": "submitted", "delta": 1}]
-                         * ANALYZE_FROM_ROWS)
+            conn.execute(insert(LetterTally), [row] * ANALYZE_FROM_ROWS)
+            conn.execute(insert(SmsTally), [{"org": "demo", "state": "queued", "gateway": "",
+                                             "delta": 1}] * 3)
+            conn.exec_driver_sql("ANALYZE sms_tallies")  # as an older release did, when small
+            conn.execute(insert(SmsTally), [{"org": "demo", "state": "sent", "gateway": "",
+                                             "delta": 1}] * 4)
         optimize(engine)
         with engine.connect() as conn:
             tuples = dict(conn.execute(text(
                 "SELECT relname, reltuples FROM pg_class WHERE relname IN "
-                "('letter_tallies', 'letters')")).all())
+                "('letter_tallies', 'sms_tallies', 'letters')")).all())
     finally:
         engine.dispose()
     assert tuples["letter_tallies"] == ANALYZE_FROM_ROWS
+    assert tuples["sms_tallies"] == 7  # refreshed, though small
     assert tuples["letters"] == -1  # never analysed: the planner assumes it may be large
