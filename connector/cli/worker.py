@@ -70,8 +70,11 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> Dispatcher:
                       **opts)
     scheduler.add_job(_guarded("tallies", lambda: tallies.fold(px)), "interval", seconds=10,
                       id="tallies", name="tallies", **opts)
+    # On PostgreSQL a table that grows fast is analysed within a minute, as autovacuum would
+    # (which may be off): the plans made while it was small would otherwise read it whole.
     scheduler.add_job(_guarded("optimize", lambda: db.optimize(px.engine)), "interval",
-                      hours=1, id="optimize", name="optimize", **opts)
+                      minutes=1 if px.engine.dialect.name == "postgresql" else 60,
+                      id="optimize", name="optimize", **opts)
     scheduler.add_job(_guarded("sms", lambda: sms_outbox.dispatch_due(px)), "interval",
                       seconds=px.settings.sms_interval, id="sms", name="sms", **opts)
     outbox = digest.FileOutbox(px.settings.var_dir / "digests")

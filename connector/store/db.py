@@ -324,46 +324,35 @@ def upgrade(url: str, revision: str = "heads") -> None:
         engine.dispose()
 
 
-# Below this many rows PostgreSQL is left to its own estimate. Statistics taken of an empty
-# or tiny table say "read it whole", and a plan made from them outlives the table's growth:
-# psycopg prepares a statement from its fifth run, and each connection keeps the plans of its
-# foreign-key checks. Fresh from the migrations, every such check read all of `letters` (each
-# intake three times), on servers where autovacuum is off until this job ran again.
-ANALYZE_FROM_ROWS = 1000
-
-
 def optimize(engine: Engine) -> None:
-    """Refresh the planner's statistics. SQLite never gathers them on its own: without them it
-    reads every letter of an organization to find one by external id. ``analysis_limit``
-    bounds the work to a sample per index, so this costs milliseconds at any size; the worker
-    runs it hourly, and after every migration. PostgreSQL's autovacuum may be off, so there
-    the tables of at least ``ANALYZE_FROM_ROWS`` rows are analysed too, and those analysed
-    before that now hold rows (an older release analysed them empty); the others keep the
-    planner's own assumption that a table never analysed may be large."""
+    """Refresh the planner's statistics, after every migration and from the worker (hourly
+    on SQLite; every minute on PostgreSQL, where it is one query unless a table changed).
+    SQLite never gathers them on its own: without them it reads every letter of an
+    organization to find one by external id; ``analysis_limit`` bounds the work to a sample
+    per index, so this costs milliseconds at any size. On PostgreSQL the tables analysed are
+    those autovacuum would pick (:func:`_changed_tables`), because autovacuum may be off."""
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA analysis_limit=1000")
             conn.exec_driver_sql("ANALYZE")
             conn.exec_driver_sql("PRAGMA optimize")
         elif engine.dialect.name == "postgresql":
-            stale = _tables_to_analyse(conn, ANALYZE_FROM_ROWS)
-            if stale:
-                conn.exec_driver_sql("ANALYZE " + ", ".join(stale))
+            changed = _changed_tables(conn)
+            if changed:
+                conn.exec_driver_sql("ANALYZE " + ", ".join(changed))
         conn.commit()
 
 
-def _tables_to_analyse(conn: Connection, rows: int) -> list[str]:
-    """The schema's tables (quoted) holding at least ``rows`` rows (each counted no further),
-    or holding any and analysed before (``reltuples`` is -1 until a table first is)."""
-    tables = conn.exec_driver_sql(
-        "SELECT quote_ident(c.relname), c.reltuples >= 0 FROM pg_class AS c "
-        "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') "
-        "ORDER BY c.relname").all()
-    if not tables:
-        return []
-    counts = " UNION ALL ".join(
-        f"SELECT {i}, count(*) FROM (SELECT 1 FROM {name} LIMIT {int(rows)}) AS t"
-        for i, (name, _) in enumerate(tables))
-    return [tables[i][0] for i, n in conn.exec_driver_sql(counts)
-            if n >= rows or (n and tables[i][1])]
+def _changed_tables(conn: Connection) -> list[str]:
+    """The schema's tables (quoted) changed by more than 50 rows and a tenth of their size
+    since last analysed: autovacuum's own rule. A table is never analysed empty or nearly so.
+    Statistics of an empty table say "read it whole", and the plans made from them outlive
+    its growth until the next analysis: psycopg prepares a statement from its fifth run, and
+    each connection keeps the plans of its foreign-key checks. Once the migrations analysed
+    the empty store, every letter handed in read all the letters before it, three times, and
+    every delivery claim read them all, for as long as autovacuum stayed off."""
+    return list(conn.exec_driver_sql(
+        "SELECT quote_ident(s.relname) FROM pg_stat_user_tables AS s "
+        "JOIN pg_class AS c ON c.oid = s.relid WHERE s.schemaname = current_schema() "
+        "AND s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0) "
+        "ORDER BY s.relname").scalars())
