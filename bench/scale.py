@@ -41,7 +41,8 @@ from connector.delivery import polling  # noqa: E402
 from connector.domain.letter import ChangeKind, RoutingChange  # noqa: E402
 from connector.operations import dashboard  # noqa: E402
 from connector.store import audit, tallies  # noqa: E402
-from connector.store.db import optimize, upgrade  # noqa: E402
+from connector.store.db import upgrade  # noqa: E402
+from connector.store import planner_stats  # noqa: E402
 from connector.store.models import (  # noqa: E402
     AuditHead,
     AuditRecord,
@@ -113,7 +114,7 @@ def seed(px, start: int, end: int) -> None:
     # What the worker does every 10 s and every hour: fold the counts (the SMS triggers wrote
     # one row per seeded SMS) and refresh the planner's statistics.
     tallies.fold(px)
-    optimize(px.engine)
+    planner_stats.refresh(px.engine)
     if px.engine.dialect.name == "postgresql":
         with px.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM (ANALYZE)")

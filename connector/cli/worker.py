@@ -19,7 +19,7 @@ from connector.operations import digest, retention
 from connector.outbox import inbound, sms_status, webhooks
 from connector.outbox import mail as mail_outbox
 from connector.outbox import sms as sms_outbox
-from connector.store import audit, db, tallies, wakeup
+from connector.store import audit, planner_stats, tallies, wakeup
 from connector.visits import usecases as visits
 
 if TYPE_CHECKING:
@@ -72,9 +72,9 @@ def add_jobs(scheduler: BaseScheduler, px: Pishkhan) -> Dispatcher:
                       id="tallies", name="tallies", **opts)
     # On PostgreSQL a table that grows fast is analysed within a minute, as autovacuum would
     # (which may be off): the plans made while it was small would otherwise read it whole.
-    scheduler.add_job(_guarded("optimize", lambda: db.optimize(px.engine)), "interval",
-                      minutes=1 if px.engine.dialect.name == "postgresql" else 60,
-                      id="optimize", name="optimize", **opts)
+    scheduler.add_job(_guarded("statistics", lambda: planner_stats.refresh(px.engine)),
+                      "interval", minutes=1 if px.engine.dialect.name == "postgresql" else 60,
+                      id="statistics", name="statistics", **opts)
     scheduler.add_job(_guarded("sms", lambda: sms_outbox.dispatch_due(px)), "interval",
                       seconds=px.settings.sms_interval, id="sms", name="sms", **opts)
     outbox = digest.FileOutbox(px.settings.var_dir / "digests")

@@ -317,42 +317,9 @@ def upgrade(url: str, revision: str = "heads") -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(cfg, revision)
+    from connector.store import planner_stats
     engine = make_engine(url)
     try:
-        optimize(engine)
+        planner_stats.refresh(engine, after_migrations=True)
     finally:
         engine.dispose()
-
-
-def optimize(engine: Engine) -> None:
-    """Refresh the planner's statistics, after every migration and from the worker (hourly
-    on SQLite; every minute on PostgreSQL, where it is one query unless a table changed).
-    SQLite never gathers them on its own: without them it reads every letter of an
-    organization to find one by external id; ``analysis_limit`` bounds the work to a sample
-    per index, so this costs milliseconds at any size. On PostgreSQL the tables analysed are
-    those autovacuum would pick (:func:`_changed_tables`), because autovacuum may be off."""
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-            conn.exec_driver_sql("ANALYZE")
-            conn.exec_driver_sql("PRAGMA optimize")
-        elif engine.dialect.name == "postgresql":
-            changed = _changed_tables(conn)
-            if changed:
-                conn.exec_driver_sql("ANALYZE " + ", ".join(changed))
-        conn.commit()
-
-
-def _changed_tables(conn: Connection) -> list[str]:
-    """The schema's tables (quoted) changed by more than 50 rows and a tenth of their size
-    since last analysed: autovacuum's own rule. A table is never analysed empty or nearly so.
-    Statistics of an empty table say "read it whole", and the plans made from them outlive
-    its growth until the next analysis: psycopg prepares a statement from its fifth run, and
-    each connection keeps the plans of its foreign-key checks. Once the migrations analysed
-    the empty store, every letter handed in read all the letters before it, three times, and
-    every delivery claim read them all, for as long as autovacuum stayed off."""
-    return list(conn.exec_driver_sql(
-        "SELECT quote_ident(s.relname) FROM pg_stat_user_tables AS s "
-        "JOIN pg_class AS c ON c.oid = s.relid WHERE s.schemaname = current_schema() "
-        "AND s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0) "
-        "ORDER BY s.relname").scalars())

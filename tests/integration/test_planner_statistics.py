@@ -1,5 +1,5 @@
-"""The statistics the store gives PostgreSQL's planner (``connector.store.db.optimize``, run
-after the migrations and every minute by the worker). Statistics of an empty table told the
+"""The statistics the store gives PostgreSQL's planner (``connector.store.planner_stats``,
+run after the migrations and every minute by the worker). Statistics of an empty table told the
 planner to read it whole, and each connection kept the plans it made from them: every letter
 handed in read all the letters before it, three times (its foreign-key checks), and so did
 every delivery claim. Autovacuum, which would have corrected them, is off on some servers
@@ -13,7 +13,8 @@ from pathlib import Path
 from sqlalchemy import insert, text
 
 from connector.bootstrap import bootstrap
-from connector.store.db import make_engine, optimize, upgrade
+from connector.store import planner_stats
+from connector.store.db import make_engine, upgrade
 from connector.store.models import LetterTally, SmsTally
 from tests.acceptance import submit_and_approve
 from tests.conftest import make_settings
@@ -40,9 +41,13 @@ def test_letters_handed_in_to_a_fresh_store_are_checked_by_index(tmp_path: Path,
         px.close()  # the connections end and report what they read
     engine = make_engine(pg_url)
     try:
-        deadline = time.monotonic() + 30
-        while (counts := _letters_read(engine))[0] < LETTERS and time.monotonic() < deadline:
-            time.sleep(0.2)
+        # Each connection reports as it ends: wait until every count is in and holds still.
+        deadline, counts = time.monotonic() + 30, (-1, -1)
+        while time.monotonic() < deadline:
+            before, counts = counts, _letters_read(engine)
+            if counts[0] >= LETTERS and counts == before:
+                break
+            time.sleep(0.5)
     finally:
         engine.dispose()
     inserted, read_whole = counts
@@ -64,40 +69,68 @@ def _reltuples(engine) -> dict[str, float]:
             "('letter_tallies', 'sms_tallies', 'letters')")).all())
 
 
+def _tally_rows(engine, table, count: int, **row: str) -> None:
+    """``count`` rows into a tally table, from a connection that then ends (and reports)."""
+    model = LetterTally if table == "letter_tallies" else SmsTally
+    before = _changed_since_analysed(engine, table)
+    with engine.begin() as conn:
+        conn.execute(insert(model), [{"org": "demo", "delta": 1, **row}] * count)
+    engine.dispose()
+    deadline = time.monotonic() + 30
+    while _changed_since_analysed(engine, table) < before + count and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def test_tables_are_analysed_once_they_have_changed_enough(pg_url: str) -> None:
     """Autovacuum's rule, as the worker applies it every minute: more than 50 rows and a
     tenth of the table changed since the last analysis."""
     upgrade(pg_url)
     engine = make_engine(pg_url)
     try:
-        with engine.begin() as conn:
-            conn.execute(insert(LetterTally), [{"org": "demo", "state": "submitted",
-                                                "delta": 1}] * 1000)
-            conn.execute(insert(SmsTally), [{"org": "demo", "state": "queued", "gateway": "",
-                                             "delta": 1}] * 30)
-        engine.dispose()  # the connection ends and reports its changes
-        deadline = time.monotonic() + 30
-        while (_changed_since_analysed(engine, "letter_tallies") < 1000
-               or _changed_since_analysed(engine, "sms_tallies") < 30) \
-                and time.monotonic() < deadline:
-            time.sleep(0.2)
-        optimize(engine)
+        with engine.begin() as conn:  # only this test's analyses, wherever autovacuum is on
+            for table in ("letter_tallies", "sms_tallies", "letters"):
+                conn.exec_driver_sql(f"ALTER TABLE {table} SET (autovacuum_enabled = off)")
+        _tally_rows(engine, "letter_tallies", 1000, state="submitted")
+        _tally_rows(engine, "sms_tallies", 30, state="queued", gateway="")
+        assert planner_stats.refresh(engine) == ["public.letter_tallies"]
         after = _reltuples(engine)
         assert after["letter_tallies"] == 1000
         assert after["sms_tallies"] == -1  # 30 rows: not yet, the planner assumes it may grow
         assert after["letters"] == -1  # never changed: never analysed, so never taken for empty
         assert _changed_since_analysed(engine, "letter_tallies") == 0
-        with engine.begin() as conn:  # a tenth more, and 50: analysed again
-            conn.execute(insert(LetterTally), [{"org": "demo", "state": "closed",
-                                                "delta": 1}] * 151)
-        engine.dispose()
-        while _changed_since_analysed(engine, "letter_tallies") < 151 \
-                and time.monotonic() < deadline:
-            time.sleep(0.2)
-        optimize(engine)
+
+        _tally_rows(engine, "letter_tallies", 100, state="closed")  # 100 <= 50 + 1000 / 10
+        assert planner_stats.refresh(engine) == []
+        _tally_rows(engine, "letter_tallies", 51, state="closed")  # 151 > 150
+        assert planner_stats.refresh(engine) == ["public.letter_tallies"]
         assert _reltuples(engine)["letter_tallies"] == 1151
     finally:
         engine.dispose()
+
+
+def test_a_table_busy_elsewhere_is_skipped_not_waited_for(pg_url: str) -> None:
+    """Several workers (or autovacuum, or a migration) may hold a table: the minute's run
+    goes on without it, and analyses it next time."""
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    other = make_engine(pg_url)
+    try:
+        with other.begin() as conn:  # a wait, were there one, ends in an error, not a hang
+            conn.exec_driver_sql(f"ALTER DATABASE {pg_url.rsplit('/', 1)[1]} "
+                                 "SET lock_timeout = '3s'")
+        _tally_rows(engine, "letter_tallies", 1000, state="submitted")
+        with other.begin() as holder:
+            holder.exec_driver_sql("LOCK TABLE letter_tallies IN SHARE UPDATE EXCLUSIVE MODE")
+            started = time.monotonic()
+            planner_stats.refresh(engine)
+            assert time.monotonic() - started < 2
+            assert _reltuples(engine)["letter_tallies"] == -1
+        planner_stats.refresh(engine)
+        assert _reltuples(engine)["letter_tallies"] == 1000
+    finally:
+        engine.dispose()
+        other.dispose()
 
 
 def test_the_worker_applies_the_rule_every_minute_on_postgresql(pg_app, px) -> None:
@@ -108,6 +141,6 @@ def test_the_worker_applies_the_rule_every_minute_on_postgresql(pg_app, px) -> N
     for core in (pg_app[1], px):  # PostgreSQL, then the embedded SQLite store
         scheduler = BackgroundScheduler()
         dispatcher = add_jobs(scheduler, core)
-        every[core.engine.dialect.name] = scheduler.get_job("optimize").trigger.interval
+        every[core.engine.dialect.name] = scheduler.get_job("statistics").trigger.interval
         dispatcher.close()
     assert every == {"postgresql": timedelta(minutes=1), "sqlite": timedelta(hours=1)}
