@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, Select, create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from connector.store import planner_stats
+
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).with_name("migrations")
 # A pooled connection idle at least this long is checked with a round trip before it is used
@@ -317,7 +319,6 @@ def upgrade(url: str, revision: str = "heads") -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(cfg, revision)
-    from connector.store import planner_stats
     engine = make_engine(url)
     try:
         planner_stats.refresh(engine, after_migrations=True)

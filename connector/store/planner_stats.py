@@ -2,17 +2,16 @@
 SQLite; every minute on PostgreSQL, where it costs one query unless a table changed).
 
 SQLite never gathers them on its own: without them it reads every letter of an organization
-to find one by external id. PostgreSQL's autovacuum may be off (it is on the machine these
-tests run on), so the worker applies autovacuum's own rule itself. Statistics taken of an
-empty table say "read it whole", and the plans made from them outlive its growth until the
-next analysis: psycopg prepares a statement from its fifth run, and each connection keeps the
-plans of its foreign-key checks. When the migrations analysed the empty store, every letter
+to find one by external id. PostgreSQL's autovacuum may be off, so the worker applies
+autovacuum's own rule itself. Statistics taken of an empty table say "read it whole", and the
+plans made from them outlive its growth until the next analysis: psycopg prepares a statement
+from its fifth run, and each connection keeps the plans of its foreign-key checks. When the migrations analysed the empty store, every letter
 handed in read all the letters before it, three times, and so did every delivery claim."""
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, exc, text
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +20,7 @@ CHANGED_ROWS, CHANGED_SHARE = 50, 0.1
 
 
 def refresh(engine: Engine, after_migrations: bool = False) -> list[str]:
-    """Analyse what needs it; returns the tables analysed (on PostgreSQL). After the
+    """Analyse what needs it; returns the tables sent to ANALYZE (on PostgreSQL). After the
     migrations a failure is logged, not raised: the schema is in place, and the worker
     tries again within the minute."""
     try:
@@ -48,18 +47,25 @@ def _sqlite(engine: Engine) -> None:
 
 
 def _postgresql(engine: Engine) -> list[str]:
-    # One table per statement, in autocommit: each lock (SHARE UPDATE EXCLUSIVE) is held for
-    # its own table's sampling only, and a table another worker (or autovacuum, or a
-    # migration) is busy with is skipped rather than waited for.
-    done = []
+    # Autocommit, one table per statement: each lock (SHARE UPDATE EXCLUSIVE) is held for its
+    # own table's sampling only.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for table in changed_tables(conn):
-            try:
-                conn.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {table}")
-            except engine.dialect.loaded_dbapi.Error:  # dropped meanwhile, say
-                log.warning("could not analyse %s", table, exc_info=True)
-                continue
-            done.append(table)
+        return analyse(conn, changed_tables(conn))
+
+
+def analyse(conn: Connection, tables: list[str]) -> list[str]:
+    """ANALYZE each of ``tables`` on its own; returns those not refused. A table another
+    worker, autovacuum or a migration holds is skipped (SKIP_LOCKED), to be taken next time;
+    one that cannot be analysed (dropped since it was chosen, say) is logged, and the rest go
+    on."""
+    done = []
+    for table in tables:
+        try:
+            conn.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {table}")
+        except exc.DBAPIError:
+            log.warning("could not analyse %s", table, exc_info=True)
+            continue
+        done.append(table)
     return done
 
 

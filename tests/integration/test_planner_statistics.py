@@ -133,6 +133,21 @@ def test_a_table_busy_elsewhere_is_skipped_not_waited_for(pg_url: str) -> None:
         other.dispose()
 
 
+def test_a_table_that_cannot_be_analysed_leaves_the_others_done(pg_url: str, caplog) -> None:
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    try:
+        _tally_rows(engine, "letter_tallies", 1000, state="submitted")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            done = planner_stats.analyse(conn, ["public.dropped_meanwhile",
+                                                "public.letter_tallies"])
+        assert done == ["public.letter_tallies"]
+        assert _reltuples(engine)["letter_tallies"] == 1000
+        assert "could not analyse public.dropped_meanwhile" in caplog.text
+    finally:
+        engine.dispose()
+
+
 def test_the_worker_applies_the_rule_every_minute_on_postgresql(pg_app, px) -> None:
     from apscheduler.schedulers.background import BackgroundScheduler
 
