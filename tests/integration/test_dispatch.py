@@ -269,3 +269,45 @@ def test_calls_under_way_never_pass_the_budget_with_letters_claimed_ahead(tmp_pa
         px.close()
     assert system.most == 4
     assert sorted(letter.tracking_code for letter in system.letters.values()) == sorted(codes)
+
+
+class LeaseNotingSystem(CountingSystem):
+    """As CountingSystem, and notes at each call the letter's lease, read from the store:
+    every claim gives all the letters it takes one lease, so the leases tell the claims
+    apart."""
+
+    def __init__(self, pg_url: str) -> None:
+        super().__init__()
+        self.conn = psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"),
+                                    autocommit=True)
+        self.leases: dict[str, object] = {}
+
+    def deliver(self, letter):
+        with self._count:  # one connection, a query at a time
+            self.leases[letter.tracking_code], = self.conn.execute(
+                "SELECT claimed_until FROM letters WHERE tracking_code = %s",
+                (letter.tracking_code,)).fetchone()
+        return super().deliver(letter)
+
+
+def test_a_busy_quick_system_has_its_letters_claimed_in_batches(tmp_path, pg_url):
+    """A budget of 16 and a quick system: after the first claim (16 letters), letters are
+    claimed four or more at a time (a quarter of the budget), not one per finished call; never
+    more than 16 calls at once, and every letter delivered once."""
+    assert [dispatcher_mod.claim_batch(b) for b in (1, 4, 7, 8, 16, 64)] == [1, 1, 1, 2, 4, 16]
+    system = LeaseNotingSystem(pg_url)
+    px, codes = _one_slot(tmp_path, pg_url, system, 64, budget=16)
+    dispatcher = dispatcher_mod.Dispatcher(px)
+    try:
+        dispatcher.pump()
+        _until(lambda: set(_states(px, codes)) == {"delivered"}, 60)
+        assert dispatcher.wait_idle(10)
+    finally:
+        dispatcher.close()
+        px.close()
+        system.conn.close()
+    assert system.most == 16
+    assert sorted(letter.tracking_code for letter in system.letters.values()) == sorted(codes)
+    claims = len(set(system.leases.values()))
+    # One per letter after the first would be 49; in batches of four or more, at most 13.
+    assert claims <= 1 + (64 - 16) // 4, claims
