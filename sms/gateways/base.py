@@ -1,55 +1,23 @@
-"""What every HTTP gateway shares: options read and checked the same way, one ``requests``
-session with explicit timeouts, transport failures classified, and secrets masked wherever a
-message could reach a log or an admin. Each provider module keeps only its API shape and its
-code table."""
+"""What every HTTP gateway shares: options read and checked the same way, the HTTP client
+(:mod:`sms.gateways.http`: explicit timeouts, transport failures classified, secrets masked),
+and the provider codes classified. Each provider module keeps only its API shape and its code
+table."""
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from urllib3.exceptions import ConnectTimeoutError
 
-from connector.domain.errors import (
-    AmbiguousError,
-    ConfigurationError,
-    ExternalError,
-    PermanentError,
-    TransientError,
-)
+from connector.domain.errors import ConfigurationError, ExternalError, PermanentError
 from connector.plugins.explain import check_options
 from connector.domain.normalize import digits_only, mobile
-from connector.plugins.secrets import env_secret, scrub
+from connector.plugins.secrets import env_secret
+
+from .http import HttpClient
 
 T = TypeVar("T")
-
-
-class _MaskSecrets(logging.Filter):
-    """urllib3 logs request lines at DEBUG; Kavenegar's key is part of the path."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, secrets: Iterable[str]) -> None:
-        with self._lock:
-            self.secrets.update(s for s in secrets if s)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            record.msg = scrub(record.getMessage(), self.secrets)
-            record.args = ()
-        return True
-
-
-_mask_filter = _MaskSecrets()
-logging.getLogger("urllib3.connectionpool").addFilter(_mask_filter)
 
 
 # --- options -------------------------------------------------------------------------------
@@ -165,107 +133,6 @@ def check_tokens(params: Mapping[str, str], provider: str, max_length: int | Non
         if bad or not value:
             raise PermanentError(f"{provider}: template token {name} is empty or has a "
                                  "character the provider refuses (space, newline, underscore)")
-
-
-# --- HTTP ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: Any  # parsed JSON, or the text when the provider answers in plain text
-
-
-KEEP_ALIVE = 64  # connections kept per provider
-
-
-class HttpClient:
-    """One provider's HTTP session. ``write=True`` marks calls that send an SMS: a failure after
-    the request went out is then *ambiguous*; for lookups it is only *transient*."""
-
-    def __init__(self, provider: str, base_url: str, timeouts: tuple[float, float],
-                 secrets: Iterable[str] = (), headers: Mapping[str, str] | None = None,
-                 auth: tuple[str, str] | None = None) -> None:
-        self.provider = provider
-        self.base_url = base_url
-        self.timeouts = timeouts
-        self.secrets = [s for s in secrets if s]
-        _mask_filter.add(self.secrets)
-        self.session = requests.Session()
-        # Keep a connection for every sender thread (PISHKHAN_SMS_CONCURRENCY is at most 64):
-        # requests keeps 10 by default, and each call past them paid a new connection (a TLS
-        # handshake, with a real provider) only to throw it away afterwards.
-        for scheme in ("http://", "https://"):
-            self.session.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=KEEP_ALIVE))
-        # Proxy settings from the environment are read once, not on every request (requests
-        # re-reads the whole environment per call otherwise).
-        self.session.proxies.update(requests.utils.get_environ_proxies(base_url))
-        self.session.trust_env = False
-        self.session.headers.update({"Accept": "application/json", **(headers or {})})
-        if auth:
-            self.session.auth = auth
-
-    def scrub(self, text: str) -> str:
-        return scrub(text, self.secrets)
-
-    def error(self, cls: type[ExternalError], text: str) -> ExternalError:
-        return cls(self.scrub(f"{self.provider}: {text}"))
-
-    def transport_error(self, exc: requests.RequestException, write: bool) -> ExternalError:
-        """A request that got no HTTP answer: transient if nothing can have reached the
-        provider, else ambiguous (for a send) — the message may be on its way."""
-        uncertain = AmbiguousError if write else TransientError
-        if isinstance(exc, requests.ConnectTimeout):
-            return self.error(TransientError, f"could not connect in time ({_short(exc)})")
-        if isinstance(exc, requests.ReadTimeout):
-            return self.error(uncertain, f"no answer within {self.timeouts[1]:g} s after the "
-                                         "request was sent")
-        if isinstance(exc, requests.ConnectionError):
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            if isinstance(reason, ConnectTimeoutError):  # refused, unreachable, unknown host
-                return self.error(TransientError, f"cannot connect ({_short(exc)})")
-            return self.error(uncertain, f"connection broke ({_short(exc)})")
-        # Anything else (a body cut off mid-answer, a bad chunk) happened after the provider
-        # had the request: for a send, the message may be on its way.
-        return self.error(uncertain, _short(exc))
-
-    def status_error(self, status: int, body: str, write: bool) -> ExternalError | None:
-        """The error an HTTP status means by itself, whatever the body says; None if the body
-        must decide."""
-        said = " ".join(body.split())[:200]
-        if status in (429, 502, 503):
-            return self.error(TransientError, f"HTTP {status} (busy or limited): {said}")
-        if status >= 500:
-            # The provider failed while handling it: it may have been sent.
-            return self.error(AmbiguousError if write else TransientError,
-                              f"HTTP {status}: {said}")
-        return None
-
-    def call(self, method: str, path: str, *, write: bool, json_body: bool = True,
-             **kwargs: Any) -> Reply:
-        url = f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
-        uncertain = AmbiguousError if write else TransientError
-        try:
-            response = self.session.request(method, url, timeout=self.timeouts, **kwargs)
-        except requests.RequestException as exc:
-            raise self.transport_error(exc, write) from None
-        failed = self.status_error(response.status_code, response.text, write)
-        if failed is not None:
-            raise failed
-        if not json_body:
-            return Reply(response.status_code, response.text)
-        try:
-            return Reply(response.status_code, response.json())
-        except ValueError:
-            if response.status_code in (401, 403):
-                raise self.error(ConfigurationError, f"HTTP {response.status_code}: the key "
-                                                     "was refused") from None
-            raise self.error(uncertain, f"HTTP {response.status_code} with a body that is "
-                                        "not JSON") from None
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
 
 
 def classify(client: HttpClient, code: Any, table: Mapping[Any, tuple[type[ExternalError], str]],

@@ -24,7 +24,6 @@ from connector.plugins.ports import InboundSms, SmsGateway, SmsGatewayCapabiliti
 
 from .base import (
     ApiKeyOptions,
-    HttpClient,
     Options,
     check_tokens,
     classify,
@@ -32,6 +31,7 @@ from .base import (
     national_mobile,
     parse_utc,
 )
+from .http import HttpClient
 from .inbox import Page, Pages, Resume, note, read_pages
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from connector.domain.errors import (
 )
 from connector.plugins.ports import SmsGateway, SmsGatewayCapabilities, SmsResult
 
-from .base import ApiKeyOptions, HttpClient, Options, check_tokens, classify, international_mobile
+from .base import ApiKeyOptions, Options, check_tokens, classify, international_mobile
+from .http import HttpClient
 
 CODES: dict[int, tuple[type[ExternalError], str]] = {
     400: (PermanentError, "the request is not valid"),

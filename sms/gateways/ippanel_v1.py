@@ -25,7 +25,6 @@ from connector.plugins.ports import InboundSms, SmsGateway, SmsGatewayCapabiliti
 
 from .base import (
     ApiKeyOptions,
-    HttpClient,
     Options,
     check_tokens,
     classify,
@@ -33,6 +32,7 @@ from .base import (
     line_key,
     parse_utc,
 )
+from .http import HttpClient
 from .inbox import Page, Resume, note, read_pages
 
 log = logging.getLogger(__name__)

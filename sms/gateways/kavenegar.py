@@ -17,16 +17,8 @@ from connector.domain.errors import (
 )
 from connector.plugins.ports import InboundSms, SmsGateway, SmsGatewayCapabilities, SmsResult
 
-from .base import (
-    ApiKeyOptions,
-    HttpClient,
-    Options,
-    Reply,
-    check_tokens,
-    classify,
-    national_mobile,
-    numeric_reference,
-)
+from .base import ApiKeyOptions, Options, check_tokens, classify, national_mobile, numeric_reference
+from .http import HttpClient, Reply
 
 # return.status codes (Kavenegar's REST documentation). Only 200 and 431 are confirmed by our
 # reference notes; the others follow the provider's published table.

@@ -21,14 +21,8 @@ from connector.domain.errors import (
 )
 from connector.plugins.ports import InboundSms, SmsGateway, SmsGatewayCapabilities, SmsResult
 
-from .base import (
-    HttpClient,
-    LoginOptions,
-    Options,
-    classify,
-    international_mobile,
-    numeric_reference,
-)
+from .base import LoginOptions, Options, classify, international_mobile, numeric_reference
+from .http import HttpClient
 
 CODES: dict[int, tuple[type[ExternalError], str]] = {
     1: (PermanentError, "the recipient number is not valid"),

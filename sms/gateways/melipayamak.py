@@ -17,7 +17,8 @@ from connector.domain.errors import (
 )
 from connector.plugins.ports import InboundSms, SmsGateway, SmsGatewayCapabilities, SmsResult
 
-from .base import HttpClient, LoginOptions, Options, classify, national_mobile
+from .base import LoginOptions, Options, classify, national_mobile
+from .http import HttpClient
 
 # Value codes of a refused send (melipayamak.com documents).
 CODES: dict[int, tuple[type[ExternalError], str]] = {

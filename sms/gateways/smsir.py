@@ -15,7 +15,8 @@ from connector.domain.errors import (
 )
 from connector.plugins.ports import InboundSms, SmsGateway, SmsGatewayCapabilities, SmsResult
 
-from .base import ApiKeyOptions, HttpClient, Options, check_tokens, classify, national_mobile
+from .base import ApiKeyOptions, Options, check_tokens, classify, national_mobile
+from .http import HttpClient
 
 # Body ``status`` codes (3rd-party notes, fstarlike/smsir-agent-skill) and the HTTP statuses
 # of sms.ir's API documents.

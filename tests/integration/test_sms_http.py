@@ -1,0 +1,140 @@
+"""The gateways' HTTP client on loopback, where it differs from a browser-like client: proxies
+named by the environment, a redirect not followed, the charset an answer declares."""
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+
+from connector.domain.errors import ConfigurationError
+from connector.plugins import registry
+from sms.gateways.http import HttpClient
+from tests.smsfakes import kavenegar, serve
+
+TEXT = "نامه شما رسید. کد رهگیری: K7P2QX"
+REF = "3f2b9c1d8e7a4b5c6d7e8f9a0b1c2d3e"
+
+
+def kavenegar_gateway(url: str):
+    return registry.create(registry.SMS_GATEWAYS, "kavenegar",
+                           {"api_key_env": "KAVENEGAR_API_KEY", "sender": "10004346",
+                            "url": url, "timeout": 2, "connect_timeout": 2},
+                           {"KAVENEGAR_API_KEY": kavenegar.KEY})
+
+
+@contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class ForwardProxy(BaseHTTPRequestHandler):
+    """A plain HTTP forward proxy: the request line holds the whole address."""
+    seen: list[str] = []
+
+    def _forward(self) -> None:
+        type(self).seen.append(self.path)
+        target = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=5)
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in ("proxy-connection", "connection")}
+        conn.request(self.command, target.path + (f"?{target.query}" if target.query else ""),
+                     body=body, headers=headers)
+        answer = conn.getresponse()
+        data = answer.read()
+        self.send_response(answer.status)
+        for key, value in answer.getheaders():
+            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_POST = _forward
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_calls_go_through_the_proxy_the_environment_names(monkeypatch):
+    """An office's network often reaches the internet only through its proxy: HTTP_PROXY is
+    read (once, when the gateway is made) and the send goes through it."""
+    fake = kavenegar.FakeKavenegar()
+    ForwardProxy.seen = []
+    with serve(fake) as url, http_server(ForwardProxy) as proxy:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        gateway = kavenegar_gateway(url)
+        result = gateway.send("09121234567", TEXT, REF)
+    assert fake.messages[result.provider_message_id]["text"] == TEXT
+    assert len(ForwardProxy.seen) == 1
+    # The whole address, as a client writes it to a proxy.
+    assert ForwardProxy.seen[0].startswith(f"{url}/") and "sms/send.json" in ForwardProxy.seen[0]
+
+
+class Redirecting(BaseHTTPRequestHandler):
+    hits: list[str] = []
+    to = ""
+
+    def do_POST(self) -> None:
+        type(self).hits.append(self.path)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(301)
+        self.send_header("Location", type(self).to + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_redirect_is_not_followed_and_asks_for_the_address_to_be_corrected():
+    """A provider that moved answers with a redirect: the send is not repeated at the other
+    address on its own (a second SMS), and the admin reads what to correct."""
+    fake = kavenegar.FakeKavenegar()
+    Redirecting.hits = []
+    with serve(fake) as url, http_server(Redirecting) as old:
+        Redirecting.to = url
+        with pytest.raises(ConfigurationError) as caught:
+            kavenegar_gateway(old).send("09121234567", TEXT, REF)
+    assert len(Redirecting.hits) == 1
+    assert fake.messages == {}
+    assert "HTTP 301" in str(caught.value) and kavenegar.KEY not in str(caught.value)
+
+
+class Windows1256(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"status": "رسيد"}, ensure_ascii=False).encode("cp1256")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=windows-1256")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_an_answer_in_the_charset_it_declares_is_read_in_it():
+    with http_server(Windows1256) as url:
+        reply = HttpClient("test", url, (2, 2)).call("GET", "status", write=False,
+                                                    json_body=False, params={"id": "1"})
+    assert json.loads(reply.body) == {"status": "رسيد"}
