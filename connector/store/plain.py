@@ -150,8 +150,16 @@ def rows(conn: Connection, name: str, build: Callable[[], Any],
     cursor = _run(conn, name, build, values)
     if conn.dialect.name not in DIALECTS:
         return [dict(row._mapping) for row in cursor]
-    names = [column[0] for column in cursor.description]
+    # A statement's columns are the same on every run: read once (the driver builds its
+    # description anew on each access, a cost per column that the delivery paid per letter).
+    key = (conn.dialect.name, name)
+    names = _NAMES.get(key)
+    if names is None:
+        names = _NAMES[key] = tuple(column[0] for column in cursor.description)
     return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+_NAMES: dict[tuple[str, str], tuple[str, ...]] = {}
 
 
 def alone(engine: Engine, name: str, build: Callable[[], Any], values: dict[str, Any]) -> Any:

@@ -254,21 +254,28 @@ class CountingSystem(FakeSystem):
                 self.now -= 1
 
 
-def test_calls_under_way_never_pass_the_budget_with_letters_claimed_ahead(tmp_path, pg_url):
-    """48 due letters, a budget of 4, a quick system (so letters are claimed ahead): never
-    more than 4 calls at once, and every letter delivered once."""
-    system = CountingSystem()
-    px, codes = _one_slot(tmp_path, pg_url, system, 48, budget=4)
+def _deliver_all(tmp_path, pg_url, system: CountingSystem, letters_due: int, budget: int
+                 ) -> None:
+    """The dispatcher delivers ``letters_due`` letters at ``budget``: every one once, and
+    never more than ``budget`` calls at once (but that many at some moment)."""
+    px, codes = _one_slot(tmp_path, pg_url, system, letters_due, budget=budget)
     dispatcher = dispatcher_mod.Dispatcher(px)
     try:
         dispatcher.pump()
-        _until(lambda: set(_states(px, codes)) == {"delivered"}, 30)
+        _until(lambda: set(_states(px, codes)) == {"delivered"}, 60)
         assert dispatcher.wait_idle(10)
     finally:
         dispatcher.close()
         px.close()
-    assert system.most == 4
+    assert system.most == budget
     assert sorted(letter.tracking_code for letter in system.letters.values()) == sorted(codes)
+
+
+def test_calls_under_way_never_pass_the_budget_with_letters_claimed_ahead(tmp_path, pg_url):
+    """48 due letters, a budget of 4, a quick system (so letters are claimed ahead): never
+    more than 4 calls at once, and every letter delivered once."""
+    system = CountingSystem()
+    _deliver_all(tmp_path, pg_url, system, 48, budget=4)
 
 
 class LeaseNotingSystem(CountingSystem):
@@ -296,18 +303,10 @@ def test_a_busy_quick_system_has_its_letters_claimed_in_batches(tmp_path, pg_url
     more than 16 calls at once, and every letter delivered once."""
     assert [dispatcher_mod.claim_batch(b) for b in (1, 4, 7, 8, 16, 64)] == [1, 1, 1, 2, 4, 16]
     system = LeaseNotingSystem(pg_url)
-    px, codes = _one_slot(tmp_path, pg_url, system, 64, budget=16)
-    dispatcher = dispatcher_mod.Dispatcher(px)
     try:
-        dispatcher.pump()
-        _until(lambda: set(_states(px, codes)) == {"delivered"}, 60)
-        assert dispatcher.wait_idle(10)
+        _deliver_all(tmp_path, pg_url, system, 64, budget=16)
     finally:
-        dispatcher.close()
-        px.close()
         system.conn.close()
-    assert system.most == 16
-    assert sorted(letter.tracking_code for letter in system.letters.values()) == sorted(codes)
     claims = len(set(system.leases.values()))
     # One per letter after the first would be 49; in batches of four or more, at most 13.
     assert claims <= 1 + (64 - 16) // 4, claims
