@@ -40,8 +40,12 @@ def drop_pg_databases(names: list[str]) -> None:
 def serve_sandbox(database_url: str, latency_ms: float, workers: int = 1,
                   threads: int = 32) -> tuple[str, Callable[[], None]]:
     """The sandbox in its own processes, as `make run` serves it, so its CPU does not compete
-    with the worker's for one interpreter lock (tests/sandbox_server.serve_in_processes)."""
-    return serve_in_processes(database_url, latency_ms, workers, threads)
+    with the worker's for one interpreter lock (tests/sandbox_server.serve_in_processes).
+    Connections are kept open 30 s, as a production web server keeps them, not gunicorn's 2 s:
+    on a loaded machine a connection left idle about 2 s between runs was closed by the
+    sandbox just as the adapter reused it, and the adapter-alone baseline, which has no
+    look-up to recover with, stopped the benchmark on that ambiguous call."""
+    return serve_in_processes(database_url, latency_ms, workers, threads, keep_alive=30)
 
 
 def bench_settings(folder: Path, base: str, store_url: str, orgs: Path) -> Settings:
