@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import certifi
 import requests
@@ -75,19 +75,37 @@ _HEADERS = {"User-Agent": "pishkhan", "Accept-Encoding": "gzip, deflate"}
 
 def _pool(base_url: str) -> urllib3.PoolManager:
     """Connections for one provider: through the proxy the environment names for its
-    address (HTTPS_PROXY, NO_PROXY...), read once, as requests reads them."""
+    address (HTTPS_PROXY, NO_PROXY...), read once, as requests reads them: a value without a
+    scheme is taken as http://, and a user and password in it are sent to the proxy."""
     # Keep a connection for every sender thread (PISHKHAN_SMS_CONCURRENCY is at most 64):
     # each call past the kept ones would pay a new connection (a TLS handshake) only to throw
     # it away afterwards.
     options: dict[str, Any] = {"maxsize": KEEP_ALIVE, "ca_certs": certifi.where()}
     proxies = requests.utils.get_environ_proxies(base_url)
-    proxy = proxies.get(base_url.split(":", 1)[0]) or proxies.get("all")
+    proxy = proxies.get(base_url.split(":", 1)[0].lower()) or proxies.get("all")
     if not proxy:
         return urllib3.PoolManager(**options)
-    if proxy.startswith("socks"):
-        from urllib3.contrib.socks import SOCKSProxyManager  # needs PySocks, as requests did
-        return SOCKSProxyManager(proxy, **options)
-    return urllib3.ProxyManager(proxy, **options)
+    proxy = requests.utils.prepend_scheme_if_needed(proxy, "http")
+    try:
+        if proxy.lower().startswith("socks"):
+            from urllib3.contrib.socks import SOCKSProxyManager  # needs PySocks, as requests
+            return SOCKSProxyManager(proxy, **options)
+        # Without this header a proxy that wants a password answers 407, which would look
+        # like a connection broken after the request left: every send ambiguous.
+        return urllib3.ProxyManager(proxy, proxy_headers=_proxy_login(proxy), **options)
+    except (ImportError, ValueError, HTTPError) as exc:
+        raise ConfigurationError(f"the proxy for {urlsplit(base_url).hostname} "
+                                 f"({_without_login(proxy)}) cannot be used: {exc}") from None
+
+
+def _proxy_login(proxy: str) -> dict[str, str]:
+    user, password = requests.utils.get_auth_from_url(proxy)
+    return urllib3.make_headers(proxy_basic_auth=f"{user}:{password}") if user else {}
+
+
+def _without_login(proxy: str) -> str:
+    parts = urlsplit(proxy)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port}" if parts.hostname else "?"
 
 
 def _form(fields: Mapping[str, Any]) -> str:
@@ -164,6 +182,9 @@ class HttpClient:
             # The provider failed while handling it: it may have been sent.
             return self.error(AmbiguousError if write else TransientError,
                               f"HTTP {status}: {said}")
+        if status == 303:  # "See Other": the request was handled, its answer is elsewhere
+            return self.error(AmbiguousError if write else TransientError,
+                              f"HTTP 303: the answer is at another address: {said}")
         if 300 <= status < 400:
             # Not followed: a send must not be repeated at another address on its own. A
             # redirect is not an answer to the request, so nothing was sent.
@@ -201,14 +222,14 @@ class HttpClient:
         except (HTTPError, OSError) as exc:
             raise self.transport_error(exc, write) from None
         raw = response.data
-        text = _text(raw, response)
+        text, declared = _text(raw, response)
         failed = self.status_error(response.status, text, write)
         if failed is not None:
             raise failed
         if not json_body:
             return Reply(response.status, text)
         try:
-            return Reply(response.status, _json(raw))
+            return Reply(response.status, _json(raw, text if declared else None))
         except ValueError:
             if response.status in (401, 403):
                 raise self.error(ConfigurationError, f"HTTP {response.status}: the key "
@@ -217,22 +238,29 @@ class HttpClient:
                                         "not JSON") from None
 
 
-def _text(raw: bytes, response: urllib3.BaseHTTPResponse) -> str:
+def _text(raw: bytes, response: urllib3.BaseHTTPResponse) -> tuple[str, bool]:
     """The body as text, in the charset its Content-Type names, else UTF-8 (what these
-    providers write)."""
+    providers write); and whether a charset was named (and known)."""
     for part in response.headers.get("Content-Type", "").split(";")[1:]:
         key, _, value = part.strip().partition("=")
         if key.lower() == "charset" and value:
             try:
-                return raw.decode(value.strip('"'), "replace")
+                return raw.decode(value.strip('"'), "replace"), True
             except LookupError:  # a charset Python does not know
                 break
-    return raw.decode("utf-8", "replace")
+    return raw.decode("utf-8", "replace"), False
 
 
-def _json(raw: bytes) -> Any:
-    # json.loads finds UTF-8, -16 or -32 by itself; a byte-order mark is not JSON.
-    return json.loads(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
+def _json(raw: bytes, declared: str | None) -> Any:
+    """The body's JSON: read in the charset the answer declared (``declared``, the text);
+    else json.loads finds UTF-8, -16 or -32 by itself, and a stray byte that is none of
+    them is replaced rather than taken for a body that is not JSON, as requests did."""
+    if declared is not None:
+        return json.loads(declared.lstrip("\ufeff"))
+    try:
+        return json.loads(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
+    except UnicodeDecodeError:
+        return json.loads(raw.decode("utf-8", "replace").lstrip("\ufeff"))
 
 
 def _short(exc: BaseException) -> str:

@@ -257,7 +257,7 @@ class CountingSystem(FakeSystem):
 def _deliver_all(tmp_path, pg_url, system: CountingSystem, letters_due: int, budget: int
                  ) -> None:
     """The dispatcher delivers ``letters_due`` letters at ``budget``: every one once, and
-    never more than ``budget`` calls at once (but that many at some moment)."""
+    never more than ``budget`` calls at once."""
     px, codes = _one_slot(tmp_path, pg_url, system, letters_due, budget=budget)
     dispatcher = dispatcher_mod.Dispatcher(px)
     try:
@@ -267,7 +267,7 @@ def _deliver_all(tmp_path, pg_url, system: CountingSystem, letters_due: int, bud
     finally:
         dispatcher.close()
         px.close()
-    assert system.most == budget
+    assert system.most <= budget
     assert sorted(letter.tracking_code for letter in system.letters.values()) == sorted(codes)
 
 
@@ -276,6 +276,7 @@ def test_calls_under_way_never_pass_the_budget_with_letters_claimed_ahead(tmp_pa
     more than 4 calls at once, and every letter delivered once."""
     system = CountingSystem()
     _deliver_all(tmp_path, pg_url, system, 48, budget=4)
+    assert system.most == 4
 
 
 class LeaseNotingSystem(CountingSystem):
@@ -288,9 +289,10 @@ class LeaseNotingSystem(CountingSystem):
         self.conn = psycopg.connect(pg_url.replace("postgresql+psycopg", "postgresql"),
                                     autocommit=True)
         self.leases: dict[str, object] = {}
+        self._reading = threading.Lock()
 
     def deliver(self, letter):
-        with self._count:  # one connection, a query at a time
+        with self._reading:  # one connection, a query at a time
             self.leases[letter.tracking_code], = self.conn.execute(
                 "SELECT claimed_until FROM letters WHERE tracking_code = %s",
                 (letter.tracking_code,)).fetchone()

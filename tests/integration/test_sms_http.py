@@ -2,6 +2,7 @@
 named by the environment, a redirect not followed, the charset an answer declares."""
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import threading
@@ -42,16 +43,17 @@ def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 
 class ForwardProxy(BaseHTTPRequestHandler):
     """A plain HTTP forward proxy: the request line holds the whole address."""
-    seen: list[str] = []
+    seen: list[tuple[str, str | None]] = []  # (address, Proxy-Authorization)
 
     def _forward(self) -> None:
-        type(self).seen.append(self.path)
+        type(self).seen.append((self.path, self.headers.get("Proxy-Authorization")))
         target = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         conn = http.client.HTTPConnection(target.hostname, target.port, timeout=5)
         headers = {k: v for k, v in self.headers.items()
-                   if k.lower() not in ("proxy-connection", "connection")}
+                   if k.lower() not in ("proxy-connection", "connection",
+                                        "proxy-authorization")}
         conn.request(self.command, target.path + (f"?{target.query}" if target.query else ""),
                      body=body, headers=headers)
         answer = conn.getresponse()
@@ -71,21 +73,30 @@ class ForwardProxy(BaseHTTPRequestHandler):
         pass
 
 
-def test_calls_go_through_the_proxy_the_environment_names(monkeypatch):
+@pytest.mark.parametrize("written", ["http://{proxy}", "{proxy}", "http://ali:p%40ss@{proxy}"],
+                         ids=["address", "no-scheme", "with-login"])
+def test_calls_go_through_the_proxy_the_environment_names(monkeypatch, written):
     """An office's network often reaches the internet only through its proxy: HTTP_PROXY is
-    read (once, when the gateway is made) and the send goes through it."""
+    read (once, when the gateway is made) and the send goes through it, written with or
+    without http://, with the proxy's login when it has one."""
     fake = kavenegar.FakeKavenegar()
     ForwardProxy.seen = []
     with serve(fake) as url, http_server(ForwardProxy) as proxy:
-        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        for name in ("NO_PROXY", "ALL_PROXY", "HTTPS_PROXY"):
             monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("HTTP_PROXY", proxy)
+            monkeypatch.delenv(name.lower(), raising=False)
+        value = written.format(proxy=proxy.removeprefix("http://"))
+        monkeypatch.setenv("HTTP_PROXY", value)
+        monkeypatch.setenv("http_proxy", value)  # the lower-case one wins where both are set
         gateway = kavenegar_gateway(url)
         result = gateway.send("09121234567", TEXT, REF)
     assert fake.messages[result.provider_message_id]["text"] == TEXT
     assert len(ForwardProxy.seen) == 1
+    address, login = ForwardProxy.seen[0]
     # The whole address, as a client writes it to a proxy.
-    assert ForwardProxy.seen[0].startswith(f"{url}/") and "sms/send.json" in ForwardProxy.seen[0]
+    assert address.startswith(f"{url}/") and "sms/send.json" in address
+    expected = "Basic " + base64.b64encode(b"ali:p@ss").decode() if "ali" in written else None
+    assert login == expected
 
 
 class Redirecting(BaseHTTPRequestHandler):
@@ -133,8 +144,10 @@ class Windows1256(BaseHTTPRequestHandler):
         pass
 
 
-def test_an_answer_in_the_charset_it_declares_is_read_in_it():
+@pytest.mark.parametrize("json_body", [False, True], ids=["text", "json"])
+def test_an_answer_in_the_charset_it_declares_is_read_in_it(json_body):
     with http_server(Windows1256) as url:
         reply = HttpClient("test", url, (2, 2)).call("GET", "status", write=False,
-                                                    json_body=False, params={"id": "1"})
-    assert json.loads(reply.body) == {"status": "رسيد"}
+                                                    json_body=json_body, params={"id": "1"})
+    body = reply.body if json_body else json.loads(reply.body)
+    assert body == {"status": "رسيد"}
