@@ -40,11 +40,10 @@ Claimed = tuple[int, datetime, Ready | None]
 class Dispatcher:
     """The delivery engine of one worker process. Every organization has its own budget of
     calls in flight (its ``delivery_concurrency``) and its own threads; its letters are claimed
-    as its slots free up (and a few more, :func:`claim_batch`, while its system answers
-    quickly, in batches), and a
-    finished call starts the next at once, so there is no per-tick ceiling, and an
-    organization whose system takes 5 s a call or is down fills only its own slots — the
-    others' letters never wait behind it. Each pump visits the organizations from a rotating
+    as its slots free up (and a few more, in batches of :func:`claim_batch`, while its system
+    answers quickly), and a finished call starts the next at once, so there is no per-tick
+    ceiling, and an organization whose system takes 5 s a call or is down fills only its own
+    slots — the others' letters never wait behind it. Each pump visits the organizations from a rotating
     start, so none is always served first."""
 
     def __init__(self, px: Pishkhan) -> None:
@@ -82,15 +81,18 @@ class Dispatcher:
         if slug not in self.px.orgs:
             return 0
         budget = max(1, self.px.org(slug).delivery_concurrency)
-        batch = claim_batch(budget) if self._quick[slug] else 1
         with self._lock:
             if self._closed:
                 return 0
-            held = self._in_flight[slug] + len(self._ahead[slug]) + self._claiming_now[slug]
-            room = budget + (2 * batch - 1 if self._quick[slug] else 0) - held
-            if room <= 0 or (room < batch and held >= budget):
-                # Busy (or slow): costs nobody else anything. Or every slot has a letter and
-                # a whole batch does not fit yet: claimed once it does.
+            # A slow system gets nothing claimed ahead, and its letters one at a time.
+            quick = self._quick[slug]
+            batch = claim_batch(budget) if quick else 1
+            room = (budget + (2 * batch - 1 if quick else 0) - self._in_flight[slug]
+                    - len(self._ahead[slug]) - self._claiming_now[slug])
+            if room < batch:
+                # Busy (or slow): costs nobody else anything. Or every slot has its letter
+                # (room < batch leaves at least batch - 1 ahead) and a whole batch does not
+                # fit yet: claimed once it does.
                 return 0
             self._claiming_now[slug] += room
         leases: dict[int, tuple[datetime, Ready | None]] = {}
