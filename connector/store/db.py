@@ -269,10 +269,11 @@ def writer_turn(engine: Engine) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def for_claim(stmt: Select[Any], session: Session) -> Select[Any]:
+def for_claim(stmt: Select[Any], session: Session | Connection) -> Select[Any]:
     """Rows locked by another worker are skipped, so no two workers take the same item.
     SQLite has no row locks; there the design runs a single worker."""
-    if session.get_bind().dialect.name in ("postgresql", "mysql", "mariadb"):
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    if bind.dialect.name in ("postgresql", "mysql", "mariadb"):
         return stmt.with_for_update(skip_locked=True)
     return stmt
 
