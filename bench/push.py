@@ -16,8 +16,13 @@ which answers every SOAP call after ``latency_ms``. The bound is concurrency ÷ 
 × latency): what the workers could do if nothing but the latency counted. Target: 80 % of it.
 The `legacy` rows deliver in five calls per letter (letter, two files, assignment, number), the
 `session` rows in four (letter, two files, number; one login per worker process besides).
-The machine's load average is printed before and after each table; the last line sums up:
-``push: fast organization keeps <min>% of its alone-throughput (...); delivery <min>% of bound``.
+The `ceiling` column is what this machine can do at all: the adapter alone, from as many
+threads, against a third sandbox that answers at once (no latency). Its own CPU, the sandbox's
+XML and database work and PostgreSQL share the 2 CPUs; where the ceiling is under the bound, no
+client could reach the bound here, and `of reach` compares the pipeline with the lower of the
+two. The machine's load average is printed before and after each table; the last line sums up:
+``push: fast organization keeps <min>% of its alone-throughput (...); delivery <min>% of bound,
+<min>% of reach``.
 """
 from __future__ import annotations
 
@@ -51,6 +56,7 @@ __all__ = ["drop_pg_databases", "pg_database"]
 
 # organization, calls per letter, attachments per letter
 CASES = (("demo-portal", 1, 1), ("demo-legacy", 5, 2), ("demo-session", 4, 2))
+CALLS_FILES = {slug: files for slug, _, files in CASES}
 
 
 def run(slug: str, files: int, concurrency: int, count: int, base: str, folder: Path,
@@ -188,6 +194,17 @@ def main() -> None:
                                         concurrency / (calls * latency), count / alone,
                                         count / seconds, alone_cpu / count * 1000,
                                         cpu / count * 1000))
+                # The slow system is done with: a system that answers at once takes its place
+                # (and its share of PostgreSQL's connections).
+                stop_slow()
+                instant, stop_slow = serve_sandbox(database(folder, "sandbox_instant"), 0,
+                                                   args.sandbox_workers, 64)
+                for i, r in enumerate(rows):
+                    run_dir = folder / f"ceiling-{r.slug}-{r.concurrency}"
+                    run_dir.mkdir()
+                    seconds = adapter_alone(r.slug, CALLS_FILES[r.slug], r.concurrency, r.count,
+                                            instant, run_dir)[0]
+                    rows[i] = r._replace(ceiling=r.count / seconds)
                 print_bound_table(rows, load_before, load())
         finally:
             stop()
@@ -195,8 +212,9 @@ def main() -> None:
             if databases:
                 drop_pg_databases(databases)
     worst = min(fair, key=lambda row: row.kept)
-    delivery_part = (f"delivery {min(row.rate / row.bound for row in rows):.0%} of bound"
-                     if rows else "delivery not measured (--fairness-only)")
+    delivery_part = (f"delivery {min(row.rate / row.bound for row in rows):.0%} of bound, "
+                     f"{min(row.rate / min(row.bound, row.ceiling or row.bound) for row in rows):.0%}"
+                     f" of reach" if rows else "delivery not measured (--fairness-only)")
     print(f"push: fast organization keeps {worst.kept:.0%} of its alone-throughput "
           f"(concurrency {','.join(map(str, concurrencies))}, lowest at {worst.concurrency}); "
           f"{delivery_part}")
@@ -212,22 +230,25 @@ class Row(NamedTuple):
     rate: float
     alone_cpu: float  # ms of this process's CPU per letter
     cpu: float
+    ceiling: float = 0.0  # letters/s: the adapter alone against a system with no latency
 
 
 def print_bound_table(rows: list[Row], load_before: str, load_after: str) -> None:
     print(f"\nletters/s: bound = workers / (calls per letter x latency); adapter alone = the "
           f"same calls from as many threads, without the core (baseline); pipeline = the "
-          f"worker's dispatcher; CPU = ms of the calling process's CPU per letter (the "
-          f"sandbox and PostgreSQL not counted); load average {load_before} before, "
-          f"{load_after} after")
+          f"worker's dispatcher; ceiling = the adapter alone against a system that answers at "
+          f"once (what this machine can do at all); of reach = pipeline / the lower of bound "
+          f"and ceiling; CPU = ms of the calling process's CPU per letter (the sandbox and "
+          f"PostgreSQL not counted); load average {load_before} before, {load_after} after")
     print(f"{'organization':<13}{'calls':>6}{'workers':>8}{'letters':>8}{'bound':>8}"
           f"{'adapter alone':>15}{'pipeline':>10}{'of bound':>10}{'of alone':>10}"
-          f"{'CPU alone':>11}{'CPU pipeline':>14}")
+          f"{'ceiling':>9}{'of reach':>10}{'CPU alone':>11}{'CPU pipeline':>14}")
     for r in rows:
+        reach = min(r.bound, r.ceiling) if r.ceiling else r.bound
         print(f"{r.slug:<13}{r.calls:>6}{r.concurrency:>8}{r.count:>8}{r.bound:>8.1f}"
               f"{r.alone:>15.1f}{r.rate:>10.1f}{r.rate / r.bound:>10.0%}{r.rate / r.alone:>10.0%}"
+              f"{r.ceiling:>9.1f}{r.rate / reach:>10.0%}"
               f"{r.alone_cpu:>11.2f}{r.cpu:>14.2f}", flush=True)
-
 
 if __name__ == "__main__":
     main()
