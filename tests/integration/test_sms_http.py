@@ -1,10 +1,14 @@
 """The gateways' HTTP client on loopback, where it differs from a browser-like client: proxies
-named by the environment, a redirect not followed, the charset an answer declares."""
+named by the environment, a redirect not followed, the charset an answer declares; and the
+failures that come before the provider sees the request (a proxy, a TLS handshake), which
+must not leave a message in doubt."""
 from __future__ import annotations
 
 import base64
 import http.client
 import json
+import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,8 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
+import trustme
 
-from connector.domain.errors import ConfigurationError
+from connector.domain.errors import (AmbiguousError, ConfigurationError, ExternalError,
+                                      TransientError)
 from connector.plugins import registry
 from sms.gateways.http import HttpClient
 from tests.smsfakes import kavenegar, serve
@@ -151,3 +157,107 @@ def test_an_answer_in_the_charset_it_declares_is_read_in_it(json_body):
                                                     json_body=json_body, params={"id": "1"})
     body = reply.body if json_body else json.loads(reply.body)
     assert body == {"status": "رسيد"}
+
+
+# --- failures before anything reached the provider: the next gateway may send it -----------
+
+class Counting(BaseHTTPRequestHandler):
+    hits = 0
+
+    def do_POST(self) -> None:
+        type(self).hits += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_GET = do_POST
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextmanager
+def https_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTPS server whose certificate comes from a CA of its own, which nobody trusts."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _no_proxies(monkeypatch) -> None:
+    for name in ("NO_PROXY", "ALL_PROXY", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+def test_a_certificate_that_cannot_be_verified_is_a_configuration_error_not_a_doubt(
+        monkeypatch):
+    """The TLS handshake fails before the request is written: nothing reached the provider,
+    so the message goes to the next gateway instead of waiting, looked up, as if it might
+    have been sent."""
+    _no_proxies(monkeypatch)
+    Counting.hits = 0
+    with https_server(Counting) as url:
+        with pytest.raises(ConfigurationError) as caught:
+            kavenegar_gateway(url).send("09121234567", TEXT, REF)
+    assert Counting.hits == 0
+    assert "certificate" in str(caught.value) and kavenegar.KEY not in str(caught.value)
+
+
+def test_a_proxy_that_cannot_be_reached_is_transient(monkeypatch):
+    _no_proxies(monkeypatch)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed}")
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{closed}")
+    with pytest.raises(TransientError) as caught:
+        kavenegar_gateway("http://sms.example.invalid").send("09121234567", TEXT, REF)
+    assert not isinstance(caught.value, AmbiguousError)
+    assert "proxy" in str(caught.value)
+
+
+class RefusingProxy(BaseHTTPRequestHandler):
+    """A proxy that answers every request, CONNECT included, with ``status``."""
+    status = 403
+
+    def _refuse(self) -> None:
+        self.send_response(type(self).status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_CONNECT = do_GET = do_POST = _refuse
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("status, expected", [(403, ConfigurationError), (407, ConfigurationError),
+                                              (502, TransientError)])
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_a_proxy_that_refuses_to_pass_the_request_on_is_not_a_doubt(monkeypatch, scheme, status,
+                                                                     expected):
+    """Over https the proxy refuses the tunnel (CONNECT); over http it answers in the
+    provider's place. Either way the provider never saw the request: a refusal by policy or
+    for want of a login is for the admin (the next gateway is tried meanwhile), a proxy that
+    could not reach the provider is transient."""
+    _no_proxies(monkeypatch)
+    RefusingProxy.status = status
+    with http_server(RefusingProxy) as proxy:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY"):
+            monkeypatch.setenv(name, proxy)
+            monkeypatch.setenv(name.lower(), proxy)
+        with pytest.raises(ExternalError) as caught:
+            kavenegar_gateway(f"{scheme}://sms.example.invalid").send("09121234567", TEXT, REF)
+    assert type(caught.value) is expected, caught.value
+    assert str(status) in str(caught.value)
