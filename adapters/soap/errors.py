@@ -22,6 +22,7 @@ from connector.domain.errors import (
     TransientError,
 )
 from connector.plugins.secrets import scrub
+from connector.plugins.unsent import PROXY_LOGIN, PROXY_POLICY, handshake_failure, tunnel_refused
 
 _AUTH_WORDS = ("authenticationfailed", "authentication failed", "unauthorized", "access denied",
                "invalid credentials", "invalidsecurity", "failedauthentication")
@@ -49,8 +50,25 @@ def classify(exc: BaseException, *, action: str, effectful: bool = False, posted
 
     # --- the network: nothing answered, or the answer never arrived ---
     if isinstance(exc, requests.exceptions.SSLError):
+        reason = handshake_failure(exc)
+        if reason is None and effectful and posted:
+            # The connection closed after the request was written: a client certificate the
+            # system refused (TLS 1.3 says so only then), or a connection cut mid-answer —
+            # after which the letter may be in. The look-up tells, or fails as a read does.
+            return unknown_outcome("the TLS connection closed after the request was written "
+                                   f"({_short(exc)}): a client certificate the system "
+                                   "refused (adapter.client_cert), or a cut mid-answer")
         return make(ConfigurationError, "the TLS handshake failed — check adapter.verify "
-                                        f"and adapter.client_cert ({_short(exc)})")
+                                        f"and adapter.client_cert ({reason or _short(exc)})")
+    if isinstance(exc, requests.exceptions.ProxyError) and \
+            (refused := tunnel_refused(exc)) is not None:
+        status, said = refused
+        if status >= 500:
+            return make(TransientError, f"the proxy could not reach the system (HTTP {status} "
+                                        f"{said}); nothing was sent")
+        return make(ConfigurationError, f"the proxy refused to pass us on (HTTP {status} "
+                                        f"{said}); "
+                                        f"{PROXY_LOGIN if status == 407 else PROXY_POLICY}")
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return make(TransientError, "no connection within the timeout (nothing was sent)")
     if isinstance(exc, requests.exceptions.ReadTimeout):

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import ssl
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,6 +40,7 @@ from connector.domain.errors import (
     TransientError,
 )
 from connector.plugins.secrets import scrub
+from connector.plugins.unsent import PROXY_LOGIN, PROXY_POLICY, handshake_failure, tunnel_refused
 
 
 class _MaskSecrets(logging.Filter):
@@ -181,23 +180,22 @@ class HttpClient:
 
     def _before_the_provider(self, cause: BaseException) -> ExternalError | None:
         """The error for a failure that came before the request reached the provider — at the
-        proxy, or in the TLS handshake — so the next gateway may send the message; else None.
-        urllib3 says "proxy" only for what happened before it was through to the provider (a
-        tunnel refused included), and the reasons below occur only in a handshake."""
+        proxy, or in the TLS handshake (:mod:`connector.plugins.unsent`) — so the next gateway
+        may send the message; else None."""
         if isinstance(cause, ProxyError):
-            refused = _TUNNEL.search(str(cause))
+            refused = tunnel_refused(cause)
             if refused is None:
                 return self.error(TransientError, f"cannot reach the proxy ({_short(cause)}); "
                                                   "nothing was sent")
-            status = int(refused.group(1))
-            said = f"HTTP {status} {refused.group(2).strip()}".strip()
+            status, said = refused
             if status >= 500:
                 return self.error(TransientError, f"the proxy could not reach the provider "
-                                                  f"({said}); nothing was sent")
-            return self.error(ConfigurationError, f"the proxy refused to pass us on ({said}); "
-                                                  f"{_PROXY_HINT.get(status, _PROXY_HINT[0])}")
+                                                  f"(HTTP {status} {said}); nothing was sent")
+            return self.error(ConfigurationError, f"the proxy refused to pass us on (HTTP "
+                                                  f"{status} {said}); "
+                                                  f"{PROXY_LOGIN if status == 407 else PROXY_POLICY}")
         if isinstance(cause, SSLError):
-            reason = _handshake_failure(cause)
+            reason = handshake_failure(cause)
             if reason is not None:
                 return self.error(ConfigurationError, f"the TLS handshake failed ({reason}); "
                                   "nothing was sent. Check the gateway's url, or the "
@@ -216,7 +214,7 @@ class HttpClient:
                               f"HTTP {status}: {said}")
         if status == 407:  # only a proxy answers so: the provider never saw the request
             return self.error(ConfigurationError, f"HTTP 407: the proxy refused to pass us on; "
-                                                  f"{_PROXY_HINT[407]}")
+                                                  f"{PROXY_LOGIN}")
         if status == 303:  # "See Other": the request was handled, its answer is elsewhere
             return self.error(AmbiguousError if write else TransientError,
                               f"HTTP 303: the answer is at another address: {said}")
@@ -296,40 +294,6 @@ def _json(raw: bytes, declared: str | None) -> Any:
         return json.loads(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
     except UnicodeDecodeError:
         return json.loads(raw.decode("utf-8", "replace").lstrip("\ufeff"))
-
-
-# http.client's words when a proxy answers CONNECT with anything but 200.
-_TUNNEL = re.compile(r"Tunnel connection failed: (\d{3})([^'\")]*)")
-_PROXY_HINT = {
-    407: "the proxy wants a login: write its user name and password in HTTPS_PROXY and "
-         "HTTP_PROXY, before the proxy's address",
-    0: "ask for the provider's address to be allowed through the proxy, or name it in NO_PROXY",
-}
-# OpenSSL's reasons that only a handshake gives: the connection never carried the request.
-_HANDSHAKE_ONLY = ("WRONG_VERSION_NUMBER", "UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION",
-                   "SSLV3_ALERT_HANDSHAKE_FAILURE", "NO_PROTOCOLS_AVAILABLE",
-                   "NO_SHARED_CIPHER")
-
-
-def _handshake_failure(exc: BaseException) -> str | None:
-    """What failed, if ``exc`` (urllib3's SSLError) can only have come from the handshake: the
-    provider's certificate not verified (unknown CA, expired, another name), or no protocol
-    both sides speak. Other TLS errors (a record broken mid-answer) may come after the
-    request left, and stay ambiguous for a send."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, ssl.SSLCertVerificationError):
-            return f"certificate not accepted: {e.verify_message or _short(e)}"
-        if isinstance(e, ssl.SSLError) and e.reason in _HANDSHAKE_ONLY:
-            return _short(e)
-        todo.extend([e.__cause__, e.__context__, *[a for a in e.args
-                                                   if isinstance(a, BaseException)]])
-    return None
 
 
 def _short(exc: BaseException) -> str:

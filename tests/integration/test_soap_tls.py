@@ -1,19 +1,25 @@
 """TLS for real: the SOAP adapter against a live HTTPS endpoint on loopback that demands a client
 certificate (certificates made here with trustme), and the refusal of a server whose CA we do
-not trust — both as configuration errors an admin can act on."""
+not trust — both as configuration errors an admin can act on; and the failures on the way to
+the system (a refused client certificate, a proxy refusing the tunnel) classified by whether a
+delivery may have gone in."""
 from __future__ import annotations
 
 import ssl
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 import trustme
 from werkzeug.serving import make_server
 
 from adapters.soap import SoapAdapter
-from connector.domain.errors import ConfigurationError
+from adapters.soap.errors import classify
+from adapters.soap.transport import PinnedSession
+from connector.domain.errors import (AmbiguousError, ConfigurationError, TransientError)
 from sandbox.app import create_app
 from tests.sandbox_server import PASSWORD, USERNAME
 
@@ -115,3 +121,59 @@ def test_a_profile_that_logs_in_needs_the_credentials() -> None:
     with pytest.raises(ConfigurationError, match="adapter.username_env is missing"):
         SoapAdapter.from_options({"wsdl": "http://127.0.0.1:9/x?wsdl", "profile": "session",
                                   "wsse": "none"}, {})
+
+
+# --- a delivery that failed on the way: sent, or not? ----------------------------------------
+
+def test_a_refused_client_certificate_during_a_delivery_is_looked_up_not_parked(https) -> None:
+    """Over TLS 1.3 the server refuses a missing client certificate only after the request was
+    written, as a connection closed: for a delivery that is also what a cut mid-answer looks
+    like, so the letter is looked up before any resend; a read (the look-up, a check) still
+    says what to fix."""
+    base, _ca, ca_path = https
+    session = PinnedSession()
+    session.verify = str(ca_path)
+    with pytest.raises(requests.exceptions.SSLError) as caught:
+        session.post(f"{base}/soap/session", data=b"<x/>", timeout=5)
+    delivering = classify(caught.value, action="DeliverLetter", effectful=True, posted=True)
+    assert isinstance(delivering, AmbiguousError), delivering
+    assert "adapter.client_cert" in str(delivering)
+    reading = classify(caught.value, action="FindLetter", posted=True)
+    assert isinstance(reading, ConfigurationError) and "adapter.client_cert" in str(reading)
+
+
+class RefusingProxy(BaseHTTPRequestHandler):
+    status = 403
+
+    def do_CONNECT(self) -> None:
+        self.send_response(type(self).status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("status, expected", [(403, ConfigurationError),
+                                              (407, ConfigurationError), (502, TransientError)])
+def test_a_proxy_that_refuses_the_tunnel_sent_nothing(monkeypatch, status, expected) -> None:
+    """The request never went beyond the office's proxy: not a delivery in doubt, but one to
+    retry (the proxy could not reach the system) or a setting to fix."""
+    RefusingProxy.status = status
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RefusingProxy)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for name in ("NO_PROXY", "ALL_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+            monkeypatch.delenv(name.lower(), raising=False)
+        for name in ("HTTPS_PROXY", "https_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{server.server_port}")
+        with pytest.raises(requests.exceptions.ProxyError) as caught:
+            PinnedSession().post("https://oa.example.invalid/soap", data=b"<x/>", timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    error = classify(caught.value, action="DeliverLetter", effectful=True, posted=True)
+    assert type(error) is expected, error
+    assert f"HTTP {status}" in str(error)
