@@ -9,10 +9,7 @@ import http.client
 import json
 import socket
 import ssl
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,6 +19,7 @@ from connector.domain.errors import (AmbiguousError, ConfigurationError, Externa
                                       TransientError)
 from connector.plugins import registry
 from sms.gateways.http import HttpClient
+from tests.network import RefusingProxy, http_server
 from tests.smsfakes import kavenegar, serve
 
 TEXT = "نامه شما رسید. کد رهگیری: K7P2QX"
@@ -33,18 +31,6 @@ def kavenegar_gateway(url: str):
                            {"api_key_env": "KAVENEGAR_API_KEY", "sender": "10004346",
                             "url": url, "timeout": 2, "connect_timeout": 2},
                            {"KAVENEGAR_API_KEY": kavenegar.KEY})
-
-
-@contextmanager
-def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class ForwardProxy(BaseHTTPRequestHandler):
@@ -177,21 +163,11 @@ class Counting(BaseHTTPRequestHandler):
         pass
 
 
-@contextmanager
-def https_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    """An HTTPS server whose certificate comes from a CA of its own, which nobody trusts."""
-    ca = trustme.CA()
+def untrusted_tls() -> ssl.SSLContext:
+    """A server's TLS with a certificate from a CA of its own, which nobody trusts."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"https://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
+    return context
 
 
 def _no_proxies(monkeypatch) -> None:
@@ -207,7 +183,7 @@ def test_a_certificate_that_cannot_be_verified_is_a_configuration_error_not_a_do
     have been sent."""
     _no_proxies(monkeypatch)
     Counting.hits = 0
-    with https_server(Counting) as url:
+    with http_server(Counting, untrusted_tls()) as url:
         with pytest.raises(ConfigurationError) as caught:
             kavenegar_gateway(url).send("09121234567", TEXT, REF)
     assert Counting.hits == 0
@@ -225,21 +201,6 @@ def test_a_proxy_that_cannot_be_reached_is_transient(monkeypatch):
         kavenegar_gateway("http://sms.example.invalid").send("09121234567", TEXT, REF)
     assert not isinstance(caught.value, AmbiguousError)
     assert "proxy" in str(caught.value)
-
-
-class RefusingProxy(BaseHTTPRequestHandler):
-    """A proxy that answers every request, CONNECT included, with ``status``."""
-    status = 403
-
-    def _refuse(self) -> None:
-        self.send_response(type(self).status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_CONNECT = do_GET = do_POST = _refuse
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 @pytest.mark.parametrize("status, expected", [(403, ConfigurationError), (407, ConfigurationError),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import ssl
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from adapters.soap.errors import classify
 from adapters.soap.transport import PinnedSession
 from connector.domain.errors import (AmbiguousError, ConfigurationError, TransientError)
 from sandbox.app import create_app
+from tests.network import RefusingProxy, http_server
 from tests.sandbox_server import PASSWORD, USERNAME
 
 SECRETS = {"OA_USER": USERNAME, "OA_PASS": PASSWORD}
@@ -142,38 +142,20 @@ def test_a_refused_client_certificate_during_a_delivery_is_looked_up_not_parked(
     assert isinstance(reading, ConfigurationError) and "adapter.client_cert" in str(reading)
 
 
-class RefusingProxy(BaseHTTPRequestHandler):
-    status = 403
-
-    def do_CONNECT(self) -> None:
-        self.send_response(type(self).status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.mark.parametrize("status, expected", [(403, ConfigurationError),
                                               (407, ConfigurationError), (502, TransientError)])
 def test_a_proxy_that_refuses_the_tunnel_sent_nothing(monkeypatch, status, expected) -> None:
     """The request never went beyond the office's proxy: not a delivery in doubt, but one to
     retry (the proxy could not reach the system) or a setting to fix."""
     RefusingProxy.status = status
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RefusingProxy)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        for name in ("NO_PROXY", "ALL_PROXY"):
-            monkeypatch.delenv(name, raising=False)
-            monkeypatch.delenv(name.lower(), raising=False)
+    for name in ("NO_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    with http_server(RefusingProxy) as proxy:
         for name in ("HTTPS_PROXY", "https_proxy"):
-            monkeypatch.setenv(name, f"http://127.0.0.1:{server.server_port}")
+            monkeypatch.setenv(name, proxy)
         with pytest.raises(requests.exceptions.ProxyError) as caught:
             PinnedSession().post("https://oa.example.invalid/soap", data=b"<x/>", timeout=5)
-    finally:
-        server.shutdown()
-        server.server_close()
     error = classify(caught.value, action="DeliverLetter", effectful=True, posted=True)
     assert type(error) is expected, error
     assert f"HTTP {status}" in str(error)
