@@ -22,7 +22,8 @@ from connector.domain.errors import (
     TransientError,
 )
 from connector.plugins.secrets import scrub
-from connector.plugins.unsent import PROXY_LOGIN, PROXY_POLICY, handshake_failure, tunnel_refused
+from connector.plugins.unsent import (PROXY_LOGIN, PROXY_POLICY, handshake_failure,
+                                      proxy_unreached, tunnel_refused)
 
 _AUTH_WORDS = ("authenticationfailed", "authentication failed", "unauthorized", "access denied",
                "invalid credentials", "invalidsecurity", "failedauthentication")
@@ -51,24 +52,28 @@ def classify(exc: BaseException, *, action: str, effectful: bool = False, posted
     # --- the network: nothing answered, or the answer never arrived ---
     if isinstance(exc, requests.exceptions.SSLError):
         reason = handshake_failure(exc)
-        if reason is None and effectful and posted:
-            # The connection closed after the request was written: a client certificate the
-            # system refused (TLS 1.3 says so only then), or a connection cut mid-answer —
-            # after which the letter may be in. The look-up tells, or fails as a read does.
+        if reason is None and posted:
+            # Closed after the request was written: a connection cut mid-answer (after which
+            # a delivery may be in, and a read may simply be tried again) — or, as TLS 1.3
+            # sometimes reports it, a client certificate the system refused.
             return unknown_outcome("the TLS connection closed after the request was written "
-                                   f"({_short(exc)}): a client certificate the system "
-                                   "refused (adapter.client_cert), or a cut mid-answer")
+                                   f"({_short(exc)}); if it keeps happening, check that the "
+                                   "system accepts adapter.client_cert")
         return make(ConfigurationError, "the TLS handshake failed — check adapter.verify "
                                         f"and adapter.client_cert ({reason or _short(exc)})")
-    if isinstance(exc, requests.exceptions.ProxyError) and \
-            (refused := tunnel_refused(exc)) is not None:
+    refused = tunnel_refused(exc)
+    if refused is not None:
         status, said = refused
         if status >= 500:
             return make(TransientError, f"the proxy could not reach the system (HTTP {status} "
                                         f"{said}); nothing was sent")
+        hint = PROXY_LOGIN if status == 407 else PROXY_POLICY
         return make(ConfigurationError, f"the proxy refused to pass us on (HTTP {status} "
-                                        f"{said}); "
-                                        f"{PROXY_LOGIN if status == 407 else PROXY_POLICY}")
+                                        f"{said}); {hint}")
+    if isinstance(exc, (requests.exceptions.ProxyError, requests.exceptions.ReadTimeout)) and \
+            (unreached := proxy_unreached(exc)) is not None:
+        return make(TransientError, f"cannot reach the proxy ({_short(unreached)}); nothing "
+                                    "was sent")
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return make(TransientError, "no connection within the timeout (nothing was sent)")
     if isinstance(exc, requests.exceptions.ReadTimeout):
@@ -130,6 +135,9 @@ def _by_status(status: int, make: Callable[[type[ExternalError], str], ExternalE
     if status in (401, 403):
         return make(ConfigurationError, f"HTTP {status}: access refused — check the "
                                         "credentials and that this server allows us in")
+    if status == 407:  # only a proxy answers so: the request went no further
+        return make(ConfigurationError, f"HTTP 407: the proxy refused to pass us on; "
+                                        f"{PROXY_LOGIN}")
     if status in (404, 405, 410):
         return make(ConfigurationError, f"HTTP {status}: no service at this address — "
                                         "check adapter.wsdl")

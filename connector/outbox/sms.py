@@ -119,9 +119,9 @@ def _deliver(gateway: SmsGateway, conf: GatewayConfig, kind: str, to: str, text:
         try:
             return gateway.send_template(to, conf.otp_template, params, ref)
         except (PermanentError, ConfigurationError) as exc:
-            # Not sent (a token the line refuses, a template not approved): the plain text
-            # still gets the code to the citizen.
-            log.warning("sms template %s on %s refused, sending plain text: %s",
+            # Not sent (a token the line refuses, a template not approved, a proxy in the
+            # way): the plain text still gets the code to the citizen.
+            log.warning("sms template %s on %s not sent, sending plain text: %s",
                         conf.otp_template, conf.name, exc.detail)
     return gateway.send(to, text, ref)
 

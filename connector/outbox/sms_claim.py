@@ -82,7 +82,7 @@ _COLUMNS = (Notification.id, Notification.org, Notification.kind, Notification.t
 def claim(px: Pishkhan, limit: int, only: int | None = None) -> list[Job]:
     """Up to ``limit`` due messages, OTPs first, moved to ``sending``. The rows are read and
     claimed on a plain connection, without an ORM session (whose UPDATE also looks for the
-    rows among its loaded objects: a third of the claim's time in bench/sms.py), in one UPDATE
+    rows among its loaded objects, work a claim has no use for), in one UPDATE
     that insists they are still ``created``: on PostgreSQL they are locked (SKIP LOCKED)
     anyway; on SQLite, which reads before it takes the write lock, a row another process took
     meanwhile is simply not ours."""

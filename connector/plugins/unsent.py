@@ -1,25 +1,39 @@
 """What a failed connection says about whether the request left: the failures that come before
 the other side could see it — at a proxy, or in the TLS handshake. The SOAP adapter and the
 SMS gateways share these, so that such a failure is retried or handed on (nothing was sent)
-rather than taken for a call that may have taken effect."""
+rather than taken for a call that may have taken effect; anything not recognized here is left
+to the caller's own, more cautious classification.
+
+Where an error was raised says more than what it says: OpenSSL gives "wrong version number"
+for a handshake with something that is not TLS, and also for a plaintext page a middlebox
+injects after the request; urllib3 calls an error a proxy error also when the connection was
+closed after the request went through the proxy. So the handshake and the proxy's CONNECT are
+recognized by the functions they were raised in."""
 from __future__ import annotations
 
 import re
+import socket
 import ssl
+from collections.abc import Iterator
 
-# http.client's words when a proxy answers CONNECT with anything but 200; urllib3 wraps them in
-# its ProxyError, which it raises only before it is through to the other side.
+# http.client's words when a proxy answers CONNECT with anything but 200.
 _TUNNEL = re.compile(r"Tunnel connection failed: (\d{3})([^'\")]*)")
 
-# OpenSSL's reasons that only a handshake gives. The certificate alerts are the other side
-# refusing ours (TLS 1.3 reports them on the first read, after the request was written, but
-# the server refused the connection before it read the request).
-_HANDSHAKE_ONLY = ("WRONG_VERSION_NUMBER", "UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION",
-                   "SSLV3_ALERT_HANDSHAKE_FAILURE", "NO_PROTOCOLS_AVAILABLE", "NO_SHARED_CIPHER",
-                   "SSLV3_ALERT_BAD_CERTIFICATE", "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
-                   "TLSV1_ALERT_UNKNOWN_CA", "TLSV13_ALERT_CERTIFICATE_REQUIRED",
-                   "SSLV3_ALERT_CERTIFICATE_EXPIRED", "SSLV3_ALERT_CERTIFICATE_REVOKED",
-                   "TLSV1_ALERT_ACCESS_DENIED")
+# The other side refusing our certificate. Over TLS 1.3 these come on the first read, after the
+# request was written; but the server refused the connection in its handshake, before it read
+# any request (OpenSSL-based servers, IIS and Java alike).
+_OUR_CERTIFICATE_REFUSED = frozenset({
+    "SSLV3_ALERT_BAD_CERTIFICATE", "SSLV3_ALERT_CERTIFICATE_UNKNOWN", "TLSV1_ALERT_UNKNOWN_CA",
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED", "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+    "SSLV3_ALERT_CERTIFICATE_REVOKED", "TLSV1_ALERT_ACCESS_DENIED"})
+
+# What a connection to a proxy failing looks like before anything was written to it.
+_NOT_CONNECTED = (ConnectionRefusedError, socket.gaierror)
+
+# What the admin should do about a proxy that refused (by its status).
+PROXY_LOGIN = ("the proxy wants a login: write its user name and password in HTTPS_PROXY and "
+               "HTTP_PROXY, before the proxy's address")
+PROXY_POLICY = "ask for the address to be allowed through the proxy, or name it in NO_PROXY"
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -34,19 +48,37 @@ def _chain(exc: BaseException) -> list[BaseException]:
             continue
         seen.add(id(e))
         found.append(e)
-        todo.extend([e.__cause__, e.__context__, getattr(e, "reason", None), *e.args])
+        todo.extend([e.__cause__, e.__context__, getattr(e, "reason", None),
+                     getattr(e, "original_error", None), *e.args])
     return found
 
 
+def _frames(exc: BaseException) -> Iterator[str]:
+    """The names of the functions ``exc`` passed through, from where it was caught inward."""
+    tb = exc.__traceback__
+    while tb is not None:
+        yield tb.tb_frame.f_code.co_name
+        tb = tb.tb_next
+
+
+def _raised_in(exc: BaseException, function: str) -> BaseException | None:
+    """The error in ``exc``'s chain that was raised within ``function``, if any."""
+    for e in _chain(exc):
+        if function in _frames(e):
+            return e
+    return None
+
+
 def handshake_failure(exc: BaseException) -> str | None:
-    """What failed, if ``exc`` can only have come from a TLS handshake: the other side's
-    certificate not verified (unknown CA, expired, another name), no protocol both sides speak,
-    or our certificate refused. Other TLS errors (a record broken mid-answer) may come after
-    the request left; for them, None."""
+    """What failed, if ``exc`` came from a TLS handshake (the other side's certificate not
+    verified, no protocol both sides speak, ...) or is the other side refusing our
+    certificate; the request was not read. Other TLS errors (a record broken mid-answer) may
+    come after the request left; for them, None."""
     for e in _chain(exc):
         if isinstance(e, ssl.SSLCertVerificationError):
             return f"certificate not accepted: {e.verify_message or e}"
-        if isinstance(e, ssl.SSLError) and e.reason in _HANDSHAKE_ONLY:
+        if isinstance(e, ssl.SSLError) and (e.reason in _OUR_CERTIFICATE_REFUSED
+                                            or "do_handshake" in _frames(e)):
             return str(e)[:200]
     return None
 
@@ -61,7 +93,12 @@ def tunnel_refused(exc: BaseException) -> tuple[int, str] | None:
     return None
 
 
-# What the admin should do about a proxy that refused (by its status).
-PROXY_LOGIN = ("the proxy wants a login: write its user name and password in HTTPS_PROXY and "
-               "HTTP_PROXY, before the proxy's address")
-PROXY_POLICY = ("ask for the address to be allowed through the proxy, or name it in NO_PROXY")
+def proxy_unreached(exc: BaseException) -> BaseException | None:
+    """The error, if ``exc`` says the proxy itself could not be reached or did not answer our
+    CONNECT (in time): nothing went beyond it. A connection closed or reset after the request
+    was written through the proxy is not this, whatever the wrapper calls it."""
+    for e in _chain(exc):
+        if isinstance(e, _NOT_CONNECTED) or type(e).__name__ in (
+                "NewConnectionError", "NameResolutionError", "ConnectTimeoutError"):
+            return e
+    return _raised_in(exc, "_tunnel")

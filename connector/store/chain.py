@@ -128,7 +128,7 @@ class Chain:
             stmt = build()
             # Its own parameter names, prefixed so that no two statements share one. Compiled
             # once for the types of all of them: once per name cost a claim of 16 letters
-            # (16 webhook statements of about 10 names each) some 50 ms the first time.
+            # (16 webhook statements of about 10 names each) some 60 ms the first time.
             binds = stmt.compile().binds
             renames = {k: bindparam(f"s{i}_{k}", type_=binds[k].type) for k in extra}
             stmt = _rebind(stmt, renames)

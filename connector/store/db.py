@@ -269,11 +269,11 @@ def writer_turn(engine: Engine) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def for_claim(stmt: Select[Any], session: Session | Connection) -> Select[Any]:
+def for_claim(stmt: Select[Any], bind: Session | Connection) -> Select[Any]:
     """Rows locked by another worker are skipped, so no two workers take the same item.
     SQLite has no row locks; there the design runs a single worker."""
-    bind = session if isinstance(session, Connection) else session.get_bind()
-    if bind.dialect.name in ("postgresql", "mysql", "mariadb"):
+    dialect = (bind if isinstance(bind, Connection) else bind.get_bind()).dialect
+    if dialect.name in ("postgresql", "mysql", "mariadb"):
         return stmt.with_for_update(skip_locked=True)
     return stmt
 

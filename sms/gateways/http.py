@@ -6,13 +6,15 @@ call through several layers (cookies, hooks, settings merged from the session, a
 twice) that these JSON and form APIs do not use, and a sender thread paid about twice the CPU
 of the call itself for them; at 32 messages in flight one interpreter runs out before the
 provider does (bench/sms.py). The same things are kept: connections reused per provider,
-proxies read once from the environment, certificates checked against certifi's bundle, bodies
+proxies read once from the environment, certificates checked against certifi's bundle (or the
+one REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE names), bodies
 encoded as requests encoded them. A ``requests`` session is still made, on first use, for the
 gateways whose SOAP client (zeep) needs one."""
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -30,7 +32,6 @@ from urllib3.exceptions import (
     ProtocolError,
     ProxyError,
     ReadTimeoutError,
-    SSLError,
 )
 
 from connector.domain.errors import (
@@ -40,7 +41,8 @@ from connector.domain.errors import (
     TransientError,
 )
 from connector.plugins.secrets import scrub
-from connector.plugins.unsent import PROXY_LOGIN, PROXY_POLICY, handshake_failure, tunnel_refused
+from connector.plugins.unsent import (PROXY_LOGIN, PROXY_POLICY, handshake_failure,
+                                      proxy_unreached, tunnel_refused)
 
 
 class _MaskSecrets(logging.Filter):
@@ -83,7 +85,10 @@ def _pool(base_url: str) -> urllib3.PoolManager:
     # Keep a connection for every sender thread (PISHKHAN_SMS_CONCURRENCY is at most 64):
     # each call past the kept ones would pay a new connection (a TLS handshake) only to throw
     # it away afterwards.
-    options: dict[str, Any] = {"maxsize": KEEP_ALIVE, "ca_certs": certifi.where()}
+    # The CA bundle requests would use: an office behind a TLS-inspecting proxy names its own
+    # in REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE), read once, as the proxies are.
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    options: dict[str, Any] = {"maxsize": KEEP_ALIVE, "ca_certs": bundle or certifi.where()}
     proxies = requests.utils.get_environ_proxies(base_url)
     proxy = proxies.get(base_url.split(":", 1)[0].lower()) or proxies.get("all")
     if not proxy:
@@ -165,6 +170,10 @@ class HttpClient:
         unsent = self._before_the_provider(cause)
         if unsent is not None:
             return unsent
+        if isinstance(cause, ProxyError) and cause.original_error is not None:
+            # urllib3 says "proxy" also for a connection closed after the request went through
+            # the proxy (it forgets the proxy when the connection closes): what broke decides.
+            cause = exc = cause.original_error  # type: ignore[assignment]
         if isinstance(cause, NewConnectionError):  # refused, unreachable, unknown host
             return self.error(TransientError, f"cannot connect ({_short(exc)})")
         if isinstance(cause, ConnectTimeoutError) or isinstance(exc, requests.ConnectTimeout):
@@ -182,24 +191,26 @@ class HttpClient:
         """The error for a failure that came before the request reached the provider — at the
         proxy, or in the TLS handshake (:mod:`connector.plugins.unsent`) — so the next gateway
         may send the message; else None."""
-        if isinstance(cause, ProxyError):
-            refused = tunnel_refused(cause)
-            if refused is None:
-                return self.error(TransientError, f"cannot reach the proxy ({_short(cause)}); "
-                                                  "nothing was sent")
+        refused = tunnel_refused(cause)
+        if refused is not None:
             status, said = refused
             if status >= 500:
                 return self.error(TransientError, f"the proxy could not reach the provider "
                                                   f"(HTTP {status} {said}); nothing was sent")
+            hint = PROXY_LOGIN if status == 407 else PROXY_POLICY
             return self.error(ConfigurationError, f"the proxy refused to pass us on (HTTP "
-                                                  f"{status} {said}); "
-                                                  f"{PROXY_LOGIN if status == 407 else PROXY_POLICY}")
-        if isinstance(cause, SSLError):
-            reason = handshake_failure(cause)
-            if reason is not None:
-                return self.error(ConfigurationError, f"the TLS handshake failed ({reason}); "
-                                  "nothing was sent. Check the gateway's url, or the "
-                                  "provider's certificate against this server's CA bundle")
+                                                  f"{status} {said}); {hint}")
+        # A proxy error, or a wait for the answer to CONNECT (urllib3 counts that as a read).
+        unreached = proxy_unreached(cause) if isinstance(cause, (ProxyError, ReadTimeoutError)) \
+            else None
+        if unreached is not None:
+            return self.error(TransientError, f"cannot reach the proxy ({_short(unreached)}); "
+                                              "nothing was sent")
+        reason = handshake_failure(cause)
+        if reason is not None:
+            return self.error(ConfigurationError, f"the TLS handshake failed ({reason}); "
+                              "nothing was sent. Check the gateway's url, or the provider's "
+                              "certificate against this server's CA bundle")
         return None
 
     def status_error(self, status: int, body: str, write: bool) -> ExternalError | None:

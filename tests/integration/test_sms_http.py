@@ -19,7 +19,7 @@ from connector.domain.errors import (AmbiguousError, ConfigurationError, Externa
                                       TransientError)
 from connector.plugins import registry
 from sms.gateways.http import HttpClient
-from tests.network import RefusingProxy, http_server
+from tests.network import RefusingProxy, http_server, plaintext_after_request, proxy_that_drops
 from tests.smsfakes import kavenegar, serve
 
 TEXT = "نامه شما رسید. کد رهگیری: K7P2QX"
@@ -203,9 +203,9 @@ def test_a_proxy_that_cannot_be_reached_is_transient(monkeypatch):
     assert "proxy" in str(caught.value)
 
 
-@pytest.mark.parametrize("status, expected", [(403, ConfigurationError), (407, ConfigurationError),
-                                              (502, TransientError)])
-@pytest.mark.parametrize("scheme", ["https", "http"])
+@pytest.mark.parametrize("scheme, status, expected", [
+    ("https", 403, ConfigurationError), ("https", 407, ConfigurationError),
+    ("https", 502, TransientError), ("http", 407, ConfigurationError)])
 def test_a_proxy_that_refuses_to_pass_the_request_on_is_not_a_doubt(monkeypatch, scheme, status,
                                                                      expected):
     """Over https the proxy refuses the tunnel (CONNECT); over http it answers in the
@@ -222,3 +222,60 @@ def test_a_proxy_that_refuses_to_pass_the_request_on_is_not_a_doubt(monkeypatch,
             kavenegar_gateway(f"{scheme}://sms.example.invalid").send("09121234567", TEXT, REF)
     assert type(caught.value) is expected, caught.value
     assert str(status) in str(caught.value)
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_a_connection_dropped_after_the_request_went_through_the_proxy_is_a_doubt(
+        monkeypatch, tmp_path, scheme):
+    """urllib3 calls this a proxy error too, but the provider may have the message: it is
+    looked up, not sent again through the next gateway."""
+    _no_proxies(monkeypatch)
+    tls = _trusted_tls(monkeypatch, tmp_path, "sms.example.invalid")
+    with proxy_that_drops(tls) as (proxy, seen):
+        for name in ("HTTP_PROXY", "HTTPS_PROXY"):
+            monkeypatch.setenv(name, proxy)
+            monkeypatch.setenv(name.lower(), proxy)
+        with pytest.raises(AmbiguousError):
+            kavenegar_gateway(f"{scheme}://sms.example.invalid").send("09121234567", TEXT, REF)
+    assert len(seen) == 1 and b"sms/send.json" in seen[0]
+
+
+def test_a_proxy_that_never_answers_connect_is_transient(monkeypatch):
+    _no_proxies(monkeypatch)
+    with proxy_that_drops(answer_connect=False) as (proxy, seen):
+        monkeypatch.setenv("HTTPS_PROXY", proxy)
+        monkeypatch.setenv("https_proxy", proxy)
+        with pytest.raises(TransientError) as caught:
+            kavenegar_gateway("https://sms.example.invalid").send("09121234567", TEXT, REF)
+    assert not isinstance(caught.value, AmbiguousError) and "proxy" in str(caught.value)
+    assert seen == []
+
+
+def _trusted_tls(monkeypatch, tmp_path, name: str) -> ssl.SSLContext:
+    """A server's TLS with a certificate for ``name`` from a CA this client is told to trust."""
+    ca = trustme.CA()
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(name).configure_cert(tls)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    return tls
+
+
+def test_a_tls_error_after_the_request_arrived_is_a_doubt(monkeypatch, tmp_path):
+    """OpenSSL's "wrong version number" comes from a handshake with something that is not TLS
+    (nothing sent) but also from a plain-text answer after the request arrived: here the
+    provider had the request, so the message is looked up, not sent elsewhere."""
+    _no_proxies(monkeypatch)
+    with plaintext_after_request(_trusted_tls(monkeypatch, tmp_path, "127.0.0.1")) as (url, seen):
+        with pytest.raises(AmbiguousError):
+            kavenegar_gateway(url).send("09121234567", TEXT, REF)
+    assert len(seen) == 1 and b"sms/send.json" in seen[0]
+
+
+def test_tls_spoken_to_a_plain_http_server_fails_in_the_handshake(monkeypatch):
+    _no_proxies(monkeypatch)
+    Counting.hits = 0
+    with http_server(Counting) as url:
+        with pytest.raises(ConfigurationError) as caught:
+            kavenegar_gateway(url.replace("http://", "https://")).send("09121234567", TEXT, REF)
+    assert "handshake" in str(caught.value) and Counting.hits == 0
