@@ -83,11 +83,14 @@ def _serving(one: Callable[[socket.socket], None]) -> Iterator[int]:
                 return
             threading.Thread(target=guarded, args=(conn,), daemon=True).start()
 
-    threading.Thread(target=serve, daemon=True).start()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
     try:
         yield server.getsockname()[1]
     finally:
+        server.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone does not, on Linux
         server.close()
+        thread.join(timeout=5)
 
 
 @contextmanager

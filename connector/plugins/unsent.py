@@ -37,8 +37,8 @@ PROXY_POLICY = "ask for the address to be allowed through the proxy, or name it 
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and every error it wraps: causes, contexts, and errors among its arguments (as
-    urllib3's and requests' wrappers hold them), or as a ``reason``."""
+    """``exc`` and every error it wraps: its cause, and errors among its arguments (as urllib3's
+    and requests' wrappers hold them) or as a ``reason`` or ``original_error``."""
     seen: set[int] = set()
     found: list[BaseException] = []
     todo: list[object] = [exc]
@@ -48,7 +48,9 @@ def _chain(exc: BaseException) -> list[BaseException]:
             continue
         seen.add(id(e))
         found.append(e)
-        todo.extend([e.__cause__, e.__context__, getattr(e, "reason", None),
+        # Not __context__: an error handled earlier on the same thread (a first attempt's)
+        # would be taken for part of this one.
+        todo.extend([e.__cause__, getattr(e, "reason", None),
                      getattr(e, "original_error", None), *e.args])
     return found
 
@@ -77,8 +79,9 @@ def handshake_failure(exc: BaseException) -> str | None:
     for e in _chain(exc):
         if isinstance(e, ssl.SSLCertVerificationError):
             return f"certificate not accepted: {e.verify_message or e}"
-        if isinstance(e, ssl.SSLError) and (e.reason in _OUR_CERTIFICATE_REFUSED
-                                            or "do_handshake" in _frames(e)):
+        if isinstance(e, ssl.SSLError) and (
+                getattr(e, "reason", None) in _OUR_CERTIFICATE_REFUSED
+                or "do_handshake" in _frames(e)):
             return str(e)[:200]
     return None
 
@@ -87,7 +90,10 @@ def tunnel_refused(exc: BaseException) -> tuple[int, str] | None:
     """The status and reason a proxy gave when it would not open a tunnel (CONNECT) to the
     other side, if that is what ``exc`` says; the request never went beyond the proxy."""
     for e in _chain(exc):
-        found = _TUNNEL.search(str(e)) if isinstance(e, OSError) else None
+        # http.client's own error, raised in the CONNECT exchange: not any text an answer to
+        # the request itself could carry.
+        found = _TUNNEL.search(str(e)) if type(e) is OSError and "_tunnel" in _frames(e) \
+            else None
         if found is not None:
             return int(found.group(1)), found.group(2).strip()
     return None

@@ -85,10 +85,7 @@ def _pool(base_url: str) -> urllib3.PoolManager:
     # Keep a connection for every sender thread (PISHKHAN_SMS_CONCURRENCY is at most 64):
     # each call past the kept ones would pay a new connection (a TLS handshake) only to throw
     # it away afterwards.
-    # The CA bundle requests would use: an office behind a TLS-inspecting proxy names its own
-    # in REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE), read once, as the proxies are.
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    options: dict[str, Any] = {"maxsize": KEEP_ALIVE, "ca_certs": bundle or certifi.where()}
+    options: dict[str, Any] = {"maxsize": KEEP_ALIVE, **_ca_options(_ca_bundle())}
     proxies = requests.utils.get_environ_proxies(base_url)
     proxy = proxies.get(base_url.split(":", 1)[0].lower()) or proxies.get("all")
     if not proxy:
@@ -104,6 +101,24 @@ def _pool(base_url: str) -> urllib3.PoolManager:
     except (ImportError, ValueError, HTTPError) as exc:
         raise ConfigurationError(f"the proxy for {urlsplit(base_url).hostname} "
                                  f"({_without_login(proxy)}) cannot be used: {exc}") from None
+
+
+def _ca_bundle() -> str:
+    """The CA certificates requests would use: an office behind a TLS-inspecting proxy names its
+    own in REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE), a file or a folder; else certifi's. Read once
+    per gateway, as the proxies are; one that is not there is a setting to fix, not a reason
+    for every send to fail in doubt."""
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if not bundle:
+        return certifi.where()
+    if not os.path.exists(bundle):
+        raise ConfigurationError(f"the CA certificates that REQUESTS_CA_BUNDLE or "
+                                 f"CURL_CA_BUNDLE names ({bundle}) are not there")
+    return bundle
+
+
+def _ca_options(bundle: str) -> dict[str, str]:
+    return {"ca_cert_dir": bundle} if os.path.isdir(bundle) else {"ca_certs": bundle}
 
 
 def _proxy_login(proxy: str) -> dict[str, str]:
@@ -148,6 +163,7 @@ class HttpClient:
             session.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=KEEP_ALIVE))
         session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
         session.trust_env = False  # the environment is read once, above, not on every call
+        session.verify = _ca_bundle()
         session.headers.update({"Accept": "application/json"})
         if self.auth:
             session.auth = self.auth
@@ -201,8 +217,9 @@ class HttpClient:
             return self.error(ConfigurationError, f"the proxy refused to pass us on (HTTP "
                                                   f"{status} {said}); {hint}")
         # A proxy error, or a wait for the answer to CONNECT (urllib3 counts that as a read).
-        unreached = proxy_unreached(cause) if isinstance(cause, (ProxyError, ReadTimeoutError)) \
-            else None
+        waited = isinstance(cause, (ProxyError, ReadTimeoutError, requests.exceptions.ProxyError,
+                                    requests.ReadTimeout))
+        unreached = proxy_unreached(cause) if waited else None
         if unreached is not None:
             return self.error(TransientError, f"cannot reach the proxy ({_short(unreached)}); "
                                               "nothing was sent")

@@ -26,6 +26,13 @@ TEXT = "نامه شما رسید. کد رهگیری: K7P2QX"
 REF = "3f2b9c1d8e7a4b5c6d7e8f9a0b1c2d3e"
 
 
+@pytest.fixture(autouse=True)
+def _no_ca_bundle_of_the_machine(monkeypatch):
+    """Whatever CA bundle this machine names, the tests choose their own (or certifi's)."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def kavenegar_gateway(url: str):
     return registry.create(registry.SMS_GATEWAYS, "kavenegar",
                            {"api_key_env": "KAVENEGAR_API_KEY", "sender": "10004346",
@@ -279,3 +286,20 @@ def test_tls_spoken_to_a_plain_http_server_fails_in_the_handshake(monkeypatch):
         with pytest.raises(ConfigurationError) as caught:
             kavenegar_gateway(url.replace("http://", "https://")).send("09121234567", TEXT, REF)
     assert "handshake" in str(caught.value) and Counting.hits == 0
+
+
+def test_the_ca_bundle_the_environment_names_is_used_file_or_folder(monkeypatch, tmp_path):
+    """requests took REQUESTS_CA_BUNDLE as a file or a folder; one that is not there makes
+    the gateway unusable (a setting to fix: the next gateway is tried), not every send a
+    doubt."""
+    _no_proxies(monkeypatch)
+    Counting.hits = 0
+    with http_server(Counting, untrusted_tls()) as url:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs")  # a folder; ours is not in it
+        with pytest.raises(ConfigurationError, match="certificate not accepted"):
+            kavenegar_gateway(url).send("09121234567", TEXT, REF)
+        assert HttpClient("test", url, (2, 2)).session.verify == "/etc/ssl/certs"
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+        with pytest.raises(ConfigurationError, match="REQUESTS_CA_BUNDLE"):
+            kavenegar_gateway(url).send("09121234567", TEXT, REF)
+    assert Counting.hits == 0
