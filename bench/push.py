@@ -22,7 +22,8 @@ sandbox's XML and database work and PostgreSQL share the 2 CPUs. `reach` is the 
 machine was seen to do at that many workers — the better of the ceiling and the adapter alone
 (at 64 threads with no latency the sandbox's writes contend more than with it, so the adapter
 alone can be the higher), but never more than the bound — and `of reach` compares the
-pipeline with it. The machine's load average is printed before and after each table; the last line sums up:
+pipeline with it. The machine's load average is printed before and after each table; the
+last line sums up:
 ``push: fast organization keeps <min>% of its alone-throughput (...); delivery <min>% of bound,
 <min>% of reach``.
 """
@@ -214,8 +215,10 @@ def main() -> None:
             if databases:
                 drop_pg_databases(databases)
     worst = min(fair, key=lambda row: row.kept)
-    delivery_part = (f"delivery {min(row.rate / row.bound for row in rows):.0%} of bound, "
-                     f"{min(row.rate / row.reach for row in rows):.0%} of reach" if rows else "delivery not measured (--fairness-only)")
+    delivery_part = "delivery not measured (--fairness-only)"
+    if rows:
+        delivery_part = (f"delivery {min(row.rate / row.bound for row in rows):.0%} of bound, "
+                         f"{min(row.rate / row.reach for row in rows):.0%} of reach")
     print(f"push: fast organization keeps {worst.kept:.0%} of its alone-throughput "
           f"(concurrency {','.join(map(str, concurrencies))}, lowest at {worst.concurrency}); "
           f"{delivery_part}")

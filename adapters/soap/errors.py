@@ -22,8 +22,7 @@ from connector.domain.errors import (
     TransientError,
 )
 from connector.plugins.secrets import scrub
-from connector.plugins.unsent import (PROXY_LOGIN, PROXY_POLICY, handshake_failure,
-                                      proxy_unreached, tunnel_refused)
+from connector.plugins.unsent import PROXY_LOGIN, handshake_failure, proxy_failure
 
 _AUTH_WORDS = ("authenticationfailed", "authentication failed", "unauthorized", "access denied",
                "invalid credentials", "invalidsecurity", "failedauthentication")
@@ -61,19 +60,9 @@ def classify(exc: BaseException, *, action: str, effectful: bool = False, posted
                                    "system accepts adapter.client_cert")
         return make(ConfigurationError, "the TLS handshake failed — check adapter.verify "
                                         f"and adapter.client_cert ({reason or _short(exc)})")
-    refused = tunnel_refused(exc)
-    if refused is not None:
-        status, said = refused
-        if status >= 500:
-            return make(TransientError, f"the proxy could not reach the system (HTTP {status} "
-                                        f"{said}); nothing was sent")
-        hint = PROXY_LOGIN if status == 407 else PROXY_POLICY
-        return make(ConfigurationError, f"the proxy refused to pass us on (HTTP {status} "
-                                        f"{said}); {hint}")
-    if isinstance(exc, (requests.exceptions.ProxyError, requests.exceptions.ReadTimeout)) and \
-            (unreached := proxy_unreached(exc)) is not None:
-        return make(TransientError, f"cannot reach the proxy ({_short(unreached)}); nothing "
-                                    "was sent")
+    at_proxy = proxy_failure(exc, "the system")
+    if at_proxy is not None:
+        return make(*at_proxy)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return make(TransientError, "no connection within the timeout (nothing was sent)")
     if isinstance(exc, requests.exceptions.ReadTimeout):

@@ -43,8 +43,8 @@ class Dispatcher:
     as its slots free up (and a few more, in batches of :func:`claim_batch`, while its system
     answers quickly), and a finished call starts the next at once, so there is no per-tick
     ceiling, and an organization whose system takes 5 s a call or is down fills only its own
-    slots — the others' letters never wait behind it. Each pump visits the organizations from a rotating
-    start, so none is always served first."""
+    slots — the others' letters never wait behind it. Each pump visits the organizations from
+    a rotating start, so none is always served first."""
 
     def __init__(self, px: Pishkhan) -> None:
         self.px = px

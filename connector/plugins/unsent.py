@@ -16,6 +16,11 @@ import socket
 import ssl
 from collections.abc import Iterator
 
+import requests
+import urllib3.exceptions
+
+from connector.domain.errors import ConfigurationError, ExternalError, TransientError
+
 # http.client's words when a proxy answers CONNECT with anything but 200.
 _TUNNEL = re.compile(r"Tunnel connection failed: (\d{3})([^'\")]*)")
 
@@ -29,6 +34,11 @@ _OUR_CERTIFICATE_REFUSED = frozenset({
 
 # What a connection to a proxy failing looks like before anything was written to it.
 _NOT_CONNECTED = (ConnectionRefusedError, socket.gaierror)
+
+# The errors of a proxy, or of a wait for its answer to CONNECT (counted as a read): the only
+# ones :func:`proxy_unreached` may speak for (a plain connection refused is no proxy's).
+_AT_A_PROXY = (urllib3.exceptions.ProxyError, urllib3.exceptions.ReadTimeoutError,
+               requests.exceptions.ProxyError, requests.exceptions.ReadTimeout)
 
 # What the admin should do about a proxy that refused (by its status).
 PROXY_LOGIN = ("the proxy wants a login: write its user name and password in HTTPS_PROXY and "
@@ -108,3 +118,25 @@ def proxy_unreached(exc: BaseException) -> BaseException | None:
                 "NewConnectionError", "NameResolutionError", "ConnectTimeoutError"):
             return e
     return _raised_in(exc, "_tunnel")
+
+
+def proxy_failure(exc: BaseException, other_side: str
+                  ) -> tuple[type[ExternalError], str] | None:
+    """The class and text of a failure at the proxy, before anything went beyond it: a
+    refused tunnel (a setting to fix; transient when the proxy could not reach
+    ``other_side``), or a proxy that could not be reached or did not answer CONNECT; else
+    None."""
+    refused = tunnel_refused(exc)
+    if refused is not None:
+        status, said = refused
+        if status >= 500:
+            return TransientError, (f"the proxy could not reach {other_side} (HTTP {status} "
+                                    f"{said}); nothing was sent")
+        hint = PROXY_LOGIN if status == 407 else PROXY_POLICY
+        return ConfigurationError, f"the proxy refused to pass us on (HTTP {status} {said}); {hint}"
+    unreached = proxy_unreached(exc) if isinstance(exc, _AT_A_PROXY) else None
+    if unreached is not None:
+        text = str(unreached).strip().splitlines()[0][:200] if str(unreached).strip() \
+            else type(unreached).__name__
+        return TransientError, f"cannot reach the proxy ({text}); nothing was sent"
+    return None

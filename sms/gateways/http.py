@@ -41,8 +41,7 @@ from connector.domain.errors import (
     TransientError,
 )
 from connector.plugins.secrets import scrub
-from connector.plugins.unsent import (PROXY_LOGIN, PROXY_POLICY, handshake_failure,
-                                      proxy_unreached, tunnel_refused)
+from connector.plugins.unsent import PROXY_LOGIN, handshake_failure, proxy_failure
 
 
 class _MaskSecrets(logging.Filter):
@@ -207,22 +206,9 @@ class HttpClient:
         """The error for a failure that came before the request reached the provider — at the
         proxy, or in the TLS handshake (:mod:`connector.plugins.unsent`) — so the next gateway
         may send the message; else None."""
-        refused = tunnel_refused(cause)
-        if refused is not None:
-            status, said = refused
-            if status >= 500:
-                return self.error(TransientError, f"the proxy could not reach the provider "
-                                                  f"(HTTP {status} {said}); nothing was sent")
-            hint = PROXY_LOGIN if status == 407 else PROXY_POLICY
-            return self.error(ConfigurationError, f"the proxy refused to pass us on (HTTP "
-                                                  f"{status} {said}); {hint}")
-        # A proxy error, or a wait for the answer to CONNECT (urllib3 counts that as a read).
-        waited = isinstance(cause, (ProxyError, ReadTimeoutError, requests.exceptions.ProxyError,
-                                    requests.ReadTimeout))
-        unreached = proxy_unreached(cause) if waited else None
-        if unreached is not None:
-            return self.error(TransientError, f"cannot reach the proxy ({_short(unreached)}); "
-                                              "nothing was sent")
+        at_proxy = proxy_failure(cause, "the provider")
+        if at_proxy is not None:
+            return self.error(*at_proxy)
         reason = handshake_failure(cause)
         if reason is not None:
             return self.error(ConfigurationError, f"the TLS handshake failed ({reason}); "
