@@ -46,7 +46,38 @@ def make_engine(url: str, ping_after_idle: float = PING_AFTER_IDLE, **kwargs: An
     _cache_long_statements()
     engine = create_engine(url, **kwargs)
     _ping_when_idle(engine, ping_after_idle)
+    event.listen(engine, "handle_error", _server_ended_the_connection)
     return engine
+
+
+# What libpq reports when the server ended the session (a restart, pg_terminate_backend, an
+# idle timeout); with psycopg 3 these may come while the connection still looks open.
+_ENDED = ("terminating connection", "server closed the connection", "connection is closed",
+          "could not send data to server", "could not receive data from server")
+
+
+def _server_ended_the_connection(context: exc.ExceptionContext) -> None:
+    orig = context.original_exception
+    if (not context.is_disconnect and isinstance(orig, context.dialect.loaded_dbapi.Error)
+            and _farewell(orig)):
+        context.is_disconnect = True
+
+
+def _farewell(err: BaseException) -> bool:
+    """psycopg 3 marks a connection broken only once libpq has seen the socket close. When
+    the server's farewell (FATAL 57P01) is read while a new statement is being sent, the send
+    fails with that farewell and "another command is already in progress" and the connection
+    still reads as open: SQLAlchemy would put it back in the pool, and the next request on it
+    would fail the same way. Such a failure is a disconnect: the pool is renewed."""
+    state = str(getattr(err, "sqlstate", None) or "")
+    said = str(err).lower()
+    return state.startswith(("08", "57P0")) or any(m in said for m in _ENDED)
+
+
+def _disconnect(engine: Engine, err: Exception, dbapi_conn: Any) -> bool:
+    """SQLAlchemy's own judgement, for the paths that run on the driver directly."""
+    return engine.dialect.is_disconnect(err, dbapi_conn, None) or (
+        engine.dialect.name == "postgresql" and _farewell(err))
 
 
 def _ping_when_idle(engine: Engine, seconds: float) -> None:
@@ -73,7 +104,7 @@ def _ping_when_idle(engine: Engine, seconds: float) -> None:
         try:
             alive = dialect.do_ping(dbapi_conn)
         except dialect.loaded_dbapi.Error as err:
-            if not dialect.is_disconnect(err, dbapi_conn, None):
+            if not _disconnect(engine, err, dbapi_conn):
                 raise
             alive = False
         if not alive:
@@ -135,7 +166,7 @@ def execute_alone(engine: Engine, sql: str, params: Any) -> Any:
     except dbapi_error as err:  # SQLAlchemy's own connect() would have said it this way
         raise exc.DBAPIError.instance(
             None, None, err, dbapi_error, hide_parameters=True, dialect=engine.dialect,
-            connection_invalidated=engine.dialect.is_disconnect(err, None, None)) from err
+            connection_invalidated=_disconnect(engine, err, None)) from err
     try:
         conn = raw.driver_connection
         try:
@@ -191,7 +222,7 @@ def driver_execute(conn: Connection, sql: str, params: Any, many: bool = False) 
 def _driver_error(engine: Engine, raw: Any, err: Exception, sql: str,
                   params: Any) -> exc.DBAPIError:
     dbapi_error = engine.dialect.loaded_dbapi.Error
-    gone = engine.dialect.is_disconnect(err, raw.driver_connection, None)
+    gone = _disconnect(engine, err, raw.driver_connection)
     if gone:
         # As SQLAlchemy does for a disconnect seen on one of its own connections: this one is
         # discarded and every connection older than now is replaced at its next checkout.

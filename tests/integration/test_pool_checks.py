@@ -64,6 +64,37 @@ def test_a_connection_dropped_right_after_use_fails_once_then_the_pool_is_renewe
         engine.dispose()
 
 
+# What psycopg 3 raised, once in a full run, when the server's farewell arrived while the
+# next statement was being sent: the connection still read as open.
+FAREWELL_WHILE_SENDING = ("sending query failed: terminating connection due to administrator "
+                          "command\nanother command is already in progress")
+
+
+def test_the_servers_farewell_met_while_sending_is_a_disconnect_and_renews_the_pool(pg_url):
+    from sqlalchemy import event
+
+    engine = make_engine(pg_url, ping_after_idle=60, pool_size=2)
+    try:
+        first = backend(engine)
+        failures = [psycopg.OperationalError(FAREWELL_WHILE_SENDING)]
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _farewell(*_args):
+            if failures:
+                raise failures.pop()
+
+        with pytest.raises(DBAPIError) as failed:
+            backend(engine)
+        assert failed.value.connection_invalidated
+        assert backend(engine) != first
+        # A failure of the statement itself is not taken for one.
+        with pytest.raises(DBAPIError) as wrong, engine.connect() as conn:
+            conn.execute(text("SELECT no_such_column FROM pg_class"))
+        assert not wrong.value.connection_invalidated
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def pg_portal(tmp_path, pg_url):
     from connector.bootstrap import bootstrap
